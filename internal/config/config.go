@@ -1,0 +1,92 @@
+// Package config reads the settings the worker, starter and CLI share from the environment, so
+// the same binaries run against the local stack or production without code changes.
+package config
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+)
+
+// Temporal is how to reach the Temporal service: the local dev server, a self-hosted cluster
+// (mTLS) or Temporal Cloud (API key).
+type Temporal struct {
+	Address   string // TEMPORAL_ADDRESS, default 127.0.0.1:7233
+	Namespace string // TEMPORAL_NAMESPACE, default "default"
+	TLSCert   string // TEMPORAL_TLS_CERT: client certificate file (mTLS)
+	TLSKey    string // TEMPORAL_TLS_KEY
+	APIKey    string // TEMPORAL_API_KEY (Temporal Cloud); implies TLS
+	UIURL     string // TEMPORAL_UI_URL, for links to runs; default http://127.0.0.1:8233
+}
+
+// TemporalFromEnv reads the TEMPORAL_* variables.
+func TemporalFromEnv() Temporal {
+	return Temporal{
+		Address:   Getenv("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		Namespace: Getenv("TEMPORAL_NAMESPACE", "default"),
+		TLSCert:   os.Getenv("TEMPORAL_TLS_CERT"),
+		TLSKey:    os.Getenv("TEMPORAL_TLS_KEY"),
+		APIKey:    os.Getenv("TEMPORAL_API_KEY"),
+		UIURL:     strings.TrimRight(Getenv("TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "/"),
+	}
+}
+
+// ClientOptions turns the settings into SDK options.
+func (t Temporal) ClientOptions(log *slog.Logger) (client.Options, error) {
+	o := client.Options{HostPort: t.Address, Namespace: t.Namespace, Logger: tlog.NewStructuredLogger(log)}
+	switch {
+	case t.TLSCert != "" || t.TLSKey != "":
+		if t.TLSCert == "" || t.TLSKey == "" {
+			return o, fmt.Errorf("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together")
+		}
+		cert, err := tls.LoadX509KeyPair(t.TLSCert, t.TLSKey)
+		if err != nil {
+			return o, fmt.Errorf("loading TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %w", err)
+		}
+		o.ConnectionOptions.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	case t.APIKey != "":
+		o.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey)
+		o.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return o, nil
+}
+
+// WorkflowURL links a workflow in the Web UI (its latest run).
+func (t Temporal) WorkflowURL(workflowID string) string {
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", t.UIURL, t.Namespace, url.PathEscape(workflowID))
+}
+
+// GitHub is how to reach GitHub (or GitHub Enterprise, or the simulator).
+type GitHub struct {
+	Token         string // GITHUB_TOKEN
+	APIURL        string // GITHUB_API_URL: empty for github.com; e.g. http://127.0.0.1:8090/ for the simulator
+	WebhookSecret string // GITHUB_WEBHOOK_SECRET: required by the starter
+}
+
+// GitHubFromEnv reads the GITHUB_* variables.
+func GitHubFromEnv() GitHub {
+	return GitHub{Token: os.Getenv("GITHUB_TOKEN"), APIURL: os.Getenv("GITHUB_API_URL"), WebhookSecret: os.Getenv("GITHUB_WEBHOOK_SECRET")}
+}
+
+// Getenv returns the variable or a default.
+func Getenv(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// Logger is the JSON slog logger every binary uses; LOG_LEVEL=debug|info|warn|error.
+func Logger(component string) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(Getenv("LOG_LEVEL", "info"))); err != nil {
+		lvl = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})).With("component", component)
+}

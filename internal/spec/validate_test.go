@@ -1,0 +1,87 @@
+package spec
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidators(t *testing.T) {
+	cases := []struct {
+		name    string
+		err     error
+		wantErr string // "" means valid
+	}{
+		{"slug ok", ValidateSlug("Slug", "acme-corp"), ""},
+		{"slug spaces", ValidateSlug("Slug", "Acme Corp"), "Slug `Acme Corp`: must be 3–30 lowercase"},
+		{"slug short", ValidateSlug("Slug", "ab"), "3–30"},
+		{"slug trailing dash", ValidateSlug("Slug", "acme-"), "not end with a dash"},
+		{"slug double dash", ValidateSlug("Slug", "ac--me"), "single dashes"},
+		{"slug digit first", ValidateSlug("Slug", "1acme"), "start with a letter"},
+		{"domain ok", ValidateDomain("Domain", "acme.sourcegraphcloud.com"), ""},
+		{"domain scheme", ValidateDomain("Domain", "https://acme.com"), "without scheme"},
+		{"domain single label", ValidateDomain("Domain", "acme"), "two labels"},
+		{"version ok", ValidateVersion("V", "5.9.0"), ""},
+		{"version rc", ValidateVersion("V", "5.9.0-rc.1"), ""},
+		{"version v prefix", ValidateVersion("V", "v5.9.0"), "without the `v` prefix: `5.9.0`"},
+		{"version partial", ValidateVersion("V", "5.9"), "full release version"},
+		{"cidr ok", ValidateCIDR("IP allowlist", "142.250.217.104/29"), ""},
+		{"cidr host bits", ValidateCIDR("IP allowlist", "142.250.217.110/29"), "network address for /29 is `142.250.217.104/29`"},
+		{"cidr address", ValidateCIDR("IP allowlist", "203.0.113.7"), "`203.0.113.7/32`"},
+		{"cidr v6", ValidateCIDR("IP allowlist", "2001:db8::/32"), ""},
+		{"cidr everything", ValidateCIDR("IP allowlist", "0.0.0.0/0"), "whole internet"},
+		{"cidr junk", ValidateCIDR("IP allowlist", "office"), "CIDR notation"},
+		{"cidr dup", ValidateCIDRs("IP allowlist", []string{"10.0.0.0/8", "10.0.0.0/8"}), "listed twice"},
+		{"region ok", ValidateRegion("Region", "europe-west3"), ""},
+		{"region bad", ValidateRegion("Region", "us-east1"), "cannot be changed after creation"},
+		{"email ok", ValidateEmail("E", "admin@acme.com"), ""},
+		{"email display name", ValidateEmail("E", "Admin <admin@acme.com>"), "one email address"},
+		{"email no tld", ValidateEmail("E", "admin@acme"), "one email address"},
+		{"window ok", ValidateMaintenanceWindow("W", &MaintenanceWindow{Days: []string{"sat"}, StartHour: 2, Hours: 4}), ""},
+		{"window bad day", ValidateMaintenanceWindow("W", &MaintenanceWindow{Days: []string{"saturday"}, StartHour: 2, Hours: 4}), "days must be"},
+		{"window bad hour", ValidateMaintenanceWindow("W", &MaintenanceWindow{Days: []string{"sat"}, StartHour: 24, Hours: 4}), "start hour"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			switch {
+			case c.wantErr == "" && c.err != nil:
+				t.Fatalf("want valid, got %v", c.err)
+			case c.wantErr != "" && (c.err == nil || !strings.Contains(c.err.Error(), c.wantErr)):
+				t.Fatalf("want error containing %q, got %v", c.wantErr, c.err)
+			}
+		})
+	}
+}
+
+func TestProjectIDFitsGCPLimits(t *testing.T) {
+	for _, slug := range []string{"acme", "a-very-long-customer-slug-xyz", "abcdefghijklmnopqrstuvwxyz0123"} {
+		id := ProjectID(slug)
+		if len(id) < 6 || len(id) > 30 || strings.HasSuffix(id, "-") {
+			t.Errorf("ProjectID(%q) = %q: must be 6–30 chars, no trailing dash", slug, id)
+		}
+	}
+	if ProjectID("abcdefghijklmnopqrstuvwxyz0123") == ProjectID("abcdefghijklmnopqrstuvwxyz0124") {
+		t.Error("long slugs sharing a prefix must get different project IDs")
+	}
+}
+
+func TestConfigRoundTrip(t *testing.T) {
+	c := &Config{APIVersion: APIVersion, Kind: Kind,
+		Metadata: Metadata{Name: "acme", Labels: map[string]string{"instance-type": "trial"}},
+		Spec: Spec{SourcegraphVersion: "5.9.0", Domain: Domain{PrimaryDNSName: "acme.sourcegraphcloud.com"},
+			Infrastructure: Infrastructure{GCP: GCP{Region: "us-central1"}}, Size: Small, IPAllowlist: []string{"203.0.113.0/24"}},
+		Status: StatusFor("acme", "us-central1")}
+	b, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Type() != Trial || back.Status.GCP.ProjectID != "src-acme" || back.Spec.IPAllowlist[0] != "203.0.113.0/24" {
+		t.Fatalf("round trip lost data: %+v", back)
+	}
+	if _, err := Parse([]byte("apiVersion: sourcegraph.com/v1\nkind: SourcegraphCloud\nspec:\n  sourcegraphVersionn: 1.0.0\n")); err == nil {
+		t.Fatal("unknown fields must be rejected")
+	}
+}

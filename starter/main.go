@@ -1,0 +1,85 @@
+// The starter is the front door: it receives GitHub webhooks (issue forms, slash commands) and
+// starts or signals workflows. Customer engineers never touch Temporal directly.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/google/go-github/v55/github"
+	"go.temporal.io/sdk/client"
+
+	"github.com/sourcegraph/lifecycle/internal/config"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "starter:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	listen := flag.String("listen", config.Getenv("STARTER_LISTEN", "127.0.0.1:8080"), "address for webhooks, /healthz and /readyz (STARTER_LISTEN)")
+	flag.Parse()
+	log := config.Logger("starter")
+	tcfg := config.TemporalFromEnv()
+	gcfg := config.GitHubFromEnv()
+	if gcfg.WebhookSecret == "" {
+		return errors.New("GITHUB_WEBHOOK_SECRET is not set: the starter refuses to accept unsigned webhooks; set it to the secret configured on the GitHub webhook")
+	}
+	if gcfg.Token == "" {
+		return errors.New("GITHUB_TOKEN is not set: the starter needs it to answer on issues")
+	}
+	opts, err := tcfg.ClientOptions(log)
+	if err != nil {
+		return err
+	}
+	tc, err := client.DialContext(context.Background(), opts)
+	if err != nil {
+		return fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS): %w", tcfg.Address, err)
+	}
+	defer tc.Close()
+	gh := github.NewClient(nil).WithAuthToken(gcfg.Token)
+	if gcfg.APIURL != "" {
+		if gh, err = gh.WithEnterpriseURLs(gcfg.APIURL, gcfg.APIURL); err != nil {
+			return fmt.Errorf("GITHUB_API_URL %q: %w", gcfg.APIURL, err)
+		}
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/webhooks/github", &webhook{secret: []byte(gcfg.WebhookSecret), temporal: tc, gh: gh, tcfg: tcfg, log: log})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			http.Error(w, "temporal unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("starter listening", "addr", *listen, "temporal", tcfg.Address, "namespace", tcfg.Namespace)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listening on %s: %w", *listen, err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}

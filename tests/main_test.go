@@ -1,0 +1,108 @@
+// Package tests holds the end-to-end tests: the real Temporal dev server, the simulator, the
+// worker and the starter run as processes (the same launcher as `make demo`), and each test drives
+// them through the real entry points — issues filed in the simulated GitHub, webhooks, the
+// Temporal client — and checks outcomes in Temporal and in the simulator's state.
+package tests
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sourcegraph/lifecycle/internal/devstack"
+)
+
+// stack is shared by every test in the package: starting it costs a few seconds.
+var stack *devstack.Stack
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("tests: end-to-end tests skipped in -short mode")
+		return 0
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return fail(err)
+	}
+	dir, err := os.MkdirTemp("", "lifecycle-e2e-")
+	if err != nil {
+		return fail(err)
+	}
+	bin := filepath.Join(dir, "bin")
+	build := exec.Command("go", "build", "-o", bin+"/", "./worker", "./starter", "./internal/cmd/simulator")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		return fail(fmt.Errorf("building binaries: %w", err))
+	}
+	temporal, err := temporalCLI(root)
+	if err != nil {
+		return fail(err)
+	}
+	ports := freePorts(6)
+	opts := devstack.Options{
+		Dir: dir, BinDir: bin, Temporal: temporal, InMemory: true, Headless: true,
+		TemporalPort: ports[0], UIPort: ports[1], SimPort: ports[2], SimGRPCPort: ports[3], StarterPort: ports[4], WorkerPort: ports[5],
+		WebhookSecret: "e2e-secret",
+		SimArgs:       []string{"-gke-op", "100ms", "-sql-op", "100ms", "-backup-op", "50ms", "-project-op", "50ms", "-rollout", "100ms"},
+	}
+	stack, err = devstack.Up(context.Background(), opts)
+	if err != nil {
+		if stack != nil {
+			stack.Stop()
+		}
+		return fail(err)
+	}
+	code := m.Run()
+	stack.Stop()
+	if code == 0 {
+		os.RemoveAll(dir)
+	} else {
+		fmt.Println("tests: logs kept in", filepath.Join(dir, "logs"))
+	}
+	return code
+}
+
+// temporalCLI is the pinned Temporal CLI, built (and cached) by the Go tool from internal/tools.
+func temporalCLI(root string) (string, error) {
+	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
+		return p, nil
+	}
+	out, err := exec.Command("go", "tool", "-modfile="+filepath.Join(root, "internal/tools/go.mod"), "-n", "temporal").Output()
+	if err != nil {
+		return "", fmt.Errorf("building the pinned Temporal CLI (go tool -n temporal): %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func freePorts(n int) []int {
+	ports := make([]int, 0, n)
+	var lns []net.Listener
+	for len(ports) < n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return ports
+}
+
+func fail(err error) int {
+	fmt.Fprintln(os.Stderr, "tests:", err)
+	return 1
+}

@@ -1,0 +1,87 @@
+// The worker runs the lifecycle workflows and the activities that hold the real cloud clients.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/sourcegraph/lifecycle/activities"
+	"github.com/sourcegraph/lifecycle/internal/config"
+	"github.com/sourcegraph/lifecycle/workflows"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	listen := flag.String("listen", config.Getenv("WORKER_LISTEN", "127.0.0.1:9090"), "address for /healthz and /readyz (WORKER_LISTEN)")
+	flag.Parse()
+	log := config.Logger("worker")
+	tcfg := config.TemporalFromEnv()
+	gcfg := config.GitHubFromEnv()
+	if gcfg.Token == "" {
+		return errors.New("GITHUB_TOKEN is not set: activities need it to comment on issues and change the config repo")
+	}
+	opts, err := tcfg.ClientOptions(log)
+	if err != nil {
+		return err
+	}
+	tc, err := client.DialContext(context.Background(), opts)
+	if err != nil {
+		return fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS): %w", tcfg.Address, err)
+	}
+	defer tc.Close()
+
+	gh, err := activities.NewGitHub(gcfg.Token, gcfg.APIURL, nil)
+	if err != nil {
+		return err
+	}
+	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
+	w.RegisterWorkflow(workflows.Intake)
+	w.RegisterActivity(gh)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			http.Error(w, "temporal unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("health endpoint stopped", "addr", *listen, "err", err)
+		}
+	}()
+
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("starting worker on task queue %s: %w", workflows.TaskQueue, err)
+	}
+	log.Info("worker started", "taskQueue", workflows.TaskQueue, "temporal", tcfg.Address, "namespace", tcfg.Namespace, "health", *listen)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	log.Info("shutting down: finishing in-flight tasks")
+	w.Stop()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}

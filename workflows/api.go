@@ -1,0 +1,72 @@
+// Package workflows holds the deterministic workflow code: one file per operation. This file is the
+// contract other packages build on: task queue, workflow names, inputs and outputs, ID builders and
+// the typed search attributes the Web UI and the operator CLI filter on.
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+)
+
+// TaskQueue is where the lifecycle worker polls.
+const TaskQueue = "instance-lifecycle"
+
+// IssueRef names the GitHub issue a request came from; status comments and decisions go there.
+type IssueRef struct {
+	Owner  string `json:"owner"`
+	Repo   string `json:"repo"`
+	Number int    `json:"number"`
+}
+
+func (i IssueRef) String() string { return fmt.Sprintf("%s/%s#%d", i.Owner, i.Repo, i.Number) }
+
+// IntakeWorkflowID is the workflow started for an issue: derived from the issue, so a redelivered
+// webhook finds the running workflow instead of starting another.
+func IntakeWorkflowID(i IssueRef) string {
+	return fmt.Sprintf("intake/%s/%s/%d", i.Owner, i.Repo, i.Number)
+}
+
+// Search attributes. SearchAttributeTypes is what the dev server and the namespace setup
+// register; keep both in this one place.
+var (
+	SAInstanceSlug   = temporal.NewSearchAttributeKeyKeyword("InstanceSlug")
+	SAInstanceType   = temporal.NewSearchAttributeKeyKeyword("InstanceType")
+	SAOperation      = temporal.NewSearchAttributeKeyKeyword("Operation")
+	SAInstanceState  = temporal.NewSearchAttributeKeyKeyword("InstanceState")
+	SANeedsAttention = temporal.NewSearchAttributeKeyBool("NeedsAttention")
+	SASLADeadline    = temporal.NewSearchAttributeKeyTime("SLADeadline")
+	SASLABreached    = temporal.NewSearchAttributeKeyBool("SLABreached")
+	SAIssue          = temporal.NewSearchAttributeKeyKeyword("Issue")
+)
+
+// SearchAttributeTypes lists every custom search attribute with its type, for registration.
+var SearchAttributeTypes = []struct {
+	Name string
+	Type enums.IndexedValueType
+}{
+	{SAInstanceSlug.GetName(), enums.INDEXED_VALUE_TYPE_KEYWORD},
+	{SAInstanceType.GetName(), enums.INDEXED_VALUE_TYPE_KEYWORD},
+	{SAOperation.GetName(), enums.INDEXED_VALUE_TYPE_KEYWORD},
+	{SAInstanceState.GetName(), enums.INDEXED_VALUE_TYPE_KEYWORD},
+	{SANeedsAttention.GetName(), enums.INDEXED_VALUE_TYPE_BOOL},
+	{SASLADeadline.GetName(), enums.INDEXED_VALUE_TYPE_DATETIME},
+	{SASLABreached.GetName(), enums.INDEXED_VALUE_TYPE_BOOL},
+	{SAIssue.GetName(), enums.INDEXED_VALUE_TYPE_KEYWORD},
+}
+
+// IntakeInput is a request filed as an issue form, already parsed and validated by the starter.
+type IntakeInput struct {
+	Issue     IssueRef `json:"issue"`
+	Operation string   `json:"operation"` // e.g. "create"
+	Slug      string   `json:"slug"`
+	Requester string   `json:"requester"`
+	// RunURL links the Web UI page of this run; the starter knows the UI address.
+	RunURL string `json:"runUrl"`
+}
+
+// IntakeResult is what intake did.
+type IntakeResult struct {
+	CommentID int64 `json:"commentId"`
+}
