@@ -15,8 +15,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/sourcegraph/lifecycle/activities"
 	"github.com/sourcegraph/lifecycle/internal/config"
+	"github.com/sourcegraph/lifecycle/internal/metrics"
 	"github.com/sourcegraph/lifecycle/workflows"
 )
 
@@ -28,33 +28,34 @@ func main() {
 }
 
 func run() error {
-	listen := flag.String("listen", config.Getenv("WORKER_LISTEN", "127.0.0.1:9090"), "address for /healthz and /readyz (WORKER_LISTEN)")
+	listen := flag.String("listen", config.Getenv("WORKER_LISTEN", "127.0.0.1:9090"), "address for /healthz, /readyz and /metrics (WORKER_LISTEN)")
 	flag.Parse()
 	log := config.Logger("worker")
 	tcfg := config.TemporalFromEnv()
 	gcfg := config.GitHubFromEnv()
-	if gcfg.Token == "" {
-		return errors.New("GITHUB_TOKEN is not set: activities need it to comment on issues and change the config repo")
+	acts, err := newClients(context.Background(), gcfg, config.CloudFromEnv())
+	if err != nil {
+		return err
 	}
+	defer acts.close()
+	metricsReg := metrics.New("worker")
+	defer metricsReg.Close()
 	opts, err := tcfg.ClientOptions(log)
 	if err != nil {
 		return err
 	}
+	opts.MetricsHandler = metricsReg.SDKHandler()
 	tc, err := client.DialContext(context.Background(), opts)
 	if err != nil {
 		return fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS): %w", tcfg.Address, err)
 	}
 	defer tc.Close()
 
-	gh, err := activities.NewGitHub(gcfg.Token, gcfg.APIURL, nil)
-	if err != nil {
-		return err
-	}
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflow(workflows.Intake)
-	w.RegisterActivity(gh)
+	register(w, acts)
 
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsReg.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -83,5 +84,7 @@ func run() error {
 	w.Stop()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return srv.Shutdown(shutdown)
+	err = srv.Shutdown(shutdown)
+	log.Info("worker stopped cleanly")
+	return err
 }

@@ -74,6 +74,42 @@ func GitHubFromEnv() GitHub {
 	return GitHub{Token: os.Getenv("GITHUB_TOKEN"), APIURL: os.Getenv("GITHUB_API_URL"), WebhookSecret: os.Getenv("GITHUB_WEBHOOK_SECRET")}
 }
 
+// Cloud is how the activities reach GCP, Cloudflare and the instances. Empty endpoints mean the
+// real services; the local stack points them all at the simulator.
+type Cloud struct {
+	// GCPGRPCEndpoint (GCP_GRPC_ENDPOINT) overrides the gRPC endpoint of GKE, Backup for GKE and
+	// Resource Manager, as host:port. GCPInsecure (GCP_INSECURE=true) dials it in plaintext without
+	// credentials: the simulator only. Otherwise Application Default Credentials are used.
+	GCPGRPCEndpoint string
+	GCPInsecure     bool
+	// SQLAdminEndpoint (SQLADMIN_ENDPOINT) overrides https://sqladmin.googleapis.com/.
+	SQLAdminEndpoint string
+	// CloudflareAPIURL (CLOUDFLARE_API_URL) overrides https://api.cloudflare.com/client/v4;
+	// CloudflareToken (CLOUDFLARE_API_TOKEN) is a token with DNS and zone WAF edit rights.
+	CloudflareAPIURL string
+	CloudflareToken  string
+	// ProbeURL (INSTANCE_PROBE_URL) sends uptime probes to this base URL with the instance's Host
+	// header (the simulator); empty probes https://<instance host> directly.
+	ProbeURL string
+	// ConfigRepo (CONFIG_REPO, owner/name) and ConfigEnv (CONFIG_ENV) locate the GitOps config.
+	ConfigRepo string
+	ConfigEnv  string
+}
+
+// CloudFromEnv reads the cloud settings.
+func CloudFromEnv() Cloud {
+	return Cloud{
+		GCPGRPCEndpoint:  os.Getenv("GCP_GRPC_ENDPOINT"),
+		GCPInsecure:      os.Getenv("GCP_INSECURE") == "true",
+		SQLAdminEndpoint: os.Getenv("SQLADMIN_ENDPOINT"),
+		CloudflareAPIURL: os.Getenv("CLOUDFLARE_API_URL"),
+		CloudflareToken:  os.Getenv("CLOUDFLARE_API_TOKEN"),
+		ProbeURL:         os.Getenv("INSTANCE_PROBE_URL"),
+		ConfigRepo:       Getenv("CONFIG_REPO", "sourcegraph/cloud"),
+		ConfigEnv:        Getenv("CONFIG_ENV", "prod"),
+	}
+}
+
 // Getenv returns the variable or a default.
 func Getenv(key, def string) string {
 	if v, ok := os.LookupEnv(key); ok && v != "" {

@@ -155,7 +155,11 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 		return args, []string{"SIM_WEBHOOK_SECRET=" + o.WebhookSecret}, func(ctx context.Context) error { return httpOK(ctx, s.SimURL()+"/_sim/healthz") }, nil
 	case "worker":
 		args = []string{filepath.Join(o.BinDir, "worker"), "-listen", fmt.Sprintf("127.0.0.1:%d", o.WorkerPort)}
-		return args, append(common, "GITHUB_TOKEN=bot-token"), func(ctx context.Context) error { return httpOK(ctx, s.WorkerURL()+"/readyz") }, nil
+		// Every cloud client points at the simulator; the simulator accepts any Cloudflare token.
+		env := append(common, "GITHUB_TOKEN=bot-token", "GCP_GRPC_ENDPOINT="+s.SimGRPCAddr(), "GCP_INSECURE=true",
+			"SQLADMIN_ENDPOINT="+s.SimURL()+"/", "CLOUDFLARE_API_URL="+s.SimURL()+"/client/v4", "CLOUDFLARE_API_TOKEN=local-token",
+			"INSTANCE_PROBE_URL="+s.SimURL())
+		return args, env, func(ctx context.Context) error { return httpOK(ctx, s.WorkerURL()+"/readyz") }, nil
 	case "starter":
 		args = []string{filepath.Join(o.BinDir, "starter"), "-listen", fmt.Sprintf("127.0.0.1:%d", o.StarterPort)}
 		return args, append(common, "GITHUB_TOKEN=bot-token"), func(ctx context.Context) error { return httpOK(ctx, s.StarterURL()+"/readyz") }, nil

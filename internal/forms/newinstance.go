@@ -2,7 +2,6 @@ package forms
 
 import (
 	"strings"
-	"time"
 
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
@@ -43,73 +42,38 @@ const (
 )
 
 // ParseNewInstance parses and validates a new-instance form body, reporting every bad field.
-func ParseNewInstance(body string) (NewInstance, error) {
-	f := Parse(body)
-	var errs Errors
-	req := func(label string) string {
-		v, ok := f.Get(label)
-		if !ok || v == "" {
-			errs = append(errs, &spec.FieldError{Field: label, Fix: "is required; edit the issue and fill it in"})
-		}
-		return v
-	}
-	opt := func(label string) string { v, _ := f.Get(label); return v }
-	check := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
+func ParseNewInstance(body string) (NewInstance, error) { return parseNewInstance(Parse(body)) }
 
-	r := NewInstance{
-		Customer:   req(FieldCustomer),
-		Slug:       strings.TrimSpace(req(FieldSlug)),
-		Domain:     strings.ToLower(opt(FieldDomain)),
-		Type:       spec.InstanceType(strings.ToLower(req(FieldType))),
-		Size:       spec.Size(strings.ToLower(opt(FieldSize))),
-		Region:     opt(FieldRegion),
-		Version:    opt(FieldVersion),
-		AdminEmail: req(FieldAdminEmail),
-		LicenseKey: opt(FieldLicense),
+func parseNewInstance(f Fields) (NewInstance, error) {
+	c := &checker{f: f}
+	var r NewInstance
+	r.Customer = c.line(FieldCustomer, true)
+	if r.Slug = c.req(FieldSlug); r.Slug != "" {
+		c.add(spec.ValidateSlug(FieldSlug, r.Slug))
 	}
-	if r.Slug != "" {
-		check(spec.ValidateSlug(FieldSlug, r.Slug))
-	}
-	if r.Domain == "" && r.Slug != "" {
+	if r.Domain = strings.ToLower(c.opt(FieldDomain)); r.Domain != "" {
+		c.add(spec.ValidateDomain(FieldDomain, r.Domain))
+	} else if r.Slug != "" {
 		r.Domain = spec.DefaultDomain(r.Slug)
-	} else if r.Domain != "" {
-		check(spec.ValidateDomain(FieldDomain, r.Domain))
 	}
-	if r.Type != "" {
-		check(spec.ValidateInstanceType(FieldType, r.Type))
+	if r.Type = spec.InstanceType(strings.ToLower(c.req(FieldType))); r.Type != "" {
+		c.add(spec.ValidateInstanceType(FieldType, r.Type))
 	}
-	if r.Size == "" {
+	if r.Size = spec.Size(strings.ToLower(c.opt(FieldSize))); r.Size == "" {
 		r.Size = spec.Small
 	}
-	check(spec.ValidateSize(FieldSize, r.Size))
-	if r.Region == "" {
+	c.add(spec.ValidateSize(FieldSize, r.Size))
+	if r.Region = c.opt(FieldRegion); r.Region == "" {
 		r.Region = spec.Regions[0]
 	}
-	check(spec.ValidateRegion(FieldRegion, r.Region))
-	if r.Version != "" {
-		check(spec.ValidateVersion(FieldVersion, r.Version))
+	c.add(spec.ValidateRegion(FieldRegion, r.Region))
+	r.Version = c.version(FieldVersion, false)
+	if r.AdminEmail = c.req(FieldAdminEmail); r.AdminEmail != "" {
+		c.add(spec.ValidateEmail(FieldAdminEmail, r.AdminEmail))
 	}
-	if r.AdminEmail != "" {
-		check(spec.ValidateEmail(FieldAdminEmail, r.AdminEmail))
-	}
-	r.IPAllowlist = ParseList(opt(FieldAllowlist))
-	check(spec.ValidateCIDRs(FieldAllowlist, r.IPAllowlist))
-	switch t := strings.ToLower(opt(FieldTelemetry)); t {
-	case "", "no", "disabled", "false":
-	case "yes", "enabled", "true":
-		r.UserLevelTelemetry = true
-	default:
-		errs = append(errs, &spec.FieldError{Field: FieldTelemetry, Value: t, Fix: "must be Yes or No"})
-	}
-	if d := opt(FieldAgreement); d != "" {
-		if _, err := time.Parse("2006-01-02", d); err != nil {
-			errs = append(errs, &spec.FieldError{Field: FieldAgreement, Value: d, Fix: "must be a date written YYYY-MM-DD, e.g. `2026-11-20`"})
-		}
-		r.AgreementDate = d
-	}
-	return r, errs.Err()
+	r.IPAllowlist = c.cidrs(FieldAllowlist, false)
+	r.UserLevelTelemetry = c.yesNo(FieldTelemetry)
+	r.AgreementDate, _ = c.date(FieldAgreement, false)
+	r.LicenseKey = c.opt(FieldLicense)
+	return r, c.err()
 }

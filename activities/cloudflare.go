@@ -1,0 +1,513 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloudflare/cloudflare-go"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/sourcegraph/lifecycle/internal/config"
+	"github.com/sourcegraph/lifecycle/internal/spec"
+)
+
+// Cloudflare manages an instance's hostname in the shared Cloudflare zone: its proxied DNS record,
+// its IP allowlist (a WAF custom rule) and its holding page (a Single Redirect rule).
+//
+// Rules live in the zone's phase entrypoint rulesets, one rule per hostname found by its ref
+// ("allowlist:<host>", "holding-page:<host>"), written with GetEntrypointRuleset +
+// UpdateEntrypointRuleset and the full rule list (DeleteRulesetRule is not used: v0.119.0
+// misreads the real API's answer to it).
+//
+// Lost updates: the entrypoint PUT replaces the whole rule list and Cloudflare offers no
+// precondition on it, so two workflows editing rules of different hostnames in the same zone
+// at the same moment can overwrite each other. Every write is therefore re-read and checked, and
+// a rule that did not survive is a retryable ErrBusy; the retry reads the current list and writes
+// again. One window remains: if our re-read happens before the other writer's PUT lands and that
+// PUT was built from a list read before ours, our rule is dropped after we checked it. The other
+// writer cannot see that either. Writes to one zone are rare (at most one operation runs per
+// instance, and allowlist or holding-page changes are small ops), every one of these activities
+// is idempotent, so re-running the step (or a periodic reconcile) repairs it.
+type Cloudflare struct {
+	api   *cloudflare.API
+	zones sync.Map // zone name → zone ID; zones do not move, so a worker looks each up once
+}
+
+// cloudflareRateLimit is the client-side request rate. Cloudflare's limit is 1200 requests per
+// 5 minutes per token; short bursts above 4/s are fine, and a 429 is retried by Temporal.
+const cloudflareRateLimit = 25
+
+// NewCloudflare builds the client with an API token (CLOUDFLARE_API_TOKEN) against
+// cfg.CloudflareAPIURL, or the real API when it is empty. cloudflare-go's own retries are kept to
+// one: it ignores Retry-After and hides the status of the last attempt, whereas Temporal's retry
+// policy honours Retry-After (captured here by the transport) and shows attempts in the UI.
+func NewCloudflare(cfg config.Cloud) (*Cloudflare, error) {
+	if cfg.CloudflareToken == "" {
+		return nil, errors.New("Cloudflare client: CLOUDFLARE_API_TOKEN is not set")
+	}
+	opts := []cloudflare.Option{
+		cloudflare.UsingRetryPolicy(1, 1, 2),
+		cloudflare.UsingRateLimit(cloudflareRateLimit),
+		cloudflare.HTTPClient(&http.Client{Timeout: time.Minute, Transport: cfTransport{base: http.DefaultTransport}}),
+	}
+	if cfg.CloudflareAPIURL != "" {
+		opts = append(opts, cloudflare.BaseURL(strings.TrimRight(cfg.CloudflareAPIURL, "/")))
+	}
+	api, err := cloudflare.NewWithAPIToken(cfg.CloudflareToken, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("Cloudflare client: %w", err)
+	}
+	return &Cloudflare{api: api}, nil
+}
+
+// Cloudflare ruleset phases and rule refs.
+const (
+	cfPhaseFirewall = "http_request_firewall_custom"
+	cfPhaseRedirect = "http_request_dynamic_redirect"
+	cfCodeNoEntry   = 10003 // "could not find entrypoint ruleset in the <phase> phase"
+	cfCodeIdentical = 81058 // "An identical record already exists."
+)
+
+func cfAllowlistRef(host string) string   { return "allowlist:" + host }
+func cfHoldingPageRef(host string) string { return "holding-page:" + host }
+
+// HoldingPageURL is where a suspended instance's hostname redirects to.
+func HoldingPageURL(host string) string {
+	return "https://" + spec.HoldingPageHost + "/?instance=" + url.QueryEscape(host)
+}
+
+// cfResponse records the status and Retry-After of the last HTTP response of one call, which
+// cloudflare-go drops once its own retries are exhausted.
+type cfResponse struct {
+	mu         sync.Mutex
+	status     int
+	retryAfter time.Duration
+}
+
+type cfResponseKey struct{}
+
+type cfTransport struct{ base http.RoundTripper }
+
+func (t cfTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if rec, ok := req.Context().Value(cfResponseKey{}).(*cfResponse); ok && resp != nil {
+		rec.mu.Lock()
+		rec.status, rec.retryAfter = resp.StatusCode, retryAfter(resp.Header)
+		rec.mu.Unlock()
+	}
+	return resp, err
+}
+
+// cfCall runs one client call and classifies its error, using the last response's status and
+// Retry-After for 429/5xx (which cloudflare-go turns into plain errors).
+func cfCall[T any](ctx context.Context, what string, fn func(context.Context) (T, error)) (T, error) {
+	rec := &cfResponse{}
+	v, err := fn(context.WithValue(ctx, cfResponseKey{}, rec))
+	if err == nil {
+		return v, nil
+	}
+	rec.mu.Lock()
+	status, after := rec.status, rec.retryAfter
+	rec.mu.Unlock()
+	switch {
+	case status == http.StatusTooManyRequests:
+		return v, Transient(ErrRateLimited, fmt.Sprintf("%s: Cloudflare rate limit (HTTP 429)", what), err, after)
+	case status >= 500:
+		return v, Transient(ErrTransient, fmt.Sprintf("%s: Cloudflare HTTP %d", what, status), err, after)
+	}
+	classified := classify(what, err)
+	var ae *temporal.ApplicationError
+	if errors.As(classified, &ae) && ae.NonRetryable() && ae.Type() == ErrPermissionDenied {
+		return v, Permanent(ErrPermissionDenied, fmt.Sprintf("%s: Cloudflare refused the token: %v", what, err),
+			"check that the worker's CLOUDFLARE_API_TOKEN is valid and has Zone:DNS:Edit and Zone:WAF:Edit (Zone Rulesets) on this zone", err)
+	}
+	return v, classified
+}
+
+func cfValidateHost(what, host string) error {
+	if err := spec.ValidateDomain("hostname", host); err != nil {
+		return Permanent(ErrInvalidArgument, fmt.Sprintf("%s: %v", what, err), "fix the instance's domain (spec.domain.primaryDNSName)", nil)
+	}
+	return nil
+}
+
+// zoneFor finds the zone holding host by trying its suffixes, longest first
+// (acme.sourcegraphcloud.com, then sourcegraphcloud.com).
+func (c *Cloudflare) zoneFor(ctx context.Context, host, what string) (string, error) {
+	labels := strings.Split(host, ".")
+	for i := 0; i+2 <= len(labels); i++ {
+		name := strings.Join(labels[i:], ".")
+		if id, ok := c.zones.Load(name); ok {
+			return id.(string), nil
+		}
+		res, err := cfCall(ctx, what+": look up zone "+name, func(ctx context.Context) (cloudflare.ZonesResponse, error) {
+			return c.api.ListZonesContext(ctx, cloudflare.WithZoneFilters(name, "", ""))
+		})
+		if err != nil {
+			return "", err
+		}
+		for _, z := range res.Result {
+			if strings.EqualFold(z.Name, name) {
+				c.zones.Store(name, z.ID)
+				return z.ID, nil
+			}
+		}
+	}
+	return "", Permanent(ErrNotFound, fmt.Sprintf("%s: no Cloudflare zone the token can see holds %s", what, host),
+		"check the domain is in a zone of our Cloudflare account (e.g. sourcegraphcloud.com) and that CLOUDFLARE_API_TOKEN covers that zone", nil)
+}
+
+// cfRecordType is the record type for a target: A/AAAA for addresses, else CNAME.
+func cfRecordType(target string) string {
+	if a, err := netip.ParseAddr(target); err == nil {
+		if a.Is4() {
+			return "A"
+		}
+		return "AAAA"
+	}
+	return "CNAME"
+}
+
+func cfSameName(a, b string) bool {
+	return strings.EqualFold(strings.TrimSuffix(a, "."), strings.TrimSuffix(b, "."))
+}
+
+// hostRecords lists host's address records (A, AAAA, CNAME): the ones the workflow owns.
+func (c *Cloudflare) hostRecords(ctx context.Context, zoneID, host, what string) ([]cloudflare.DNSRecord, error) {
+	recs, err := cfCall(ctx, what+": list DNS records", func(ctx context.Context) ([]cloudflare.DNSRecord, error) {
+		r, _, err := c.api.ListDNSRecords(ctx, cloudflare.ZoneIdentifier(zoneID), cloudflare.ListDNSRecordsParams{Name: host})
+		return r, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []cloudflare.DNSRecord
+	for _, r := range recs {
+		if cfSameName(r.Name, host) && (r.Type == "A" || r.Type == "AAAA" || r.Type == "CNAME") {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// EnsureDNSInput is the record an instance's hostname should have.
+type EnsureDNSInput struct {
+	Host    string `json:"host"`    // e.g. acme.sourcegraphcloud.com
+	Target  string `json:"target"`  // a hostname (CNAME, e.g. spec.IngressHost or spec.HoldingPageHost) or an IP (A/AAAA)
+	Proxied bool   `json:"proxied"` // through Cloudflare (public instances); the allowlist only works proxied
+}
+
+// EnsureDNSOutput describes what was done.
+type EnsureDNSOutput struct {
+	ZoneID   string `json:"zoneId"`
+	RecordID string `json:"recordId"`
+	Created  bool   `json:"created"`
+	Updated  bool   `json:"updated"`
+}
+
+// EnsureDNS makes host's one address record point at target. The workflow owns that record: an
+// existing record with other content (e.g. the holding page while suspended) is updated, which is
+// also how a hostname is pointed at the holding page and back.
+func (c *Cloudflare) EnsureDNS(ctx context.Context, in EnsureDNSInput) (EnsureDNSOutput, error) {
+	host, target := strings.ToLower(in.Host), strings.TrimSuffix(strings.ToLower(in.Target), ".")
+	what := fmt.Sprintf("point DNS record %s at %s", host, target)
+	var out EnsureDNSOutput
+	if err := cfValidateHost(what, host); err != nil {
+		return out, err
+	}
+	if target == "" {
+		return out, Permanent(ErrInvalidArgument, what+": no target", "this is a bug in the calling workflow: pass the ingress host", nil)
+	}
+	zoneID, err := c.zoneFor(ctx, host, what)
+	if err != nil {
+		return out, err
+	}
+	out.ZoneID = zoneID
+	rc := cloudflare.ZoneIdentifier(zoneID)
+	typ := cfRecordType(target)
+	recs, err := c.hostRecords(ctx, zoneID, host, what)
+	if err != nil {
+		return out, err
+	}
+	switch len(recs) {
+	case 0:
+		rec, err := cfCall(ctx, what+": create record", func(ctx context.Context) (cloudflare.DNSRecord, error) {
+			return c.api.CreateDNSRecord(ctx, rc, cloudflare.CreateDNSRecordParams{
+				Type: typ, Name: host, Content: target, Proxied: &in.Proxied, TTL: 1, Comment: "managed by the lifecycle service",
+			})
+		})
+		var cfErr *cloudflare.RequestError
+		if errors.As(err, &cfErr) && cfErr.InternalErrorCodeIs(cfCodeIdentical) {
+			// A concurrent attempt created exactly this record: that is success.
+			if recs, err = c.hostRecords(ctx, zoneID, host, what); err != nil {
+				return out, err
+			}
+			if len(recs) == 1 {
+				out.RecordID = recs[0].ID
+				return out, nil
+			}
+			return out, Transient(ErrBusy, what+": record created concurrently; checking again", nil, 0)
+		}
+		if err != nil {
+			return out, err
+		}
+		out.RecordID, out.Created = rec.ID, true
+		return out, nil
+	case 1:
+		cur := recs[0]
+		out.RecordID = cur.ID
+		if cur.Type == typ && strings.EqualFold(strings.TrimSuffix(cur.Content, "."), target) && cur.Proxied != nil && *cur.Proxied == in.Proxied {
+			return out, nil
+		}
+		if _, err := cfCall(ctx, what+": update record", func(ctx context.Context) (cloudflare.DNSRecord, error) {
+			return c.api.UpdateDNSRecord(ctx, rc, cloudflare.UpdateDNSRecordParams{
+				ID: cur.ID, Type: typ, Name: host, Content: target, Proxied: &in.Proxied, TTL: 1,
+			})
+		}); err != nil {
+			return out, err
+		}
+		out.Updated = true
+		return out, nil
+	default:
+		var have []string
+		for _, r := range recs {
+			have = append(have, r.Type+" "+r.Content)
+		}
+		return out, Permanent(ErrConflict, fmt.Sprintf("%s: %s has %d address records (%s); the workflow manages exactly one", what, host, len(recs), strings.Join(have, ", ")),
+			"delete the extra records for this hostname in the Cloudflare dashboard (keep none or one), then retry", nil)
+	}
+}
+
+// entrypoint returns the zone's entrypoint ruleset for phase; exists is false when the zone has
+// none yet. Only code 10003 means "none": any other 404 must not be taken for an empty list, or
+// the write that follows would drop every other hostname's rules.
+func (c *Cloudflare) entrypoint(ctx context.Context, zoneID, phase, what string) (cloudflare.Ruleset, bool, error) {
+	var nf *cloudflare.NotFoundError
+	rs, err := cfCall(ctx, what+": read "+phase+" rules", func(ctx context.Context) (cloudflare.Ruleset, error) {
+		rs, err := c.api.GetEntrypointRuleset(ctx, cloudflare.ZoneIdentifier(zoneID), phase)
+		if errors.As(err, &nf) && nf.InternalErrorCodeIs(cfCodeNoEntry) {
+			return cloudflare.Ruleset{}, nil
+		}
+		return rs, err
+	})
+	if err != nil {
+		return rs, false, err
+	}
+	return rs, rs.ID != "", nil
+}
+
+// cfRuleMatches reports whether got does what want does.
+func cfRuleMatches(got, want cloudflare.RulesetRule) bool {
+	enabled := got.Enabled == nil || *got.Enabled
+	if got.Action != want.Action || got.Expression != want.Expression || !enabled || got.Description != want.Description {
+		return false
+	}
+	if w := want.ActionParameters; w != nil && w.FromValue != nil {
+		g := got.ActionParameters
+		if g == nil || g.FromValue == nil {
+			return false
+		}
+		return g.FromValue.StatusCode == w.FromValue.StatusCode && g.FromValue.TargetURL.Value == w.FromValue.TargetURL.Value
+	}
+	return true
+}
+
+// setHostRule makes the rule with ref in the zone's phase entrypoint be want (nil: absent),
+// keeping every other rule and the rule's position. It writes only when something differs, and
+// re-reads after writing to detect a concurrent writer that dropped our change (see Cloudflare).
+func (c *Cloudflare) setHostRule(ctx context.Context, zoneID, phase, ref string, want *cloudflare.RulesetRule, what string) (bool, error) {
+	rs, _, err := c.entrypoint(ctx, zoneID, phase, what)
+	if err != nil {
+		return false, err
+	}
+	i := slices.IndexFunc(rs.Rules, func(r cloudflare.RulesetRule) bool { return r.Ref == ref })
+	rules := slices.Clone(rs.Rules)
+	switch {
+	case want == nil && i < 0:
+		return false, nil
+	case want == nil:
+		rules = slices.Delete(rules, i, i+1)
+	case i >= 0 && cfRuleMatches(rules[i], *want):
+		return false, nil
+	case i >= 0:
+		r := *want
+		r.ID = rules[i].ID
+		rules[i] = r
+	default:
+		rules = append(rules, *want)
+	}
+	if rules == nil {
+		rules = []cloudflare.RulesetRule{} // "rules": [] empties the phase; null is not a list
+	}
+	for k := range rules { // server-owned fields
+		rules[k].Version, rules[k].LastUpdated = nil, nil
+	}
+	if _, err := cfCall(ctx, what+": write "+phase+" rules", func(ctx context.Context) (cloudflare.Ruleset, error) {
+		return c.api.UpdateEntrypointRuleset(ctx, cloudflare.ZoneIdentifier(zoneID), cloudflare.UpdateEntrypointRulesetParams{Phase: phase, Rules: rules})
+	}); err != nil {
+		return false, err
+	}
+	after, _, err := c.entrypoint(ctx, zoneID, phase, what)
+	if err != nil {
+		return true, err
+	}
+	j := slices.IndexFunc(after.Rules, func(r cloudflare.RulesetRule) bool { return r.Ref == ref })
+	if (want == nil) != (j < 0) || (want != nil && !cfRuleMatches(after.Rules[j], *want)) {
+		return true, Transient(ErrBusy, fmt.Sprintf("%s: the %s rules were changed concurrently and our change was lost; writing again", what, phase), nil, 0)
+	}
+	return true, nil
+}
+
+// SetAllowlistInput is the hostname and the ranges allowed to reach it.
+type SetAllowlistInput struct {
+	Host  string   `json:"host"`
+	CIDRs []string `json:"cidrs"` // empty: no allowlist (the hostname is open to everyone)
+}
+
+// SetAllowlistOutput describes what was done.
+type SetAllowlistOutput struct {
+	ZoneID     string `json:"zoneId"`
+	Expression string `json:"expression,omitempty"`
+	Changed    bool   `json:"changed"`
+}
+
+// SetAllowlist blocks every source outside the CIDRs from reaching the hostname, with one WAF
+// custom rule per hostname. Ranges are validated first: a range that is not a network address
+// (runbooks §6.9) needs the customer to confirm the correction, so it is a permanent error.
+func (c *Cloudflare) SetAllowlist(ctx context.Context, in SetAllowlistInput) (SetAllowlistOutput, error) {
+	host := strings.ToLower(in.Host)
+	what := "set IP allowlist of " + host
+	var out SetAllowlistOutput
+	if err := cfValidateHost(what, host); err != nil {
+		return out, err
+	}
+	if err := spec.ValidateCIDRs("IP allowlist", in.CIDRs); err != nil {
+		return out, Permanent(ErrInvalidArgument, fmt.Sprintf("%s: %v", what, err),
+			"correct the range in the instance's ipAllowlist (config.yaml / the allowlist issue) after the customer confirms it, then retry", nil)
+	}
+	zoneID, err := c.zoneFor(ctx, host, what)
+	if err != nil {
+		return out, err
+	}
+	out.ZoneID = zoneID
+	var want *cloudflare.RulesetRule
+	if len(in.CIDRs) > 0 {
+		cidrs := slices.Clone(in.CIDRs)
+		slices.Sort(cidrs) // one canonical expression per set, so a reordered list is no change
+		out.Expression = fmt.Sprintf(`(http.host eq %q and not ip.src in {%s})`, host, strings.Join(cidrs, " "))
+		enabled := true
+		want = &cloudflare.RulesetRule{
+			Ref: cfAllowlistRef(host), Action: "block", Expression: out.Expression, Enabled: &enabled,
+			Description: "IP allowlist for " + host + " (managed by the lifecycle service)",
+		}
+	}
+	out.Changed, err = c.setHostRule(ctx, zoneID, cfPhaseFirewall, cfAllowlistRef(host), want, what)
+	return out, err
+}
+
+// SetHoldingPageInput turns the holding page of a hostname on or off.
+type SetHoldingPageInput struct {
+	Host string `json:"host"`
+	On   bool   `json:"on"`
+}
+
+// SetHoldingPageOutput describes what was done.
+type SetHoldingPageOutput struct {
+	ZoneID    string `json:"zoneId"`
+	TargetURL string `json:"targetUrl,omitempty"`
+	Changed   bool   `json:"changed"`
+}
+
+// SetHoldingPage redirects the hostname to the holding page (suspend) or stops doing so (resume),
+// with a Single Redirect rule, so the DNS record and allowlist stay untouched.
+func (c *Cloudflare) SetHoldingPage(ctx context.Context, in SetHoldingPageInput) (SetHoldingPageOutput, error) {
+	host := strings.ToLower(in.Host)
+	what := fmt.Sprintf("turn holding page of %s %s", host, map[bool]string{true: "on", false: "off"}[in.On])
+	var out SetHoldingPageOutput
+	if err := cfValidateHost(what, host); err != nil {
+		return out, err
+	}
+	zoneID, err := c.zoneFor(ctx, host, what)
+	if err != nil {
+		return out, err
+	}
+	out.ZoneID = zoneID
+	var want *cloudflare.RulesetRule
+	if in.On {
+		out.TargetURL = HoldingPageURL(host)
+		enabled, keepQuery := true, false
+		want = &cloudflare.RulesetRule{
+			Ref: cfHoldingPageRef(host), Action: "redirect", Expression: fmt.Sprintf(`(http.host eq %q)`, host), Enabled: &enabled,
+			Description: "holding page for suspended " + host + " (managed by the lifecycle service)",
+			ActionParameters: &cloudflare.RulesetRuleActionParameters{FromValue: &cloudflare.RulesetRuleActionParametersFromValue{
+				StatusCode: http.StatusFound, TargetURL: cloudflare.RulesetRuleActionParametersTargetURL{Value: out.TargetURL}, PreserveQueryString: &keepQuery,
+			}},
+		}
+	}
+	out.Changed, err = c.setHostRule(ctx, zoneID, cfPhaseRedirect, cfHoldingPageRef(host), want, what)
+	return out, err
+}
+
+// DeleteDNSInput names the hostname to remove.
+type DeleteDNSInput struct {
+	Host string `json:"host"`
+}
+
+// DeleteDNSOutput counts what was removed.
+type DeleteDNSOutput struct {
+	ZoneID         string `json:"zoneId"`
+	DeletedRecords int    `json:"deletedRecords"`
+	RemovedRules   int    `json:"removedRules"`
+}
+
+// DeleteDNS removes the hostname's address records, then its allowlist and holding-page rules;
+// what is already gone is success. The record goes first: removing the allowlist while the
+// hostname still resolves would open it to everyone.
+func (c *Cloudflare) DeleteDNS(ctx context.Context, in DeleteDNSInput) (DeleteDNSOutput, error) {
+	host := strings.ToLower(in.Host)
+	what := "delete DNS and rules of " + host
+	var out DeleteDNSOutput
+	if err := cfValidateHost(what, host); err != nil {
+		return out, err
+	}
+	zoneID, err := c.zoneFor(ctx, host, what)
+	if err != nil {
+		return out, err
+	}
+	out.ZoneID = zoneID
+	recs, err := c.hostRecords(ctx, zoneID, host, what)
+	if err != nil {
+		return out, err
+	}
+	for _, r := range recs {
+		_, err := cfCall(ctx, what+": delete record "+r.ID, func(ctx context.Context) (struct{}, error) {
+			return struct{}{}, c.api.DeleteDNSRecord(ctx, cloudflare.ZoneIdentifier(zoneID), r.ID)
+		})
+		var nf *cloudflare.NotFoundError
+		if err != nil && !errors.As(err, &nf) { // gone already (a concurrent attempt) is fine
+			return out, err
+		}
+		out.DeletedRecords++
+	}
+	for _, rule := range []struct{ phase, ref string }{
+		{cfPhaseFirewall, cfAllowlistRef(host)},
+		{cfPhaseRedirect, cfHoldingPageRef(host)},
+	} {
+		changed, err := c.setHostRule(ctx, zoneID, rule.phase, rule.ref, nil, what)
+		if err != nil {
+			return out, err
+		}
+		if changed {
+			out.RemovedRules++
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,240 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cloudflare/cloudflare-go"
+	"github.com/google/go-github/v55/github"
+	"github.com/googleapis/gax-go/v2/apierror"
+	"go.temporal.io/sdk/temporal"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Error types carried in temporal.ApplicationError.Type. Workflows and on-call decide on these,
+// never on message text. Every failure an activity returns is one of them.
+const (
+	// Retryable: Temporal's retry policy handles them.
+	ErrTransient   = "Transient"   // 5xx, timeouts, connection resets
+	ErrRateLimited = "RateLimited" // 429 / RESOURCE_EXHAUSTED / GitHub rate limits; NextRetryDelay honours Retry-After
+	ErrBusy        = "Busy"        // another operation is running on the resource; retry once it is done
+
+	// Not retryable: the step parks and a human decides (DESIGN.md invariant 5).
+	ErrInvalidArgument   = "InvalidArgument"   // the request itself is wrong
+	ErrPermissionDenied  = "PermissionDenied"  // credentials lack a role
+	ErrQuotaExceeded     = "QuotaExceeded"     // project quota: needs a quota increase
+	ErrDeletionProtected = "DeletionProtected" // protection must be lifted first
+	ErrConflict          = "Conflict"          // exists with a different spec than requested
+	ErrNotFound          = "NotFound"          // something the step depends on does not exist
+	ErrOperationFailed   = "OperationFailed"   // the cloud accepted the request but the operation ended in error
+	ErrPrecondition      = "FailedPrecondition"
+)
+
+// Transient is a retryable error; retryAfter (0: the policy's backoff) is honoured by the server.
+func Transient(typ, msg string, cause error, retryAfter time.Duration) error {
+	return temporal.NewApplicationErrorWithOptions(msg, typ, temporal.ApplicationErrorOptions{Cause: cause, NextRetryDelay: retryAfter})
+}
+
+// Permanent is a non-retryable error whose message says what is wrong and what to do.
+func Permanent(typ, what, fix string, cause error) error {
+	msg := what
+	if fix != "" {
+		msg += ". What to do: " + fix
+	}
+	return temporal.NewNonRetryableApplicationError(msg, typ, cause)
+}
+
+// classify maps any client error from the systems we call to a typed Temporal error. what names
+// the action for the message, e.g. `create GKE cluster projects/p/locations/l/clusters/c`.
+func classify(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return err // already classified
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return Transient(ErrTransient, what+": timed out", err, 0)
+	}
+	if ge := new(googleapi.Error); errors.As(err, &ge) {
+		return classifyHTTP(what, ge.Code, reasons(ge), ge.Message, ge.Header, err)
+	}
+	if ae, ok := apierror.FromError(err); ok && ae.GRPCStatus() != nil {
+		return classifyGRPC(what, ae, err)
+	}
+	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+		ae, _ := apierror.FromError(err)
+		return classifyGRPC(what, ae, err)
+	}
+	if ge := new(github.RateLimitError); errors.As(err, &ge) {
+		return Transient(ErrRateLimited, what+": GitHub rate limit exhausted", err, time.Until(ge.Rate.Reset.Time))
+	}
+	if ge := new(github.AbuseRateLimitError); errors.As(err, &ge) {
+		return Transient(ErrRateLimited, what+": GitHub secondary rate limit", err, ge.GetRetryAfter())
+	}
+	if ge := new(github.ErrorResponse); errors.As(err, &ge) && ge.Response != nil {
+		msg := ge.Message
+		for _, e := range ge.Errors {
+			msg += fmt.Sprintf(" (%s %s: %s)", e.Resource, e.Field, e.Code)
+		}
+		return classifyHTTP(what, ge.Response.StatusCode, nil, msg, ge.Response.Header, err)
+	}
+	if cfErr := cloudflareStatus(err); cfErr != 0 {
+		return classifyHTTP(what, cfErr, nil, err.Error(), nil, err)
+	}
+	// cloudflare-go returns plain errors once its own retries on 429/5xx are exhausted.
+	if s := err.Error(); strings.Contains(s, "exceeded available rate limit retries") {
+		return Transient(ErrRateLimited, what+": Cloudflare rate limit", err, 0)
+	} else if strings.Contains(s, "internal server error response") {
+		return Transient(ErrTransient, what+": Cloudflare server error", err, 0)
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return Transient(ErrTransient, what+": network error", err, 0)
+	}
+	return Transient(ErrTransient, what+": "+err.Error(), err, 0)
+}
+
+func reasons(ge *googleapi.Error) []string {
+	out := make([]string, 0, len(ge.Errors))
+	for _, e := range ge.Errors {
+		out = append(out, e.Reason)
+	}
+	return out
+}
+
+// classifyHTTP handles REST errors (Cloud SQL Admin, GitHub, Cloudflare).
+func classifyHTTP(what string, code int, reasons []string, msg string, h http.Header, err error) error {
+	has := func(r string) bool {
+		for _, x := range reasons {
+			if x == r {
+				return true
+			}
+		}
+		return false
+	}
+	detail := fmt.Sprintf("%s: HTTP %d: %s", what, code, msg)
+	switch {
+	case code == http.StatusTooManyRequests || has("rateLimitExceeded") ||
+		(code == http.StatusForbidden && h != nil && (h.Get("X-RateLimit-Remaining") == "0" || h.Get("Retry-After") != "")):
+		return Transient(ErrRateLimited, detail, err, retryAfter(h))
+	case has("operationInProgress"):
+		return Transient(ErrBusy, detail, err, retryAfter(h))
+	case code >= 500 || code == http.StatusRequestTimeout:
+		return Transient(ErrTransient, detail, err, retryAfter(h))
+	case has("deletionProtectionEnabled") || strings.Contains(strings.ToLower(msg), "deletion protection"):
+		return Permanent(ErrDeletionProtected, detail, "disable deletion protection first (the teardown workflow does this after approval)", err)
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return Permanent(ErrPermissionDenied, detail, "check the worker's credentials and their roles for this resource", err)
+	case code == http.StatusNotFound:
+		return Permanent(ErrNotFound, detail, "check that the resource this step depends on exists", err)
+	case code == http.StatusConflict:
+		return Permanent(ErrConflict, detail, "the resource exists in a different state than requested; inspect it before retrying", err)
+	case code == http.StatusPreconditionFailed:
+		return Transient(ErrBusy, detail, err, 0) // stale read-modify-write: read again
+	default:
+		return Permanent(ErrInvalidArgument, detail, "the request was rejected as invalid; fix the input (often the issue form) and retry", err)
+	}
+}
+
+// classifyGRPC handles GAPIC gRPC errors (GKE, Backup for GKE, Resource Manager).
+func classifyGRPC(what string, ae *apierror.APIError, err error) error {
+	st, _ := status.FromError(err)
+	var after time.Duration
+	var reason string
+	if ae != nil {
+		if ri := ae.Details().RetryInfo; ri != nil && ri.GetRetryDelay() != nil {
+			after = ri.GetRetryDelay().AsDuration()
+		}
+		reason = ae.Reason()
+	}
+	detail := fmt.Sprintf("%s: %s: %s", what, st.Code(), st.Message())
+	switch st.Code() {
+	case codes.ResourceExhausted:
+		return Transient(ErrRateLimited, detail, err, after)
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Internal, codes.Aborted, codes.Unknown:
+		return Transient(ErrTransient, detail, err, after)
+	case codes.FailedPrecondition:
+		// GKE answers FAILED_PRECONDITION while another operation runs on the cluster.
+		if strings.Contains(st.Message(), "Please wait and try again") || strings.Contains(st.Message(), "is currently") {
+			return Transient(ErrBusy, detail, err, after)
+		}
+		return Permanent(ErrPrecondition, detail, "the resource is not in a state that allows this; inspect it in the console", err)
+	case codes.PermissionDenied:
+		// GKE reports quota shortfalls as PERMISSION_DENIED "Insufficient regional quota ...".
+		if strings.Contains(st.Message(), "quota") {
+			return Permanent(ErrQuotaExceeded, detail, "request a quota increase for the project or pick a smaller size", err)
+		}
+		if reason == "CONSUMER_INVALID" {
+			return Permanent(ErrNotFound, detail, "the GCP project does not exist or is being deleted", err)
+		}
+		return Permanent(ErrPermissionDenied, detail, "check the worker's service account roles on this project", err)
+	case codes.Unauthenticated:
+		return Permanent(ErrPermissionDenied, detail, "the worker's GCP credentials are missing or expired", err)
+	case codes.NotFound:
+		return Permanent(ErrNotFound, detail, "check that the resource this step depends on exists", err)
+	case codes.AlreadyExists:
+		return Permanent(ErrConflict, detail, "the resource already exists; inspect it before retrying", err)
+	default:
+		return Permanent(ErrInvalidArgument, detail, "the request was rejected as invalid; fix the input and retry", err)
+	}
+}
+
+// retryAfter reads Retry-After (seconds or HTTP date), or GitHub's X-RateLimit-Reset.
+func retryAfter(h http.Header) time.Duration {
+	if h == nil {
+		return 0
+	}
+	if v := h.Get("Retry-After"); v != "" {
+		if s, err := strconv.Atoi(v); err == nil {
+			return time.Duration(s) * time.Second
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return time.Until(t)
+		}
+	}
+	if h.Get("X-RateLimit-Remaining") == "0" {
+		if s, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); err == nil {
+			if d := time.Until(time.Unix(s, 0)); d > 0 {
+				return d
+			}
+		}
+	}
+	return 0
+}
+
+// cloudflareStatus returns the HTTP status behind a cloudflare-go typed error, or 0.
+func cloudflareStatus(err error) int {
+	var (
+		authz *cloudflare.AuthorizationError
+		authn *cloudflare.AuthenticationError
+		nf    *cloudflare.NotFoundError
+		req   *cloudflare.RequestError
+		rl    *cloudflare.RatelimitError
+		svc   *cloudflare.ServiceError
+	)
+	switch {
+	case errors.As(err, &authz):
+		return http.StatusUnauthorized
+	case errors.As(err, &authn):
+		return http.StatusForbidden
+	case errors.As(err, &nf):
+		return http.StatusNotFound
+	case errors.As(err, &rl):
+		return http.StatusTooManyRequests
+	case errors.As(err, &svc):
+		return http.StatusInternalServerError
+	case errors.As(err, &req):
+		return http.StatusBadRequest
+	}
+	return 0
+}

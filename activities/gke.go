@@ -1,0 +1,429 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	container "cloud.google.com/go/container/apiv1"
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"github.com/googleapis/gax-go/v2/apierror"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sourcegraph/lifecycle/internal/config"
+	"github.com/sourcegraph/lifecycle/internal/spec"
+)
+
+// NodePoolShape is what a size tier means for the primary node pool.
+type NodePoolShape struct {
+	MachineType string `json:"machineType"`
+	NodeCount   int32  `json:"nodeCount"`
+	DiskSizeGB  int32  `json:"diskSizeGb"`
+}
+
+// nodePoolTiers is the one place that maps size tiers to machines. EnsureCluster creates the pool
+// with it, and a resume sizes the pool back with NodePoolFor(size).NodeCount.
+//
+// GKE applies node_count per zone of the pool; the simulator models it as the pool's total. The
+// counts here are what we send to GKE.
+var nodePoolTiers = map[spec.Size]NodePoolShape{
+	spec.Small:  {MachineType: "n2-highmem-4", NodeCount: 2, DiskSizeGB: 100},
+	spec.Medium: {MachineType: "n2-highmem-8", NodeCount: 3, DiskSizeGB: 200},
+	spec.Large:  {MachineType: "n2-highmem-16", NodeCount: 4, DiskSizeGB: 300},
+}
+
+// NodePoolFor returns the primary node pool's shape for a size tier (deterministic: workflows may
+// call it).
+func NodePoolFor(size spec.Size) (NodePoolShape, error) {
+	s, ok := nodePoolTiers[size]
+	if !ok {
+		return NodePoolShape{}, fmt.Errorf("unknown size tier %q (want small, medium or large)", size)
+	}
+	return s, nil
+}
+
+// GKE manages the instance's GKE cluster and its primary node pool.
+type GKE struct {
+	client *container.ClusterManagerClient
+	// PollInterval is how often GKE operations are polled (DefaultPollInterval when zero).
+	PollInterval time.Duration
+}
+
+// NewGKE connects to GKE (or the simulator, per config.Cloud) with Application Default Credentials.
+func NewGKE(ctx context.Context, c config.Cloud) (*GKE, error) {
+	cl, err := container.NewClusterManagerClient(ctx, GCPOptions(c)...)
+	if err != nil {
+		return nil, fmt.Errorf("GKE client: %w", err)
+	}
+	return &GKE{client: cl}, nil
+}
+
+// Close releases the client's connections.
+// Close releases the client. It returns nothing on purpose: a method returning error would be
+// registered as an activity.
+func (g *GKE) Close() { g.client.Close() }
+
+// gkeProgress is the heartbeat detail of every GKE activity: the (short) name of the operation it
+// started, so a retry polls that operation instead of issuing the mutation again.
+type gkeProgress struct {
+	Operation string `json:"operation"`
+}
+
+// gkeClusterRef names a cluster.
+type gkeClusterRef struct {
+	Project string `json:"project"`
+	Region  string `json:"region"`
+	Cluster string `json:"cluster"`
+}
+
+func (r gkeClusterRef) parent() string { return "projects/" + r.Project + "/locations/" + r.Region }
+func (r gkeClusterRef) name() string   { return r.parent() + "/clusters/" + r.Cluster }
+
+// EnsureClusterInput is the cluster an instance needs.
+type EnsureClusterInput struct {
+	Project  string            `json:"project"`
+	Region   string            `json:"region"`
+	Cluster  string            `json:"cluster"`
+	NodePool string            `json:"nodePool"`
+	Size     spec.Size         `json:"size"`
+	Labels   map[string]string `json:"labels,omitempty"`
+}
+
+// ClusterResult is a cluster as the workflows see it.
+type ClusterResult struct {
+	Name        string `json:"name"` // projects/P/locations/L/clusters/C
+	Exists      bool   `json:"exists"`
+	Status      string `json:"status,omitempty"` // PROVISIONING, RUNNING, RECONCILING, STOPPING, ERROR, DEGRADED
+	Message     string `json:"message,omitempty"`
+	Version     string `json:"version,omitempty"`
+	Endpoint    string `json:"endpoint,omitempty"`
+	NodeCount   int32  `json:"nodeCount"` // nodes of all running pools
+	NodePool    string `json:"nodePool,omitempty"`
+	MachineType string `json:"machineType,omitempty"`
+	PoolSize    int32  `json:"poolSize"` // the node pool's size (0 while suspended)
+}
+
+// EnsureCluster creates the cluster with its primary node pool, or accepts the one that exists if
+// its pool has the tier's machine type. The pool's size is not reconciled: a suspended instance
+// keeps 0 nodes when its create workflow is re-run.
+func (g *GKE) EnsureCluster(ctx context.Context, in EnsureClusterInput) (ClusterResult, error) {
+	ref := gkeClusterRef{in.Project, in.Region, in.Cluster}
+	what := "ensure GKE cluster " + ref.name()
+	shape, err := NodePoolFor(in.Size)
+	if err != nil {
+		return ClusterResult{}, Permanent(ErrInvalidArgument, what+": "+err.Error(), "fix the size in the instance's config", nil)
+	}
+	if in.NodePool == "" {
+		return ClusterResult{}, Permanent(ErrInvalidArgument, what+": no node pool name given", "pass the node pool name (spec.NodePoolName)", nil)
+	}
+	if err := g.resume(ctx, ref, what); err != nil {
+		return ClusterResult{}, err
+	}
+	// Each round reads the cluster and takes at most one step towards it; a handful suffices
+	// (create cluster, maybe add the pool, read back).
+	for round := 0; round < 5; round++ {
+		c, err := g.client.GetCluster(ctx, &containerpb.GetClusterRequest{Name: ref.name()})
+		if gcpNotFound(err) {
+			op, err := g.client.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: ref.parent(), Cluster: gkeClusterSpec(in, shape)})
+			if status.Code(err) == codes.AlreadyExists {
+				continue // created concurrently: inspect it
+			}
+			if err != nil {
+				return ClusterResult{}, classify("create GKE cluster "+ref.name(), err)
+			}
+			if err := g.waitOp(ctx, ref, op.GetName(), "create GKE cluster "+ref.name()); err != nil {
+				return ClusterResult{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return ClusterResult{}, classify(what, err)
+		}
+		switch c.GetStatus() {
+		case containerpb.Cluster_ERROR:
+			return ClusterResult{}, Permanent(ErrPrecondition,
+				fmt.Sprintf("%s: the cluster is in ERROR: %s", what, c.GetStatusMessage()),
+				"read the message above (often quota or an org policy), fix its cause, delete the cluster (DeleteCluster), then retry this step", nil)
+		case containerpb.Cluster_STOPPING:
+			return ClusterResult{}, Transient(ErrBusy, what+": the cluster is being deleted; retrying recreates it once it is gone", nil, 0)
+		case containerpb.Cluster_PROVISIONING:
+			// An earlier attempt's operation whose name we lost: wait for the cluster itself.
+			// (RECONCILING, e.g. an auto-upgrade, is a usable cluster: fall through.)
+			if err := pollUntil(ctx, g.PollInterval, gkeProgress{}, func() (bool, error) {
+				c, err = g.client.GetCluster(ctx, &containerpb.GetClusterRequest{Name: ref.name()})
+				if err != nil {
+					return false, classify(what, err)
+				}
+				return c.GetStatus() != containerpb.Cluster_PROVISIONING, nil
+			}); err != nil {
+				return ClusterResult{}, err
+			}
+			continue
+		}
+		np := gkeFindPool(c, in.NodePool)
+		if np == nil {
+			op, err := g.client.CreateNodePool(ctx, &containerpb.CreateNodePoolRequest{Parent: ref.name(), NodePool: gkeNodePoolSpec(in, shape)})
+			if err != nil && status.Code(err) != codes.AlreadyExists {
+				return ClusterResult{}, classify("create GKE node pool "+ref.name()+"/nodePools/"+in.NodePool, err)
+			}
+			if op != nil {
+				if err := g.waitOp(ctx, ref, op.GetName(), "create GKE node pool "+ref.name()+"/nodePools/"+in.NodePool); err != nil {
+					return ClusterResult{}, err
+				}
+			}
+			continue
+		}
+		if got := np.GetConfig().GetMachineType(); got != "" && got != shape.MachineType {
+			return ClusterResult{}, Permanent(ErrConflict,
+				fmt.Sprintf("%s: node pool %s exists with machine type %s, but size %q needs %s", what, in.NodePool, got, in.Size, shape.MachineType),
+				"changing the size tier of an existing cluster is a migration, not a create: fix the size in the request or migrate the node pool by hand", nil)
+		}
+		return gkeClusterResult(ref, c, in.NodePool), nil
+	}
+	return ClusterResult{}, Transient(ErrBusy, what+": the cluster kept changing while being ensured; retrying", nil, 0)
+}
+
+func gkeClusterSpec(in EnsureClusterInput, shape NodePoolShape) *containerpb.Cluster {
+	return &containerpb.Cluster{
+		Name:           in.Cluster,
+		Description:    "Sourcegraph dedicated instance (managed by the lifecycle service)",
+		ResourceLabels: in.Labels,
+		ReleaseChannel: &containerpb.ReleaseChannel{Channel: containerpb.ReleaseChannel_REGULAR},
+		NodePools:      []*containerpb.NodePool{gkeNodePoolSpec(in, shape)},
+	}
+}
+
+func gkeNodePoolSpec(in EnsureClusterInput, shape NodePoolShape) *containerpb.NodePool {
+	return &containerpb.NodePool{
+		Name:             in.NodePool,
+		InitialNodeCount: shape.NodeCount,
+		Config: &containerpb.NodeConfig{
+			MachineType:    shape.MachineType,
+			DiskSizeGb:     shape.DiskSizeGB,
+			OauthScopes:    []string{"https://www.googleapis.com/auth/cloud-platform"},
+			ResourceLabels: in.Labels,
+		},
+		Management: &containerpb.NodeManagement{AutoRepair: true, AutoUpgrade: true},
+	}
+}
+
+func gkeFindPool(c *containerpb.Cluster, name string) *containerpb.NodePool {
+	for _, np := range c.GetNodePools() {
+		if np.GetName() == name {
+			return np
+		}
+	}
+	return nil
+}
+
+func gkeClusterResult(ref gkeClusterRef, c *containerpb.Cluster, pool string) ClusterResult {
+	r := ClusterResult{
+		Name: ref.name(), Exists: true, Status: c.GetStatus().String(), Message: c.GetStatusMessage(),
+		Version: c.GetCurrentMasterVersion(), Endpoint: c.GetEndpoint(), NodeCount: c.GetCurrentNodeCount(),
+	}
+	if np := gkeFindPool(c, pool); np != nil {
+		r.NodePool, r.MachineType, r.PoolSize = np.GetName(), np.GetConfig().GetMachineType(), np.GetInitialNodeCount()
+	}
+	return r
+}
+
+// GetClusterInput names the cluster and, optionally, the node pool to report on.
+type GetClusterInput struct {
+	Project  string `json:"project"`
+	Region   string `json:"region"`
+	Cluster  string `json:"cluster"`
+	NodePool string `json:"nodePool,omitempty"`
+}
+
+// GetCluster reports the cluster's status and size; a missing cluster is Exists=false, not an
+// error, so workflows can branch on it.
+func (g *GKE) GetCluster(ctx context.Context, in GetClusterInput) (ClusterResult, error) {
+	ref := gkeClusterRef{in.Project, in.Region, in.Cluster}
+	c, err := g.client.GetCluster(ctx, &containerpb.GetClusterRequest{Name: ref.name()})
+	if gcpNotFound(err) {
+		return ClusterResult{Name: ref.name()}, nil
+	}
+	if err != nil {
+		return ClusterResult{}, classify("get GKE cluster "+ref.name(), err)
+	}
+	return gkeClusterResult(ref, c, in.NodePool), nil
+}
+
+// ResizeNodePoolInput sizes a node pool: 0 to suspend, NodePoolFor(size).NodeCount to resume.
+type ResizeNodePoolInput struct {
+	Project   string `json:"project"`
+	Region    string `json:"region"`
+	Cluster   string `json:"cluster"`
+	NodePool  string `json:"nodePool"`
+	NodeCount int32  `json:"nodeCount"`
+}
+
+// ResizeNodePoolResult is the pool's size afterwards; Operation is empty when it already had it.
+type ResizeNodePoolResult struct {
+	NodePool  string `json:"nodePool"` // full name
+	NodeCount int32  `json:"nodeCount"`
+	Operation string `json:"operation,omitempty"`
+}
+
+// ResizeNodePool sets the pool's node count. Setting a size is idempotent by nature; a pool
+// already at the size is left alone, so no operation runs. (The pool should be the cluster's only
+// one: the live node count checked is the cluster's.)
+func (g *GKE) ResizeNodePool(ctx context.Context, in ResizeNodePoolInput) (ResizeNodePoolResult, error) {
+	ref := gkeClusterRef{in.Project, in.Region, in.Cluster}
+	name := ref.name() + "/nodePools/" + in.NodePool
+	what := fmt.Sprintf("resize GKE node pool %s to %d nodes", name, in.NodeCount)
+	if in.NodeCount < 0 {
+		return ResizeNodePoolResult{}, Permanent(ErrInvalidArgument, what+": negative node count", "pass 0 to suspend or the tier's node count to resume", nil)
+	}
+	res := ResizeNodePoolResult{NodePool: name, NodeCount: in.NodeCount}
+	if d, ok := resumeDetails[gkeProgress](ctx); ok && d.Operation != "" {
+		res.Operation = d.Operation
+	}
+	if err := g.resume(ctx, ref, what); err != nil {
+		return ResizeNodePoolResult{}, err
+	}
+	c, err := g.client.GetCluster(ctx, &containerpb.GetClusterRequest{Name: ref.name()})
+	var np *containerpb.NodePool
+	if err == nil {
+		np = gkeFindPool(c, in.NodePool)
+	}
+	if gcpNotFound(err) || (err == nil && np == nil) {
+		return ResizeNodePoolResult{}, Permanent(ErrNotFound, what+": the node pool or its cluster does not exist",
+			"create the cluster first (EnsureCluster), or check the instance's project/region in its config", err)
+	}
+	if err != nil {
+		return ResizeNodePoolResult{}, classify(what, err)
+	}
+	// Real GKE leaves initial_node_count at its creation value after a resize (the simulator keeps
+	// it current), so it only counts as "already there" when the cluster's live node count agrees
+	// on whether there are nodes at all. Otherwise resize: setting the same size again is harmless.
+	if np.GetInitialNodeCount() == in.NodeCount && (in.NodeCount == 0) == (c.GetCurrentNodeCount() == 0) &&
+		np.GetStatus() == containerpb.NodePool_RUNNING {
+		return res, nil
+	}
+	op, err := g.client.SetNodePoolSize(ctx, &containerpb.SetNodePoolSizeRequest{Name: name, NodeCount: in.NodeCount})
+	if err != nil {
+		return ResizeNodePoolResult{}, classify(what, err)
+	}
+	res.Operation = op.GetName()
+	if err := g.waitOp(ctx, ref, op.GetName(), what); err != nil {
+		return ResizeNodePoolResult{}, err
+	}
+	return res, nil
+}
+
+// DeleteClusterInput names the cluster to delete.
+type DeleteClusterInput struct {
+	Project string `json:"project"`
+	Region  string `json:"region"`
+	Cluster string `json:"cluster"`
+}
+
+// DeleteClusterResult says whether this call deleted it or it was already gone.
+type DeleteClusterResult struct {
+	Name        string `json:"name"`
+	AlreadyGone bool   `json:"alreadyGone"`
+}
+
+// DeleteCluster deletes the cluster and waits until it is gone. A cluster (or project) that is
+// already gone is success. GKE has no server-side deletion protection; the teardown's approval is
+// the guard.
+func (g *GKE) DeleteCluster(ctx context.Context, in DeleteClusterInput) (DeleteClusterResult, error) {
+	ref := gkeClusterRef{in.Project, in.Region, in.Cluster}
+	what := "delete GKE cluster " + ref.name()
+	res := DeleteClusterResult{Name: ref.name()}
+	if err := g.resume(ctx, ref, what); err != nil {
+		return res, err
+	}
+	c, err := g.client.GetCluster(ctx, &containerpb.GetClusterRequest{Name: ref.name()})
+	if gcpNotFound(err) {
+		res.AlreadyGone = true
+		return res, nil
+	}
+	if err != nil {
+		return res, classify(what, err)
+	}
+	if c.GetStatus() != containerpb.Cluster_STOPPING {
+		op, err := g.client.DeleteCluster(ctx, &containerpb.DeleteClusterRequest{Name: ref.name()})
+		if gcpNotFound(err) {
+			return res, nil
+		}
+		if err != nil {
+			return res, classify(what, err)
+		}
+		if err := g.waitOp(ctx, ref, op.GetName(), what); err != nil {
+			return res, err
+		}
+	}
+	// Deleting already (an earlier attempt whose operation we lost), or done: wait until it is gone.
+	return res, pollUntil(ctx, g.PollInterval, gkeProgress{}, func() (bool, error) {
+		_, err := g.client.GetCluster(ctx, &containerpb.GetClusterRequest{Name: ref.name()})
+		if gcpNotFound(err) {
+			return true, nil
+		}
+		return false, classify(what, err)
+	})
+}
+
+// resume waits for the operation a previous attempt of this activity started (from its heartbeat
+// details), so a retry does not issue the mutation again. An operation GKE no longer knows is
+// ignored: the activity then re-reads the state and decides afresh.
+func (g *GKE) resume(ctx context.Context, ref gkeClusterRef, what string) error {
+	d, ok := resumeDetails[gkeProgress](ctx)
+	if !ok || d.Operation == "" {
+		return nil
+	}
+	err := g.waitOp(ctx, ref, d.Operation, what)
+	if errors.Is(err, errGKEOpGone) {
+		return nil
+	}
+	return err
+}
+
+var errGKEOpGone = errors.New("GKE operation not found")
+
+// waitOp polls a GKE operation (short name, as GKE returns it) until DONE, heartbeating its name.
+func (g *GKE) waitOp(ctx context.Context, ref gkeClusterRef, short, what string) error {
+	full := ref.parent() + "/operations/" + short
+	details := gkeProgress{Operation: short}
+	heartbeat(ctx, details) // first, so a crash right after the mutation still leaves the name behind
+	return pollUntil(ctx, g.PollInterval, details, func() (bool, error) {
+		op, err := g.client.GetOperation(ctx, &containerpb.GetOperationRequest{Name: full})
+		if status.Code(err) == codes.NotFound {
+			return false, errGKEOpGone
+		}
+		if err != nil {
+			return false, classify("poll GKE operation "+full+" ("+what+")", err)
+		}
+		if op.GetStatus() != containerpb.Operation_DONE {
+			return false, nil
+		}
+		// GKE reports a failed operation in error (google.rpc.Status) and, deprecated, statusMessage.
+		msg := op.GetStatusMessage()
+		if e := op.GetError(); e.GetMessage() != "" {
+			msg = e.GetMessage()
+		}
+		if op.GetError().GetCode() != 0 || msg != "" {
+			return false, Permanent(ErrOperationFailed,
+				fmt.Sprintf("%s: GKE operation %s (%s) failed: %s", what, full, op.GetOperationType(), msg),
+				"read the operation's message (quota, org policy, IP ranges are common causes), fix the cause; a cluster left in ERROR must be deleted (DeleteCluster) before the step is retried", nil)
+		}
+		return true, nil
+	})
+}
+
+// gcpNotFound reports whether a gRPC error from a Google API says the resource is gone: NOT_FOUND,
+// or the API front end's answer for a project that no longer exists or is being deleted
+// (PERMISSION_DENIED with reason CONSUMER_INVALID).
+func gcpNotFound(err error) bool {
+	if err == nil {
+		return false
+	}
+	if status.Code(err) == codes.NotFound {
+		return true
+	}
+	var ae *apierror.APIError
+	return errors.As(err, &ae) && ae.Reason() == "CONSUMER_INVALID"
+}

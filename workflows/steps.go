@@ -1,0 +1,391 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// The operator's controls on a parked step (DESIGN.md invariant 5), sent as a Temporal Update from
+// the CLI, the Web UI or a slash command on the issue.
+const (
+	UpdateDecide  = "decide"
+	QueryProgress = "progress"
+)
+
+// Decision actions.
+const (
+	ActionRetry = "retry"
+	ActionSkip  = "skip"
+	ActionAbort = "abort"
+)
+
+// Decision is an operator's answer to a parked step.
+type Decision struct {
+	Step   string `json:"step"`
+	Action string `json:"action"` // retry | skip | abort
+	By     string `json:"by"`
+	Reason string `json:"reason,omitempty"` // required for skip
+}
+
+// StepState is where a step is.
+type StepState string
+
+const (
+	StepPending     StepState = "pending"
+	StepRunning     StepState = "running"
+	StepDone        StepState = "done"
+	StepSkipped     StepState = "skipped"
+	StepParked      StepState = "parked"
+	StepCompensated StepState = "compensated" // undone by an abort
+	StepNotRun      StepState = "not-run"     // never reached because of an abort
+)
+
+// StepStatus is one row of the progress checklist.
+type StepStatus struct {
+	Name      string    `json:"name"`
+	Title     string    `json:"title"`
+	State     StepState `json:"state"`
+	Runs      int       `json:"runs"` // times the step was started (1 + operator retries)
+	Error     string    `json:"error,omitempty"`
+	Note      string    `json:"note,omitempty"` // e.g. skip reason and who decided
+	StartedAt time.Time `json:"startedAt,omitzero"`
+	EndedAt   time.Time `json:"endedAt,omitzero"`
+}
+
+// Parked describes the step waiting for a decision.
+type Parked struct {
+	Step      string    `json:"step"`
+	Title     string    `json:"title"`
+	Error     string    `json:"error"`
+	ErrorType string    `json:"errorType,omitempty"`
+	Retries   string    `json:"retries"` // what Temporal already tried, e.g. "10 attempts (retry limit reached)"
+	Since     time.Time `json:"since"`
+	Aborting  bool      `json:"aborting,omitempty"` // parked while compensating: abort is no longer offered
+}
+
+// Progress is what the progress query returns and the status comment shows.
+type Progress struct {
+	Operation string       `json:"operation"`
+	Slug      string       `json:"slug"`
+	Issue     *IssueRef    `json:"issue,omitempty"`
+	State     string       `json:"state"` // running | parked | aborting | succeeded | aborted
+	Steps     []StepStatus `json:"steps"`
+	Parked    *Parked      `json:"parked,omitempty"`
+	Decisions []Decision   `json:"decisions,omitempty"`
+	// Facts worth keeping on record: backup IDs, PR links, versions.
+	Facts map[string]string `json:"facts,omitempty"`
+}
+
+// Step is one named unit of an operation. Run executes its activities; Undo reverses it when the
+// operation is aborted (nil: nothing to undo).
+type Step struct {
+	Name  string
+	Title string
+	Run   func(ctx workflow.Context) error
+	Undo  func(ctx workflow.Context) error
+}
+
+// ErrAborted is returned by Runner.Run when an operator aborted the operation; the compensations
+// have run by then.
+var ErrAborted = errors.New("aborted by operator")
+
+// Runner runs an operation's steps, parks failures and applies operator decisions. It owns the
+// progress query and the decide Update of the workflow it runs in.
+type Runner struct {
+	p       Progress
+	pending *Decision
+	// Notify publishes progress (the status comment); nil for runs without an issue.
+	Notify func(ctx workflow.Context, p Progress)
+	// Metrics tag values.
+	metricsTags map[string]string
+}
+
+// NewRunner registers the progress query and the decide Update on the workflow.
+func NewRunner(ctx workflow.Context, operation, slug string, issue *IssueRef, steps []Step) (*Runner, error) {
+	r := &Runner{p: Progress{Operation: operation, Slug: slug, Issue: issue, State: "running", Facts: map[string]string{}},
+		metricsTags: map[string]string{"operation": operation}}
+	for _, s := range steps {
+		r.p.Steps = append(r.p.Steps, StepStatus{Name: s.Name, Title: s.Title, State: StepPending})
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) { return r.p, nil }); err != nil {
+		return nil, err
+	}
+	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecide,
+		func(ctx workflow.Context, d Decision) (string, error) {
+			d.Action = strings.ToLower(d.Action)
+			r.pending = &d
+			return fmt.Sprintf("%s accepted for step %q", d.Action, d.Step), nil
+		},
+		workflow.UpdateHandlerOptions{Validator: r.validate})
+	return r, err
+}
+
+// validate rejects a decision before it enters history.
+func (r *Runner) validate(ctx workflow.Context, d Decision) error {
+	pk := r.p.Parked
+	switch {
+	case pk == nil:
+		return fmt.Errorf("no step is parked; nothing to decide (the operation is %s)", r.p.State)
+	case d.Step != pk.Step:
+		return fmt.Errorf("step %q is not parked; the parked step is %q", d.Step, pk.Step)
+	case strings.TrimSpace(d.By) == "":
+		return errors.New("say who decides: set \"by\" to your GitHub login")
+	case r.pending != nil:
+		return fmt.Errorf("a %s decision by %s is already being applied", r.pending.Action, r.pending.By)
+	}
+	switch strings.ToLower(d.Action) {
+	case ActionRetry:
+	case ActionSkip:
+		if strings.TrimSpace(d.Reason) == "" {
+			return errors.New("a skip needs a reason, e.g. `/skip DNS was created by hand`")
+		}
+	case ActionAbort:
+		if pk.Aborting {
+			return errors.New("the operation is already aborting; choose retry or skip for this compensation step")
+		}
+	default:
+		return fmt.Errorf("action %q is not one of retry, skip, abort", d.Action)
+	}
+	return nil
+}
+
+// Progress returns the current progress.
+func (r *Runner) Progress() Progress { return r.p }
+
+// SetFact records a fact (backup ID, PR URL) shown in progress and the status comment.
+func (r *Runner) SetFact(key, value string) { r.p.Facts[key] = value }
+
+// Run executes the steps in order. It returns nil when all ran or were skipped, ErrAborted after an
+// operator abort (with compensations run), or the workflow's cancellation error.
+func (r *Runner) Run(ctx workflow.Context, steps []Step) error {
+	for i, s := range steps {
+		action, err := r.runStep(ctx, i, s.Run, false)
+		if err != nil {
+			return err
+		}
+		if action == ActionAbort {
+			return r.abort(ctx, steps, i)
+		}
+	}
+	r.p.State = "succeeded"
+	r.publish(ctx)
+	return nil
+}
+
+// runStep runs one step until it succeeds or an operator skips or aborts it. It returns the
+// deciding action ("" for success).
+func (r *Runner) runStep(ctx workflow.Context, i int, run func(workflow.Context) error, compensating bool) (string, error) {
+	st := &r.p.Steps[i]
+	for {
+		st.State, st.Runs, st.Error = StepRunning, st.Runs+1, ""
+		st.StartedAt = workflow.Now(ctx)
+		r.details(ctx)
+		err := run(ctx)
+		st.EndedAt = workflow.Now(ctx)
+		if err == nil {
+			if compensating {
+				st.State = StepCompensated
+			} else {
+				st.State = StepDone
+			}
+			workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"operation": r.p.Operation, "step": st.Name}).
+				Timer("lifecycle_step_duration").Record(st.EndedAt.Sub(st.StartedAt))
+			r.publish(ctx)
+			return "", nil
+		}
+		if temporal.IsCanceledError(err) || ctx.Err() != nil {
+			return "", err
+		}
+		d, err := r.park(ctx, st, err, compensating)
+		if err != nil {
+			return "", err
+		}
+		switch d.Action {
+		case ActionRetry:
+			continue
+		case ActionSkip:
+			st.State, st.Note = StepSkipped, fmt.Sprintf("skipped by @%s: %s", d.By, d.Reason)
+			r.publish(ctx)
+			return ActionSkip, nil
+		case ActionAbort:
+			st.Note = "aborted by @" + d.By
+			if d.Reason != "" {
+				st.Note += ": " + d.Reason
+			}
+			return ActionAbort, nil
+		}
+	}
+}
+
+// park records the failure, tells people, and waits for a decision.
+func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compensating bool) (Decision, error) {
+	st.State, st.Error = StepParked, errorMessage(cause)
+	pk := &Parked{Step: st.Name, Title: st.Title, Error: st.Error, ErrorType: errorType(cause), Retries: retriesText(cause),
+		Since: workflow.Now(ctx), Aborting: compensating}
+	r.p.Parked, r.p.State = pk, "parked"
+	if compensating {
+		r.p.State = "aborting"
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(true))
+	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge("lifecycle_steps_parked").Update(1)
+	workflow.GetLogger(ctx).Warn("step parked: waiting for an operator decision", "step", st.Name, "error", st.Error)
+	r.publish(ctx)
+
+	if err := workflow.Await(ctx, func() bool { return r.pending != nil }); err != nil {
+		return Decision{}, err
+	}
+	d := *r.pending
+	r.pending, r.p.Parked = nil, nil
+	r.p.Decisions = append(r.p.Decisions, d)
+	r.p.State = "running"
+	if compensating {
+		r.p.State = "aborting"
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(false))
+	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge("lifecycle_steps_parked").Update(0)
+	return d, nil
+}
+
+// abort undoes the completed steps in reverse order. A failing compensation parks too (retry or
+// skip only): an abort never silently leaves a half-made instance.
+func (r *Runner) abort(ctx workflow.Context, steps []Step, failed int) error {
+	r.p.State = "aborting"
+	for j := failed + 1; j < len(steps); j++ {
+		r.p.Steps[j].State = StepNotRun
+	}
+	r.p.Steps[failed].State = StepNotRun
+	r.publish(ctx)
+	for j := failed - 1; j >= 0; j-- {
+		if steps[j].Undo == nil || r.p.Steps[j].State != StepDone {
+			continue
+		}
+		if _, err := r.runStep(ctx, j, steps[j].Undo, true); err != nil {
+			return err
+		}
+	}
+	r.p.State = "aborted"
+	r.publish(ctx)
+	return ErrAborted
+}
+
+// details shows the checklist in the Web UI (cheap: no history events).
+func (r *Runner) details(ctx workflow.Context) {
+	workflow.SetCurrentDetails(ctx, RenderProgress(r.p, ""))
+}
+
+// publish refreshes the Web UI details and the status comment.
+func (r *Runner) publish(ctx workflow.Context) {
+	r.details(ctx)
+	if r.Notify != nil {
+		r.Notify(ctx, r.p)
+	}
+}
+
+// RenderProgress is the markdown checklist shared by the Web UI and the status comment.
+func RenderProgress(p Progress, runURL string) string {
+	var b strings.Builder
+	b.WriteString(fmt.Sprintf("### %s `%s`: %s\n\n", p.Operation, p.Slug, p.State))
+	for _, s := range p.Steps {
+		box, mark := " ", ""
+		switch s.State {
+		case StepDone:
+			box = "x"
+		case StepSkipped:
+			box, mark = "x", " ⏭️"
+		case StepRunning:
+			mark = " ⏳"
+		case StepParked:
+			mark = " ⚠️ **parked**"
+		case StepCompensated:
+			mark = " ↩️ undone"
+		case StepNotRun:
+			mark = " ✖️ not run"
+		}
+		b.WriteString(fmt.Sprintf("- [%s] %s%s", box, s.Title, mark))
+		if s.Note != "" {
+			b.WriteString(fmt.Sprintf(" (%s)", s.Note))
+		}
+		b.WriteByte('\n')
+	}
+	if pk := p.Parked; pk != nil {
+		b.WriteString(fmt.Sprintf("\n> [!WARNING]\n> **Needs attention:** step *%s* failed after %s:\n> `%s`\n>\n", pk.Title, pk.Retries, oneLine(pk.Error)))
+		if pk.Aborting {
+			b.WriteString(fmt.Sprintf("> The operation is being aborted. Reply `/retry` to try this compensation again, or `/skip <reason>` if you undid it by hand.\n"))
+		} else {
+			b.WriteString(fmt.Sprintf("> Reply `/retry`, `/skip <reason>` or `/abort` on this issue, or use `mi decide %s retry|skip|abort`.\n", p.Slug))
+		}
+	}
+	if len(p.Facts) > 0 {
+		b.WriteString("\n")
+		for _, k := range sortedKeys(p.Facts) {
+			b.WriteString(fmt.Sprintf("- %s: %s\n", k, p.Facts[k]))
+		}
+	}
+	if runURL != "" {
+		b.WriteString(fmt.Sprintf("\nRun: %s\n", runURL))
+	}
+	return b.String()
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 500 {
+		s = s[:500] + "…"
+	}
+	return strings.ReplaceAll(s, "`", "'")
+}
+
+// errorMessage unwraps Temporal's activity error to the application error's message.
+func errorMessage(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Error()
+	}
+	return err.Error()
+}
+
+func errorType(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Type()
+	}
+	return ""
+}
+
+// retriesText says why Temporal stopped retrying.
+func retriesText(err error) string {
+	var act *temporal.ActivityError
+	if errors.As(err, &act) {
+		switch act.RetryState() {
+		case enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED:
+			return "its retry limit"
+		case enumspb.RETRY_STATE_NON_RETRYABLE_FAILURE:
+			return "a non-retryable error"
+		case enumspb.RETRY_STATE_TIMEOUT:
+			return "its timeout"
+		}
+	}
+	return "an error"
+}
+
+// sortedKeys gives maps a deterministic order (workflow code must not depend on map order).
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	// Map order does not leak: the keys are sorted below.
+	//workflowcheck:ignore
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}

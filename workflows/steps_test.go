@@ -1,0 +1,243 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+)
+
+// script records which fake activities ran and fails the ones told to.
+type script struct {
+	mu    sync.Mutex
+	ran   []string
+	fails map[string]int // name -> how many more times to fail
+}
+
+func (s *script) act(name string) func(context.Context) error {
+	return func(context.Context) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.ran = append(s.ran, name)
+		if s.fails[name] > 0 {
+			s.fails[name]--
+			return temporal.NewNonRetryableApplicationError(name+" broke", "Boom", nil)
+		}
+		return nil
+	}
+}
+
+func (s *script) log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.ran, ",")
+}
+
+// runnerWorkflow runs three steps a, b, c; a and b have undo activities.
+func runnerWorkflow(ctx workflow.Context) (string, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
+	call := func(name string) func(workflow.Context) error {
+		return func(ctx workflow.Context) error { return workflow.ExecuteActivity(ctx, name).Get(ctx, nil) }
+	}
+	steps := []Step{
+		{Name: "a", Title: "Step A", Run: call("a"), Undo: call("undo-a")},
+		{Name: "b", Title: "Step B", Run: call("b"), Undo: call("undo-b")},
+		{Name: "c", Title: "Step C", Run: call("c")},
+	}
+	r, err := NewRunner(ctx, "test", "acme", nil, steps)
+	if err != nil {
+		return "", err
+	}
+	err = r.Run(ctx, steps)
+	if errors.Is(err, ErrAborted) {
+		return "aborted", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return "succeeded", nil
+}
+
+func newRunnerEnv(t *testing.T, fails map[string]int) (*testsuite.TestWorkflowEnvironment, *script) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	sc := &script{fails: fails}
+	for _, n := range []string{"a", "b", "c", "undo-a", "undo-b"} {
+		env.RegisterActivityWithOptions(sc.act(n), activity.RegisterOptions{Name: n})
+	}
+	env.RegisterWorkflow(runnerWorkflow)
+	return env, sc
+}
+
+// decide sends a decision at the given (workflow) time and records whether it was rejected.
+func decide(env *testsuite.TestWorkflowEnvironment, at time.Duration, d Decision, rejected *error) {
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateDecide, "", &testsuite.TestUpdateCallback{
+			OnAccept:   func() {},
+			OnReject:   func(err error) { *rejected = err },
+			OnComplete: func(any, error) {},
+		}, d)
+	}, at)
+}
+
+func progress(t *testing.T, env *testsuite.TestWorkflowEnvironment) Progress {
+	t.Helper()
+	v, err := env.QueryWorkflow(QueryProgress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Progress
+	if err := v.Get(&p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunnerRunsStepsInOrder(t *testing.T) {
+	env, sc := newRunnerEnv(t, nil)
+	env.ExecuteWorkflow(runnerWorkflow)
+	var out string
+	if err := env.GetWorkflowResult(&out); err != nil || out != "succeeded" {
+		t.Fatalf("result %q, %v", out, err)
+	}
+	if got := sc.log(); got != "a,b,c" {
+		t.Fatalf("ran %s", got)
+	}
+	p := progress(t, env)
+	if p.State != "succeeded" || p.Steps[2].State != StepDone {
+		t.Fatalf("progress %+v", p)
+	}
+}
+
+func TestParkThenRetry(t *testing.T) {
+	env, sc := newRunnerEnv(t, map[string]int{"b": 1})
+	var parked Progress
+	env.RegisterDelayedCallback(func() { parked = progress(t, env) }, time.Hour)
+	var rejected error
+	decide(env, 2*time.Hour, Decision{Step: "b", Action: "retry", By: "bob"}, &rejected)
+	env.ExecuteWorkflow(runnerWorkflow)
+	var out string
+	if err := env.GetWorkflowResult(&out); err != nil || out != "succeeded" {
+		t.Fatalf("result %q, %v", out, err)
+	}
+	if rejected != nil {
+		t.Fatalf("retry rejected: %v", rejected)
+	}
+	if parked.State != "parked" || parked.Parked == nil || parked.Parked.Step != "b" || !strings.Contains(parked.Parked.Error, "b broke") {
+		t.Fatalf("while parked, progress must show the parked step and error: %+v", parked)
+	}
+	if !strings.Contains(RenderProgress(parked, ""), "/retry") {
+		t.Fatal("the parked checklist must tell people the commands")
+	}
+	if got := sc.log(); got != "a,b,b,c" {
+		t.Fatalf("ran %s", got)
+	}
+	p := progress(t, env)
+	if p.Steps[1].Runs != 2 || len(p.Decisions) != 1 || p.Decisions[0].By != "bob" {
+		t.Fatalf("progress %+v", p)
+	}
+}
+
+func TestParkThenSkipNeedsAReason(t *testing.T) {
+	env, sc := newRunnerEnv(t, map[string]int{"b": 1})
+	var noReason, ok error
+	decide(env, time.Hour, Decision{Step: "b", Action: "skip", By: "bob"}, &noReason)
+	decide(env, 2*time.Hour, Decision{Step: "b", Action: "skip", By: "bob", Reason: "done by hand"}, &ok)
+	env.ExecuteWorkflow(runnerWorkflow)
+	var out string
+	if err := env.GetWorkflowResult(&out); err != nil || out != "succeeded" {
+		t.Fatalf("result %q, %v", out, err)
+	}
+	if noReason == nil || !strings.Contains(noReason.Error(), "reason") {
+		t.Fatalf("a skip without a reason must be rejected, got %v", noReason)
+	}
+	if ok != nil {
+		t.Fatal(ok)
+	}
+	if got := sc.log(); got != "a,b,c" {
+		t.Fatalf("ran %s", got)
+	}
+	p := progress(t, env)
+	if p.Steps[1].State != StepSkipped || !strings.Contains(p.Steps[1].Note, "done by hand") {
+		t.Fatalf("progress %+v", p.Steps[1])
+	}
+}
+
+func TestParkThenAbortRunsCompensationsInReverse(t *testing.T) {
+	env, sc := newRunnerEnv(t, map[string]int{"c": 1})
+	var rejected error
+	decide(env, time.Hour, Decision{Step: "c", Action: "abort", By: "carol"}, &rejected)
+	env.ExecuteWorkflow(runnerWorkflow)
+	var out string
+	if err := env.GetWorkflowResult(&out); err != nil || out != "aborted" {
+		t.Fatalf("result %q, %v", out, err)
+	}
+	if got := sc.log(); got != "a,b,c,undo-b,undo-a" {
+		t.Fatalf("abort must undo completed steps in reverse: ran %s", got)
+	}
+	p := progress(t, env)
+	if p.State != "aborted" || p.Steps[0].State != StepCompensated || p.Steps[1].State != StepCompensated || p.Steps[2].State != StepNotRun {
+		t.Fatalf("progress %+v", p)
+	}
+}
+
+func TestFailingCompensationParksAndOffersNoAbort(t *testing.T) {
+	env, sc := newRunnerEnv(t, map[string]int{"c": 1, "undo-a": 1})
+	var abort1, abort2, retry error
+	decide(env, time.Hour, Decision{Step: "c", Action: "abort", By: "carol"}, &abort1)
+	decide(env, 2*time.Hour, Decision{Step: "a", Action: "abort", By: "carol"}, &abort2)
+	decide(env, 3*time.Hour, Decision{Step: "a", Action: "retry", By: "carol"}, &retry)
+	env.ExecuteWorkflow(runnerWorkflow)
+	var out string
+	if err := env.GetWorkflowResult(&out); err != nil || out != "aborted" {
+		t.Fatalf("result %q, %v", out, err)
+	}
+	if abort1 != nil || retry != nil {
+		t.Fatal(abort1, retry)
+	}
+	if abort2 == nil || !strings.Contains(abort2.Error(), "already aborting") {
+		t.Fatalf("abort during compensation must be rejected, got %v", abort2)
+	}
+	if got := sc.log(); got != "a,b,c,undo-b,undo-a,undo-a" {
+		t.Fatalf("ran %s", got)
+	}
+}
+
+func TestDecisionsForStepsThatAreNotParkedAreRejected(t *testing.T) {
+	env, _ := newRunnerEnv(t, map[string]int{"b": 1})
+	var wrongStep, noBy, badAction, ok error
+	decide(env, time.Hour, Decision{Step: "a", Action: "retry", By: "bob"}, &wrongStep)
+	decide(env, time.Hour+time.Minute, Decision{Step: "b", Action: "retry"}, &noBy)
+	decide(env, time.Hour+2*time.Minute, Decision{Step: "b", Action: "yolo", By: "bob"}, &badAction)
+	decide(env, 2*time.Hour, Decision{Step: "b", Action: "retry", By: "bob"}, &ok)
+	env.ExecuteWorkflow(runnerWorkflow)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{"wrong step": wrongStep, "no by": noBy, "bad action": badAction} {
+		if err == nil {
+			t.Errorf("%s: want rejection", name)
+		}
+	}
+	if wrongStep != nil && !strings.Contains(wrongStep.Error(), `the parked step is "b"`) {
+		t.Errorf("the rejection should name the parked step: %v", wrongStep)
+	}
+	if ok != nil {
+		t.Fatal(ok)
+	}
+	// After the run, nothing is parked: any decision is rejected.
+	var late error
+	env2, _ := newRunnerEnv(t, nil)
+	decide(env2, 0, Decision{Step: "a", Action: "retry", By: "bob"}, &late)
+	env2.ExecuteWorkflow(runnerWorkflow)
+	if late == nil || !strings.Contains(late.Error(), "no step is parked") {
+		t.Fatalf("want 'no step is parked', got %v", late)
+	}
+}
