@@ -61,6 +61,8 @@ func TestMissingCredentialsFailAtStart(t *testing.T) {
 }
 
 // activitiesOnly lets the activity test environment stand in for a worker's registry.
-type activitiesOnly struct{ *testsuite.TestActivityEnvironment }
+type activitiesOnly struct {
+	*testsuite.TestActivityEnvironment
+}
 
 func (activitiesOnly) RegisterWorkflowWithOptions(any, workflow.RegisterOptions) {}
