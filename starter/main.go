@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/go-github/v55/github"
-	"go.temporal.io/sdk/client"
 
 	"github.com/sourcegraph/lifecycle/internal/config"
 )
@@ -38,13 +37,9 @@ func run() error {
 	if gcfg.Token == "" {
 		return errors.New("GITHUB_TOKEN is not set: the starter needs it to answer on issues")
 	}
-	opts, err := tcfg.ClientOptions(log)
+	tc, err := tcfg.Dial(context.Background(), log, nil)
 	if err != nil {
 		return err
-	}
-	tc, err := client.DialContext(context.Background(), opts)
-	if err != nil {
-		return fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS): %w", tcfg.Address, err)
 	}
 	defer tc.Close()
 	gh := github.NewClient(nil).WithAuthToken(gcfg.Token)
@@ -56,16 +51,7 @@ func run() error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/github", &webhook{secret: []byte(gcfg.WebhookSecret), temporal: tc, gh: gh, tcfg: tcfg, log: log})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-			http.Error(w, "temporal unreachable: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
+	config.HealthRoutes(mux, tc)
 	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

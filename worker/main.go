@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/sourcegraph/lifecycle/internal/config"
@@ -40,14 +39,9 @@ func run() error {
 	defer acts.close()
 	metricsReg := metrics.New("worker")
 	defer metricsReg.Close()
-	opts, err := tcfg.ClientOptions(log)
+	tc, err := tcfg.Dial(context.Background(), log, metricsReg.SDKHandler())
 	if err != nil {
 		return err
-	}
-	opts.MetricsHandler = metricsReg.SDKHandler()
-	tc, err := client.DialContext(context.Background(), opts)
-	if err != nil {
-		return fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS): %w", tcfg.Address, err)
 	}
 	defer tc.Close()
 
@@ -56,16 +50,7 @@ func run() error {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsReg.Handler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-			http.Error(w, "temporal unreachable: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
+	config.HealthRoutes(mux, tc)
 	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -3,12 +3,15 @@
 package config
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -125,4 +128,33 @@ func Logger(component string) *slog.Logger {
 		lvl = slog.LevelInfo
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})).With("component", component)
+}
+
+// Dial connects to Temporal with these settings, naming the address in the error.
+func (t Temporal) Dial(ctx context.Context, log *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
+	opts, err := t.ClientOptions(log)
+	if err != nil {
+		return nil, err
+	}
+	opts.MetricsHandler = metrics
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS): %w", t.Address, err)
+	}
+	return c, nil
+}
+
+// HealthRoutes serves /healthz (the process is up) and /readyz (Temporal answers), the probes
+// Kubernetes and the local stack use.
+func HealthRoutes(mux *http.ServeMux, tc client.Client) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			http.Error(w, "temporal unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
 }
