@@ -73,6 +73,9 @@ func (s *Stack) Temporal() config.Temporal {
 	return config.Temporal{Address: s.TemporalAddr(), Namespace: "default", UIURL: s.UIURL()}
 }
 
+// firstIssueEpoch (2026-01-01 UTC) keeps clock-derived issue numbers short.
+const firstIssueEpoch = 1767225600
+
 // Processes in start order; Down stops them in reverse.
 var Processes = []string{"temporal", "simulator", "worker", "starter"}
 
@@ -149,9 +152,15 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 			return httpOK(ctx, s.UIURL()+"/")
 		}, nil
 	case "simulator":
-		args = append([]string{filepath.Join(o.BinDir, "simulator"),
+		args = []string{filepath.Join(o.BinDir, "simulator"),
 			"-rest", fmt.Sprintf("127.0.0.1:%d", o.SimPort), "-grpc", s.SimGRPCAddr(),
-			"-webhook-url", s.StarterURL() + "/webhooks/github"}, o.SimArgs...)
+			"-webhook-url", s.StarterURL() + "/webhooks/github"}
+		if !o.InMemory {
+			// Temporal's history persists but the simulator's GitHub does not: start issue numbers
+			// from the clock so a new issue never reuses a number (and workflow ID) of an old run.
+			args = append(args, "-github-first-issue", strconv.FormatInt(time.Now().Unix()-firstIssueEpoch, 10))
+		}
+		args = append(args, o.SimArgs...)
 		return args, []string{"SIM_WEBHOOK_SECRET=" + o.WebhookSecret}, func(ctx context.Context) error { return httpOK(ctx, s.SimURL()+"/_sim/healthz") }, nil
 	case "worker":
 		args = []string{filepath.Join(o.BinDir, "worker"), "-listen", fmt.Sprintf("127.0.0.1:%d", o.WorkerPort)}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/internal/sim"
+	simgithub "github.com/sourcegraph/lifecycle/internal/sim/github"
 	"github.com/sourcegraph/lifecycle/internal/sim/stack"
 )
 
@@ -29,6 +30,7 @@ func main() {
 	sqlOp := flag.Duration("sql-op", 2*time.Second, "how long Cloud SQL operations take")
 	backupOp := flag.Duration("backup-op", time.Second, "how long Backup for GKE operations take")
 	projectOp := flag.Duration("project-op", time.Second, "how long project creation takes")
+	firstIssue := flag.Int64("github-first-issue", 1, "number of the first issue in each simulated repository (set it higher when Temporal's history outlives the simulator, so issue numbers never repeat)")
 	rollout := flag.Duration("rollout", 2*time.Second, "delay between a version merging in the config repo and the instance serving it")
 	flag.Parse()
 	cfg.WebhookSecret = os.Getenv("SIM_WEBHOOK_SECRET")
@@ -40,7 +42,9 @@ func main() {
 		BackupOperation: sim.Duration(*backupOp), ProjectOperation: sim.Duration(*projectOp), Rollout: sim.Duration(*rollout)}
 	cfg.Logger = config.Logger("simulator")
 
-	s, err := stack.Start(cfg)
+	gh := simgithub.DefaultOptions()
+	gh.FirstIssueNumber = *firstIssue
+	s, err := stack.StartWith(cfg, gh)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "simulator:", err)
 		os.Exit(1)

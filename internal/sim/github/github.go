@@ -130,6 +130,11 @@ type Options struct {
 	WebhookAttempts int
 	// WebhookBackoff is the wait before the first retry, doubling up to 3s (default 200ms).
 	WebhookBackoff time.Duration
+	// FirstIssueNumber is the number of the first issue or pull request in each new repository
+	// (default 1). A local stack whose Temporal history outlives the simulator sets it higher,
+	// like a real repository with history, so issue numbers (and the workflow IDs derived from
+	// them) never repeat across restarts.
+	FirstIssueNumber int64
 }
 
 // User is a GitHub account the simulator knows.

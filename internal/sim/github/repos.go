@@ -67,6 +67,9 @@ func (p *Part) createRepo(full, defaultBranch string, files map[string]string) (
 			issues: map[int64]*issue{}, comments: map[int64]*comment{}, labels: map[string]*label{},
 			blobs: map[string][]byte{}, trees: map[string]*tree{}, commits: map[string]*commit{}, refs: map[string]string{},
 		}
+		if p.opts.FirstIssueNumber > 1 {
+			rp.lastNumber = p.opts.FirstIssueNumber - 1
+		}
 		p.repos[strings.ToLower(full)] = rp
 		p.s.Created("github", "repos/"+full)
 		root := rp.writeTree(map[string]string{})
