@@ -98,6 +98,8 @@ func (p *Part) Routes(r *sim.Routes) {
 	})
 }
 
+var instancePaths = map[string]bool{"/__version": true, "/healthz": true, "/sign-in": true, "/": true}
+
 var configPathRE = regexp.MustCompile(`^environments/([^/]+)/deployments/([^/]+)/config\.yaml$`)
 
 // ConfigChanged follows the config repo's default branch: this is the GitOps deploy.
@@ -146,6 +148,15 @@ func (p *Part) ServeHost(w http.ResponseWriter, r *http.Request) bool {
 		host = h
 	}
 	if host == "" || host == "localhost" || net.ParseIP(host) != nil || strings.HasPrefix(r.URL.Path, "/_sim/") {
+		return false
+	}
+	// The simulator itself may be reached by a name (e.g. "simulator:8090" in docker compose), so
+	// only a configured instance's host, or an instance path on an unknown host (answered "no such
+	// instance"), is ours; everything else is an API request.
+	unlock := p.s.Lock()
+	_, known := p.byHost[host]
+	unlock()
+	if !known && !instancePaths[r.URL.Path] {
 		return false
 	}
 	p.mux.ServeHTTP(w, r)

@@ -200,3 +200,27 @@ func TestInstanceServesOnlyWhatTheCloudsSay(t *testing.T) {
 		t.Fatalf("version history: %s", got)
 	}
 }
+
+// TestAPIsStayReachableByHostName: in docker compose the simulator is "simulator:8090"; only
+// instance hosts and instance paths belong to the instances, everything else to the APIs.
+func TestAPIsStayReachableByHostName(t *testing.T) {
+	s, err := stack.Start(sim.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	req, _ := http.NewRequest(http.MethodGet, s.URL()+"/api/v3/repos/sourcegraph/cloud", nil)
+	req.Host = "simulator:8090"
+	req.Header.Set("Authorization", "Bearer bot-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GitHub API by host name: %d", resp.StatusCode)
+	}
+	if code, body := probe(t, s, "simulator:8090", "/healthz"); code != http.StatusNotFound || !strings.Contains(body, "no instance") {
+		t.Fatalf("an instance path on an unknown host is an unknown instance: %d %q", code, body)
+	}
+}
