@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/google/go-github/v55/github"
@@ -71,11 +70,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func hasLabel(is *github.Issue, name string) bool {
-	return slices.ContainsFunc(is.Labels, func(l *github.Label) bool { return l.GetName() == name })
-}
-
-// onIssue handles opened/labeled/edited issues carrying a request label.
+// onIssue handles opened/labeled/edited issues carrying exactly one request label.
 func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.IssuesEvent) (string, int) {
 	switch e.GetAction() {
 	case "opened", "labeled", "edited":
@@ -83,17 +78,46 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 		return "ignored action", http.StatusAccepted
 	}
 	is := e.GetIssue()
-	if is.GetState() != "open" || !hasLabel(is, forms.NewInstanceLabel) {
-		return "no request label", http.StatusAccepted
+	if is.GetState() != "open" {
+		return "closed issue", http.StatusAccepted
+	}
+	labels := make([]string, 0, len(is.Labels))
+	for _, l := range is.Labels {
+		labels = append(labels, l.GetName())
 	}
 	ref := workflows.IssueRef{Owner: e.GetRepo().GetOwner().GetLogin(), Repo: e.GetRepo().GetName(), Number: is.GetNumber()}
 	log = log.With("issue", ref.String())
-	req, err := forms.ParseNewInstance(is.GetBody())
+	ops := forms.OpsByLabel(labels)
+	switch {
+	case len(ops) == 0:
+		return "no request label", http.StatusAccepted
+	case len(ops) > 1:
+		names := make([]string, len(ops))
+		for i, op := range ops {
+			names[i] = "`" + forms.LabelOf(op) + "`"
+		}
+		h.upsertComment(ctx, log, ref, rejectionMarker, "### Request not started\n\nThis issue carries more than one request label ("+
+			strings.Join(names, ", ")+"). Keep the one for the operation you want; one issue is one request.")
+		return "ambiguous request labels", http.StatusUnprocessableEntity
+	}
+	op := ops[0]
+	req, err := forms.ParseRequest(op, is.GetBody())
 	if err != nil {
-		log.Info("request rejected", "reason", err)
+		log.Info("request rejected", "operation", op, "reason", err)
 		h.upsertComment(ctx, log, ref, rejectionMarker,
 			"### Request not started\n\nPlease fix these fields by editing the issue; the request starts as soon as the form is valid.\n\n"+forms.Markdown(err))
 		return "invalid form", http.StatusUnprocessableEntity
+	}
+	subject := req.InstanceSlug()
+	sas := []temporal.SearchAttributeUpdate{workflows.SAOperation.ValueSet(string(op)), workflows.SAIssue.ValueSet(ref.String())}
+	if subject != "" {
+		sas = append(sas, workflows.SAInstanceSlug.ValueSet(subject))
+	}
+	if ni, ok := req.(forms.NewInstance); ok {
+		sas = append(sas, workflows.SAInstanceType.ValueSet(string(ni.Type)))
+	}
+	if up, ok := req.(forms.UpgradeTracking); ok {
+		subject = up.Version
 	}
 	id := workflows.IntakeWorkflowID(ref)
 	opts := client.StartWorkflowOptions{
@@ -101,15 +125,10 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 		TaskQueue:                workflows.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		StaticSummary:            fmt.Sprintf("create %s (%s) for %s", req.Slug, req.Type, ref),
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SAInstanceSlug.ValueSet(req.Slug),
-			workflows.SAInstanceType.ValueSet(string(req.Type)),
-			workflows.SAOperation.ValueSet("create"),
-			workflows.SAIssue.ValueSet(ref.String()),
-		),
+		StaticSummary:            fmt.Sprintf("%s %s for %s", op, subject, ref),
+		TypedSearchAttributes:    temporal.NewSearchAttributes(sas...),
 	}
-	in := workflows.IntakeInput{Issue: ref, Operation: "create", Slug: req.Slug, Requester: e.GetSender().GetLogin(),
+	in := workflows.IntakeInput{Issue: ref, Operation: string(op), Slug: subject, Requester: e.GetSender().GetLogin(),
 		RunURL: h.tcfg.WorkflowURL(id)}
 	run, err := h.temporal.ExecuteWorkflow(ctx, opts, workflows.Intake, in)
 	if err != nil {
@@ -120,7 +139,7 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 		log.Error("starting workflow failed", "err", err)
 		return "could not start the workflow; GitHub will redeliver", http.StatusServiceUnavailable
 	}
-	log.Info("workflow started", "workflowID", run.GetID(), "runID", run.GetRunID())
+	log.Info("workflow started", "operation", op, "workflowID", run.GetID(), "runID", run.GetRunID())
 	return "started " + run.GetID(), http.StatusAccepted
 }
 

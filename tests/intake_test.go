@@ -182,3 +182,56 @@ func TestForgedOrUnsignedWebhookIsRejected(t *testing.T) {
 		t.Fatalf("a rejected webhook must start nothing; describe returned %v", err)
 	}
 }
+
+func TestEveryFormIsRoutedByItsLabel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tc := temporalClient(t)
+	gh := stack.GitHubAs("alice")
+	suspend := "### Slug\n\nacme-corp\n\n### Reason\n\nThe customer pauses for the quarter.\n\n### Expected resume date\n\n_No response_\n\n### Agreement date\n\n_No response_\n"
+
+	is, _, err := gh.Issues.Create(ctx, devstack.SampleOwner, devstack.SampleRepo, &github.IssueRequest{
+		Title: github.String("Suspend acme-corp"), Body: github.String(suspend), Labels: &[]string{"team/cloud", forms.LabelOf(forms.OpSuspend)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := devstack.IntakeID(is.GetNumber())
+	if _, err := stack.WaitWorkflow(ctx, id, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	desc, err := tc.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()
+	if op := string(fields["Operation"].GetData()); op != `"suspend"` {
+		t.Fatalf("Operation search attribute: %s", op)
+	}
+	if slug := string(fields["InstanceSlug"].GetData()); slug != `"acme-corp"` {
+		t.Fatalf("InstanceSlug search attribute: %s", slug)
+	}
+
+	// Two request labels: one explanation, nothing started.
+	two, _, err := gh.Issues.Create(ctx, devstack.SampleOwner, devstack.SampleRepo, &github.IssueRequest{
+		Title: github.String("Suspend and tear down?"), Body: github.String(suspend),
+		Labels: &[]string{forms.LabelOf(forms.OpSuspend), forms.LabelOf(forms.OpTeardown)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []*github.IssueComment
+	eventually(t, 15*time.Second, "the ambiguity comment", func() bool {
+		cs = botComments(t, two.GetNumber())
+		return len(cs) > 0
+	})
+	time.Sleep(time.Second) // the remaining labeled deliveries
+	if cs = botComments(t, two.GetNumber()); len(cs) != 1 || !strings.Contains(cs[0].GetBody(), "more than one request label") {
+		t.Fatalf("want one comment about the labels, got %d: %v", len(cs), cs)
+	}
+	_, err = tc.DescribeWorkflowExecution(ctx, devstack.IntakeID(two.GetNumber()), "")
+	var nf *serviceerror.NotFound
+	if !errors.As(err, &nf) {
+		t.Fatalf("an ambiguous issue must start nothing; describe returned %v", err)
+	}
+}
