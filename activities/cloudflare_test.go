@@ -46,24 +46,6 @@ func cfState(s *sim.Sim, host string) (content string, proxied, hasRecord bool, 
 
 func cfKey(kind, name string) string { return "cloudflare/zones/" + cfZone + "/" + kind + "/" + name }
 
-func cfMustAddFault(t *testing.T, s *sim.Sim, f sim.Fault) int64 {
-	t.Helper()
-	added, err := s.AddFault(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return added.ID
-}
-
-func cfFired(s *sim.Sim, id int64) int {
-	for _, f := range s.Faults() {
-		if f.ID == id {
-			return f.Fired
-		}
-	}
-	return -1
-}
-
 func TestCloudflareEnsureDNS(t *testing.T) {
 	t.Parallel()
 	s, c := cfFixture(t)
@@ -269,12 +251,12 @@ func TestCloudflareRetriesTransientErrors(t *testing.T) {
 	s, c := cfFixture(t)
 
 	// 503 twice on create (cloudflare-go's one retry absorbs one, Temporal the other).
-	id := cfMustAddFault(t, s, sim.Fault{API: "cloudflare", Method: "dns_records.create", Status: 503, Count: 2})
+	id := addFault(t, s, sim.Fault{API: "cloudflare", Method: "dns_records.create", Status: 503, Count: 2})
 	var out EnsureDNSOutput
 	if err := runWithRetries(t, c, c.EnsureDNS, EnsureDNSInput{Host: cfTestHost, Target: spec.IngressHost("acme"), Proxied: true}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if fired := cfFired(s, id); fired != 2 || !out.Created {
+	if fired := id(); fired != 2 || !out.Created {
 		t.Fatalf("fired %d, out %+v", fired, out)
 	}
 	if cnt := ledger(s, cfKey("dns_records", cfTestHost+"/CNAME")); cnt.Created != 1 {
@@ -282,12 +264,12 @@ func TestCloudflareRetriesTransientErrors(t *testing.T) {
 	}
 
 	// 429 with Retry-After twice on the ruleset write.
-	id = cfMustAddFault(t, s, sim.Fault{API: "cloudflare", Method: "rulesets.updateEntrypoint", Status: 429, RetryAfter: sim.Duration(time.Second), Count: 2})
+	id = addFault(t, s, sim.Fault{API: "cloudflare", Method: "rulesets.updateEntrypoint", Status: 429, RetryAfter: sim.Duration(time.Second), Count: 2})
 	var aout SetAllowlistOutput
 	if err := runWithRetries(t, c, c.SetAllowlist, SetAllowlistInput{Host: cfTestHost, CIDRs: []string{"203.0.113.0/24"}}, &aout); err != nil {
 		t.Fatal(err)
 	}
-	if fired := cfFired(s, id); fired != 2 || !aout.Changed {
+	if fired := id(); fired != 2 || !aout.Changed {
 		t.Fatalf("fired %d, out %+v", fired, aout)
 	}
 	if cnt := ledger(s, cfKey("allowlist", cfTestHost)); cnt.Created != 1 {
@@ -295,7 +277,7 @@ func TestCloudflareRetriesTransientErrors(t *testing.T) {
 	}
 
 	// Once cloudflare-go gives up on a 429, the error is typed and carries the Retry-After it hid.
-	cfMustAddFault(t, s, sim.Fault{API: "cloudflare", Method: "dns_records.list", Status: 429, RetryAfter: sim.Duration(3 * time.Second), Count: 2})
+	addFault(t, s, sim.Fault{API: "cloudflare", Method: "dns_records.list", Status: 429, RetryAfter: sim.Duration(3 * time.Second), Count: 2})
 	_, err := activityEnv(c).ExecuteActivity(c.DeleteDNS, DeleteDNSInput{Host: cfTestHost})
 	if ae := appError(t, err, ErrRateLimited, false); ae.NextRetryDelay() != 3*time.Second {
 		t.Fatalf("NextRetryDelay %v: %v", ae.NextRetryDelay(), ae)
@@ -307,7 +289,7 @@ func TestCloudflarePermanentErrors(t *testing.T) {
 	s, c := cfFixture(t)
 	env := activityEnv(c)
 
-	cfMustAddFault(t, s, sim.Fault{API: "cloudflare", Method: "dns_records.list", Status: 403, Count: 1})
+	addFault(t, s, sim.Fault{API: "cloudflare", Method: "dns_records.list", Status: 403, Count: 1})
 	_, err := env.ExecuteActivity(c.EnsureDNS, EnsureDNSInput{Host: cfTestHost, Target: spec.IngressHost("acme"), Proxied: true})
 	if ae := appError(t, err, ErrPermissionDenied, true); !strings.Contains(ae.Error(), "CLOUDFLARE_API_TOKEN") {
 		t.Fatalf("message: %v", ae)
@@ -318,7 +300,7 @@ func TestCloudflarePermanentErrors(t *testing.T) {
 	if _, err := env.ExecuteActivity(c.SetAllowlist, SetAllowlistInput{Host: cfOtherHost, CIDRs: []string{"192.0.2.0/24"}}); err != nil {
 		t.Fatal(err)
 	}
-	cfMustAddFault(t, s, sim.Fault{API: "cloudflare", Method: "rulesets.getEntrypoint", Status: 404, Count: 1})
+	addFault(t, s, sim.Fault{API: "cloudflare", Method: "rulesets.getEntrypoint", Status: 404, Count: 1})
 	_, err = env.ExecuteActivity(c.SetAllowlist, SetAllowlistInput{Host: cfTestHost, CIDRs: []string{"203.0.113.0/24"}})
 	appError(t, err, ErrNotFound, true)
 	if _, _, _, _, ok, _ := cfState(s, cfOtherHost); !ok {

@@ -69,34 +69,6 @@ func sqlBackupRunKeys(s *sim.Sim, project string) []string {
 	return keys
 }
 
-// sqlCounter installs a latency-only fault rule that counts calls to a method (Match: optional).
-func sqlCounter(t *testing.T, s *sim.Sim, method, match string) int64 {
-	t.Helper()
-	f, err := s.AddFault(sim.Fault{API: "cloudsql", Method: method, Match: match, Latency: sim.Duration(time.Microsecond)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f.ID
-}
-
-func sqlFired(s *sim.Sim, id int64) int {
-	for _, f := range s.Faults() {
-		if f.ID == id {
-			return f.Fired
-		}
-	}
-	return -1
-}
-
-func sqlMustAddFault(t *testing.T, s *sim.Sim, f sim.Fault) int64 {
-	t.Helper()
-	added, err := s.AddFault(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return added.ID
-}
-
 func sqlGet(t *testing.T, cs *CloudSQL, project string) *sqladmin.DatabaseInstance {
 	t.Helper()
 	in, err := cs.svc.Instances.Get(project, spec.SQLInstanceName).Do()
@@ -137,7 +109,7 @@ func TestCloudSQLEnsureInstance(t *testing.T) {
 	}
 	// A stale read (the instance looks absent) makes the insert answer 409 instanceAlreadyExists:
 	// that is "exists with the same spec", success, not a conflict.
-	sqlMustAddFault(t, s, sim.Fault{API: "cloudsql", Method: "instances.get", Status: 404, Count: 1})
+	addFault(t, s, sim.Fault{API: "cloudsql", Method: "instances.get", Status: 404, Count: 1})
 	if _, err := env.ExecuteActivity(cs.EnsureSQLInstance, sqlEnsureInput(project)); err != nil {
 		t.Fatalf("insert racing an existing instance: %v", err)
 	}
@@ -316,12 +288,12 @@ func TestCloudSQLRetriesTransientErrors(t *testing.T) {
 	s, cs, project := sqlFixture(t)
 
 	// 503 twice on insert: retried by Temporal, one instance.
-	id := sqlMustAddFault(t, s, sim.Fault{API: "cloudsql", Method: "instances.insert", Status: 503, Count: 2})
+	id := addFault(t, s, sim.Fault{API: "cloudsql", Method: "instances.insert", Status: 503, Count: 2})
 	var out EnsureSQLInstanceOutput
 	if err := runWithRetries(t, cs, cs.EnsureSQLInstance, sqlEnsureInput(project), &out); err != nil {
 		t.Fatal(err)
 	}
-	if fired := sqlFired(s, id); fired != 2 || !out.Created {
+	if fired := id(); fired != 2 || !out.Created {
 		t.Fatalf("fault fired %d times, out %+v", fired, out)
 	}
 	if c := ledger(s, sqlInstanceKey(project)); c.Created != 1 {
@@ -329,17 +301,17 @@ func TestCloudSQLRetriesTransientErrors(t *testing.T) {
 	}
 
 	// 429 with Retry-After twice on the backup: retried after the delay, one backup run.
-	id = sqlMustAddFault(t, s, sim.Fault{API: "cloudsql", Method: "backupRuns.insert", Status: 429, RetryAfter: sim.Duration(time.Second), Count: 2})
+	id = addFault(t, s, sim.Fault{API: "cloudsql", Method: "backupRuns.insert", Status: 429, RetryAfter: sim.Duration(time.Second), Count: 2})
 	var bout BackupSQLOutput
 	if err := runWithRetries(t, cs, cs.BackupSQL, BackupSQLInput{Project: project, Key: "k"}, &bout); err != nil {
 		t.Fatal(err)
 	}
-	if fired := sqlFired(s, id); fired != 2 || bout.BackupRunID == 0 || len(sqlBackupRunKeys(s, project)) != 1 {
+	if fired := id(); fired != 2 || bout.BackupRunID == 0 || len(sqlBackupRunKeys(s, project)) != 1 {
 		t.Fatalf("fault fired %d times, out %+v, runs %v", fired, bout, sqlBackupRunKeys(s, project))
 	}
 
 	// The error a 429 turns into carries the server's Retry-After for Temporal's next attempt.
-	sqlMustAddFault(t, s, sim.Fault{API: "cloudsql", Method: "instances.get", Status: 429, RetryAfter: sim.Duration(3 * time.Second), Count: 1})
+	addFault(t, s, sim.Fault{API: "cloudsql", Method: "instances.get", Status: 429, RetryAfter: sim.Duration(3 * time.Second), Count: 1})
 	_, err := activityEnv(cs).ExecuteActivity(cs.SetSQLActivation, SetSQLActivationInput{Project: project, Policy: "ALWAYS"})
 	if ae := appError(t, err, ErrRateLimited, false); ae.NextRetryDelay() != 3*time.Second {
 		t.Fatalf("NextRetryDelay %v", ae.NextRetryDelay())
@@ -359,7 +331,7 @@ func TestCloudSQLPermanentErrors(t *testing.T) {
 	s, cs, project := sqlFixture(t)
 	env := activityEnv(cs)
 
-	sqlMustAddFault(t, s, sim.Fault{API: "cloudsql", Method: "instances.get", Status: 403, Count: 1})
+	addFault(t, s, sim.Fault{API: "cloudsql", Method: "instances.get", Status: 403, Count: 1})
 	_, err := env.ExecuteActivity(cs.EnsureSQLInstance, sqlEnsureInput(project))
 	if ae := appError(t, err, ErrPermissionDenied, true); !strings.Contains(ae.Error(), "credentials") {
 		t.Fatalf("message: %v", ae)
@@ -372,7 +344,7 @@ func TestCloudSQLPermanentErrors(t *testing.T) {
 	appError(t, err, ErrInvalidArgument, true)
 
 	// The create operation fails: typed, then the re-run sees a FAILED instance and says what to do.
-	sqlMustAddFault(t, s, sim.Fault{API: "cloudsql", Method: "instances.insert", FailOperation: true, Message: "simulated zone outage", Count: 1})
+	addFault(t, s, sim.Fault{API: "cloudsql", Method: "instances.insert", FailOperation: true, Message: "simulated zone outage", Count: 1})
 	_, err = env.ExecuteActivity(cs.EnsureSQLInstance, sqlEnsureInput(project))
 	if ae := appError(t, err, ErrOperationFailed, true); !strings.Contains(ae.Error(), "simulated zone outage") || !strings.Contains(ae.Error(), "gcloud sql operations describe") {
 		t.Fatalf("message: %v", ae)
@@ -402,7 +374,7 @@ func TestCloudSQLPermanentErrors(t *testing.T) {
 	}
 
 	// A failed backup operation is typed too.
-	sqlMustAddFault(t, s, sim.Fault{API: "cloudsql", Method: "backupRuns.insert", FailOperation: true, Count: 1})
+	addFault(t, s, sim.Fault{API: "cloudsql", Method: "backupRuns.insert", FailOperation: true, Count: 1})
 	_, err = env.ExecuteActivity(cs.BackupSQL, BackupSQLInput{Project: project, Key: "k"})
 	appError(t, err, ErrOperationFailed, true)
 	// ...and its re-run finds the FAILED run by its key rather than backing up again.
@@ -452,9 +424,9 @@ func TestCloudSQLHeartbeatResume(t *testing.T) {
 	s.SetTimings(sim.Timings{SQLOperation: sim.Duration(400 * time.Millisecond)})
 
 	t.Run("create", func(t *testing.T) {
-		inserts := sqlCounter(t, s, "instances.insert", "")
+		inserts := countCalls(t, s, "cloudsql", "instances.insert", "")
 		// The first poll fails, as if the worker died after starting the operation.
-		sqlMustAddFault(t, s, sim.Fault{API: "cloudsql", Method: "operations.get", Status: 503, Count: 1})
+		addFault(t, s, sim.Fault{API: "cloudsql", Method: "operations.get", Status: 503, Count: 1})
 		var hb sqlHeartbeats
 		env := activityEnv(cs)
 		env.SetOnActivityHeartbeatListener(hb.listen)
@@ -462,7 +434,7 @@ func TestCloudSQLHeartbeatResume(t *testing.T) {
 		appError(t, err, ErrTransient, false)
 		opName := hb.op(t)
 
-		polls := sqlCounter(t, s, "operations.get", opName)
+		polls := countCalls(t, s, "cloudsql", "operations.get", opName)
 		env2 := activityEnv(cs)
 		env2.SetHeartbeatDetails(sqlProgress{Operation: opName})
 		v, err := env2.ExecuteActivity(cs.EnsureSQLInstance, sqlEnsureInput(project))
@@ -470,8 +442,8 @@ func TestCloudSQLHeartbeatResume(t *testing.T) {
 		if err != nil || v.Get(&out) != nil {
 			t.Fatal(err)
 		}
-		if !out.Created || sqlFired(s, inserts) != 1 || sqlFired(s, polls) < 1 {
-			t.Fatalf("out %+v, inserts %d, polls of %s %d", out, sqlFired(s, inserts), opName, sqlFired(s, polls))
+		if !out.Created || inserts() != 1 || polls() < 1 {
+			t.Fatalf("out %+v, inserts %d, polls of %s %d", out, inserts(), opName, polls())
 		}
 		if c := ledger(s, sqlInstanceKey(project)); c.Created != 1 {
 			t.Fatalf("ledger: %+v", c)
@@ -479,8 +451,8 @@ func TestCloudSQLHeartbeatResume(t *testing.T) {
 	})
 
 	t.Run("backup", func(t *testing.T) {
-		inserts := sqlCounter(t, s, "backupRuns.insert", "")
-		sqlMustAddFault(t, s, sim.Fault{API: "cloudsql", Method: "operations.get", Status: 503, Count: 1})
+		inserts := countCalls(t, s, "cloudsql", "backupRuns.insert", "")
+		addFault(t, s, sim.Fault{API: "cloudsql", Method: "operations.get", Status: 503, Count: 1})
 		var hb sqlHeartbeats
 		env := activityEnv(cs)
 		env.SetOnActivityHeartbeatListener(hb.listen)
@@ -489,8 +461,8 @@ func TestCloudSQLHeartbeatResume(t *testing.T) {
 		appError(t, err, ErrTransient, false)
 		opName := hb.op(t)
 
-		polls := sqlCounter(t, s, "operations.get", opName)
-		runGets := sqlCounter(t, s, "backupRuns.get", "")
+		polls := countCalls(t, s, "cloudsql", "operations.get", opName)
+		runGets := countCalls(t, s, "cloudsql", "backupRuns.get", "")
 		env2 := activityEnv(cs)
 		env2.SetHeartbeatDetails(sqlProgress{Operation: opName})
 		v, err := env2.ExecuteActivity(cs.BackupSQL, in)
@@ -499,8 +471,8 @@ func TestCloudSQLHeartbeatResume(t *testing.T) {
 			t.Fatalf("%+v %v", out, err)
 		}
 		// Resumed the operation (polled it), never inserted again nor fell back to polling the run.
-		if sqlFired(s, inserts) != 1 || sqlFired(s, polls) < 1 || sqlFired(s, runGets) != 0 {
-			t.Fatalf("inserts %d, polls of %s %d, run gets %d", sqlFired(s, inserts), opName, sqlFired(s, polls), sqlFired(s, runGets))
+		if inserts() != 1 || polls() < 1 || runGets() != 0 {
+			t.Fatalf("inserts %d, polls of %s %d, run gets %d", inserts(), opName, polls(), runGets())
 		}
 		if keys := sqlBackupRunKeys(s, project); len(keys) != 1 || ledger(s, keys[0]).Created != 1 {
 			t.Fatalf("backup runs: %v", keys)

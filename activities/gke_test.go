@@ -21,9 +21,15 @@ const gkeTestSlug = "acme"
 // polling fast.
 func gkeFixture(t *testing.T) (*sim.Sim, *GKE, spec.GCPStatus) {
 	t.Helper()
+	return gkeFixtureAt(t, gkeTestSlug, "us-central1")
+}
+
+// gkeFixtureAt is gkeFixture for an instance's slug and region.
+func gkeFixtureAt(t *testing.T, slug, region string) (*sim.Sim, *GKE, spec.GCPStatus) {
+	t.Helper()
 	s := startSim(t)
 	ctx := context.Background()
-	st := spec.StatusFor(gkeTestSlug, "us-central1").GCP
+	st := spec.StatusFor(slug, region).GCP
 	p, err := NewProjects(ctx, cloudConfig(s))
 	if err != nil {
 		t.Fatal(err)
@@ -49,40 +55,6 @@ func gkeEnsureInput(st spec.GCPStatus, size spec.Size) EnsureClusterInput {
 
 func gkeClusterKey(st spec.GCPStatus) string {
 	return "gke/projects/" + st.ProjectID + "/locations/" + st.Region + "/clusters/" + st.Cluster
-}
-
-// gkeCallCounter installs a rule that only counts calls of one RPC and returns a reader of the count.
-func gkeCallCounter(t *testing.T, s *sim.Sim, api, method, match string) func() int {
-	t.Helper()
-	f, err := s.AddFault(sim.Fault{API: api, Method: method, Match: match, Latency: sim.Duration(time.Nanosecond)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return func() int {
-		for _, r := range s.Faults() {
-			if r.ID == f.ID {
-				return r.Fired
-			}
-		}
-		t.Fatalf("fault %d vanished", f.ID)
-		return 0
-	}
-}
-
-func gkeFault(t *testing.T, s *sim.Sim, f sim.Fault) func() int {
-	t.Helper()
-	added, err := s.AddFault(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return func() int {
-		for _, r := range s.Faults() {
-			if r.ID == added.ID {
-				return r.Fired
-			}
-		}
-		return -1
-	}
 }
 
 func TestGKEEnsureClusterTwiceCreatesOnce(t *testing.T) {
@@ -153,7 +125,7 @@ func TestGKETransientErrorsAreRetried(t *testing.T) {
 	} {
 		t.Run(f.Code, func(t *testing.T) {
 			s, g, st := gkeFixture(t)
-			fired := gkeFault(t, s, f)
+			fired := addFault(t, s, f)
 			var res ClusterResult
 			if err := runWithRetries(t, g, g.EnsureCluster, gkeEnsureInput(st, spec.Small), &res); err != nil {
 				t.Fatalf("EnsureCluster with retries: %v", err)
@@ -173,7 +145,7 @@ func TestGKETransientErrorsAreRetried(t *testing.T) {
 
 func TestGKERateLimitCarriesRetryAfter(t *testing.T) {
 	s, g, st := gkeFixture(t)
-	gkeFault(t, s, sim.Fault{API: "gke", Method: "CreateCluster", Code: "RESOURCE_EXHAUSTED", RetryAfter: sim.Duration(7 * time.Second), Count: 1})
+	addFault(t, s, sim.Fault{API: "gke", Method: "CreateCluster", Code: "RESOURCE_EXHAUSTED", RetryAfter: sim.Duration(7 * time.Second), Count: 1})
 	_, err := activityEnv(g).ExecuteActivity(g.EnsureCluster, gkeEnsureInput(st, spec.Small))
 	ae := appError(t, err, ErrRateLimited, false)
 	if ae.NextRetryDelay() != 7*time.Second {
@@ -198,7 +170,7 @@ func TestGKEPermanentErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.typ, func(t *testing.T) {
 			s, g, st := gkeFixture(t)
-			gkeFault(t, s, tc.fault)
+			addFault(t, s, tc.fault)
 			_, err := activityEnv(g).ExecuteActivity(g.EnsureCluster, gkeEnsureInput(st, spec.Small))
 			ae := appError(t, err, tc.typ, true)
 			if !strings.Contains(ae.Error(), tc.wantMsg) || !strings.Contains(ae.Error(), tc.fault.Message) {
@@ -213,7 +185,7 @@ func TestGKEPermanentErrors(t *testing.T) {
 
 func TestGKEFailedOperation(t *testing.T) {
 	s, g, st := gkeFixture(t)
-	gkeFault(t, s, sim.Fault{API: "gke", Method: "CreateCluster", FailOperation: true, Count: 1,
+	addFault(t, s, sim.Fault{API: "gke", Method: "CreateCluster", FailOperation: true, Count: 1,
 		Message: "Timed out waiting for cluster initialization."})
 	env := activityEnv(g)
 	_, err := env.ExecuteActivity(g.EnsureCluster, gkeEnsureInput(st, spec.Small))
@@ -361,9 +333,9 @@ func (r *gkeHeartbeatRecorder) get() *gkeProgress {
 func TestGKEEnsureClusterResumesFromHeartbeat(t *testing.T) {
 	s, g, st := gkeFixture(t)
 	s.SetTimings(sim.Timings{GKEOperation: sim.Duration(300 * time.Millisecond)})
-	creates := gkeCallCounter(t, s, "gke", "CreateCluster", "")
+	creates := countCalls(t, s, "gke", "CreateCluster", "")
 	// The first attempt dies while polling (INTERNAL is not retried by the client).
-	gkeFault(t, s, sim.Fault{API: "gke", Method: "GetOperation", Code: "INTERNAL", Count: 1})
+	addFault(t, s, sim.Fault{API: "gke", Method: "GetOperation", Code: "INTERNAL", Count: 1})
 
 	var rec gkeHeartbeatRecorder
 	env := activityEnv(g)
@@ -376,7 +348,7 @@ func TestGKEEnsureClusterResumesFromHeartbeat(t *testing.T) {
 	}
 
 	// The retry: same input, the recorded details. It must poll that operation.
-	polls := gkeCallCounter(t, s, "gke", "GetOperation", d.Operation)
+	polls := countCalls(t, s, "gke", "GetOperation", d.Operation)
 	env2 := activityEnv(g)
 	env2.SetHeartbeatDetails(*d)
 	v, err := env2.ExecuteActivity(g.EnsureCluster, gkeEnsureInput(st, spec.Small))
@@ -405,8 +377,8 @@ func TestGKEResizeResumesAcrossRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.SetTimings(sim.Timings{GKEOperation: sim.Duration(200 * time.Millisecond)})
-	resizes := gkeCallCounter(t, s, "gke", "SetNodePoolSize", "")
-	gkeFault(t, s, sim.Fault{API: "gke", Method: "GetOperation", Code: "INTERNAL", Count: 1})
+	resizes := countCalls(t, s, "gke", "SetNodePoolSize", "")
+	addFault(t, s, sim.Fault{API: "gke", Method: "GetOperation", Code: "INTERNAL", Count: 1})
 	var res ResizeNodePoolResult
 	in := ResizeNodePoolInput{Project: st.ProjectID, Region: st.Region, Cluster: st.Cluster, NodePool: st.NodePool, NodeCount: 0}
 	if err := runWithRetries(t, g, g.ResizeNodePool, in, &res); err != nil {

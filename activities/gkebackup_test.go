@@ -20,24 +20,8 @@ import (
 // returns Backup for GKE activities polling fast.
 func gkeBackupFixture(t *testing.T, clusters ...string) (*sim.Sim, *GKEBackup, spec.GCPStatus) {
 	t.Helper()
-	s := startSim(t)
+	s, g, st := gkeFixtureAt(t, "acme", "europe-west3")
 	ctx := context.Background()
-	st := spec.StatusFor("acme", "europe-west3").GCP
-	p, err := NewProjects(ctx, cloudConfig(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	p.PollInterval = 10 * time.Millisecond
-	if _, err := p.EnsureProject(ctx, EnsureProjectInput{ProjectID: st.ProjectID}); err != nil {
-		t.Fatalf("EnsureProject: %v", err)
-	}
-	g, err := NewGKE(ctx, cloudConfig(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	g.PollInterval = 10 * time.Millisecond
 	for _, c := range append([]string{st.Cluster}, clusters...) {
 		if _, err := g.EnsureCluster(ctx, EnsureClusterInput{Project: st.ProjectID, Region: st.Region, Cluster: c, NodePool: st.NodePool, Size: spec.Small}); err != nil {
 			t.Fatalf("EnsureCluster %s: %v", c, err)
@@ -58,22 +42,6 @@ func gkeBackupPlanInput(st spec.GCPStatus) EnsureBackupPlanInput {
 
 func gkeBackupPlanKey(st spec.GCPStatus) string {
 	return "gkebackup/" + gkeBackupPlanName(st.ProjectID, st.Region, st.BackupPlan)
-}
-
-func gkeBackupFault(t *testing.T, s *sim.Sim, f sim.Fault) func() int {
-	t.Helper()
-	added, err := s.AddFault(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return func() int {
-		for _, r := range s.Faults() {
-			if r.ID == added.ID {
-				return r.Fired
-			}
-		}
-		return -1
-	}
 }
 
 func gkeBackupMustPlan(t *testing.T, b *GKEBackup, st spec.GCPStatus) {
@@ -197,7 +165,7 @@ func TestGKEBackupTransientErrorsAreRetried(t *testing.T) {
 		t.Run(f.Code, func(t *testing.T) {
 			s, b, st := gkeBackupFixture(t)
 			gkeBackupMustPlan(t, b, st)
-			fired := gkeBackupFault(t, s, f)
+			fired := addFault(t, s, f)
 			var r BackupGKEResult
 			in := BackupGKEInput{Project: st.ProjectID, Region: st.Region, Plan: st.BackupPlan, Name: "nightly-check"}
 			if err := runWithRetries(t, b, b.BackupGKE, in, &r); err != nil {
@@ -222,7 +190,7 @@ func TestGKEBackupPermanentErrors(t *testing.T) {
 	env := activityEnv(b)
 	in := BackupGKEInput{Project: st.ProjectID, Region: st.Region, Plan: st.BackupPlan, Name: "denied"}
 
-	gkeBackupFault(t, s, sim.Fault{API: "gkebackup", Method: "CreateBackup", Code: "PERMISSION_DENIED", Message: "Permission 'gkebackup.backups.create' denied.", Count: 1})
+	addFault(t, s, sim.Fault{API: "gkebackup", Method: "CreateBackup", Code: "PERMISSION_DENIED", Message: "Permission 'gkebackup.backups.create' denied.", Count: 1})
 	_, err := env.ExecuteActivity(b.BackupGKE, in)
 	ae := appError(t, err, ErrPermissionDenied, true)
 	if !strings.Contains(ae.Error(), "gkebackup.backups.create") || !strings.Contains(ae.Error(), "roles") {
@@ -230,7 +198,7 @@ func TestGKEBackupPermanentErrors(t *testing.T) {
 	}
 
 	// The operation fails: non-retryable, and a re-run does not take a second backup under the name.
-	gkeBackupFault(t, s, sim.Fault{API: "gkebackup", Method: "CreateBackup", FailOperation: true, Message: "Volume snapshot quota exceeded.", Count: 1})
+	addFault(t, s, sim.Fault{API: "gkebackup", Method: "CreateBackup", FailOperation: true, Message: "Volume snapshot quota exceeded.", Count: 1})
 	in.Name = "failing"
 	_, err = env.ExecuteActivity(b.BackupGKE, in)
 	ae = appError(t, err, ErrOperationFailed, true)
@@ -274,8 +242,8 @@ func TestGKEBackupResumesFromHeartbeat(t *testing.T) {
 	s, b, st := gkeBackupFixture(t)
 	gkeBackupMustPlan(t, b, st)
 	s.SetTimings(sim.Timings{BackupOperation: sim.Duration(300 * time.Millisecond)})
-	creates := gkeBackupFault(t, s, sim.Fault{API: "gkebackup", Method: "CreateBackup", Latency: sim.Duration(time.Nanosecond)})
-	gkeBackupFault(t, s, sim.Fault{API: "longrunning", Method: "GetOperation", Code: "INTERNAL", Count: 1})
+	creates := addFault(t, s, sim.Fault{API: "gkebackup", Method: "CreateBackup", Latency: sim.Duration(time.Nanosecond)})
+	addFault(t, s, sim.Fault{API: "longrunning", Method: "GetOperation", Code: "INTERNAL", Count: 1})
 	in := BackupGKEInput{Project: st.ProjectID, Region: st.Region, Plan: st.BackupPlan, Name: "pre-suspend"}
 
 	var hb gkeBackupHeartbeats
@@ -288,7 +256,7 @@ func TestGKEBackupResumesFromHeartbeat(t *testing.T) {
 		t.Fatalf("heartbeat operation %q", op)
 	}
 
-	polls := gkeBackupFault(t, s, sim.Fault{API: "longrunning", Method: "GetOperation", Match: op, Latency: sim.Duration(time.Nanosecond)})
+	polls := addFault(t, s, sim.Fault{API: "longrunning", Method: "GetOperation", Match: op, Latency: sim.Duration(time.Nanosecond)})
 	env2 := activityEnv(b)
 	env2.SetHeartbeatDetails(lroProgress{Operation: op})
 	v, err := env2.ExecuteActivity(b.BackupGKE, in)

@@ -87,5 +87,30 @@ func appError(t *testing.T, err error, wantType string, wantNonRetryable bool) *
 	return ae
 }
 
+// addFault installs a fault rule and returns a reader of how often it has fired (-1 once the rule is
+// gone).
+func addFault(t *testing.T, s *sim.Sim, f sim.Fault) func() int {
+	t.Helper()
+	added, err := s.AddFault(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() int {
+		for _, r := range s.Faults() {
+			if r.ID == added.ID {
+				return r.Fired
+			}
+		}
+		return -1
+	}
+}
+
+// countCalls installs a rule that only adds a nanosecond of latency, so how often it fired is how
+// often the method was called (match: optional substring of the request).
+func countCalls(t *testing.T, s *sim.Sim, api, method, match string) func() int {
+	t.Helper()
+	return addFault(t, s, sim.Fault{API: api, Method: method, Match: match, Latency: sim.Duration(time.Nanosecond)})
+}
+
 // ledger returns the simulator's counts for one resource key.
 func ledger(s *sim.Sim, key string) sim.Counts { return s.Ledger()[key] }

@@ -28,22 +28,6 @@ func projectsFixture(t *testing.T) (*sim.Sim, *Projects, string) {
 	return s, p, spec.ProjectID("acme")
 }
 
-func projectsFault(t *testing.T, s *sim.Sim, f sim.Fault) func() int {
-	t.Helper()
-	added, err := s.AddFault(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return func() int {
-		for _, r := range s.Faults() {
-			if r.ID == added.ID {
-				return r.Fired
-			}
-		}
-		return -1
-	}
-}
-
 func projectsInput(id string) EnsureProjectInput {
 	return EnsureProjectInput{ProjectID: id, DisplayName: "Sourcegraph acme", Labels: map[string]string{"instance": "acme"}}
 }
@@ -82,7 +66,7 @@ func TestProjectsTransientErrorsAreRetried(t *testing.T) {
 	} {
 		t.Run(f.Code, func(t *testing.T) {
 			s, p, id := projectsFixture(t)
-			fired := projectsFault(t, s, f)
+			fired := addFault(t, s, f)
 			var res ProjectResult
 			if err := runWithRetries(t, p, p.EnsureProject, projectsInput(id), &res); err != nil {
 				t.Fatal(err)
@@ -116,7 +100,7 @@ func TestProjectsPermanentErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.typ, func(t *testing.T) {
 			s, p, id := projectsFixture(t)
-			projectsFault(t, s, tc.fault)
+			addFault(t, s, tc.fault)
 			_, err := activityEnv(p).ExecuteActivity(p.EnsureProject, projectsInput(id))
 			ae := appError(t, err, tc.typ, true)
 			if !strings.Contains(ae.Error(), tc.fault.Message) || !strings.Contains(ae.Error(), tc.fix) {
@@ -187,8 +171,8 @@ func (h *projectsHeartbeats) first() string {
 func TestProjectsEnsureResumesFromHeartbeat(t *testing.T) {
 	s, p, id := projectsFixture(t)
 	s.SetTimings(sim.Timings{ProjectOperation: sim.Duration(300 * time.Millisecond)})
-	creates := projectsFault(t, s, sim.Fault{API: "resourcemanager", Method: "CreateProject", Latency: sim.Duration(time.Nanosecond)})
-	projectsFault(t, s, sim.Fault{API: "longrunning", Method: "GetOperation", Code: "INTERNAL", Count: 1})
+	creates := addFault(t, s, sim.Fault{API: "resourcemanager", Method: "CreateProject", Latency: sim.Duration(time.Nanosecond)})
+	addFault(t, s, sim.Fault{API: "longrunning", Method: "GetOperation", Code: "INTERNAL", Count: 1})
 
 	var hb projectsHeartbeats
 	env := activityEnv(p)
@@ -200,7 +184,7 @@ func TestProjectsEnsureResumesFromHeartbeat(t *testing.T) {
 		t.Fatalf("heartbeat operation %q", op)
 	}
 
-	polls := projectsFault(t, s, sim.Fault{API: "longrunning", Method: "GetOperation", Match: op, Latency: sim.Duration(time.Nanosecond)})
+	polls := addFault(t, s, sim.Fault{API: "longrunning", Method: "GetOperation", Match: op, Latency: sim.Duration(time.Nanosecond)})
 	env2 := activityEnv(p)
 	env2.SetHeartbeatDetails(lroProgress{Operation: op})
 	v, err := env2.ExecuteActivity(p.EnsureProject, projectsInput(id))
