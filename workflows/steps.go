@@ -3,12 +3,15 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/sourcegraph/lifecycle/internal/metrics"
 )
 
 // The operator's controls on a parked step (DESIGN.md invariant 5), sent as a Temporal Update from
@@ -195,7 +198,7 @@ func (r *Runner) runStep(ctx workflow.Context, i int, run func(workflow.Context)
 				st.State = StepDone
 			}
 			workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"operation": r.p.Operation, "step": st.Name}).
-				Timer("lifecycle_step_duration").Record(st.EndedAt.Sub(st.StartedAt))
+				Timer(metrics.StepDuration).Record(st.EndedAt.Sub(st.StartedAt))
 			r.publish(ctx)
 			return "", nil
 		}
@@ -233,7 +236,7 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 		r.p.State = "aborting"
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(true))
-	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge("lifecycle_steps_parked").Update(1)
+	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge(metrics.StepsParked).Update(1)
 	workflow.GetLogger(ctx).Warn("step parked: waiting for an operator decision", "step", st.Name, "error", st.Error)
 	r.publish(ctx)
 
@@ -248,7 +251,7 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 		r.p.State = "aborting"
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(false))
-	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge("lifecycle_steps_parked").Update(0)
+	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge(metrics.StepsParked).Update(0)
 	return d, nil
 }
 
@@ -382,10 +385,6 @@ func sortedKeys(m map[string]string) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
+	slices.Sort(keys)
 	return keys
 }
