@@ -77,12 +77,55 @@ type Progress struct {
 	Operation string       `json:"operation"`
 	Slug      string       `json:"slug"`
 	Issue     *IssueRef    `json:"issue,omitempty"`
-	State     string       `json:"state"` // running | parked | aborting | succeeded | aborted
+	State     string       `json:"state"` // running | parked | aborting | succeeded | aborted | cancelled | rejected: <reason>
 	Steps     []StepStatus `json:"steps"`
 	Parked    *Parked      `json:"parked,omitempty"`
 	Decisions []Decision   `json:"decisions,omitempty"`
 	// Facts worth keeping on record: backup IDs, PR links, versions.
 	Facts map[string]string `json:"facts,omitempty"`
+	// SLA is the request's SLA clock; nil for runs without one.
+	SLA *SLAView `json:"sla,omitempty"`
+}
+
+// SLAView is where a request stands against its SLA.
+type SLAView struct {
+	Kind         string    `json:"kind"`
+	Start        time.Time `json:"start"`
+	Response     time.Time `json:"response,omitzero"`
+	Resolution   time.Time `json:"resolution,omitzero"`
+	Warn         time.Time `json:"warn,omitzero"`
+	RespondedAt  time.Time `json:"respondedAt,omitzero"`
+	ResponseLate bool      `json:"responseLate,omitempty"`
+	ResolvedAt   time.Time `json:"resolvedAt,omitzero"`
+	Warned       bool      `json:"warned,omitempty"`
+	Breached     bool      `json:"breached,omitempty"`
+}
+
+// String is the SLA line of the status comment.
+func (v SLAView) String() string {
+	var b strings.Builder
+	b.WriteString("SLA (" + v.Kind + "): ")
+	if !v.Response.IsZero() {
+		b.WriteString("respond by " + formatTime(v.Response))
+		if v.ResponseLate {
+			b.WriteString(" (late)")
+		}
+		b.WriteString("; ")
+	}
+	if v.Resolution.IsZero() {
+		b.WriteString("no resolution deadline")
+		return b.String()
+	}
+	b.WriteString("resolve by " + formatTime(v.Resolution))
+	switch {
+	case v.Breached:
+		b.WriteString(" — **breached**")
+	case !v.ResolvedAt.IsZero():
+		b.WriteString(" — met")
+	case v.Warned:
+		b.WriteString(" — ⏰ due soon")
+	}
+	return b.String()
 }
 
 // Step is one named unit of an operation. Run executes its activities; Undo reverses it when the
@@ -97,6 +140,11 @@ type Step struct {
 // ErrAborted is returned by Runner.Run when an operator aborted the operation; the compensations
 // have run by then.
 var ErrAborted = errors.New("aborted by operator")
+
+// ErrCancelled is returned by a step's Run to end the operation before it changed anything (a
+// teardown cancelled in its grace period): the runner neither parks nor compensates, marks the
+// remaining steps not run and returns it.
+var ErrCancelled = errors.New("cancelled")
 
 // Runner runs an operation's steps, parks failures and applies operator decisions. It owns the
 // progress query and the decide Update of the workflow it runs in.
@@ -169,6 +217,14 @@ func (r *Runner) SetFact(key, value string) { r.p.Facts[key] = value }
 func (r *Runner) Run(ctx workflow.Context, steps []Step) error {
 	for i, s := range steps {
 		action, err := r.runStep(ctx, i, s.Run, false)
+		if errors.Is(err, ErrCancelled) {
+			for j := i; j < len(steps); j++ {
+				r.p.Steps[j].State = StepNotRun
+			}
+			r.p.State = "cancelled"
+			r.publish(ctx)
+			return err
+		}
 		if err != nil {
 			return err
 		}
@@ -202,7 +258,7 @@ func (r *Runner) runStep(ctx workflow.Context, i int, run func(workflow.Context)
 			r.publish(ctx)
 			return "", nil
 		}
-		if temporal.IsCanceledError(err) || ctx.Err() != nil {
+		if temporal.IsCanceledError(err) || ctx.Err() != nil || errors.Is(err, ErrCancelled) {
 			return "", err
 		}
 		d, err := r.park(ctx, st, err, compensating)
@@ -329,6 +385,9 @@ func RenderProgress(p Progress, runURL string) string {
 		for _, k := range sortedKeys(p.Facts) {
 			b.WriteString(fmt.Sprintf("- %s: %s\n", k, p.Facts[k]))
 		}
+	}
+	if p.SLA != nil {
+		b.WriteString("\n" + p.SLA.String() + "\n")
 	}
 	if runURL != "" {
 		b.WriteString(fmt.Sprintf("\nRun: %s\n", runURL))

@@ -1,0 +1,226 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sourcegraph/lifecycle/internal/forms"
+	"github.com/sourcegraph/lifecycle/internal/sla"
+	"github.com/sourcegraph/lifecycle/internal/spec"
+)
+
+// The instance contract: one long-lived entity workflow per instance owns its lifecycle state and
+// runs each requested operation as a child workflow, one at a time (DESIGN.md invariant 3).
+
+// Messages of the instance workflow.
+const (
+	// UpdateRequest asks the instance for an operation (OperationRequest → RequestAccepted). Its
+	// validator rejects a request that conflicts with the instance's state or with the running
+	// operation; a rejected request never enters history and starts nothing.
+	UpdateRequest = "request"
+	// QueryInstance returns the InstanceRecord: state, trial clock, running and past operations.
+	QueryInstance = "instance"
+)
+
+// Messages of the teardown workflow (besides decide and progress, which every operation has).
+const (
+	// UpdateApprove approves a teardown (Approval); the approver must not be the requester.
+	UpdateApprove = "approve"
+	// UpdateCancel cancels a teardown before its grace period ends (Approval: by + reason).
+	UpdateCancel = "cancel"
+)
+
+// InstanceWorkflowID is the entity workflow's ID: one per slug, so a second create for the same
+// slug reaches the same workflow and is rejected there.
+func InstanceWorkflowID(slug string) string { return "instance/" + slug }
+
+// OperationWorkflowID names one operation's child workflow, e.g.
+// "suspend/acme/sourcegraph/customer/42". key is the issue for requested operations, or a fixed
+// word for the ones the instance starts itself ("trial-expired").
+func OperationWorkflowID(op forms.Operation, slug, key string) string {
+	return fmt.Sprintf("%s/%s/%s", op, slug, key)
+}
+
+// IssueKey is the part of an operation's workflow ID that names its issue.
+func IssueKey(i IssueRef) string { return fmt.Sprintf("%s/%s/%d", i.Owner, i.Repo, i.Number) }
+
+// InstanceState is where an instance is in its lifecycle (the InstanceState search attribute).
+type InstanceState string
+
+const (
+	StateNone         InstanceState = ""             // no instance (before create, or after an aborted create)
+	StateProvisioning InstanceState = "provisioning" // create running
+	StateActive       InstanceState = "active"
+	StateSuspending   InstanceState = "suspending"
+	StateSuspended    InstanceState = "suspended"
+	StateResuming     InstanceState = "resuming"
+	StateTearingDown  InstanceState = "tearing-down"
+	StateDeleted      InstanceState = "deleted" // the tombstone: the workflow ends, its record stays queryable
+)
+
+// Settings are the deployment's knobs, sent by the starter with every request so a changed
+// setting applies to the next request without touching running workflows. Zero values take the
+// defaults (Settings.withDefaults).
+type Settings struct {
+	// WebUI is the prefix of a workflow's page in the Temporal Web UI; the workflow ID is appended
+	// (path-escaped). Empty: no links.
+	WebUI string `json:"webUI,omitempty"`
+	// SLA is the SLA policy (working-day calendar, office hours, table overrides).
+	SLA sla.Config `json:"sla,omitzero"`
+	// TrialDays is a new trial's length (default 30).
+	TrialDays int `json:"trialDays,omitempty"`
+	// TrialReminders are the days before expiry at which the trial issue is reminded (default 7, 1).
+	TrialReminders []int `json:"trialReminders,omitempty"`
+	// ApproverTeam is the GitHub team ("org/team") whose members may approve a teardown
+	// (default sourcegraph/cloud).
+	ApproverTeam string `json:"approverTeam,omitempty"`
+	// TeardownGrace is the wait between approval and the first destructive step (default 72 h).
+	TeardownGrace time.Duration `json:"teardownGrace,omitempty"`
+	// SoakProbes and SoakInterval shape the uptime soak after create and resume (default 3 probes
+	// 10 s apart); SoakTimeout bounds it (default 15 min).
+	SoakProbes   int           `json:"soakProbes,omitempty"`
+	SoakInterval time.Duration `json:"soakInterval,omitempty"`
+	SoakTimeout  time.Duration `json:"soakTimeout,omitempty"`
+	// BackupRetention bounds how long a suspension can last before the newest on-demand backups
+	// expire (default 90 days: Backup for GKE's retention). Resume warns when it is near.
+	BackupRetention time.Duration `json:"backupRetention,omitempty"`
+	// LatestVersion is the latest tested version (runbooks §3.2: bumped after the internal
+	// instances are upgraded): new instances get it when the form leaves the version empty, and a
+	// resumed instance that is behind catches up to it.
+	LatestVersion string `json:"latestVersion,omitempty"`
+}
+
+// OperationRequest is one request for one instance, parsed and validated by the starter. Exactly
+// one of the typed fields is set, the one for Operation.
+type OperationRequest struct {
+	Operation forms.Operation `json:"operation"`
+	Slug      string          `json:"slug"`
+	// Issue is where the request was filed; nil for requests the system makes itself (trial expiry).
+	Issue     *IssueRef `json:"issue,omitempty"`
+	Requester string    `json:"requester"`
+	// RequestedAt is when the issue was filed: the SLA clocks start here.
+	RequestedAt time.Time `json:"requestedAt"`
+	Settings    Settings  `json:"settings,omitzero"`
+
+	Create       *forms.NewInstance     `json:"create,omitempty"`
+	Suspend      *forms.Suspend         `json:"suspend,omitempty"`
+	Resume       *forms.Resume          `json:"resume,omitempty"`
+	Teardown     *forms.Teardown        `json:"teardown,omitempty"`
+	ExtendTrial  *forms.ExtendTrial     `json:"extendTrial,omitempty"`
+	ConvertTrial *forms.ConvertTrial    `json:"convertTrial,omitempty"`
+	Allowlist    *forms.AllowlistUpdate `json:"allowlist,omitempty"`
+	Reload       *forms.ReloadFrontend  `json:"reload,omitempty"`
+	Telemetry    *forms.Telemetry       `json:"telemetry,omitempty"`
+}
+
+// RequestAccepted is the answer to an accepted request: the operation's workflow.
+type RequestAccepted struct {
+	WorkflowID string `json:"workflowId"`
+	Message    string `json:"message"`
+}
+
+// Instance is the instance as its operations need it: what was declared at create, kept by the
+// entity workflow.
+type Instance struct {
+	Slug    string            `json:"slug"`
+	Type    spec.InstanceType `json:"type,omitempty"`
+	Domain  string            `json:"domain,omitempty"`
+	Region  string            `json:"region,omitempty"`
+	Size    spec.Size         `json:"size,omitempty"`
+	Version string            `json:"version,omitempty"`
+	// Issue is the create request's issue: trial reminders and expiry notices go there.
+	Issue *IssueRef `json:"issue,omitempty"`
+}
+
+// TrialClock is a trial's expiry. Extend moves ExpiresAt; convert to paid removes the clock.
+type TrialClock struct {
+	ExpiresAt time.Time `json:"expiresAt"`
+	// Reminded lists the reminders already sent, as days before expiry.
+	Reminded []int `json:"reminded,omitempty"`
+	// Expired is set once the expiry suspension has been started.
+	Expired bool `json:"expired,omitempty"`
+}
+
+// OperationRef is one operation run by the instance.
+type OperationRef struct {
+	Operation  forms.Operation `json:"operation"`
+	WorkflowID string          `json:"workflowId"`
+	Issue      *IssueRef       `json:"issue,omitempty"`
+	Requester  string          `json:"requester"`
+	StartedAt  time.Time       `json:"startedAt"`
+	EndedAt    time.Time       `json:"endedAt,omitzero"`
+	Outcome    Outcome         `json:"outcome,omitempty"`
+}
+
+// InstanceRecord is the entity workflow's state: what the instance query returns, what
+// continue-as-new carries, and the tombstone once the instance is deleted.
+type InstanceRecord struct {
+	Instance Instance      `json:"instance"`
+	State    InstanceState `json:"state"`
+	Trial    *TrialClock   `json:"trial,omitempty"`
+	// Current is the running operation, nil when idle.
+	Current *OperationRef `json:"current,omitempty"`
+	// History holds the last operations, newest last (bounded, so continue-as-new stays small).
+	History []OperationRef `json:"history,omitempty"`
+	// Backups are the newest on-demand backups (suspend, teardown): resume and restore start here.
+	Backups *BackupRecord `json:"backups,omitempty"`
+	// SuspendedAt is when the current suspension finished.
+	SuspendedAt time.Time `json:"suspendedAt,omitzero"`
+}
+
+// BackupRecord is one pair of on-demand backups taken before a risky step (invariant 6).
+type BackupRecord struct {
+	SQLBackupRunID int64     `json:"sqlBackupRunId,omitempty"`
+	GKEBackup      string    `json:"gkeBackup,omitempty"`
+	TakenAt        time.Time `json:"takenAt"`
+}
+
+// InstanceInput starts (or continues) the entity workflow.
+type InstanceInput struct {
+	Record InstanceRecord `json:"record"`
+}
+
+// Outcome is how an operation ended.
+type Outcome string
+
+const (
+	OutcomeSucceeded Outcome = "succeeded"
+	// OutcomeRejected: the operation's own validation (e.g. domain already taken) refused it
+	// before it changed anything.
+	OutcomeRejected Outcome = "rejected"
+	// OutcomeAborted: an operator aborted it and its compensations ran.
+	OutcomeAborted Outcome = "aborted"
+	// OutcomeCancelled: cancelled before it changed anything (a teardown in its grace period).
+	OutcomeCancelled Outcome = "cancelled"
+	// OutcomeFailed: the child workflow itself failed (a bug, or it was terminated).
+	OutcomeFailed Outcome = "failed"
+)
+
+// OperationInput is every operation workflow's input.
+type OperationInput struct {
+	Request  OperationRequest `json:"request"`
+	Instance Instance         `json:"instance"`
+	// Backups are the instance's newest on-demand backups (resume restores from them if needed).
+	Backups *BackupRecord `json:"backups,omitempty"`
+}
+
+// OperationResult is what an operation did, for the instance's record.
+type OperationResult struct {
+	Outcome Outcome `json:"outcome"`
+	// Reason explains a rejection or a cancellation.
+	Reason string `json:"reason,omitempty"`
+	// Instance is the instance after the operation (create fills in the resolved version; resume
+	// may have caught the version up; convert changes the type).
+	Instance Instance `json:"instance"`
+	// Backups taken by the operation, if any.
+	Backups *BackupRecord `json:"backups,omitempty"`
+	// TrialExpiresAt is set by a trial's create: the trial clock starts at the hand-off.
+	TrialExpiresAt time.Time `json:"trialExpiresAt,omitzero"`
+	Progress       Progress  `json:"progress"`
+}
+
+// Approval is an approval or a cancellation of a teardown.
+type Approval struct {
+	By     string `json:"by"`
+	Reason string `json:"reason,omitempty"`
+}
