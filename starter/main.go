@@ -37,6 +37,10 @@ func run() error {
 	if gcfg.Token == "" {
 		return errors.New("GITHUB_TOKEN is not set: the starter needs it to answer on issues")
 	}
+	settings, err := settingsFromEnv(tcfg)
+	if err != nil {
+		return err
+	}
 	tc, err := tcfg.Dial(context.Background(), log, nil)
 	if err != nil {
 		return err
@@ -50,7 +54,7 @@ func run() error {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/webhooks/github", &webhook{secret: []byte(gcfg.WebhookSecret), temporal: tc, gh: gh, tcfg: tcfg, log: log})
+	mux.Handle("/webhooks/github", &webhook{secret: []byte(gcfg.WebhookSecret), temporal: tc, gh: gh, tcfg: tcfg, settings: settings, log: log})
 	config.HealthRoutes(mux, tc)
 	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v55/github"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -29,6 +30,7 @@ type webhook struct {
 	temporal client.Client
 	gh       *github.Client
 	tcfg     config.Temporal
+	settings workflows.Settings
 	log      *slog.Logger
 }
 
@@ -108,14 +110,117 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 			"### Request not started\n\nPlease fix these fields by editing the issue; the request starts as soon as the form is valid.\n\n"+forms.Markdown(err))
 		return "invalid form", http.StatusUnprocessableEntity
 	}
-	subject := req.InstanceSlug()
-	sas := []temporal.SearchAttributeUpdate{workflows.SAOperation.ValueSet(string(op)), workflows.SAIssue.ValueSet(ref.String())}
-	if subject != "" {
-		sas = append(sas, workflows.SAInstanceSlug.ValueSet(subject))
+	if req.InstanceSlug() != "" {
+		return h.requestOperation(ctx, log, ref, is, req)
 	}
+	return h.startIntake(ctx, log, ref, e, op, req)
+}
+
+// requestOperation hands an instance request to the instance's entity workflow as an Update. The
+// entity's validator decides: a conflicting or impossible request is rejected before it enters
+// history, and the reason goes on the issue. A create starts the entity if it is not running.
+func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, is *github.Issue, req forms.Request) (string, int) {
+	op, slug := req.Operation(), req.InstanceSlug()
+	r := workflows.OperationRequest{Operation: op, Slug: slug, Issue: &ref, Requester: is.GetUser().GetLogin(),
+		RequestedAt: is.GetCreatedAt().Time, Settings: h.settings}
+	switch v := req.(type) {
+	case forms.NewInstance:
+		r.Create = &v
+	case forms.Suspend:
+		r.Suspend = &v
+	case forms.Resume:
+		r.Resume = &v
+	case forms.Teardown:
+		r.Teardown = &v
+	case forms.ExtendTrial:
+		r.ExtendTrial = &v
+	case forms.ConvertTrial:
+		r.ConvertTrial = &v
+	case forms.AllowlistUpdate:
+		r.Allowlist = &v
+	case forms.ReloadFrontend:
+		r.Reload = &v
+	case forms.Telemetry:
+		r.Telemetry = &v
+	default:
+		log.Error("no instance operation for this request type", "type", fmt.Sprintf("%T", req))
+		return "unsupported request", http.StatusUnprocessableEntity
+	}
+	// "The SLA counts from the agreement date; leave it empty to count from today" (the forms).
+	if d := agreementDate(req); d != "" {
+		if t, err := time.Parse(time.DateOnly, d); err == nil {
+			r.RequestedAt = t
+		}
+	}
+	id := workflows.InstanceWorkflowID(slug)
+	upd := client.UpdateWorkflowOptions{
+		WorkflowID:   id,
+		UpdateID:     workflows.IssueKey(ref) + "/" + string(op),
+		UpdateName:   workflows.UpdateRequest,
+		Args:         []any{r},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	}
+	var handle client.WorkflowUpdateHandle
+	var err error
 	if ni, ok := req.(forms.NewInstance); ok {
-		sas = append(sas, workflows.SAInstanceType.ValueSet(string(ni.Type)))
+		start := h.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+			ID:                       id,
+			TaskQueue:                workflows.TaskQueue,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+			// A torn-down slug (its workflow closed) may be created again.
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			StaticSummary:         fmt.Sprintf("instance `%s` (%s)", slug, ni.Domain),
+			StaticDetails:         fmt.Sprintf("Lifecycle of instance `%s`: %s, %s, %s. Created from %s.", slug, ni.Type, ni.Region, ni.Size, ref),
+			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SAInstanceSlug.ValueSet(slug),
+				workflows.SAInstanceType.ValueSet(string(ni.Type)), workflows.SAIssue.ValueSet(ref.String())),
+		}, workflows.InstanceLifecycle, workflows.InstanceInput{Record: workflows.InstanceRecord{Instance: workflows.Instance{Slug: slug}}})
+		handle, err = h.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{StartWorkflowOperation: start, UpdateOptions: upd})
+	} else {
+		handle, err = h.temporal.UpdateWorkflow(ctx, upd)
 	}
+	var accepted workflows.RequestAccepted
+	if err == nil {
+		err = handle.Get(ctx, &accepted)
+	}
+	var notFound *serviceerror.NotFound
+	var app *temporal.ApplicationError
+	switch {
+	case err == nil:
+		log.Info("request accepted", "operation", op, "instance", slug, "workflowID", accepted.WorkflowID)
+		return accepted.Message, http.StatusAccepted
+	case errors.As(err, &notFound):
+		h.upsertComment(ctx, log, ref, rejectionMarker, fmt.Sprintf("### Request not started\n\nThere is no instance `%s` managed here. Check the slug field (the `Name` column at go/cloud-ops), then edit the issue.", slug))
+		return "unknown instance", http.StatusUnprocessableEntity
+	case errors.As(err, &app):
+		if strings.HasPrefix(app.Message(), workflows.DuplicateRequest) {
+			return "already started", http.StatusOK
+		}
+		log.Info("request rejected by the instance", "operation", op, "instance", slug, "reason", app.Message())
+		h.upsertComment(ctx, log, ref, rejectionMarker, "### Request not started\n\n"+app.Message()+"\n")
+		return "rejected: " + app.Message(), http.StatusConflict
+	}
+	log.Error("could not hand the request to the instance workflow", "instance", slug, "err", err)
+	return "could not reach Temporal; GitHub will redeliver", http.StatusServiceUnavailable
+}
+
+// agreementDate is the form's agreement date, for the forms that have one.
+func agreementDate(req forms.Request) string {
+	switch v := req.(type) {
+	case forms.NewInstance:
+		return v.AgreementDate
+	case forms.Suspend:
+		return v.AgreementDate
+	case forms.Teardown:
+		return v.AgreementDate
+	case forms.ConvertTrial:
+		return v.AgreementDate
+	}
+	return ""
+}
+
+// startIntake starts the per-issue workflow of a fleet-wide request (upgrade tracking).
+func (h *webhook) startIntake(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, e *github.IssuesEvent, op forms.Operation, req forms.Request) (string, int) {
+	subject := ""
 	if up, ok := req.(forms.UpgradeTracking); ok {
 		subject = up.Version
 	}
@@ -126,7 +231,7 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary:            fmt.Sprintf("%s %s for %s", op, subject, ref),
-		TypedSearchAttributes:    temporal.NewSearchAttributes(sas...),
+		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SAOperation.ValueSet(string(op)), workflows.SAIssue.ValueSet(ref.String())),
 	}
 	in := workflows.IntakeInput{Issue: ref, Operation: string(op), Slug: subject, Requester: e.GetSender().GetLogin(),
 		RunURL: h.tcfg.WorkflowURL(id)}

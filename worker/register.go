@@ -79,7 +79,9 @@ func (c *clients) close() {
 // exported method with an activity signature becomes an activity named after the method (the
 // names are unique across structs), and helpers such as Close are skipped.
 func register(r registry, c *clients) {
-	r.RegisterWorkflowWithOptions(workflows.Intake, workflow.RegisterOptions{Name: "Intake"})
+	for _, w := range workflows.Workflows() {
+		r.RegisterWorkflowWithOptions(w.Func, workflow.RegisterOptions{Name: w.Name})
+	}
 	skip := activity.RegisterOptions{SkipInvalidStructFunctions: true}
 	for _, a := range []any{c.github, c.configRepo, c.projects, c.gke, c.gkeBackup, c.cloudSQL, c.cloudflare, c.uptime} {
 		r.RegisterActivityWithOptions(a, skip)

@@ -1,7 +1,12 @@
 package workflows
 
 import (
+	"fmt"
+	"time"
+
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/sourcegraph/lifecycle/activities"
 )
 
 // execute runs one activity with the options of its kind and a summary for the Web UI's event
@@ -21,4 +26,32 @@ func withActivity(ctx workflow.Context, kind ActivityKind, summary string) workf
 	opts := ActivityOptions(kind)
 	opts.Summary = summary
 	return workflow.WithActivityOptions(ctx, opts)
+}
+
+// soak waits until the instance serves its version healthily, Consecutive probes in a row (1: wait
+// until it is up). The activity's own timeouts grow with the soak's settings, so a long soak is
+// never cut short by the default Soak options.
+func soak(ctx workflow.Context, s Settings, summary string, in activities.SoakInput) error {
+	opts := ActivityOptions(Soak)
+	opts.Summary = summary
+	if d := s.SoakTimeout + 5*time.Minute; d > opts.StartToCloseTimeout {
+		opts.StartToCloseTimeout = d
+	}
+	if d := s.SoakInterval + 30*time.Second; d > opts.HeartbeatTimeout {
+		opts.HeartbeatTimeout = d
+	}
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), (*activities.Uptime).Soak, in).Get(ctx, nil)
+}
+
+// soakFor is the uptime soak of the settings: SoakProbes healthy probes at version.
+func soakFor(ctx workflow.Context, s Settings, host, version string) error {
+	return soak(ctx, s, fmt.Sprintf("Uptime soak: %d healthy probes of %s at %s, %s apart", s.SoakProbes, host, version, s.SoakInterval),
+		activities.SoakInput{Host: host, ExpectedVersion: version, Consecutive: s.SoakProbes, Interval: s.SoakInterval, Timeout: s.SoakTimeout})
+}
+
+// listFleet reads every instance's config.yaml from the config repo.
+func listFleet(ctx workflow.Context, summary string) ([]activities.FleetEntry, error) {
+	var fleet []activities.FleetEntry
+	err := workflow.ExecuteActivity(withActivity(ctx, CloudCall, summary), (*activities.ConfigRepo).ListFleet).Get(ctx, &fleet)
+	return fleet, err
 }

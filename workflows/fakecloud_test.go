@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/sourcegraph/lifecycle/activities"
 	"github.com/sourcegraph/lifecycle/internal/spec"
@@ -65,7 +66,7 @@ func newOpEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakeCloud) {
 	f := newFakeCloud()
 	f.register(env)
 	for _, w := range Workflows() {
-		env.RegisterWorkflow(w)
+		env.RegisterWorkflowWithOptions(w.Func, workflow.RegisterOptions{Name: w.Name})
 	}
 	return env, f
 }

@@ -164,8 +164,16 @@ type InstanceRecord struct {
 	History []OperationRef `json:"history,omitempty"`
 	// Backups are the newest on-demand backups (suspend, teardown): resume and restore start here.
 	Backups *BackupRecord `json:"backups,omitempty"`
-	// SuspendedAt is when the current suspension finished.
-	SuspendedAt time.Time `json:"suspendedAt,omitzero"`
+	// SuspendedAt is when the current suspension finished; SuspendIssue is where it was asked, and
+	// where the backup-retention warning goes (RetentionWarned once it went).
+	SuspendedAt     time.Time `json:"suspendedAt,omitzero"`
+	SuspendIssue    *IssueRef `json:"suspendIssue,omitempty"`
+	RetentionWarned bool      `json:"retentionWarned,omitempty"`
+	// Settings are the latest request's: the trial and retention timers use them.
+	Settings Settings `json:"settings,omitzero"`
+	// NeedsAttention is set when an operation workflow failed outright (not parked: failed), so
+	// the instance's state may not match its resources.
+	NeedsAttention bool `json:"needsAttention,omitempty"`
 }
 
 // BackupRecord is one pair of on-demand backups taken before a risky step (invariant 6).

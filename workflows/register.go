@@ -1,6 +1,24 @@
 package workflows
 
-// Workflows lists every workflow function, for the worker and the tests to register.
-func Workflows() []any {
-	return []any{Intake}
+// Registration names a workflow function. Names are explicit because the instance workflow
+// starts its operations by name (operationWorkflows), and a rename must not break them.
+type Registration struct {
+	Name string
+	Func any
+}
+
+// Workflows lists every workflow, for the worker and the tests to register.
+func Workflows() []Registration {
+	return []Registration{
+		{"Intake", Intake},
+		{"InstanceLifecycle", InstanceLifecycle},
+		{"Create", Create},
+		{"Suspend", Suspend},
+		{"Resume", Resume},
+		{"Teardown", Teardown},
+		{"ConvertTrial", ConvertTrial},
+		{"UpdateAllowlist", UpdateAllowlist},
+		{"ReloadFrontend", ReloadFrontend},
+		{"SetTelemetry", SetTelemetry},
+	}
 }

@@ -46,6 +46,10 @@ type Options struct {
 	Env []string
 }
 
+// LatestVersion is the simulator's newest Sourcegraph release: the local stack's latest tested
+// version (LIFECYCLE_LATEST_VERSION).
+const LatestVersion = "5.10.0"
+
 // Defaults are the local stack's ports (DESIGN.md).
 func Defaults(root string) Options {
 	return Options{
@@ -171,7 +175,8 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 		return args, env, func(ctx context.Context) error { return httpOK(ctx, s.WorkerURL()+"/readyz") }, nil
 	case "starter":
 		args = []string{filepath.Join(o.BinDir, "starter"), "-listen", fmt.Sprintf("127.0.0.1:%d", o.StarterPort)}
-		return args, append(common, "GITHUB_TOKEN=bot-token"), func(ctx context.Context) error { return httpOK(ctx, s.StarterURL()+"/readyz") }, nil
+		// The simulator's newest release is the latest tested version new instances get.
+		return args, append(common, "GITHUB_TOKEN=bot-token", "LIFECYCLE_LATEST_VERSION="+LatestVersion), func(ctx context.Context) error { return httpOK(ctx, s.StarterURL()+"/readyz") }, nil
 	}
 	return nil, nil, nil, fmt.Errorf("unknown process %q (one of %s)", name, strings.Join(Processes, ", "))
 }
@@ -193,7 +198,8 @@ func (s *Stack) Start(ctx context.Context, name string) error {
 	}
 	defer logf.Close()
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(append(os.Environ(), s.Opts.Env...), env...)
+	// Options.Env comes last so a caller (a test) can override any default.
+	cmd.Env = append(append(os.Environ(), env...), s.Opts.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -60,7 +60,7 @@ No
 
 ### %s
 
-2026-11-20
+_No response_
 `, forms.FieldCustomer, forms.FieldSlug, slug, forms.FieldDomain, forms.FieldType, forms.FieldSize, forms.FieldRegion,
 		forms.FieldVersion, forms.FieldAdminEmail, forms.FieldAllowlist, forms.FieldTelemetry, forms.FieldAgreement)
 }

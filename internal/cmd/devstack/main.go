@@ -5,10 +5,17 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+
 	"github.com/sourcegraph/lifecycle/internal/devstack"
+	"github.com/sourcegraph/lifecycle/internal/forms"
+	"github.com/sourcegraph/lifecycle/internal/spec"
+	"github.com/sourcegraph/lifecycle/workflows"
 )
 
 const usage = `usage: devstack up [-sample]   start Temporal (+ Web UI), simulator, worker, starter; -sample files a new-instance issue
@@ -72,18 +79,58 @@ func up(opts devstack.Options, sample bool) error {
 	if err != nil {
 		return err
 	}
-	id := devstack.IntakeID(is.GetNumber())
+	id := workflows.OperationWorkflowID(forms.OpCreate, slug,
+		workflows.IssueKey(workflows.IssueRef{Owner: devstack.SampleOwner, Repo: devstack.SampleRepo, Number: is.GetNumber()}))
 	if _, err := s.WaitWorkflow(ctx, id, 30*time.Second); err != nil {
 		return err
 	}
 	fmt.Printf(`
 Filed issue %s (new instance %q) as alice in the simulated GitHub.
-It reached the starter as a signed webhook and started workflow %s.
+It reached the starter as a signed webhook; instance workflow %s started create workflow %s.
 
   Watch it:   %s
   The issue:  %s/api/v3/repos/%s/%s/issues/%d/comments
 
-Stop everything with: make stop
-`, is.GetHTMLURL(), slug, id, s.Temporal().WorkflowURL(id), s.SimURL(), devstack.SampleOwner, devstack.SampleRepo, is.GetNumber())
+`, is.GetHTMLURL(), slug, workflows.InstanceWorkflowID(slug), id, s.Temporal().WorkflowURL(id), s.SimURL(), devstack.SampleOwner, devstack.SampleRepo, is.GetNumber())
+	state, err := follow(ctx, s, id, 5*time.Minute)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\ncreate %s: %s. Try https://%s through the simulator: curl -H 'Host: %s' %s/__version\n\nStop everything with: make stop\n",
+		slug, state, spec.DefaultDomain(slug), spec.DefaultDomain(slug), s.SimURL())
 	return nil
+}
+
+// follow prints the operation's checklist as its steps finish, until it ends, parks or time runs out.
+func follow(ctx context.Context, s *devstack.Stack, id string, within time.Duration) (string, error) {
+	tc, err := client.DialContext(ctx, client.Options{HostPort: s.TemporalAddr(), Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		return "", err
+	}
+	defer tc.Close()
+	printed := map[string]workflows.StepState{}
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		v, err := tc.QueryWorkflow(ctx, id, "", workflows.QueryProgress)
+		if err == nil {
+			var p workflows.Progress
+			if err := v.Get(&p); err != nil {
+				return "", err
+			}
+			for _, st := range p.Steps {
+				if st.State != workflows.StepPending && printed[st.Name] != st.State {
+					printed[st.Name] = st.State
+					fmt.Printf("  %-8s %s\n", st.State, st.Title)
+				}
+			}
+			switch {
+			case p.Parked != nil:
+				return "parked on " + p.Parked.Step + ": " + p.Parked.Error + " (decide with an Update, see the README)", nil
+			case p.State != "running":
+				return p.State, nil
+			}
+		}
+		time.Sleep(time.Second)
+	}
+	return "still running after " + within.String() + "; follow it in the Web UI", nil
 }

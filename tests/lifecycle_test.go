@@ -1,0 +1,333 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v55/github"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/sourcegraph/lifecycle/internal/devstack"
+	"github.com/sourcegraph/lifecycle/internal/forms"
+	"github.com/sourcegraph/lifecycle/internal/spec"
+	"github.com/sourcegraph/lifecycle/workflows"
+)
+
+// fileIssue files an issue form as user through the simulated GitHub: the starter hears of it
+// through the real signed webhook.
+func fileIssue(t *testing.T, user string, op forms.Operation, title, body string) *github.Issue {
+	t.Helper()
+	is, _, err := stack.GitHubAs(user).Issues.Create(context.Background(), devstack.SampleOwner, devstack.SampleRepo, &github.IssueRequest{
+		Title: github.String(title), Body: github.String(body), Labels: &[]string{forms.TeamLabel, forms.LabelOf(op)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return is
+}
+
+func suspendBody(slug string) string {
+	return fmt.Sprintf("### Slug\n\n%s\n\n### Reason\n\nThe customer pauses for the quarter.\n\n### Expected resume date\n\n_No response_\n\n### Agreement date\n\n_No response_\n", slug)
+}
+
+func resumeBody(slug string) string {
+	return fmt.Sprintf("### Slug\n\n%s\n\n### Reason\n\nBack from the break.\n", slug)
+}
+
+func teardownBody(slug string) string {
+	return fmt.Sprintf("### Slug\n\n%s\n\n### Reason\n\nThe customer churned.\n\n### Agreement date\n\n_No response_\n\n### Acknowledgement\n\n- [x] %s\n", slug, forms.OptionDataDeleted)
+}
+
+// instance queries the entity workflow's record.
+func instance(t *testing.T, tc client.Client, slug string) (workflows.InstanceRecord, error) {
+	v, err := tc.QueryWorkflow(context.Background(), workflows.InstanceWorkflowID(slug), "", workflows.QueryInstance)
+	if err != nil {
+		return workflows.InstanceRecord{}, err
+	}
+	var r workflows.InstanceRecord
+	return r, v.Get(&r)
+}
+
+// waitState waits until the instance is in state with no operation running.
+func waitState(t *testing.T, tc client.Client, slug string, want workflows.InstanceState, within time.Duration) workflows.InstanceRecord {
+	t.Helper()
+	var r workflows.InstanceRecord
+	var err error
+	deadline := time.Now().Add(within)
+	for {
+		r, err = instance(t, tc, slug)
+		if err == nil && r.State == want && r.Current == nil {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance %s not %q within %s: record %+v, query error %v", slug, want, within, r, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// progressOf queries an operation workflow's progress.
+func progressOf(t *testing.T, tc client.Client, id string) (workflows.Progress, error) {
+	v, err := tc.QueryWorkflow(context.Background(), id, "", workflows.QueryProgress)
+	if err != nil {
+		return workflows.Progress{}, err
+	}
+	var p workflows.Progress
+	return p, v.Get(&p)
+}
+
+// simJSON reads one of the simulator's inspection endpoints.
+func simJSON(t *testing.T, method, path string, body io.Reader, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, stack.SimURL()+path, body)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
+	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type counts struct{ Created, Mutated, Deleted int }
+
+// ledgerFor returns the simulator's ledger entries whose key contains any of the markers.
+func ledgerFor(t *testing.T, markers ...string) map[string]counts {
+	t.Helper()
+	var all map[string]counts
+	simJSON(t, http.MethodGet, "/_sim/ledger", nil, &all)
+	out := map[string]counts{}
+	for k, c := range all {
+		for _, m := range markers {
+			if strings.Contains(k, m) {
+				out[k] = c
+			}
+		}
+	}
+	return out
+}
+
+// visit fetches a path of the instance through the simulator, by Host header, like a browser.
+func visit(t *testing.T, host, path string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, stack.SimURL()+path, nil)
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// statusComment is the bot's status comment of one operation workflow on an issue.
+func statusComment(t *testing.T, number int, workflowID string) string {
+	t.Helper()
+	for _, c := range botComments(t, number) {
+		if strings.HasPrefix(c.GetBody(), "<!-- lifecycle:status:"+workflowID+" -->") {
+			return c.GetBody()
+		}
+	}
+	return ""
+}
+
+func decide(t *testing.T, tc client.Client, workflowID string, d workflows.Decision) error {
+	t.Helper()
+	h, err := tc.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{WorkflowID: workflowID, UpdateName: workflows.UpdateDecide,
+		Args: []any{d}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err != nil {
+		return err
+	}
+	return h.Get(context.Background(), nil)
+}
+
+func update(tc client.Client, workflowID, name string, arg any) error {
+	h, err := tc.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{WorkflowID: workflowID, UpdateName: name,
+		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err != nil {
+		return err
+	}
+	return h.Get(context.Background(), nil)
+}
+
+func opID(op forms.Operation, slug string, is *github.Issue) string {
+	return workflows.OperationWorkflowID(op, slug, workflows.IssueKey(workflows.IssueRef{Owner: devstack.SampleOwner, Repo: devstack.SampleRepo, Number: is.GetNumber()}))
+}
+
+// TestInstanceLifecycleEndToEnd drives one instance through create → suspend → resume → teardown
+// by filing issues, and checks what the simulated clouds hold after each step.
+func TestInstanceLifecycleEndToEnd(t *testing.T) {
+	tc := temporalClient(t)
+	const slug = "e2e-life"
+	domain := spec.DefaultDomain(slug)
+	project := spec.ProjectID(slug)
+
+	create := fileIssue(t, "alice", forms.OpCreate, "New Cloud instance: "+slug, devstack.SampleNewInstanceBody(slug))
+	r := waitState(t, tc, slug, workflows.StateActive, 2*time.Minute)
+	if r.Instance.Version != devstack.LatestVersion || r.Instance.Domain != domain {
+		t.Fatalf("created instance %+v", r.Instance)
+	}
+	if code, body := visit(t, domain, "/__version"); code != 200 || strings.TrimSpace(body) != devstack.LatestVersion {
+		t.Fatalf("the new instance does not serve: %d %q", code, body)
+	}
+	createID := opID(forms.OpCreate, slug, create)
+	if c := statusComment(t, create.GetNumber(), createID); !strings.Contains(c, "succeeded") || strings.Contains(c, "- [ ]") {
+		t.Errorf("create's status comment is not a finished checklist:\n%s", c)
+	}
+	var handoff bool
+	for _, c := range botComments(t, create.GetNumber()) {
+		handoff = handoff || strings.Contains(c.GetBody(), "https://"+domain)
+	}
+	if !handoff {
+		t.Error("no hand-off comment with the instance's URL")
+	}
+	suspend := fileIssue(t, "alice", forms.OpSuspend, "Suspend "+slug, suspendBody(slug))
+	r = waitState(t, tc, slug, workflows.StateSuspended, 2*time.Minute)
+	if r.Backups == nil || r.Backups.SQLBackupRunID == 0 || r.Backups.GKEBackup == "" {
+		t.Errorf("suspend recorded no backups: %+v", r.Backups)
+	}
+	if code, body := visit(t, domain, "/"); code != http.StatusServiceUnavailable || !strings.Contains(body, "paused") {
+		t.Errorf("a suspended instance should show the holding page: %d %q", code, body)
+	}
+	if c := statusComment(t, suspend.GetNumber(), opID(forms.OpSuspend, slug, suspend)); !strings.Contains(c, "succeeded") {
+		t.Errorf("suspend's status comment:\n%s", c)
+	}
+
+	fileIssue(t, "alice", forms.OpResume, "Resume "+slug, resumeBody(slug))
+	waitState(t, tc, slug, workflows.StateActive, 2*time.Minute)
+	if code, body := visit(t, domain, "/__version"); code != 200 || strings.TrimSpace(body) != devstack.LatestVersion {
+		t.Fatalf("the resumed instance does not serve: %d %q", code, body)
+	}
+
+	teardown := fileIssue(t, "alice", forms.OpTeardown, "Teardown "+slug, teardownBody(slug))
+	tdID := opID(forms.OpTeardown, slug, teardown)
+	eventually(t, time.Minute, "the teardown to wait for approval", func() bool {
+		p, err := progressOf(t, tc, tdID)
+		return err == nil && len(p.Steps) > 0 && p.Steps[0].State == workflows.StepRunning
+	})
+	if err := update(tc, tdID, workflows.UpdateApprove, workflows.Approval{By: "alice"}); err == nil || !strings.Contains(err.Error(), "requester") {
+		t.Fatalf("the requester approving their own teardown: %v", err)
+	}
+	if err := update(tc, tdID, workflows.UpdateApprove, workflows.Approval{By: "bob"}); err != nil {
+		t.Fatalf("bob's approval: %v", err)
+	}
+	r = waitState(t, tc, slug, workflows.StateDeleted, 2*time.Minute)
+
+	// Every resource was created exactly once over the whole life, and is gone now.
+	ledger := ledgerFor(t, project, domain)
+	for _, want := range []string{"resourcemanager/", "gke/", "cloudsql/", "gkebackup/", "cloudflare/"} {
+		found := false
+		for k, c := range ledger {
+			if !strings.HasPrefix(k, want) {
+				continue
+			}
+			found = true
+			if c.Created != 1 {
+				t.Errorf("%s created %d times, want exactly once", k, c.Created)
+			}
+		}
+		if !found {
+			t.Errorf("no %s resource in the ledger for %s: %v", want, slug, ledger)
+		}
+	}
+	if code, _ := visit(t, domain, "/__version"); code == 200 {
+		t.Error("a torn-down instance still serves")
+	}
+	is, _, err := stack.GitHubAs("bob").Issues.Get(context.Background(), devstack.SampleOwner, devstack.SampleRepo, teardown.GetNumber())
+	if err != nil || is.GetState() != "closed" {
+		t.Errorf("the teardown issue is not closed: %v %v", is.GetState(), err)
+	}
+	if len(r.History) != 4 {
+		t.Errorf("tombstone history: %+v", r.History)
+	}
+	// The tombstone stays queryable after the entity workflow ended.
+	desc, err := tc.DescribeWorkflowExecution(context.Background(), workflows.InstanceWorkflowID(slug), "")
+	if err != nil || desc.GetWorkflowExecutionInfo().GetCloseTime() == nil {
+		t.Errorf("the instance workflow should have ended: %v", err)
+	}
+}
+
+// TestParkedStepRetriesAfterFaultCleared injects a permanent fault into the Backup for GKE API: the
+// create parks, says so on the issue and in visibility, a conflicting request is turned away
+// meanwhile, and a retry decision after the fault is cleared finishes the run.
+func TestParkedStepRetriesAfterFaultCleared(t *testing.T) {
+	tc := temporalClient(t)
+	const slug = "e2e-park"
+	simJSON(t, http.MethodPost, "/_sim/faults", strings.NewReader(
+		`{"api":"gkebackup","method":"CreateBackupPlan","match":"`+spec.ProjectID(slug)+`","status":403,"message":"backupPlans.create denied (injected)"}`), nil)
+	t.Cleanup(func() { simJSON(t, http.MethodDelete, "/_sim/faults", nil, nil) })
+
+	create := fileIssue(t, "alice", forms.OpCreate, "New Cloud instance: "+slug, devstack.SampleNewInstanceBody(slug))
+	id := opID(forms.OpCreate, slug, create)
+	var p workflows.Progress
+	eventually(t, 2*time.Minute, "the create to park", func() bool {
+		var err error
+		p, err = progressOf(t, tc, id)
+		return err == nil && p.Parked != nil
+	})
+	if p.Parked.Step != "backup-plan" || !strings.Contains(p.Parked.Error, "denied") {
+		t.Fatalf("parked on %+v", p.Parked)
+	}
+	eventually(t, 30*time.Second, "the parked state on the issue", func() bool {
+		return strings.Contains(statusComment(t, create.GetNumber(), id), "Needs attention")
+	})
+	eventually(t, 30*time.Second, "NeedsAttention in visibility", func() bool {
+		resp, err := tc.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("NeedsAttention = true AND WorkflowId = '%s'", id)})
+		return err == nil && len(resp.GetExecutions()) == 1
+	})
+
+	// A conflicting request while the create is parked: one clear comment, nothing started.
+	suspend := fileIssue(t, "alice", forms.OpSuspend, "Suspend "+slug, suspendBody(slug))
+	var rejection string
+	eventually(t, 30*time.Second, "the conflict comment", func() bool {
+		for _, c := range botComments(t, suspend.GetNumber()) {
+			rejection = c.GetBody()
+		}
+		return rejection != ""
+	})
+	if !strings.Contains(rejection, "`suspend` cannot start: `create` is running") {
+		t.Errorf("conflict comment:\n%s", rejection)
+	}
+	if _, err := tc.DescribeWorkflowExecution(context.Background(), opID(forms.OpSuspend, slug, suspend), ""); err == nil {
+		t.Error("the conflicting suspend started a workflow")
+	}
+
+	// A decision for a step that is not parked is refused.
+	if err := decide(t, tc, id, workflows.Decision{Step: "cluster", Action: "retry", By: "carol"}); err == nil || !strings.Contains(err.Error(), "not parked") {
+		t.Fatalf("decision for a step that is not parked: %v", err)
+	}
+	simJSON(t, http.MethodDelete, "/_sim/faults", nil, nil)
+	if err := decide(t, tc, id, workflows.Decision{Step: "backup-plan", Action: "retry", By: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, tc, slug, workflows.StateActive, 2*time.Minute)
+	p, err := progressOf(t, tc, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.State != "succeeded" || len(p.Decisions) != 1 || p.Decisions[0].By != "carol" {
+		t.Errorf("progress after the retry: state %s, decisions %+v", p.State, p.Decisions)
+	}
+	for k, c := range ledgerFor(t, spec.ProjectID(slug)) {
+		if c.Created != 1 {
+			t.Errorf("%s created %d times", k, c.Created)
+		}
+	}
+}

@@ -1,0 +1,563 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sourcegraph/lifecycle/activities"
+	"github.com/sourcegraph/lifecycle/internal/forms"
+	"github.com/sourcegraph/lifecycle/internal/spec"
+)
+
+// operationWorkflows maps each operation to its child workflow's type name. Names, not function
+// values: the entity starts children by name, as any client would.
+var operationWorkflows = map[forms.Operation]string{
+	forms.OpCreate:           "Create",
+	forms.OpSuspend:          "Suspend",
+	forms.OpResume:           "Resume",
+	forms.OpTeardown:         "Teardown",
+	forms.OpConvertTrial:     "ConvertTrial",
+	forms.OpUpdateAllowlist:  "UpdateAllowlist",
+	forms.OpReloadFrontend:   "ReloadFrontend",
+	forms.OpEnableTelemetry:  "SetTelemetry",
+	forms.OpDisableTelemetry: "SetTelemetry",
+}
+
+const (
+	// historyLimit bounds the operations an instance remembers (continue-as-new carries them).
+	historyLimit = 30
+	// idleExit is how long a workflow that never got an operation waits before it ends.
+	idleExit = 10 * time.Minute
+	// retentionNotice is how long before the suspension's backups expire the issue is warned.
+	retentionNotice = 7 * 24 * time.Hour
+	// systemActor is the requester of the operations the instance starts itself.
+	systemActor = "lifecycle"
+)
+
+// InstanceLifecycle is the entity workflow of one instance (ID InstanceWorkflowID(slug)). It owns
+// the lifecycle state, accepts operation requests as Updates whose validator rejects conflicts
+// before they enter history (invariant 3), runs each operation as a child workflow, keeps the
+// trial and backup-retention clocks, and continues as new when Temporal suggests it. After a
+// teardown it ends; its result is the tombstone.
+func InstanceLifecycle(ctx workflow.Context, in InstanceInput) (InstanceRecord, error) {
+	e := &entity{rec: in.Record}
+	if e.rec.Instance.Slug == "" {
+		e.rec.Instance.Slug = strings.TrimPrefix(workflow.GetInfo(ctx).WorkflowExecution.ID, "instance/")
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryInstance, func() (InstanceRecord, error) { return e.rec, nil }); err != nil {
+		return e.rec, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRequest, e.accept,
+		workflow.UpdateHandlerOptions{Validator: e.validate}); err != nil {
+		return e.rec, err
+	}
+	e.publish(ctx)
+	started := workflow.Now(ctx)
+	for {
+		if e.rec.Current == nil && (e.rec.State == StateNone || e.rec.State == StateDeleted) {
+			if len(e.rec.History) > 0 || workflow.Now(ctx).Sub(started) >= idleExit {
+				return e.end(ctx)
+			}
+		}
+		if e.rec.Current == nil && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+				return e.rec, err
+			}
+			return e.rec, workflow.NewContinueAsNewError(ctx, InstanceLifecycle, InstanceInput{Record: e.rec})
+		}
+		wake := e.nextEvent()
+		if e.rec.State == StateNone && e.rec.Current == nil && len(e.rec.History) == 0 {
+			wake = started.Add(idleExit)
+		}
+		ready := func() bool { return e.childDone || (e.rec.Current == nil && e.dueNow(ctx)) }
+		var err error
+		if wake.IsZero() {
+			err = workflow.Await(ctx, ready)
+		} else {
+			_, err = workflow.AwaitWithTimeout(ctx, max(wake.Sub(workflow.Now(ctx)), time.Millisecond), ready)
+		}
+		if err != nil {
+			return e.rec, err
+		}
+		if e.childDone {
+			e.finish(ctx)
+		}
+		e.clocks(ctx)
+	}
+}
+
+// entity is the instance workflow's state and handlers.
+type entity struct {
+	rec InstanceRecord
+	// prevState is the state to return to when the running operation does not succeed.
+	prevState InstanceState
+	// The running child's result, set by the coroutine that waits for it.
+	childDone   bool
+	childResult OperationResult
+	childErr    error
+}
+
+// validate rejects a request before it enters history: the reason is what the requester reads
+// on the issue.
+func (e *entity) validate(ctx workflow.Context, req OperationRequest) error {
+	slug, st := e.rec.Instance.Slug, e.rec.State
+	if req.Slug != slug {
+		return fmt.Errorf("this is the workflow of instance `%s`, not `%s`", slug, req.Slug)
+	}
+	if _, ok := operationWorkflows[req.Operation]; !ok && req.Operation != forms.OpExtendTrial {
+		return fmt.Errorf("`%s` is not an instance operation", req.Operation)
+	}
+	if !req.hasPayload() {
+		return fmt.Errorf("the %s request carries no %s details", req.Operation, req.Operation)
+	}
+	if req.Issue == nil {
+		return errors.New("a request needs the issue it was filed on")
+	}
+	if e.handled(*req.Issue, req.Operation) {
+		return fmt.Errorf("%s%s already started %s for `%s`", DuplicateRequest, req.Issue, req.Operation, slug)
+	}
+	if st == StateDeleted {
+		last := e.last(forms.OpTeardown)
+		return fmt.Errorf("instance `%s` was torn down on %s (%s); file a new-instance request to create it again",
+			slug, formatTime(last.EndedAt), issueText(last.Issue))
+	}
+	if cur := e.rec.Current; cur != nil {
+		return fmt.Errorf("`%s` cannot start: `%s` is running for `%s` (requested by @%s on %s, workflow `%s`). "+
+			"One operation runs at a time: file the request again when it has finished", req.Operation, cur.Operation, slug, cur.Requester,
+			issueText(cur.Issue), cur.WorkflowID)
+	}
+	wantState := func(ok ...InstanceState) error {
+		if slices.Contains(ok, st) {
+			return nil
+		}
+		if st == StateNone {
+			return fmt.Errorf("there is no instance `%s`: file a new-instance request first", slug)
+		}
+		return fmt.Errorf("`%s` needs the instance to be %s, and `%s` is %s", req.Operation, statesText(ok), slug, st)
+	}
+	switch req.Operation {
+	case forms.OpCreate:
+		if st != StateNone {
+			return fmt.Errorf("instance `%s` already exists (%s); choose another slug", slug, st)
+		}
+	case forms.OpSuspend:
+		if st == StateSuspended {
+			return fmt.Errorf("`%s` is already suspended (since %s)", slug, formatTime(e.rec.SuspendedAt))
+		}
+		return wantState(StateActive, StateSuspending)
+	case forms.OpResume:
+		if st == StateActive {
+			return fmt.Errorf("`%s` is active, not suspended: there is nothing to resume", slug)
+		}
+		return wantState(StateSuspended, StateResuming)
+	case forms.OpTeardown:
+		return wantState(StateActive, StateSuspended, StateProvisioning, StateSuspending, StateResuming, StateTearingDown)
+	case forms.OpExtendTrial, forms.OpConvertTrial:
+		if e.rec.Trial == nil {
+			return fmt.Errorf("`%s` is a %s instance, not a trial", slug, e.rec.Instance.Type)
+		}
+		return wantState(StateActive, StateSuspended)
+	default: // small ops change a running instance
+		return wantState(StateActive)
+	}
+	return nil
+}
+
+// DuplicateRequest prefixes the rejection of a request that was already started (a redelivered
+// or edited issue): the starter stays quiet about those.
+const DuplicateRequest = "duplicate: "
+
+// accept applies an accepted request: a trial extension at once, anything else as a child
+// workflow. It returns once the child has started.
+func (e *entity) accept(ctx workflow.Context, req OperationRequest) (RequestAccepted, error) {
+	e.rec.Settings = req.Settings
+	if req.Operation == forms.OpExtendTrial {
+		return e.extendTrial(ctx, req), nil
+	}
+	if req.Operation == forms.OpCreate {
+		ni := req.Create
+		e.rec.Instance = Instance{Slug: ni.Slug, Type: ni.Type, Domain: ni.Domain, Region: ni.Region, Size: ni.Size,
+			Version: ni.Version, Issue: req.Issue}
+	}
+	id, err := e.start(ctx, req, IssueKey(*req.Issue))
+	if err != nil {
+		return RequestAccepted{}, err
+	}
+	return RequestAccepted{WorkflowID: id, Message: fmt.Sprintf("%s of `%s` started: workflow %s", req.Operation, req.Slug, id)}, nil
+}
+
+// transitional is the state an instance is in while an operation runs.
+var transitional = map[forms.Operation]InstanceState{
+	forms.OpCreate:   StateProvisioning,
+	forms.OpSuspend:  StateSuspending,
+	forms.OpResume:   StateResuming,
+	forms.OpTeardown: StateTearingDown,
+}
+
+// start runs an operation as a child workflow and waits until it has started.
+func (e *entity) start(ctx workflow.Context, req OperationRequest, key string) (string, error) {
+	inst := e.rec.Instance
+	id := OperationWorkflowID(req.Operation, inst.Slug, key)
+	ref := &OperationRef{Operation: req.Operation, WorkflowID: id, Issue: req.Issue, Requester: req.Requester, StartedAt: workflow.Now(ctx)}
+	// Current is set before the child starts, so a request arriving meanwhile is already rejected.
+	e.rec.Current, e.prevState = ref, e.rec.State
+	if st, ok := transitional[req.Operation]; ok {
+		e.rec.State = st
+	}
+	e.publish(ctx)
+	sas := []temporal.SearchAttributeUpdate{SAInstanceSlug.ValueSet(inst.Slug), SAOperation.ValueSet(string(req.Operation)),
+		SAInstanceType.ValueSet(string(inst.Type)), SANeedsAttention.ValueSet(false)}
+	if req.Issue != nil {
+		sas = append(sas, SAIssue.ValueSet(req.Issue.String()))
+	}
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            id,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(sas...),
+		StaticSummary:         fmt.Sprintf("%s `%s` (%s)", req.Operation, inst.Slug, issueText(req.Issue)),
+		StaticDetails: fmt.Sprintf("**%s** of instance `%s` (%s, %s), requested by @%s on %s.\n\nEntity workflow: `%s`",
+			req.Operation, inst.Slug, inst.Type, inst.Domain, req.Requester, issueText(req.Issue), InstanceWorkflowID(inst.Slug)),
+	})
+	fut := workflow.ExecuteChildWorkflow(cctx, operationWorkflows[req.Operation], OperationInput{Request: req, Instance: inst, Backups: e.rec.Backups})
+	if err := fut.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		e.rec.Current, e.rec.State = nil, e.prevState
+		e.publish(ctx)
+		return "", fmt.Errorf("could not start %s: %w", id, err)
+	}
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		var res OperationResult
+		err := fut.Get(ctx, &res)
+		e.childResult, e.childErr, e.childDone = res, err, true
+	})
+	return id, nil
+}
+
+// finish records the ended operation and moves the lifecycle state.
+func (e *entity) finish(ctx workflow.Context) {
+	res, err, ref := e.childResult, e.childErr, e.rec.Current
+	e.childDone, e.childResult, e.childErr, e.rec.Current = false, OperationResult{}, nil, nil
+	now := workflow.Now(ctx)
+	ref.EndedAt, ref.Outcome = now, res.Outcome
+	if err != nil {
+		// The child failed outright (not parked): its resources may be half-changed. Keep the
+		// transitional state so the record says so, and ask for attention.
+		ref.Outcome = OutcomeFailed
+		e.rec.NeedsAttention = true
+		workflow.GetLogger(ctx).Error("operation workflow failed", "workflowID", ref.WorkflowID, "error", err)
+	}
+	ok := ref.Outcome == OutcomeSucceeded
+	if !ok && err == nil {
+		e.rec.State = e.prevState
+	}
+	if ok {
+		e.rec.NeedsAttention = false
+		if res.Instance.Slug != "" {
+			e.rec.Instance.Version, e.rec.Instance.Type = res.Instance.Version, res.Instance.Type
+		}
+		if res.Backups != nil {
+			e.rec.Backups = res.Backups
+		}
+		switch ref.Operation {
+		case forms.OpCreate:
+			e.rec.State = StateActive
+			if e.rec.Instance.Type == spec.Trial && !res.TrialExpiresAt.IsZero() {
+				e.rec.Trial = &TrialClock{ExpiresAt: res.TrialExpiresAt}
+				e.skipPastReminders(now)
+			}
+		case forms.OpSuspend:
+			e.rec.State, e.rec.SuspendedAt, e.rec.SuspendIssue, e.rec.RetentionWarned = StateSuspended, now, ref.Issue, false
+		case forms.OpResume:
+			e.rec.State, e.rec.SuspendedAt, e.rec.SuspendIssue = StateActive, time.Time{}, nil
+		case forms.OpTeardown:
+			e.rec.State, e.rec.Trial = StateDeleted, nil
+		case forms.OpConvertTrial:
+			e.rec.Instance.Type, e.rec.Trial = spec.Production, nil
+		}
+	}
+	if ref.Operation == forms.OpCreate && !ok && err == nil {
+		e.rec.State = StateNone // rejected or aborted with its steps undone: there is no instance
+	}
+	e.remember(*ref)
+	e.publish(ctx)
+}
+
+func (e *entity) remember(ref OperationRef) {
+	e.rec.History = append(e.rec.History, ref)
+	if n := len(e.rec.History); n > historyLimit {
+		e.rec.History = slices.Clone(e.rec.History[n-historyLimit:])
+	}
+}
+
+// handled reports whether this issue already started this operation.
+func (e *entity) handled(is IssueRef, op forms.Operation) bool {
+	same := func(r OperationRef) bool { return r.Operation == op && r.Issue != nil && *r.Issue == is }
+	if e.rec.Current != nil && same(*e.rec.Current) {
+		return true
+	}
+	return slices.ContainsFunc(e.rec.History, same)
+}
+
+// last returns the newest finished operation of a kind.
+func (e *entity) last(op forms.Operation) OperationRef {
+	for i := len(e.rec.History) - 1; i >= 0; i-- {
+		if e.rec.History[i].Operation == op {
+			return e.rec.History[i]
+		}
+	}
+	return OperationRef{}
+}
+
+// ---- clocks: trial reminders and expiry, backup retention while suspended ----
+
+// event is one clock deadline.
+type event struct {
+	at   time.Time
+	fire func(ctx workflow.Context)
+	// idle events start an operation, so they wait until none is running.
+	idle bool
+}
+
+// events lists the clock deadlines not yet handled.
+func (e *entity) events() []event {
+	var out []event
+	s := e.rec.Settings.withDefaults()
+	if t := e.rec.Trial; t != nil && !t.Expired {
+		for _, d := range s.TrialReminders {
+			if slices.Contains(t.Reminded, d) || e.rec.State != StateActive {
+				continue
+			}
+			out = append(out, event{at: t.ExpiresAt.Add(-time.Duration(d) * 24 * time.Hour), fire: func(ctx workflow.Context) { e.remind(ctx, d) }})
+		}
+		out = append(out, event{at: t.ExpiresAt, fire: e.expire, idle: true})
+	}
+	if e.rec.State == StateSuspended && !e.rec.RetentionWarned && e.rec.Backups != nil {
+		out = append(out, event{at: e.rec.Backups.TakenAt.Add(s.BackupRetention - retentionNotice), fire: e.warnRetention})
+	}
+	return out
+}
+
+// nextEvent is the earliest pending deadline (zero: none).
+func (e *entity) nextEvent() time.Time {
+	var next time.Time
+	for _, ev := range e.events() {
+		if ev.idle && e.rec.Current != nil {
+			continue
+		}
+		if next.IsZero() || ev.at.Before(next) {
+			next = ev.at
+		}
+	}
+	return next
+}
+
+func (e *entity) dueNow(ctx workflow.Context) bool {
+	now := workflow.Now(ctx)
+	return slices.ContainsFunc(e.events(), func(ev event) bool { return !ev.at.After(now) })
+}
+
+// clocks fires every due event.
+func (e *entity) clocks(ctx workflow.Context) {
+	for _, ev := range e.events() {
+		if ev.at.After(workflow.Now(ctx)) || (ev.idle && e.rec.Current != nil) {
+			continue
+		}
+		ev.fire(ctx)
+	}
+}
+
+func (e *entity) remind(ctx workflow.Context, days int) {
+	t := e.rec.Trial
+	t.Reminded = append(t.Reminded, days)
+	e.notify(ctx, e.rec.Instance.Issue, fmt.Sprintf("trial-reminder-%d", days), fmt.Sprintf(
+		"### ⏳ Trial ends in %d day(s)\n\nThe trial of `%s` expires **%s**; the instance is then suspended (its data is kept).\n\n"+
+			"To keep it running, file an *extend trial* request (1–30 days) or a *convert to paid* request.\n",
+		days, e.rec.Instance.Slug, formatTime(t.ExpiresAt)))
+}
+
+// expire suspends a trial whose time is up. A suspended trial just records it.
+func (e *entity) expire(ctx workflow.Context) {
+	t := e.rec.Trial
+	t.Expired = true
+	slug := e.rec.Instance.Slug
+	if e.rec.State != StateActive {
+		e.publish(ctx)
+		return
+	}
+	req := OperationRequest{Operation: forms.OpSuspend, Slug: slug, Issue: e.rec.Instance.Issue, Requester: systemActor,
+		RequestedAt: workflow.Now(ctx), Settings: e.rec.Settings,
+		Suspend: &forms.Suspend{Slug: slug, Reason: "trial expired on " + formatTime(t.ExpiresAt)}}
+	if _, err := e.start(ctx, req, "trial-expired-"+t.ExpiresAt.UTC().Format("20060102T1504")); err != nil {
+		workflow.GetLogger(ctx).Error("could not suspend the expired trial", "error", err)
+		e.rec.NeedsAttention = true
+		e.publish(ctx)
+	}
+}
+
+func (e *entity) warnRetention(ctx workflow.Context) {
+	e.rec.RetentionWarned = true
+	s := e.rec.Settings.withDefaults()
+	b := e.rec.Backups
+	e.notify(ctx, e.rec.SuspendIssue, "retention-warning", fmt.Sprintf(
+		"### ⚠️ Suspension is about to outlive its backups\n\n`%s` has been suspended since %s. Its on-demand backups (Cloud SQL run %d, Backup for GKE `%s`) were taken %s and are retained until about **%s**.\n\n"+
+			"Resume the instance before then, or ask the Cloud team to take and keep a fresh backup.\n",
+		e.rec.Instance.Slug, formatTime(e.rec.SuspendedAt), b.SQLBackupRunID, b.GKEBackup, formatTime(b.TakenAt), formatTime(b.TakenAt.Add(s.BackupRetention))))
+	e.publish(ctx)
+}
+
+// extendTrial moves the expiry (and reopens it if the trial had already expired).
+func (e *entity) extendTrial(ctx workflow.Context, req OperationRequest) RequestAccepted {
+	t, now := e.rec.Trial, workflow.Now(ctx)
+	from := t.ExpiresAt
+	if from.Before(now) {
+		from = now
+	}
+	t.ExpiresAt, t.Expired = from.Add(time.Duration(req.ExtendTrial.Days)*24*time.Hour), false
+	t.Reminded = nil
+	e.skipPastReminders(now)
+	e.remember(OperationRef{Operation: forms.OpExtendTrial, Issue: req.Issue, Requester: req.Requester, StartedAt: now, EndedAt: now, Outcome: OutcomeSucceeded})
+	msg := fmt.Sprintf("The trial of `%s` is extended by %d day(s) by @%s: it now expires **%s**.", req.Slug, req.ExtendTrial.Days, req.Requester, formatTime(t.ExpiresAt))
+	if e.rec.State == StateSuspended {
+		msg += " The instance is suspended: file a resume request to bring it back."
+	}
+	e.notify(ctx, req.Issue, "extend-trial", "### ✅ Trial extended\n\n"+msg+"\n")
+	e.publish(ctx)
+	return RequestAccepted{Message: msg}
+}
+
+// skipPastReminders marks reminders whose time has already passed as sent: a short trial or a
+// short extension must not announce "ends in 7 days" when 3 are left.
+func (e *entity) skipPastReminders(now time.Time) {
+	t := e.rec.Trial
+	for _, d := range e.rec.Settings.withDefaults().TrialReminders {
+		if !t.ExpiresAt.Add(-time.Duration(d)*24*time.Hour).After(now) && !slices.Contains(t.Reminded, d) {
+			t.Reminded = append(t.Reminded, d)
+		}
+	}
+}
+
+// notify comments on an issue (idempotently, by marker); failures are logged, not fatal.
+func (e *entity) notify(ctx workflow.Context, is *IssueRef, kind, body string) {
+	if is == nil {
+		return
+	}
+	marker := fmt.Sprintf("<!-- lifecycle:%s:%s:%s -->", kind, InstanceWorkflowID(e.rec.Instance.Slug), IssueKey(*is))
+	if e.rec.Trial != nil && strings.HasPrefix(kind, "trial-reminder") {
+		marker = fmt.Sprintf("<!-- lifecycle:%s:%s:%s -->", kind, InstanceWorkflowID(e.rec.Instance.Slug), e.rec.Trial.ExpiresAt.UTC().Format("20060102T1504"))
+	}
+	if _, err := execute[activities.CommentResult](ctx, GitHubCall, "Comment on "+is.String()+": "+kind, (*activities.GitHub).UpsertComment,
+		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: marker, Body: body}); err != nil {
+		workflow.GetLogger(ctx).Warn("could not comment on the issue", "issue", is.String(), "kind", kind, "error", err)
+	}
+}
+
+// publish mirrors the record into search attributes and the Web UI's current details.
+func (e *entity) publish(ctx workflow.Context) {
+	r := e.rec
+	op := ""
+	if r.Current != nil {
+		op = string(r.Current.Operation)
+	}
+	sas := []temporal.SearchAttributeUpdate{SAInstanceSlug.ValueSet(r.Instance.Slug), SAInstanceState.ValueSet(string(r.State)),
+		SAOperation.ValueSet(op), SANeedsAttention.ValueSet(r.NeedsAttention)}
+	if r.Instance.Type != "" {
+		sas = append(sas, SAInstanceType.ValueSet(string(r.Instance.Type)))
+	}
+	if r.Instance.Issue != nil {
+		sas = append(sas, SAIssue.ValueSet(r.Instance.Issue.String()))
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, sas...)
+	workflow.SetCurrentDetails(ctx, RenderInstance(r))
+}
+
+// end returns the tombstone (or the record of a create that never made an instance).
+func (e *entity) end(ctx workflow.Context) (InstanceRecord, error) {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return e.rec, err
+	}
+	e.publish(ctx)
+	return e.rec, nil
+}
+
+// RenderInstance is the instance's markdown summary for the Web UI.
+func RenderInstance(r InstanceRecord) string {
+	var b strings.Builder
+	in := r.Instance
+	state := string(r.State)
+	if state == "" {
+		state = "no instance"
+	}
+	b.WriteString(fmt.Sprintf("### Instance `%s`: %s\n\n", in.Slug, state))
+	if in.Domain != "" {
+		b.WriteString(fmt.Sprintf("- %s, %s, %s, %s, version %s\n", in.Domain, in.Type, in.Region, in.Size, orDash(in.Version)))
+	}
+	if t := r.Trial; t != nil {
+		b.WriteString(fmt.Sprintf("- trial expires %s\n", formatTime(t.ExpiresAt)))
+	}
+	if c := r.Current; c != nil {
+		b.WriteString(fmt.Sprintf("- running: **%s** (`%s`), requested by @%s on %s\n", c.Operation, c.WorkflowID, c.Requester, issueText(c.Issue)))
+	}
+	if r.NeedsAttention {
+		b.WriteString("- ⚠️ an operation workflow failed; check its history before the next request\n")
+	}
+	if n := len(r.History); n > 0 {
+		b.WriteString("\nRecent operations:\n")
+		for i := n - 1; i >= 0 && i >= n-5; i-- {
+			h := r.History[i]
+			b.WriteString(fmt.Sprintf("- %s %s: %s (%s)\n", formatTime(h.EndedAt), h.Operation, h.Outcome, issueText(h.Issue)))
+		}
+	}
+	return b.String()
+}
+
+func (r OperationRequest) hasPayload() bool {
+	switch r.Operation {
+	case forms.OpCreate:
+		return r.Create != nil
+	case forms.OpSuspend:
+		return r.Suspend != nil
+	case forms.OpResume:
+		return r.Resume != nil
+	case forms.OpTeardown:
+		return r.Teardown != nil
+	case forms.OpExtendTrial:
+		return r.ExtendTrial != nil
+	case forms.OpConvertTrial:
+		return r.ConvertTrial != nil
+	case forms.OpUpdateAllowlist:
+		return r.Allowlist != nil
+	case forms.OpReloadFrontend:
+		return r.Reload != nil
+	case forms.OpEnableTelemetry, forms.OpDisableTelemetry:
+		return r.Telemetry != nil
+	}
+	return false
+}
+
+func issueText(i *IssueRef) string {
+	if i == nil {
+		return "no issue"
+	}
+	return i.String()
+}
+
+func statesText(states []InstanceState) string {
+	parts := make([]string, len(states))
+	for i, s := range states {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, " or ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

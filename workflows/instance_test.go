@@ -1,0 +1,368 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sourcegraph/lifecycle/internal/forms"
+	"github.com/sourcegraph/lifecycle/internal/spec"
+)
+
+// The entity tests replace the operation workflows with stand-ins that take an hour and end with
+// a chosen outcome: what is under test is the entity's state machine, conflicts and clocks. The
+// operations themselves have their own tests.
+
+var t0 = time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC) // a Monday
+
+type entityTest struct {
+	t        *testing.T
+	env      *testsuite.TestWorkflowEnvironment
+	f        *fakeCloud
+	outcomes map[string]Outcome // child workflow type → outcome (default succeeded)
+	started  []string           // child workflow IDs, in start order
+	rejected map[string]string  // update ID → rejection
+	accepted map[string]RequestAccepted
+	ids      []string
+}
+
+func newEntityTest(t *testing.T) *entityTest {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.SetStartTime(t0)
+	h := &entityTest{t: t, env: env, f: newFakeCloud(), outcomes: map[string]Outcome{}, rejected: map[string]string{}, accepted: map[string]RequestAccepted{}}
+	h.f.register(env)
+	env.RegisterWorkflow(InstanceLifecycle)
+	for _, name := range []string{"Create", "Suspend", "Resume", "Teardown", "ConvertTrial", "UpdateAllowlist", "ReloadFrontend", "SetTelemetry"} {
+		env.RegisterWorkflowWithOptions(h.standIn(name), workflow.RegisterOptions{Name: name})
+	}
+	return h
+}
+
+// standIn is an operation that takes an hour.
+func (h *entityTest) standIn(name string) func(workflow.Context, OperationInput) (OperationResult, error) {
+	return func(ctx workflow.Context, in OperationInput) (OperationResult, error) {
+		h.started = append(h.started, workflow.GetInfo(ctx).WorkflowExecution.ID)
+		if err := workflow.Sleep(ctx, time.Hour); err != nil {
+			return OperationResult{}, err
+		}
+		res := OperationResult{Outcome: OutcomeSucceeded, Instance: in.Instance}
+		if o, ok := h.outcomes[name]; ok {
+			res.Outcome = o
+		}
+		switch name {
+		case "Create":
+			if res.Instance.Version == "" {
+				res.Instance.Version = "5.10.0"
+			}
+			if in.Instance.Type == spec.Trial {
+				res.TrialExpiresAt = workflow.Now(ctx).Add(30 * 24 * time.Hour)
+			}
+		case "Suspend":
+			res.Backups = &BackupRecord{SQLBackupRunID: 7, GKEBackup: "suspend-1", TakenAt: workflow.Now(ctx)}
+		case "ConvertTrial":
+			res.Instance.Type = spec.Production
+		}
+		return res, nil
+	}
+}
+
+func issue(n int) *IssueRef { return &IssueRef{Owner: "sourcegraph", Repo: "customer", Number: n} }
+
+func createReq(n int, typ spec.InstanceType) OperationRequest {
+	return OperationRequest{Operation: forms.OpCreate, Slug: "acme", Issue: issue(n), Requester: "alice", RequestedAt: t0,
+		Create: &forms.NewInstance{Customer: "Acme", Slug: "acme", Domain: "acme.sourcegraphcloud.com", Type: typ, Size: spec.Small,
+			Region: "us-central1", AdminEmail: "admin@acme.com"}}
+}
+
+func opReq(op forms.Operation, n int) OperationRequest {
+	r := OperationRequest{Operation: op, Slug: "acme", Issue: issue(n), Requester: "alice", RequestedAt: t0}
+	switch op {
+	case forms.OpSuspend:
+		r.Suspend = &forms.Suspend{Slug: "acme", Reason: "budget"}
+	case forms.OpResume:
+		r.Resume = &forms.Resume{Slug: "acme"}
+	case forms.OpTeardown:
+		r.Teardown = &forms.Teardown{Slug: "acme", Reason: "churned", Acknowledged: true}
+	case forms.OpConvertTrial:
+		r.ConvertTrial = &forms.ConvertTrial{Slug: "acme", AgreementDate: "2026-12-01"}
+	case forms.OpReloadFrontend:
+		r.Reload = &forms.ReloadFrontend{Slug: "acme"}
+	}
+	return r
+}
+
+func extendReq(n, days int) OperationRequest {
+	r := opReq(forms.OpExtendTrial, n)
+	r.ExtendTrial = &forms.ExtendTrial{Slug: "acme", Days: days, Reason: "evaluation"}
+	return r
+}
+
+// request sends a request at a workflow time; its answer lands in accepted or rejected.
+func (h *entityTest) request(at time.Duration, req OperationRequest) string {
+	// Each call gets its own update ID: the duplicate-issue check is the entity's, not Temporal's
+	// update-ID deduplication.
+	id := fmt.Sprintf("%s/%s/%d", IssueKey(*req.Issue), req.Operation, len(h.ids))
+	h.ids = append(h.ids, id)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.UpdateWorkflow(UpdateRequest, id, &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { h.rejected[id] = err.Error() },
+			OnComplete: func(v any, err error) {
+				if err != nil {
+					h.rejected[id] = err.Error()
+					return
+				}
+				h.accepted[id] = v.(RequestAccepted)
+			},
+		}, req)
+	}, at)
+	return id
+}
+
+// at runs check against the record at a workflow time.
+func (h *entityTest) at(at time.Duration, check func(InstanceRecord)) {
+	h.env.RegisterDelayedCallback(func() {
+		v, err := h.env.QueryWorkflow(QueryInstance)
+		if err != nil {
+			h.t.Errorf("query at %v: %v", at, err)
+			return
+		}
+		var r InstanceRecord
+		if err := v.Get(&r); err != nil {
+			h.t.Fatal(err)
+		}
+		check(r)
+	}, at)
+}
+
+// run executes the entity; stop cancels it (an instance otherwise lives forever).
+func (h *entityTest) run(stop time.Duration) InstanceRecord {
+	if stop > 0 {
+		h.env.RegisterDelayedCallback(h.env.CancelWorkflow, stop)
+	}
+	h.env.ExecuteWorkflow(InstanceLifecycle, InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: "acme"}}})
+	if !h.env.IsWorkflowCompleted() {
+		h.t.Fatal("entity workflow did not complete")
+	}
+	var r InstanceRecord
+	if stop == 0 {
+		if err := h.env.GetWorkflowResult(&r); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	return r
+}
+
+func wantState(t *testing.T, r InstanceRecord, want InstanceState) {
+	t.Helper()
+	if r.State != want {
+		t.Errorf("state %q, want %q (record %+v)", r.State, want, r)
+	}
+}
+
+func TestInstanceLifecycleRunsOneOperationAtATime(t *testing.T) {
+	h := newEntityTest(t)
+	create := h.request(time.Second, createReq(1, spec.Production))
+	h.at(time.Minute, func(r InstanceRecord) {
+		wantState(t, r, StateProvisioning)
+		if r.Current == nil || r.Current.WorkflowID != "create/acme/sourcegraph/customer/1" {
+			t.Errorf("current operation %+v", r.Current)
+		}
+	})
+	conflict := h.request(2*time.Minute, opReq(forms.OpSuspend, 2))
+	again := h.request(3*time.Minute, createReq(3, spec.Production))
+	dup := h.request(4*time.Minute, createReq(1, spec.Production))
+	h.at(2*time.Hour, func(r InstanceRecord) { wantState(t, r, StateActive) })
+	existing := h.request(2*time.Hour, createReq(4, spec.Production))
+	resume := h.request(2*time.Hour+time.Minute, opReq(forms.OpResume, 5))
+	extend := h.request(2*time.Hour+2*time.Minute, extendReq(6, 5))
+	suspend := h.request(3*time.Hour, opReq(forms.OpSuspend, 7))
+	reload := h.request(3*time.Hour+time.Minute, opReq(forms.OpReloadFrontend, 8))
+	h.at(5*time.Hour, func(r InstanceRecord) {
+		wantState(t, r, StateSuspended)
+		if r.Backups == nil || r.Backups.SQLBackupRunID != 7 {
+			t.Errorf("suspend's backups not recorded: %+v", r.Backups)
+		}
+	})
+	suspendAgain := h.request(5*time.Hour, opReq(forms.OpSuspend, 9))
+	reloadSuspended := h.request(5*time.Hour+time.Minute, opReq(forms.OpReloadFrontend, 10))
+	h.request(6*time.Hour, opReq(forms.OpResume, 11))
+	h.request(8*time.Hour, opReq(forms.OpTeardown, 12))
+	h.at(8*time.Hour+time.Minute, func(r InstanceRecord) { wantState(t, r, StateTearingDown) })
+	r := h.run(0)
+
+	if _, ok := h.accepted[create]; !ok {
+		t.Fatalf("create not accepted: %v", h.rejected[create])
+	}
+	for id, want := range map[string]string{
+		conflict:        "`suspend` cannot start: `create` is running for `acme`",
+		again:           "`create` cannot start: `create` is running",
+		dup:             DuplicateRequest,
+		existing:        "instance `acme` already exists (active)",
+		resume:          "`acme` is active, not suspended",
+		extend:          "`acme` is a production instance, not a trial",
+		reload:          "`reload-frontend` cannot start: `suspend` is running",
+		suspendAgain:    "`acme` is already suspended",
+		reloadSuspended: "`reload-frontend` needs the instance to be active, and `acme` is suspended",
+	} {
+		if got := h.rejected[id]; !strings.Contains(got, want) {
+			t.Errorf("request %s: rejection %q, want it to contain %q", id, got, want)
+		}
+	}
+	if _, ok := h.accepted[suspend]; !ok {
+		t.Errorf("suspend not accepted: %v", h.rejected[suspend])
+	}
+	wantStarted := []string{"create/acme/sourcegraph/customer/1", "suspend/acme/sourcegraph/customer/7",
+		"resume/acme/sourcegraph/customer/11", "teardown/acme/sourcegraph/customer/12"}
+	if strings.Join(h.started, " ") != strings.Join(wantStarted, " ") {
+		t.Errorf("operations started %v, want %v", h.started, wantStarted)
+	}
+	wantState(t, r, StateDeleted)
+	if r.Instance.Version != "5.10.0" || len(r.History) != 4 {
+		t.Errorf("tombstone %+v", r)
+	}
+}
+
+func TestInstanceLifecycleAbortedCreateLeavesNoInstance(t *testing.T) {
+	h := newEntityTest(t)
+	h.outcomes["Create"] = OutcomeAborted
+	h.request(time.Second, createReq(1, spec.Production))
+	r := h.run(0)
+	wantState(t, r, StateNone)
+	if len(r.History) != 1 || r.History[0].Outcome != OutcomeAborted {
+		t.Errorf("history %+v", r.History)
+	}
+}
+
+func TestInstanceLifecycleCancelledTeardownKeepsInstance(t *testing.T) {
+	h := newEntityTest(t)
+	h.outcomes["Teardown"] = OutcomeCancelled
+	h.request(time.Second, createReq(1, spec.Production))
+	h.request(2*time.Hour, opReq(forms.OpTeardown, 2))
+	h.at(4*time.Hour, func(r InstanceRecord) {
+		wantState(t, r, StateActive)
+		if r.Current != nil {
+			t.Errorf("still running %+v", r.Current)
+		}
+	})
+	h.run(5 * time.Hour)
+}
+
+const day = 24 * time.Hour
+
+func TestTrialRemindsThenSuspendsAtExpiry(t *testing.T) {
+	h := newEntityTest(t)
+	h.request(time.Second, createReq(1, spec.Trial))
+	// Create ends at +1h: the trial expires at +30d+1h.
+	h.at(2*time.Hour, func(r InstanceRecord) {
+		if r.Trial == nil || !r.Trial.ExpiresAt.Equal(t0.Add(30*day+time.Hour+time.Second)) {
+			t.Errorf("trial clock %+v", r.Trial)
+		}
+	})
+	h.at(23*day, func(InstanceRecord) {
+		if h.f.comment("<!-- lifecycle:trial-reminder-7") != "" {
+			t.Error("7-day reminder sent early")
+		}
+	})
+	h.at(23*day+2*time.Hour, func(r InstanceRecord) {
+		if !strings.Contains(h.f.comment("<!-- lifecycle:trial-reminder-7"), "Trial ends in 7 day(s)") {
+			t.Errorf("no 7-day reminder; comments:\n%s", h.f.allComments())
+		}
+	})
+	h.at(29*day+2*time.Hour, func(r InstanceRecord) {
+		if h.f.comment("<!-- lifecycle:trial-reminder-1") == "" {
+			t.Error("no 1-day reminder")
+		}
+		wantState(t, r, StateActive)
+	})
+	h.at(30*day+90*time.Minute, func(r InstanceRecord) { wantState(t, r, StateSuspending) })
+	h.at(31*day, func(r InstanceRecord) {
+		wantState(t, r, StateSuspended)
+		if r.Trial == nil || !r.Trial.Expired {
+			t.Errorf("trial not marked expired: %+v", r.Trial)
+		}
+	})
+	h.run(32 * day)
+	if len(h.started) != 2 || !strings.HasPrefix(h.started[1], "suspend/acme/trial-expired-") {
+		t.Errorf("operations %v, want create then the expiry suspension", h.started)
+	}
+}
+
+func TestTrialExtendMovesTheExpiry(t *testing.T) {
+	h := newEntityTest(t)
+	h.request(time.Second, createReq(1, spec.Trial))
+	// After both reminders went out (days 23 and 29), 3 more days: the new expiry is day 33, so
+	// its 7-day reminder (day 26) is already past and must not be sent late; its 1-day one is.
+	ext := h.request(29*day+2*time.Hour, extendReq(2, 3))
+	h.at(31*day, func(r InstanceRecord) {
+		wantState(t, r, StateActive)
+		if r.Trial == nil || !r.Trial.ExpiresAt.Equal(t0.Add(33*day+time.Hour+time.Second)) {
+			t.Errorf("trial clock after extend %+v", r.Trial)
+		}
+		if !strings.Contains(h.f.allComments(), "Trial extended") {
+			t.Error("extension not acknowledged on the issue")
+		}
+	})
+	h.at(33*day, func(r InstanceRecord) { wantState(t, r, StateActive) })
+	h.at(34*day, func(r InstanceRecord) { wantState(t, r, StateSuspended) })
+	h.run(35 * day)
+	if h.rejected[ext] != "" {
+		t.Fatalf("extend rejected: %s", h.rejected[ext])
+	}
+	all := h.f.allComments()
+	if n7, n1 := strings.Count(all, "Trial ends in 7 day(s)"), strings.Count(all, "Trial ends in 1 day(s)"); n7 != 1 || n1 != 2 {
+		t.Errorf("reminders: %d × 7-day, %d × 1-day; want 1 and 2 (one per expiry date)", n7, n1)
+	}
+	if len(h.started) != 2 {
+		t.Errorf("operations %v", h.started)
+	}
+}
+
+func TestTrialConvertCancelsTheExpiry(t *testing.T) {
+	h := newEntityTest(t)
+	h.request(time.Second, createReq(1, spec.Trial))
+	h.request(10*day, opReq(forms.OpConvertTrial, 2))
+	h.at(60*day, func(r InstanceRecord) {
+		wantState(t, r, StateActive)
+		if r.Trial != nil || r.Instance.Type != spec.Production {
+			t.Errorf("converted instance %+v trial %+v", r.Instance, r.Trial)
+		}
+	})
+	h.run(61 * day)
+	if len(h.started) != 2 || !strings.HasPrefix(h.started[1], "convert-trial/") {
+		t.Errorf("operations %v: no expiry suspension after converting", h.started)
+	}
+	if strings.Contains(h.f.allComments(), "Trial ends") {
+		t.Error("a converted instance got a trial reminder")
+	}
+}
+
+func TestSuspensionWarnsBeforeBackupsExpire(t *testing.T) {
+	h := newEntityTest(t)
+	h.request(time.Second, createReq(1, spec.Production))
+	h.request(2*time.Hour, opReq(forms.OpSuspend, 2))
+	h.at(80*day, func(InstanceRecord) {
+		if h.f.comment("<!-- lifecycle:retention-warning") != "" {
+			t.Error("retention warning too early")
+		}
+	})
+	h.at(84*day, func(r InstanceRecord) {
+		body := h.f.comment("<!-- lifecycle:retention-warning")
+		if !strings.Contains(body, "outlive its backups") || !strings.Contains(body, "Cloud SQL run 7") {
+			t.Errorf("retention warning %q", body)
+		}
+		if !r.RetentionWarned {
+			t.Error("record does not note the warning")
+		}
+	})
+	h.run(85 * day)
+	warnings := inputsOf[any](h.f, "UpsertComment")
+	if len(warnings) != 1 {
+		t.Errorf("%d comments, want exactly the one retention warning", len(warnings))
+	}
+}
