@@ -214,8 +214,7 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 					trialExpiresAt = workflow.Now(ctx).Add(time.Duration(o.settings.TrialDays) * 24 * time.Hour)
 					o.runner.SetFact("Trial expires", formatTime(trialExpiresAt))
 				}
-				o.comment(ctx, "handoff", createHandoff(inst, version, form, alertingOn, trialExpiresAt, o.settings.TrialReminders))
-				return nil
+				return o.comment(ctx, "handoff", createHandoff(inst, version, form, alertingOn, trialExpiresAt, o.settings.TrialReminders))
 			},
 		},
 	}

@@ -188,17 +188,19 @@ func (o *operation) marker(kind string) string {
 }
 
 // comment posts (or refreshes) a one-off comment of this workflow, e.g. the hand-off or an SLA
-// warning; the marker keeps a retried activity from posting twice.
-func (o *operation) comment(ctx workflow.Context, kind, body string) {
+// warning; the marker keeps a retried activity from posting twice. The error is logged and
+// returned: a step whose point is the comment (the hand-off) returns it and parks.
+func (o *operation) comment(ctx workflow.Context, kind, body string) error {
 	is := o.in.Request.Issue
 	if is == nil {
-		return
+		return nil
 	}
 	_, err := execute[activities.CommentResult](ctx, GitHubCall, "Comment on the issue: "+kind, (*activities.GitHub).UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: o.marker(kind), Body: body})
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("could not comment on the issue", "kind", kind, "error", err)
 	}
+	return err
 }
 
 // startSLA computes the request's deadlines and arms the warning and breach timers
@@ -244,11 +246,14 @@ func (o *operation) startSLA(ctx workflow.Context) {
 	tctx, cancel := workflow.WithCancel(ctx)
 	o.stopSLA = cancel
 	workflow.Go(tctx, func(tctx workflow.Context) {
+		// Blocking calls must use this coroutine's context; a disconnected one lets a warning or
+		// breach notice in flight finish even if the operation ends meanwhile.
+		act, _ := workflow.NewDisconnectedContext(tctx)
 		if sleepUntil(tctx, d.Warn) {
-			o.slaWarning(ctx)
+			o.slaWarning(act)
 		}
 		if sleepUntil(tctx, d.Resolution) {
-			o.slaBreach(ctx)
+			o.slaBreach(act)
 		}
 	})
 }

@@ -250,7 +250,9 @@ func Teardown(ctx workflow.Context, in OperationInput) (OperationResult, error) 
 				if is == nil {
 					return nil
 				}
-				o.comment(ctx, "summary", tdSummary(slug, project, host, gate, backups, configPR, workflow.Now(ctx)))
+				if err := o.comment(ctx, "summary", tdSummary(slug, project, host, gate, backups, configPR, workflow.Now(ctx))); err != nil {
+					return err
+				}
 				_, err := execute[activities.IssueStateResult](ctx, GitHubCall, "Close the teardown issue", (*activities.GitHub).SetIssueState,
 					activities.IssueStateInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, State: "closed", StateReason: "completed"})
 				return err
@@ -319,15 +321,20 @@ func tdGrace(ctx workflow.Context, o *operation, g *teardownGate, grace time.Dur
 		return g.cancelled(o)
 	}
 	if g.graceEnd.IsZero() {
-		g.graceEnd = workflow.Now(ctx).Add(grace)
+		// Nothing is deleted before the grace period has been announced on the issue: a failed
+		// announcement parks the step, and a retry announces (and starts) the period afresh.
+		end := workflow.Now(ctx).Add(grace)
 		by := "an authorised approver"
 		if g.approved != nil {
 			by = "@" + g.approved.By
 		}
-		o.comment(ctx, "grace", fmt.Sprintf("### ⏳ Teardown of `%s` approved by %s\n\n"+
+		if err := o.comment(ctx, "grace", fmt.Sprintf("### ⏳ Teardown of `%s` approved by %s\n\n"+
 			"**All data of this instance will be permanently deleted from %s** (after a %s grace period).\n\n"+
 			"To stop it, reply `/cancel <reason>` on this issue before then. Once deletion has started it can no longer be cancelled.\n",
-			o.in.Instance.Slug, by, formatTime(g.graceEnd), tdHours(grace)))
+			o.in.Instance.Slug, by, formatTime(end), tdHours(grace))); err != nil {
+			return err
+		}
+		g.graceEnd = end
 		o.runner.SetFact(tdFactDeletion, formatTime(g.graceEnd)+" (reply `/cancel <reason>` before then to stop it)")
 		o.runner.publish(ctx)
 	}

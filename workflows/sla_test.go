@@ -1,0 +1,126 @@
+package workflows
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/sourcegraph/lifecycle/internal/spec"
+)
+
+// slaAt records, at a workflow time, the operation's SLA view, its labels and comments.
+type slaSnapshot struct {
+	view     SLAView
+	labels   []string
+	warning  string
+	breach   string
+	captured bool
+}
+
+func snapshotSLA(t *testing.T, env *testsuite.TestWorkflowEnvironment, f *fakeCloud, at time.Duration) *slaSnapshot {
+	s := &slaSnapshot{}
+	env.RegisterDelayedCallback(func() {
+		p := progress(t, env)
+		if p.SLA == nil {
+			t.Errorf("no SLA in progress at %v", at)
+			return
+		}
+		f.mu.Lock()
+		s.labels = slices.Clone(f.labels)
+		f.mu.Unlock()
+		s.view, s.warning, s.breach, s.captured = *p.SLA, f.comment("<!-- lifecycle:sla-warning:"), f.comment("<!-- lifecycle:sla-breach:"), true
+	}, at)
+	return s
+}
+
+// A teardown that nobody approves: its 15-working-day resolution clock counts working days only,
+// so a Friday-afternoon request is due three Fridays later, warned at 80 % and then breached.
+func TestSLAWarnsThenBreachesOnTheWorkingDayCalendar(t *testing.T) {
+	env, f := newOpEnv(t)
+	f.putConfig(activeConfig("acme", spec.Production, "5.9.0"))
+	start := time.Date(2026, 12, 4, 16, 0, 0, 0, time.UTC) // Friday
+	env.SetStartTime(start)
+	in := tdInput()
+	in.Request.RequestedAt = start
+
+	due := time.Date(2026, 12, 25, 16, 0, 0, 0, time.UTC) // 15 working days: three weekends skipped
+	warn := start.Add(due.Sub(start) * 4 / 5)
+	before := snapshotSLA(t, env, f, warn.Sub(start)-time.Minute)
+	warned := snapshotSLA(t, env, f, warn.Sub(start)+time.Minute)
+	breached := snapshotSLA(t, env, f, due.Sub(start)+time.Minute)
+	env.RegisterDelayedCallback(env.CancelWorkflow, due.Sub(start)+time.Hour)
+	env.ExecuteWorkflow(Teardown, in)
+
+	if !before.captured || !warned.captured || !breached.captured {
+		t.Fatal("snapshots not taken")
+	}
+	if !before.view.Resolution.Equal(due) || !before.view.Response.Equal(start.Add(24*time.Hour)) {
+		t.Errorf("deadlines: response %v, resolution %v; want %v and %v", before.view.Response, before.view.Resolution, start.Add(24*time.Hour), due)
+	}
+	if before.view.Warned || before.warning != "" {
+		t.Error("warned before 80 % of the window")
+	}
+	if !warned.view.Warned || warned.view.Breached || !strings.Contains(warned.warning, "SLA warning") || slices.Contains(warned.labels, SLABreachedLabel) {
+		t.Errorf("at 80 %%: view %+v, warning %q, labels %v", warned.view, warned.warning, warned.labels)
+	}
+	if !breached.view.Breached || !strings.Contains(breached.breach, "SLA breached") || !slices.Contains(breached.labels, SLABreachedLabel) {
+		t.Errorf("after the deadline: view %+v, breach comment %q, labels %v", breached.view, breached.breach, breached.labels)
+	}
+	if c := f.comment("<!-- lifecycle:status:"); !strings.Contains(c, "**breached**") {
+		t.Errorf("the status comment does not show the breach:\n%s", c)
+	}
+}
+
+// Trials: 1 hour inside office hours (Mon–Fri 07:00–22:00 GMT), else the next working day.
+func TestTrialSLAFollowsOfficeHours(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		start, due time.Time
+	}{
+		{"inside office hours", time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC), time.Date(2026, 12, 2, 11, 0, 0, 0, time.UTC)},
+		// A Saturday request is due at the end of the next working day (Monday).
+		{"on a weekend", time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC), time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, f := newOpEnv(t)
+			env.SetStartTime(tc.start)
+			f.fail("EnsureProject") // the create parks, so the clock runs out
+			in := createRequest("acme", spec.Trial, "5.10.0")
+			in.Request.RequestedAt = tc.start
+			early := snapshotSLA(t, env, f, tc.due.Sub(tc.start)-time.Minute)
+			late := snapshotSLA(t, env, f, tc.due.Sub(tc.start)+time.Minute)
+			env.RegisterDelayedCallback(env.CancelWorkflow, tc.due.Sub(tc.start)+time.Hour)
+			env.ExecuteWorkflow(Create, in)
+			if early.view.Kind != "trial" || !early.view.Resolution.Equal(tc.due) {
+				t.Errorf("trial SLA %+v, want resolution %v", early.view, tc.due)
+			}
+			if early.view.Breached || !late.view.Breached || !slices.Contains(late.labels, SLABreachedLabel) {
+				t.Errorf("breach: before %+v, after %+v labels %v", early.view, late.view, late.labels)
+			}
+		})
+	}
+}
+
+// An operation that finishes in time stops its clock: no warning or breach comes later.
+func TestSLAStopsWhenTheOperationEnds(t *testing.T) {
+	env, f := newOpEnv(t)
+	f.putConfig(activeConfig("acme", spec.Production, "5.9.0"))
+	env.SetStartTime(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	in := soAllowlistInput("203.0.113.0/24")
+	in.Request.RequestedAt = env.Now()
+	env.ExecuteWorkflow(UpdateAllowlist, in)
+	var res OperationResult
+	if err := env.GetWorkflowResult(&res); err != nil || res.Outcome != OutcomeSucceeded {
+		t.Fatalf("allowlist update: %+v %v", res.Outcome, err)
+	}
+	v := res.Progress.SLA
+	if v == nil || v.Resolution.IsZero() || v.ResolvedAt.IsZero() || v.Breached || v.Warned {
+		t.Errorf("SLA view after a quick operation: %+v", v)
+	}
+	if f.comment("<!-- lifecycle:sla-") != "" {
+		t.Error("an SLA comment after the operation ended")
+	}
+}
