@@ -14,12 +14,29 @@ import (
 func execute[T any](ctx workflow.Context, kind ActivityKind, summary string, activity, input any) (T, error) {
 	var out T
 	err := workflow.ExecuteActivity(withActivity(ctx, kind, summary), activity, input).Get(ctx, &out)
-	return out, err
+	return out, withAttempts(err, ActivityOptions(kind))
 }
 
 // executeVoid runs an activity that returns only an error.
 func executeVoid(ctx workflow.Context, kind ActivityKind, summary string, activity, input any) error {
-	return workflow.ExecuteActivity(withActivity(ctx, kind, summary), activity, input).Get(ctx, nil)
+	err := workflow.ExecuteActivity(withActivity(ctx, kind, summary), activity, input).Get(ctx, nil)
+	return withAttempts(err, ActivityOptions(kind))
+}
+
+// attemptsError carries how many attempts the retry policy allowed, so a parked step can say
+// "failed after 10 attempts" rather than only "after its retry limit".
+type attemptsError struct {
+	error
+	max int32
+}
+
+func (e attemptsError) Unwrap() error { return e.error }
+
+func withAttempts(err error, opts workflow.ActivityOptions) error {
+	if err == nil || opts.RetryPolicy == nil || opts.RetryPolicy.MaximumAttempts <= 0 {
+		return err
+	}
+	return attemptsError{error: err, max: opts.RetryPolicy.MaximumAttempts}
 }
 
 func withActivity(ctx workflow.Context, kind ActivityKind, summary string) workflow.Context {
@@ -40,7 +57,7 @@ func soak(ctx workflow.Context, s Settings, summary string, in activities.SoakIn
 	if d := s.SoakInterval + 30*time.Second; d > opts.HeartbeatTimeout {
 		opts.HeartbeatTimeout = d
 	}
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), (*activities.Uptime).Soak, in).Get(ctx, nil)
+	return withAttempts(workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), (*activities.Uptime).Soak, in).Get(ctx, nil), opts)
 }
 
 // soakFor is the uptime soak of the settings: SoakProbes healthy probes at version.
@@ -53,5 +70,5 @@ func soakFor(ctx workflow.Context, s Settings, host, version string) error {
 func listFleet(ctx workflow.Context, summary string) ([]activities.FleetEntry, error) {
 	var fleet []activities.FleetEntry
 	err := workflow.ExecuteActivity(withActivity(ctx, CloudCall, summary), (*activities.ConfigRepo).ListFleet).Get(ctx, &fleet)
-	return fleet, err
+	return fleet, withAttempts(err, ActivityOptions(CloudCall))
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/sourcegraph/lifecycle/internal/spec"
@@ -122,5 +123,37 @@ func TestSLAStopsWhenTheOperationEnds(t *testing.T) {
 	}
 	if f.comment("<!-- lifecycle:sla-") != "" {
 		t.Error("an SLA comment after the operation ended")
+	}
+}
+
+// A step whose retries run out says how many attempts Temporal made, and then how many times an
+// operator retried it.
+func TestParkedStepSaysHowManyAttempts(t *testing.T) {
+	env, f := newCreateEnv(t)
+	f.mu.Lock()
+	f.fails["EnsureSQLInstance"] = temporal.NewApplicationError("Cloud SQL is unavailable (injected)", "Transient")
+	f.mu.Unlock()
+	var first, second Parked
+	env.RegisterDelayedCallback(func() {
+		first = *progress(t, env).Parked
+		env.UpdateWorkflow(UpdateDecide, "", &testsuite.TestUpdateCallback{OnAccept: func() {}, OnReject: func(error) {}, OnComplete: func(any, error) {}},
+			Decision{Step: "database", Action: ActionRetry, By: "carol"})
+	}, 2*time.Hour)
+	env.RegisterDelayedCallback(func() {
+		second = *progress(t, env).Parked
+		env.CancelWorkflow()
+	}, 4*time.Hour)
+	env.ExecuteWorkflow(Create, createRequest("acme", spec.Production, "5.10.0"))
+	if first.Step != "database" || first.Retries != "10 attempts (its retry limit)" {
+		t.Errorf("first park: %+v", first)
+	}
+	if !strings.Contains(second.Retries, "on run 2 of the step (1 operator retries)") {
+		t.Errorf("second park: %+v", second)
+	}
+	if n := len(inputsOf[any](f, "EnsureSQLInstance")); n != 20 {
+		t.Errorf("EnsureSQLInstance ran %d times, want 2 × 10 attempts", n)
+	}
+	if c := f.comment("<!-- lifecycle:status:"); !strings.Contains(c, "failed after 10 attempts") {
+		t.Errorf("status comment does not give the attempts:\n%s", c)
 	}
 }

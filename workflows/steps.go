@@ -285,7 +285,11 @@ func (r *Runner) runStep(ctx workflow.Context, i int, run func(workflow.Context)
 // park records the failure, tells people, and waits for a decision.
 func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compensating bool) (Decision, error) {
 	st.State, st.Error = StepParked, errorMessage(cause)
-	pk := &Parked{Step: st.Name, Title: st.Title, Error: st.Error, ErrorType: errorType(cause), Retries: retriesText(cause),
+	retries := retriesText(cause)
+	if st.Runs > 1 {
+		retries += fmt.Sprintf(", on run %d of the step (%d operator retries)", st.Runs, st.Runs-1)
+	}
+	pk := &Parked{Step: st.Name, Title: st.Title, Error: st.Error, ErrorType: errorType(cause), Retries: retries,
 		Since: workflow.Now(ctx), Aborting: compensating}
 	r.p.Parked, r.p.State = pk, "parked"
 	if compensating {
@@ -422,15 +426,29 @@ func errorType(err error) string {
 
 // retriesText says why Temporal stopped retrying.
 func retriesText(err error) string {
+	limit := func() string {
+		var a attemptsError
+		if errors.As(err, &a) {
+			return fmt.Sprintf("%d attempts (its retry limit)", a.max)
+		}
+		return "its retry limit"
+	}
 	var act *temporal.ActivityError
 	if errors.As(err, &act) {
 		switch act.RetryState() {
 		case enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED:
-			return "its retry limit"
+			return limit()
 		case enumspb.RETRY_STATE_NON_RETRYABLE_FAILURE:
 			return "a non-retryable error"
 		case enumspb.RETRY_STATE_TIMEOUT:
 			return "its timeout"
+		case enumspb.RETRY_STATE_UNSPECIFIED:
+			// Some paths (the test environment among them) leave the state unset; a retryable
+			// application error that reached the workflow still means the attempts ran out.
+			var app *temporal.ApplicationError
+			if errors.As(err, &app) && !app.NonRetryable() {
+				return limit()
+			}
 		}
 	}
 	return "an error"
