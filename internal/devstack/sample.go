@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/sourcegraph/lifecycle/internal/forms"
-	"github.com/sourcegraph/lifecycle/workflows"
 )
 
 // SampleRepo is where customer engineers file requests (sourcegraph/customer in the seeds).
@@ -104,9 +103,4 @@ func (s *Stack) WaitWorkflow(ctx context.Context, id string, within time.Duratio
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// IntakeID is the workflow ID the starter derives for a sample issue.
-func IntakeID(number int) string {
-	return workflows.IntakeWorkflowID(workflows.IssueRef{Owner: SampleOwner, Repo: SampleRepo, Number: number})
 }
