@@ -190,14 +190,16 @@ func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref wo
 		return accepted.Message, http.StatusAccepted
 	case errors.As(err, &notFound):
 		h.upsertComment(ctx, log, ref, rejectionMarker, fmt.Sprintf("### Request not started\n\nThere is no instance `%s` managed here. Check the slug field (the `Name` column at go/cloud-ops), then edit the issue.", slug))
-		return "unknown instance", http.StatusUnprocessableEntity
+		return "unknown instance", http.StatusOK
 	case errors.As(err, &app):
 		if strings.HasPrefix(app.Message(), workflows.DuplicateRequest) {
 			return "already started", http.StatusOK
 		}
 		log.Info("request rejected by the instance", "operation", op, "instance", slug, "reason", app.Message())
 		h.upsertComment(ctx, log, ref, rejectionMarker, "### Request not started\n\n"+app.Message()+"\n")
-		return "rejected: " + app.Message(), http.StatusConflict
+		// 2xx: the delivery was handled. A non-2xx answer would be redelivered, and a redelivery
+		// after the conflicting operation ended would start the request nobody asked again for.
+		return "rejected: " + app.Message(), http.StatusOK
 	}
 	log.Error("could not hand the request to the instance workflow", "instance", slug, "err", err)
 	return "could not reach Temporal; GitHub will redeliver", http.StatusServiceUnavailable

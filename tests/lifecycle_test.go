@@ -330,4 +330,9 @@ func TestParkedStepRetriesAfterFaultCleared(t *testing.T) {
 			t.Errorf("%s created %d times", k, c.Created)
 		}
 	}
+	// The rejected suspend stays rejected once the create is done: no late delivery revives it.
+	time.Sleep(3 * time.Second)
+	if r, err := instance(t, tc, slug); err != nil || r.State != workflows.StateActive || len(r.History) != 1 {
+		t.Errorf("after the create: record %+v, %v; the rejected suspend must not have run", r, err)
+	}
 }
