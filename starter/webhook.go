@@ -67,6 +67,9 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case *github.IssuesEvent:
 		msg, status := h.onIssue(r.Context(), log, e)
 		http.Error(w, msg, status)
+	case *github.IssueCommentEvent:
+		msg, status := h.onComment(r.Context(), log, e)
+		http.Error(w, msg, status)
 	default:
 		http.Error(w, "ignored event", http.StatusAccepted)
 	}

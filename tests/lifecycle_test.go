@@ -147,6 +147,25 @@ func statusComment(t *testing.T, number int, workflowID string) string {
 	return ""
 }
 
+// say comments on an issue as user (a slash command reaches the starter as an issue_comment webhook).
+func say(t *testing.T, user string, number int, body string) {
+	t.Helper()
+	if _, _, err := stack.GitHubAs(user).Issues.CreateComment(context.Background(), devstack.SampleOwner, devstack.SampleRepo, number,
+		&github.IssueComment{Body: github.String(body)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hasReply reports whether the bot answered on the issue with a comment starting with prefix.
+func hasReply(t *testing.T, number int, prefix string) bool {
+	for _, c := range botComments(t, number) {
+		if strings.HasPrefix(c.GetBody(), prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 func decide(t *testing.T, tc client.Client, workflowID string, d workflows.Decision) error {
 	t.Helper()
 	h, err := tc.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{WorkflowID: workflowID, UpdateName: workflows.UpdateDecide,
@@ -224,9 +243,9 @@ func TestInstanceLifecycleEndToEnd(t *testing.T) {
 	if err := update(tc, tdID, workflows.UpdateApprove, workflows.Approval{By: "alice"}); err == nil || !strings.Contains(err.Error(), "requester") {
 		t.Fatalf("the requester approving their own teardown: %v", err)
 	}
-	if err := update(tc, tdID, workflows.UpdateApprove, workflows.Approval{By: "bob"}); err != nil {
-		t.Fatalf("bob's approval: %v", err)
-	}
+	// Bob approves with a slash command on the issue.
+	say(t, "bob", teardown.GetNumber(), "/approve")
+	eventually(t, 30*time.Second, "the answer to /approve", func() bool { return hasReply(t, teardown.GetNumber(), "@bob: ") })
 	r = waitState(t, tc, slug, workflows.StateDeleted, 2*time.Minute)
 
 	// Every resource was created exactly once over the whole life, and is gone now.
@@ -314,9 +333,15 @@ func TestParkedStepRetriesAfterFaultCleared(t *testing.T) {
 		t.Fatalf("decision for a step that is not parked: %v", err)
 	}
 	simJSON(t, http.MethodDelete, "/_sim/faults", nil, nil)
-	if err := decide(t, tc, id, workflows.Decision{Step: "backup-plan", Action: "retry", By: "carol"}); err != nil {
-		t.Fatal(err)
+	// Slash commands: mallory is on no team and is refused; carol (Cloud team) retries the step.
+	say(t, "mallory", create.GetNumber(), "/retry")
+	eventually(t, 30*time.Second, "the refusal of mallory's /retry", func() bool {
+		return hasReply(t, create.GetNumber(), "@mallory: only members of sourcegraph/cloud can use /retry")
+	})
+	if p, _ := progressOf(t, tc, id); p.Parked == nil {
+		t.Fatal("mallory's /retry was applied")
 	}
+	say(t, "carol", create.GetNumber(), "/retry")
 	waitState(t, tc, slug, workflows.StateActive, 2*time.Minute)
 	p, err := progressOf(t, tc, id)
 	if err != nil {
