@@ -56,8 +56,8 @@ func run(m *testing.M) int {
 		WebhookSecret: "e2e-secret",
 		// Short waits, so a whole lifecycle runs in seconds: the teardown's grace period and the
 		// uptime soaks.
-		Env: []string{"LIFECYCLE_TEARDOWN_GRACE=3s", "LIFECYCLE_SOAK_PROBES=2", "LIFECYCLE_SOAK_INTERVAL=500ms"},
-		SimArgs:       []string{"-gke-op", "100ms", "-sql-op", "100ms", "-backup-op", "50ms", "-project-op", "50ms", "-rollout", "100ms"},
+		Env:     []string{"LIFECYCLE_TEARDOWN_GRACE=3s", "LIFECYCLE_SOAK_PROBES=2", "LIFECYCLE_SOAK_INTERVAL=500ms"},
+		SimArgs: []string{"-gke-op", "100ms", "-sql-op", "100ms", "-backup-op", "50ms", "-project-op", "50ms", "-rollout", "100ms"},
 	}
 	stack, err = devstack.Up(context.Background(), opts)
 	if err != nil {

@@ -110,7 +110,7 @@ func Resume(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 					return nil
 				}
 				// Backups before anything risky (invariant 6).
-				rec, err := srTakeBackups(ctx, o, ref, "pre-upgrade", target, "Pre-upgrade Cloud SQL backup", "Pre-upgrade Backup for GKE backup", upgradeBackups)
+				rec, err := takeBackups(ctx, o, ref, "pre-upgrade", target, "Pre-upgrade Cloud SQL backup", "Pre-upgrade Backup for GKE backup", upgradeBackups)
 				upgradeBackups = rec
 				if err != nil {
 					return err

@@ -43,7 +43,7 @@ func Suspend(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 			Name: "backups", Title: "On-demand backups: Cloud SQL and Backup for GKE",
 			// No undo: backups are kept, whatever happens to the suspension.
 			Run: func(ctx workflow.Context) error {
-				rec, err := srTakeBackups(ctx, o, ref, "suspend", "", "Cloud SQL backup", "Backup for GKE backup", backups)
+				rec, err := takeBackups(ctx, o, ref, "suspend", "", "Cloud SQL backup", "Backup for GKE backup", backups)
 				backups = rec
 				return err
 			},
@@ -160,11 +160,11 @@ func srHoldingPage(ctx workflow.Context, host string, on bool) error {
 	return err
 }
 
-// srTakeBackups takes the on-demand Cloud SQL and Backup for GKE backups, named deterministically
+// takeBackups (suspend, resume catch-up, teardown) takes the on-demand Cloud SQL and Backup for GKE backups, named deterministically
 // from the workflow ID (and tag, e.g. the target version), so a retried step finds the backups it
 // already took. It records both as facts and returns the record, built on prev (the record of an
 // earlier attempt of the same step: its TakenAt is kept, the earliest and so safest time).
-func srTakeBackups(ctx workflow.Context, o *operation, ref srRef, prefix, tag, sqlFact, gkeFact string, prev *BackupRecord) (*BackupRecord, error) {
+func takeBackups(ctx workflow.Context, o *operation, ref srRef, prefix, tag, sqlFact, gkeFact string, prev *BackupRecord) (*BackupRecord, error) {
 	rec := &BackupRecord{TakenAt: workflow.Now(ctx)}
 	if prev != nil && !prev.TakenAt.IsZero() {
 		rec.TakenAt = prev.TakenAt
@@ -181,7 +181,7 @@ func srTakeBackups(ctx workflow.Context, o *operation, ref srRef, prefix, tag, s
 	rec.SQLBackupRunID = sql.BackupRunID
 	o.runner.SetFact(sqlFact, fmt.Sprint(sql.BackupRunID))
 	gke, err := execute[activities.BackupGKEResult](ctx, Backup, "On-demand Backup for GKE backup", (*activities.GKEBackup).BackupGKE,
-		activities.BackupGKEInput{Project: ref.Project, Region: ref.Region, Plan: spec.BackupPlanName, Name: srBackupName(prefix, tag, o.id)})
+		activities.BackupGKEInput{Project: ref.Project, Region: ref.Region, Plan: spec.BackupPlanName, Name: backupName(prefix, tag, o.id)})
 	if err != nil {
 		// The SQL backup exists: keep it on record even if the step is skipped from here.
 		return rec, err
@@ -191,10 +191,10 @@ func srTakeBackups(ctx workflow.Context, o *operation, ref srRef, prefix, tag, s
 	return rec, nil
 }
 
-// srBackupName is a Backup for GKE backup ID: a letter first, then lowercase letters, digits and
+// backupName is a Backup for GKE backup ID: a letter first, then lowercase letters, digits and
 // hyphens, at most 63 characters, not ending in a hyphen. It is prefix, the sanitized tag, and a
 // short hash of the workflow ID, so it is the same on every retry and unique per operation.
-func srBackupName(prefix, tag, workflowID string) string {
+func backupName(prefix, tag, workflowID string) string {
 	sum := sha256.Sum256([]byte(workflowID))
 	hash := hex.EncodeToString(sum[:])[:12]
 	var b strings.Builder

@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -164,7 +162,7 @@ func Teardown(ctx workflow.Context, in OperationInput) (OperationResult, error) 
 		{
 			Name: "final-backups", Title: "Final backups (recorded)",
 			Run: func(ctx workflow.Context) error {
-				rec, err := tdFinalBackups(ctx, o, project, region, backups)
+				rec, err := takeBackups(ctx, o, srRef{Project: project, Region: region}, "teardown", "", "Final Cloud SQL backup", "Final Backup for GKE backup", backups)
 				backups = rec
 				return err
 			},
@@ -368,41 +366,6 @@ func tdSetProtections(on bool) func(*spec.Config) error {
 		c.Spec.Debug.EnableDeletionProtection = on
 		return nil
 	}
-}
-
-// tdFinalBackups takes the final on-demand backups, named from the workflow ID so a retried step
-// finds the backups it already took, and records them. prev is an earlier attempt's record.
-func tdFinalBackups(ctx workflow.Context, o *operation, project, region string, prev *BackupRecord) (*BackupRecord, error) {
-	rec := &BackupRecord{TakenAt: workflow.Now(ctx)}
-	if prev != nil {
-		*rec = *prev
-	}
-	if rec.SQLBackupRunID == 0 {
-		sql, err := execute[activities.BackupSQLOutput](ctx, Backup, "Final Cloud SQL backup", (*activities.CloudSQL).BackupSQL,
-			activities.BackupSQLInput{Project: project, Instance: spec.SQLInstanceName, Key: "teardown-" + o.id})
-		if err != nil {
-			return prev, err
-		}
-		rec.SQLBackupRunID = sql.BackupRunID
-		o.runner.SetFact("Final Cloud SQL backup", fmt.Sprint(sql.BackupRunID))
-	}
-	if rec.GKEBackup == "" {
-		gke, err := execute[activities.BackupGKEResult](ctx, Backup, "Final Backup for GKE backup", (*activities.GKEBackup).BackupGKE,
-			activities.BackupGKEInput{Project: project, Region: region, Plan: spec.BackupPlanName, Name: tdBackupName(o.id)})
-		if err != nil {
-			return rec, err
-		}
-		rec.GKEBackup = gke.Name
-		o.runner.SetFact("Final Backup for GKE backup", gke.Name)
-	}
-	return rec, nil
-}
-
-// tdBackupName is the final Backup for GKE backup's ID: "teardown-" and a hash of the workflow ID
-// (a valid ID: lowercase letter first, at most 63 characters), the same on every retry.
-func tdBackupName(workflowID string) string {
-	sum := sha256.Sum256([]byte(workflowID))
-	return "teardown-" + hex.EncodeToString(sum[:])[:16]
 }
 
 // tdSummary is the comment left on the issue before it is closed: the audit trail of what went.
