@@ -7,7 +7,8 @@ import (
 )
 
 // adminRoutes serves /_sim/...: state inspection, fault injection, timings and reset. These are the
-// simulator's own endpoints; no real API has them.
+// simulator's own endpoints; no real API has them. Parts add their own: POST /_sim/releases/{v}
+// (internal/sim/instances), /_sim/github/... and POST /_sim/fleet (internal/sim/stack).
 func (s *Sim) adminRoutes() {
 	m := s.mux
 	m.HandleFunc("GET /_sim/healthz", func(w http.ResponseWriter, r *http.Request) { WriteJSON(w, 200, map[string]string{"status": "ok"}) })

@@ -151,6 +151,7 @@ type Part struct {
 
 	zones       map[string]*zone               // by zone ID
 	records     map[string]map[string]*record  // zone ID → record ID → record
+	byName      map[string]map[string]*record  // record name → record ID → record, every zone
 	rulesets    map[string]map[string]*ruleset // zone ID → ruleset ID → ruleset
 	entrypoints map[string]map[string]string   // zone ID → phase → ruleset ID
 }
@@ -167,6 +168,7 @@ func (p *Part) GRPC(g *grpc.Server) {}
 func (p *Part) Reset() {
 	p.zones = map[string]*zone{}
 	p.records = map[string]map[string]*record{}
+	p.byName = map[string]map[string]*record{}
 	p.rulesets = map[string]map[string]*ruleset{}
 	p.entrypoints = map[string]map[string]string{}
 	for _, z := range p.cfg.zones {
@@ -235,15 +237,18 @@ func (p *Part) authenticated(next http.HandlerFunc) http.HandlerFunc {
 
 // Record returns the proxied-or-not target of hostname: the content of its CNAME, else A, else
 // AAAA record, in whichever zone holds it. The simulator lock must be held.
+// Every probe of an instance asks, so it reads the name index, not every record.
 func (p *Part) Record(hostname string) (content string, proxied bool, ok bool) {
 	hostname = normalizeName(hostname)
 	for _, typ := range []string{"CNAME", "A", "AAAA"} {
-		for _, zid := range sim.SortedKeys(p.records) {
-			for _, rid := range sim.SortedKeys(p.records[zid]) {
-				if rec := p.records[zid][rid]; rec.Name == hostname && rec.Type == typ {
-					return rec.Content, rec.Proxied, true
-				}
+		var found *record // the first by zone ID, then record ID, as a sorted walk would find it
+		for _, rec := range p.byName[hostname] {
+			if rec.Type == typ && (found == nil || rec.ZoneID < found.ZoneID || (rec.ZoneID == found.ZoneID && rec.ID < found.ID)) {
+				found = rec
 			}
+		}
+		if found != nil {
+			return found.Content, found.Proxied, true
 		}
 	}
 	return "", false, false

@@ -135,8 +135,8 @@ func (p *Part) validate(rec *record, skip string) (int, []apiError) {
 			return http.StatusBadRequest, []apiError{{9005, fmt.Sprintf("Content for %s record must be a valid %s address.", rec.Type, want)}}
 		}
 	}
-	for _, other := range p.records[rec.ZoneID] {
-		if other.ID == skip || other.Name != rec.Name {
+	for _, other := range p.byName[rec.Name] {
+		if other.ID == skip || other.ZoneID != rec.ZoneID {
 			continue
 		}
 		if other.Type == rec.Type && strings.EqualFold(other.Content, rec.Content) {
@@ -167,8 +167,7 @@ func (p *Part) createRecord(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, status, errs...)
 		return
 	}
-	p.records[z.ID][rec.ID] = rec
-	p.s.Created(Name, rec.ledgerName())
+	p.addRecord(rec)
 	writeResult(w, http.StatusOK, p.recordJSON(rec), nil)
 }
 
@@ -193,11 +192,50 @@ func (p *Part) getRecord(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// addRecord stores a validated new record and records it in the ledger. Lock held.
+func (p *Part) addRecord(rec *record) {
+	p.records[rec.ZoneID][rec.ID] = rec
+	p.index(rec)
+	p.s.Created(Name, rec.ledgerName())
+}
+
+// index and unindex keep byName in step with records: lookups by hostname (every instance probe,
+// every EnsureDNS) must not walk a zone of thousands of records.
+func (p *Part) index(rec *record) {
+	if p.byName[rec.Name] == nil {
+		p.byName[rec.Name] = map[string]*record{}
+	}
+	p.byName[rec.Name][rec.ID] = rec
+}
+
+func (p *Part) unindex(rec *record) {
+	delete(p.byName[rec.Name], rec.ID)
+	if len(p.byName[rec.Name]) == 0 {
+		delete(p.byName, rec.Name)
+	}
+}
+
 func (p *Part) sortedRecords(zoneID string) []*record {
 	var out []*record
 	for _, rec := range p.records[zoneID] {
 		out = append(out, rec)
 	}
+	return sortRecords(out)
+}
+
+// recordsNamed are the zone's records of one name, in list order.
+func (p *Part) recordsNamed(zoneID, name string) []*record {
+	var out []*record
+	for _, rec := range p.byName[name] {
+		if rec.ZoneID == zoneID {
+			out = append(out, rec)
+		}
+	}
+	return sortRecords(out)
+}
+
+// sortRecords puts records in the order the list endpoint answers them.
+func sortRecords(out []*record) []*record {
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Type != b.Type {
@@ -222,8 +260,14 @@ func (p *Part) listRecords(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = q.Get("name.exact")
 	}
+	var recs []*record
+	if name != "" {
+		recs = p.recordsNamed(z.ID, fqdn(name, z.Name)) // EnsureDNS asks by name: no zone walk
+	} else {
+		recs = p.sortedRecords(z.ID)
+	}
 	var matched []map[string]any
-	for _, rec := range p.sortedRecords(z.ID) {
+	for _, rec := range recs {
 		switch {
 		case name != "" && rec.Name != fqdn(name, z.Name),
 			q.Get("type") != "" && !strings.EqualFold(q.Get("type"), rec.Type),
@@ -273,7 +317,9 @@ func (p *Part) changeRecord(w http.ResponseWriter, r *http.Request, partial bool
 		p.s.Deleted(Name, rec.ledgerName())
 		p.s.Created(Name, next.ledgerName())
 	}
+	p.unindex(rec)
 	*rec = next
+	p.index(rec)
 	writeResult(w, http.StatusOK, p.recordJSON(rec), nil)
 }
 
@@ -284,6 +330,7 @@ func (p *Part) deleteRecord(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	delete(p.records[z.ID], rec.ID)
+	p.unindex(rec)
 	p.s.Deleted(Name, rec.ledgerName())
 	writeResult(w, http.StatusOK, map[string]any{"id": rec.ID}, nil)
 }

@@ -137,10 +137,13 @@ func (p *Part) Routes(r *sim.Routes) {
 
 // Snapshot is a compact, readable view for /_sim/state. Lock held.
 func (p *Part) Snapshot() any {
+	// Runs carry their times, so a test can tell which backups came before a change.
 	type runView struct {
-		ID          int64  `json:"id"`
-		Status      string `json:"status"`
-		Description string `json:"description,omitempty"`
+		ID          int64      `json:"id"`
+		Status      string     `json:"status"`
+		Description string     `json:"description,omitempty"`
+		CreateTime  time.Time  `json:"createTime"` // enqueued
+		EndTime     *time.Time `json:"endTime,omitempty"`
 	}
 	type instView struct {
 		Name               string    `json:"name"`
@@ -170,7 +173,11 @@ func (p *Part) Snapshot() any {
 			RestoredFrom: in.restoredFrom,
 		}
 		for _, run := range in.sortedRuns() {
-			v.BackupRuns = append(v.BackupRuns, runView{run.id, run.status, run.description})
+			rv := runView{ID: run.id, Status: run.status, Description: run.description, CreateTime: run.enqueued}
+			if end := run.end; !end.IsZero() {
+				rv.EndTime = &end
+			}
+			v.BackupRuns = append(v.BackupRuns, rv)
 		}
 		instances = append(instances, v)
 	}

@@ -144,6 +144,38 @@ func validateSettings(s map[string]any) string {
 	return ""
 }
 
+// validateInsert checks an insert body and returns the instance name, or what is invalid.
+func validateInsert(body map[string]any) (name, invalid string) {
+	name, _ = body["name"].(string)
+	switch {
+	case name == "":
+		return "", "Missing parameter: name."
+	case len(name) > 98 || !instanceNameRE.MatchString(name):
+		return "", fmt.Sprintf("Invalid instance name %q: use lowercase letters, digits and hyphens, starting with a letter.", name)
+	}
+	settings, _ := body["settings"].(map[string]any)
+	if tier, _ := settings["tier"].(string); tier == "" {
+		return "", "Missing parameter: settings.tier."
+	}
+	if msg := validateSettings(settings); msg != "" {
+		return "", msg
+	}
+	return name, ""
+}
+
+// newInstance builds a PENDING_CREATE instance from a validated insert body, created at now.
+func (p *Part) newInstance(project, name string, body map[string]any, now time.Time) *instance {
+	stripServerOwned(body)
+	if _, ok := body["databaseVersion"]; !ok {
+		body["databaseVersion"] = "MYSQL_8_0" // the API's default
+	}
+	return &instance{
+		project: project, name: name, body: body, state: statePendingCreate,
+		settingsVersion: 1, createTime: now,
+		backupRuns: map[int64]*backupRun{}, databases: map[string]*database{},
+	}
+}
+
 func (p *Part) insertInstance(w http.ResponseWriter, r *http.Request) {
 	body, err := decodeBody(r)
 	if err != nil {
@@ -155,21 +187,8 @@ func (p *Part) insertInstance(w http.ResponseWriter, r *http.Request) {
 	if !p.checkProject(w, project) {
 		return
 	}
-	name, _ := body["name"].(string)
-	switch {
-	case name == "":
-		errInvalid(w, "Missing parameter: name.")
-		return
-	case len(name) > 98 || !instanceNameRE.MatchString(name):
-		errInvalid(w, fmt.Sprintf("Invalid instance name %q: use lowercase letters, digits and hyphens, starting with a letter.", name))
-		return
-	}
-	settings, _ := body["settings"].(map[string]any)
-	if tier, _ := settings["tier"].(string); tier == "" {
-		errInvalid(w, "Missing parameter: settings.tier.")
-		return
-	}
-	if msg := validateSettings(settings); msg != "" {
+	name, msg := validateInsert(body)
+	if msg != "" {
 		errInvalid(w, msg)
 		return
 	}
@@ -178,15 +197,7 @@ func (p *Part) insertInstance(w http.ResponseWriter, r *http.Request) {
 			"The Cloud SQL instance already exists.", "")
 		return
 	}
-	stripServerOwned(body)
-	if _, ok := body["databaseVersion"]; !ok {
-		body["databaseVersion"] = "MYSQL_8_0" // the API's default
-	}
-	in := &instance{
-		project: project, name: name, body: body, state: statePendingCreate,
-		settingsVersion: 1, createTime: p.s.Now(),
-		backupRuns: map[int64]*backupRun{}, databases: map[string]*database{},
-	}
+	in := p.newInstance(project, name, body, p.s.Now())
 	p.instances[key(project, name)] = in
 	p.s.Created(Name, instanceLedgerName(project, name))
 	op := p.startOperation(in, "CREATE", sim.OperationFailure(r.Context()), opHooks{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"time"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/grpc/codes"
@@ -35,16 +36,44 @@ func (p *Part) CreateCluster(ctx context.Context, req *containerpb.CreateCluster
 		return nil, err
 	}
 	ref := clusterRef{proj, loc, in.GetName()}
+	c, err := p.newCluster(ref, in, p.s.Now())
+	if err != nil {
+		return nil, err
+	}
+	p.addCluster(ref, c)
+
+	return p.startOp(ctx, ref, containerpb.Operation_CREATE_CLUSTER, ref.name(), func(failure string) {
+		if p.clusters[ref.name()] != c {
+			return
+		}
+		if failure != "" {
+			// GKE leaves a cluster whose creation failed in ERROR; the caller has to delete it.
+			c.Status, c.StatusMessage = containerpb.Cluster_ERROR, failure
+			c.Conditions = []*containerpb.StatusCondition{{Message: failure}}
+			for _, np := range c.NodePools {
+				np.Status, np.StatusMessage = containerpb.NodePool_ERROR, failure
+			}
+		} else {
+			c.Status = containerpb.Cluster_RUNNING
+			for _, np := range c.NodePools {
+				np.Status = containerpb.NodePool_RUNNING
+			}
+		}
+		p.refreshCluster(c)
+	}), nil
+}
+
+// newCluster validates a requested cluster and builds it PROVISIONING with its node pools, created
+// at now, filling in what GKE sets. Lock held.
+func (p *Part) newCluster(ref clusterRef, in *containerpb.Cluster, now time.Time) (*containerpb.Cluster, error) {
 	if _, exists := p.clusters[ref.name()]; exists {
 		return nil, status.Errorf(codes.AlreadyExists, "Already exists: %s.", ref.name())
 	}
 	if len(in.GetNodePools()) > 0 && in.GetInitialNodeCount() > 0 {
 		return nil, status.Error(codes.InvalidArgument, "Cluster.initial_node_count cannot be set together with Cluster.node_pools; set NodePool.initial_node_count instead.")
 	}
-
-	now := p.s.Now()
 	c := cloneCluster(in)
-	c.Location, c.Zone = loc, loc
+	c.Location, c.Zone = ref.location, ref.location
 	c.SelfLink = apiBase + ref.name()
 	c.Id = fmt.Sprintf("%016x", uint64(p.s.NextID())*0x9e3779b97f4a7c15)
 	c.CreateTime = timestamp(now)
@@ -63,7 +92,7 @@ func (p *Part) CreateCluster(ctx context.Context, req *containerpb.CreateCluster
 		c.Subnetwork = "default"
 	}
 	if len(c.Locations) == 0 {
-		c.Locations = defaultNodeLocations(loc)
+		c.Locations = defaultNodeLocations(ref.location)
 	}
 	if len(c.NodePools) == 0 {
 		n := c.InitialNodeCount
@@ -87,31 +116,16 @@ func (p *Part) CreateCluster(ctx context.Context, req *containerpb.CreateCluster
 		p.initPool(ref, c, np)
 	}
 	p.refreshCluster(c)
+	return c, nil
+}
+
+// addCluster stores a new cluster and records it and its node pools in the ledger. Lock held.
+func (p *Part) addCluster(ref clusterRef, c *containerpb.Cluster) {
 	p.clusters[ref.name()] = c
 	p.s.Created(Name, ref.name())
 	for _, np := range c.NodePools {
 		p.s.Created(Name, poolRef{ref, np.Name}.name())
 	}
-
-	return p.startOp(ctx, ref, containerpb.Operation_CREATE_CLUSTER, ref.name(), func(failure string) {
-		if p.clusters[ref.name()] != c {
-			return
-		}
-		if failure != "" {
-			// GKE leaves a cluster whose creation failed in ERROR; the caller has to delete it.
-			c.Status, c.StatusMessage = containerpb.Cluster_ERROR, failure
-			c.Conditions = []*containerpb.StatusCondition{{Message: failure}}
-			for _, np := range c.NodePools {
-				np.Status, np.StatusMessage = containerpb.NodePool_ERROR, failure
-			}
-		} else {
-			c.Status = containerpb.Cluster_RUNNING
-			for _, np := range c.NodePools {
-				np.Status = containerpb.NodePool_RUNNING
-			}
-		}
-		p.refreshCluster(c)
-	}), nil
 }
 
 // zonePattern tells a zone ("us-central1-a") from a region ("us-central1").

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // planUpdatable are the BackupPlan fields UpdateBackupPlan may change; the rest are output-only or
@@ -47,33 +48,11 @@ func (p *Part) CreateBackupPlan(ctx context.Context, req *gkebackuppb.CreateBack
 	if _, err := p.parseName("parent", req.GetParent(), "projects", "locations"); err != nil {
 		return nil, err
 	}
-	if err := validID("backup_plan_id", req.GetBackupPlanId()); err != nil {
+	bp, err := p.newPlan(req.GetParent(), req.GetBackupPlanId(), req.GetBackupPlan(), p.now())
+	if err != nil {
 		return nil, err
 	}
-	in := req.GetBackupPlan()
-	if in == nil {
-		return nil, status.Error(codes.InvalidArgument, "Field backup_plan is required.")
-	}
-	if in.GetCluster() == "" {
-		return nil, status.Error(codes.InvalidArgument, "Field backup_plan.cluster is required.")
-	}
-	name := req.GetParent() + "/backupPlans/" + req.GetBackupPlanId()
-	if _, exists := p.plans[name]; exists {
-		return nil, alreadyExists("BackupPlan", name)
-	}
-	if err := p.checkCluster("backup_plan.cluster", in.GetCluster()); err != nil {
-		return nil, err
-	}
-	if err := validRetention(in.GetRetentionPolicy()); err != nil {
-		return nil, err
-	}
-
-	bp := clonePlan(in)
-	bp.Name, bp.Uid = name, p.uid()
-	bp.CreateTime, bp.UpdateTime = p.now(), p.now()
-	bp.State, bp.StateReason = gkebackuppb.BackupPlan_PROVISIONING, ""
-	bp.Etag = p.etag()
-	bp.ProtectedPodCount, bp.LastSuccessfulBackupTime = 0, nil
+	name := bp.Name
 	p.plans[name] = bp
 	p.s.Created(Name, name)
 
@@ -92,6 +71,37 @@ func (p *Part) CreateBackupPlan(ctx context.Context, req *gkebackuppb.CreateBack
 		}
 		return clonePlan(bp), nil
 	}), nil
+}
+
+// newPlan validates a requested plan under parent (already checked) and builds it PROVISIONING,
+// created at now. Lock held.
+func (p *Part) newPlan(parent, id string, in *gkebackuppb.BackupPlan, now *timestamppb.Timestamp) (*gkebackuppb.BackupPlan, error) {
+	if err := validID("backup_plan_id", id); err != nil {
+		return nil, err
+	}
+	if in == nil {
+		return nil, status.Error(codes.InvalidArgument, "Field backup_plan is required.")
+	}
+	if in.GetCluster() == "" {
+		return nil, status.Error(codes.InvalidArgument, "Field backup_plan.cluster is required.")
+	}
+	name := parent + "/backupPlans/" + id
+	if _, exists := p.plans[name]; exists {
+		return nil, alreadyExists("BackupPlan", name)
+	}
+	if err := p.checkCluster("backup_plan.cluster", in.GetCluster()); err != nil {
+		return nil, err
+	}
+	if err := validRetention(in.GetRetentionPolicy()); err != nil {
+		return nil, err
+	}
+	bp := clonePlan(in)
+	bp.Name, bp.Uid = name, p.uid()
+	bp.CreateTime, bp.UpdateTime = now, timestamppb.New(now.AsTime())
+	bp.State, bp.StateReason = gkebackuppb.BackupPlan_PROVISIONING, ""
+	bp.Etag = p.etag()
+	bp.ProtectedPodCount, bp.LastSuccessfulBackupTime = 0, nil
+	return bp, nil
 }
 
 // plan finds a plan by full name (validating the name and project), or NOT_FOUND.

@@ -65,12 +65,20 @@ func (p *Part) Reset() {
 }
 
 // Snapshot lists every resource with its key fields. Lock held.
+// Backups carry their create and complete times, so a test can tell which came before a change.
 func (p *Part) Snapshot() any {
+	// Counted in one pass: a fleet has thousands of plans.
+	perPlan := map[string]int{}
+	for name := range p.backups {
+		if i := strings.LastIndex(name, "/backups/"); i >= 0 {
+			perPlan[name[:i]]++
+		}
+	}
 	plans := []map[string]any{}
 	for _, name := range sim.SortedKeys(p.plans) {
 		bp := p.plans[name]
 		e := map[string]any{"name": name, "cluster": bp.Cluster, "state": bp.State.String(), "etag": bp.Etag,
-			"backups": len(withPrefix(p.backups, name+"/backups/"))}
+			"backups": perPlan[name]}
 		if rp := bp.RetentionPolicy; rp != nil {
 			e["backupRetainDays"], e["backupDeleteLockDays"] = rp.BackupRetainDays, rp.BackupDeleteLockDays
 		}
@@ -85,7 +93,11 @@ func (p *Part) Snapshot() any {
 	backups := []map[string]any{}
 	for _, name := range sim.SortedKeys(p.backups) {
 		b := p.backups[name]
-		e := map[string]any{"name": name, "state": b.State.String(), "retainDays": b.RetainDays, "etag": b.Etag}
+		e := map[string]any{"name": name, "state": b.State.String(), "retainDays": b.RetainDays, "etag": b.Etag,
+			"createTime": b.CreateTime.AsTime()}
+		if b.CompleteTime != nil {
+			e["completeTime"] = b.CompleteTime.AsTime()
+		}
 		if b.StateReason != "" {
 			e["stateReason"] = b.StateReason
 		}

@@ -10,7 +10,8 @@
 // holds its config.yaml (the GitOps deploy), its GKE cluster serves with nodes, its Cloud SQL
 // instance runs, and its DNS record exists. A DNS record pointing at the holding page serves the
 // holding page. A version lands Timings.Rollout after it was merged; a release marked bad
-// (POST /_sim/releases/{version} {"bad":true}) rolls out but never becomes healthy.
+// (POST /_sim/releases/{version} {"bad":true}, optionally "instances":[slugs] to break it only
+// there) rolls out but never becomes healthy.
 //
 // Fault-rule API name "instances", methods "__version", "healthz", "sign-in", "root".
 package instances
@@ -35,8 +36,9 @@ type Part struct {
 	// bySlug is what the config repo's default branch says, with each version's landing time.
 	bySlug map[string]*instance
 	byHost map[string]string
-	bad    map[string]bool
-	mux    *http.ServeMux
+	// bad: version → the slugs it is bad for; an empty set means every instance.
+	bad map[string]map[string]bool
+	mux *http.ServeMux
 }
 
 type instance struct {
@@ -74,7 +76,7 @@ func (p *Part) GRPC(g *grpc.Server) {}
 func (p *Part) Reset() {
 	p.bySlug = map[string]*instance{}
 	p.byHost = map[string]string{}
-	p.bad = map[string]bool{}
+	p.bad = map[string]map[string]bool{}
 }
 
 // Routes registers the admin endpoint that marks releases bad or good.
@@ -82,6 +84,9 @@ func (p *Part) Routes(r *sim.Routes) {
 	r.Handle("releases.set", "POST /_sim/releases/{version}", func(w http.ResponseWriter, req *http.Request) {
 		var body struct {
 			Bad bool `json:"bad"`
+			// Instances narrows the change to these slugs: a release that breaks only some
+			// instances (say, one customer's data trips a migration).
+			Instances []string `json:"instances"`
 		}
 		if err := sim.DecodeJSON(req, &body); err != nil {
 			sim.WriteJSON(w, 400, map[string]string{"error": err.Error()})
@@ -89,12 +94,31 @@ func (p *Part) Routes(r *sim.Routes) {
 		}
 		v := req.PathValue("version")
 		defer p.s.Lock()()
-		if body.Bad {
-			p.bad[v] = true
-		} else {
+		set, known := p.bad[v]
+		switch {
+		case body.Bad && len(body.Instances) == 0:
+			p.bad[v] = map[string]bool{}
+		case body.Bad:
+			if !known {
+				set = map[string]bool{}
+				p.bad[v] = set
+			}
+			if !known || len(set) > 0 { // bad for everyone already covers them
+				for _, slug := range body.Instances {
+					set[slug] = true
+				}
+			}
+		case len(body.Instances) == 0 || (known && len(set) == 0):
 			delete(p.bad, v)
+		default:
+			for _, slug := range body.Instances {
+				delete(set, slug)
+			}
+			if len(set) == 0 {
+				delete(p.bad, v)
+			}
 		}
-		sim.WriteJSON(w, 200, map[string]any{"version": v, "bad": body.Bad})
+		sim.WriteJSON(w, 200, map[string]any{"version": v, "bad": body.Bad, "instances": body.Instances})
 	})
 }
 
@@ -217,7 +241,7 @@ func (p *Part) lookup(host string) state {
 	if st.version == "" {
 		return down(http.StatusServiceUnavailable, "deployment is rolling out")
 	}
-	if p.bad[st.version] {
+	if set, ok := p.bad[st.version]; ok && (len(set) == 0 || set[slug]) {
 		st.bad = true
 		return down(http.StatusServiceUnavailable, "release "+st.version+" is marked bad: pods crash-loop")
 	}
@@ -284,7 +308,8 @@ func (p *Part) fail(w http.ResponseWriter, st state) {
 	http.Error(w, st.reason, st.status)
 }
 
-// Snapshot lists every configured instance and what it serves right now.
+// Snapshot lists every configured instance and what it serves right now, with each version it
+// was given and when that version merged.
 func (p *Part) Snapshot() any {
 	out := make([]map[string]any, 0, len(p.bySlug))
 	for _, slug := range sim.SortedKeys(p.bySlug) {
@@ -301,8 +326,10 @@ func (p *Part) Snapshot() any {
 			status = "unavailable"
 		}
 		versions := make([]string, 0, len(inst.rollouts))
+		rollouts := make([]map[string]any, 0, len(inst.rollouts))
 		for _, r := range inst.rollouts {
 			versions = append(versions, r.version)
+			rollouts = append(rollouts, map[string]any{"version": r.version, "mergedAt": r.at})
 		}
 		out = append(out, map[string]any{
 			"slug":              slug,
@@ -311,6 +338,7 @@ func (p *Part) Snapshot() any {
 			"configuredVersion": inst.cfg.Spec.SourcegraphVersion,
 			"servedVersion":     st.version,
 			"versionHistory":    versions,
+			"rollouts":          rollouts, // with merge times, to order them against backups
 			"status":            status,
 			"reason":            st.reason,
 			"alerting":          inst.cfg.Spec.Debug.EnableAlerting,
@@ -319,5 +347,9 @@ func (p *Part) Snapshot() any {
 			"probes":            inst.probes,
 		})
 	}
-	return map[string]any{"instances": out, "badReleases": sim.SortedKeys(p.bad)}
+	badFor := map[string][]string{}
+	for _, v := range sim.SortedKeys(p.bad) {
+		badFor[v] = sim.SortedKeys(p.bad[v]) // empty: every instance
+	}
+	return map[string]any{"instances": out, "badReleases": sim.SortedKeys(p.bad), "badFor": badFor}
 }

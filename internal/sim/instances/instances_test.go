@@ -172,6 +172,30 @@ func TestInstanceServesOnlyWhatTheCloudsSay(t *testing.T) {
 	if code := status(); code != http.StatusServiceUnavailable {
 		t.Fatalf("a bad release must be unhealthy: %d", code)
 	}
+	// A release bad only for some instances: good everywhere, then bad for another instance
+	// (acme stays healthy), then bad for acme too.
+	mark := func(body string) {
+		t.Helper()
+		resp, err := http.Post(s.URL()+"/_sim/releases/5.11.0", "application/json", strings.NewReader(body))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("mark %s: %v %v", body, resp, err)
+		}
+		resp.Body.Close()
+	}
+	mark(`{"bad":false}`)
+	mark(`{"bad":true,"instances":["other"]}`)
+	if code := status(); code != 200 {
+		t.Fatalf("a release bad only for another instance must leave acme healthy: %d", code)
+	}
+	mark(`{"bad":true,"instances":["acme"]}`)
+	if code := status(); code != http.StatusServiceUnavailable {
+		t.Fatalf("a release bad for acme must make it unhealthy: %d", code)
+	}
+	mark(`{"bad":false,"instances":["acme"]}`)
+	if code := status(); code != 200 {
+		t.Fatalf("marked good again for acme: %d", code)
+	}
+	mark(`{"bad":true}`)
 	writeConfig("5.10.0")
 	waitFor(t, "the revert to heal", func() bool { return status() == 200 })
 

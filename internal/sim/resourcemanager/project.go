@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
@@ -54,7 +55,34 @@ func (p *Part) GetProject(_ context.Context, req *resourcemanagerpb.GetProjectRe
 // response is the ACTIVE project.
 func (p *Part) CreateProject(ctx context.Context, req *resourcemanagerpb.CreateProjectRequest) (*longrunningpb.Operation, error) {
 	defer p.s.Lock()()
-	in := req.GetProject()
+	now := p.s.Now()
+	pr, err := p.newProject(req.GetProject(), now)
+	if err != nil {
+		return nil, err
+	}
+	id := pr.pb.ProjectId
+	p.projects[id] = pr
+	p.s.Created(Name, "projects/"+id)
+
+	failMsg := sim.OperationFailure(ctx)
+	meta := &resourcemanagerpb.CreateProjectMetadata{CreateTime: timestamppb.New(now)}
+	return p.s.StartOperation("projects/"+id, meta, p.s.Timings().ProjectOperation.D(), "", func() (proto.Message, error) {
+		if p.projects[id] != pr {
+			return nil, status.Errorf(codes.Aborted, "Project %s was removed while it was being created.", id)
+		}
+		if failMsg != "" {
+			// A failed creation leaves no project behind, so the ID can be used again.
+			delete(p.projects, id)
+			return nil, status.Error(codes.FailedPrecondition, failMsg)
+		}
+		pr.ready = true
+		return clone(pr.pb), nil
+	}), nil
+}
+
+// newProject validates a requested project and builds it ACTIVE but not yet ready, created at now.
+// Lock held.
+func (p *Part) newProject(in *resourcemanagerpb.Project, now time.Time) (*project, error) {
 	if in == nil {
 		return nil, status.Error(codes.InvalidArgument, "Field [project] is required.")
 	}
@@ -70,8 +98,7 @@ func (p *Part) CreateProject(ctx context.Context, req *resourcemanagerpb.CreateP
 	if _, exists := p.projects[id]; exists {
 		return nil, status.Error(codes.AlreadyExists, "Requested entity already exists")
 	}
-
-	now := timestamppb.New(p.s.Now())
+	ts := timestamppb.New(now)
 	number := strconv.FormatInt(100000000000+p.s.NextID(), 10)
 	pb := &resourcemanagerpb.Project{
 		Name:        "projects/" + number,
@@ -79,8 +106,8 @@ func (p *Part) CreateProject(ctx context.Context, req *resourcemanagerpb.CreateP
 		ProjectId:   id,
 		State:       resourcemanagerpb.Project_ACTIVE,
 		DisplayName: in.GetDisplayName(),
-		CreateTime:  now,
-		UpdateTime:  now,
+		CreateTime:  ts,
+		UpdateTime:  ts,
 		Labels:      in.GetLabels(),
 	}
 	if pb.DisplayName == "" {
@@ -88,23 +115,7 @@ func (p *Part) CreateProject(ctx context.Context, req *resourcemanagerpb.CreateP
 	}
 	pr := &project{pb: pb, number: number}
 	pr.rotateEtag(p.s)
-	p.projects[id] = pr
-	p.s.Created(Name, "projects/"+id)
-
-	failMsg := sim.OperationFailure(ctx)
-	meta := &resourcemanagerpb.CreateProjectMetadata{CreateTime: now}
-	return p.s.StartOperation("projects/"+id, meta, p.s.Timings().ProjectOperation.D(), "", func() (proto.Message, error) {
-		if p.projects[id] != pr {
-			return nil, status.Errorf(codes.Aborted, "Project %s was removed while it was being created.", id)
-		}
-		if failMsg != "" {
-			// A failed creation leaves no project behind, so the ID can be used again.
-			delete(p.projects, id)
-			return nil, status.Error(codes.FailedPrecondition, failMsg)
-		}
-		pr.ready = true
-		return clone(pr.pb), nil
-	}), nil
+	return pr, nil
 }
 
 // DeleteProject marks the project DELETE_REQUESTED at once, as GCP does (it is purged ~30 days
