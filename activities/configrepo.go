@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -125,8 +126,29 @@ type FleetEntry struct {
 	Size           string `json:"size,omitempty"`
 	Suspended      bool   `json:"suspended,omitempty"`
 	Alerting       bool   `json:"alerting,omitempty"`
-	SHA            string `json:"sha"`
-	Error          string `json:"error,omitempty"`
+	// MaintenanceWindow is spec.maintenanceWindow (nil: none, upgrade any time). Read-only: cached
+	// entries are handed out as copies.
+	MaintenanceWindow *spec.MaintenanceWindow `json:"maintenanceWindow,omitempty"`
+	// Account is the customer's sourcegraph/accounts link from the label "account"
+	// (https://github.com/sourcegraph/accounts/issues/NNN): tracking issues name customers by it,
+	// never by name (runbooks §3.1). A label that is not such a link is left out, so a customer
+	// name put there by hand never reaches an issue.
+	Account string `json:"account,omitempty"`
+	SHA     string `json:"sha"`
+	Error   string `json:"error,omitempty"`
+}
+
+// AccountLabel is the metadata label holding the customer's sourcegraph/accounts link.
+const AccountLabel = "account"
+
+// clone copies the entry so callers cannot change the cached window.
+func (e FleetEntry) clone() FleetEntry {
+	if e.MaintenanceWindow != nil {
+		w := *e.MaintenanceWindow
+		w.Days = slices.Clone(w.Days)
+		e.MaintenanceWindow = &w
+	}
+	return e
 }
 
 // crFleetCache maps blob SHA → parsed entry. Blobs are content-addressed, so an entry never goes
@@ -140,7 +162,7 @@ func (c *crFleetCache) get(sha string) (FleetEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[sha]
-	return e, ok
+	return e.clone(), ok
 }
 
 func (c *crFleetCache) put(sha string, e FleetEntry) {
@@ -149,7 +171,7 @@ func (c *crFleetCache) put(sha string, e FleetEntry) {
 	if len(c.m) > 20000 { // bound memory: simply start over
 		c.m = map[string]FleetEntry{}
 	}
-	c.m[sha] = e
+	c.m[sha] = e.clone()
 }
 
 // crFleetProgress is ListFleet's heartbeat: visible in the Web UI while a large fleet is read.
@@ -246,6 +268,10 @@ func (r *ConfigRepo) readFleetEntry(ctx context.Context, slug, sha string) (Flee
 		e.Type, e.Version, e.ReleaseChannel = string(c.Type()), c.Spec.SourcegraphVersion, string(c.Spec.ReleaseChannel)
 		e.Domain, e.Region, e.Size = c.Spec.Domain.PrimaryDNSName, c.Spec.Infrastructure.GCP.Region, string(c.Spec.Size)
 		e.Suspended, e.Alerting = c.Spec.Suspended, c.Spec.Debug.EnableAlerting
+		e.MaintenanceWindow = c.Spec.MaintenanceWindow
+		if a := strings.TrimSpace(c.Metadata.Labels[AccountLabel]); spec.ValidateAccountLink("", a) == nil {
+			e.Account = a
+		}
 		if c.Metadata.Name != slug {
 			e.Error = fmt.Sprintf("metadata.name is %q but the folder is %q", c.Metadata.Name, slug)
 		}

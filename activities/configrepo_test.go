@@ -2,7 +2,9 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -303,6 +305,15 @@ func TestConfigRepoListFleet(t *testing.T) {
 		if i%10 == 0 {
 			c.Spec.ReleaseChannel = spec.Pause
 		}
+		switch i {
+		case 0:
+			c.Metadata.Labels[AccountLabel] = "https://github.com/sourcegraph/accounts/issues/123"
+			c.Spec.MaintenanceWindow = &spec.MaintenanceWindow{Days: []string{"sat", "sun"}, StartHour: 22, Hours: 4}
+		case 1:
+			c.Metadata.Labels[AccountLabel] = "Acme Corp" // a name, not a link: never listed
+		case 2:
+			c.Metadata.Labels[AccountLabel] = "https://github.com/sourcegraph/accounts/issues/123#second" // not the bare link
+		}
 		b, _ := c.Marshal()
 		files[spec.ConfigPath("prod", slug)] = string(b)
 		files[spec.DeploymentsDir("prod")+"/"+slug+"/kubernetes/frontend.yaml"] = "kind: Deployment\n"
@@ -346,11 +357,24 @@ func TestConfigRepoListFleet(t *testing.T) {
 		t.Fatalf("a broken config is listed with its error: %+v", fleet[0])
 	}
 	if e := fleet[1]; e.Slug != "customer-00" || e.Type != "production" || e.Version != "5.9.0" || e.ReleaseChannel != "pause" ||
-		e.Domain != "customer-00.sourcegraphcloud.com" || e.Region != "us-central1" || e.Size != "small" || e.Error != "" {
+		e.Domain != "customer-00.sourcegraphcloud.com" || e.Region != "us-central1" || e.Size != "small" || e.Error != "" ||
+		e.Account != "https://github.com/sourcegraph/accounts/issues/123" ||
+		!reflect.DeepEqual(e.MaintenanceWindow, &spec.MaintenanceWindow{Days: []string{"sat", "sun"}, StartHour: 22, Hours: 4}) {
+		t.Fatalf("entry: %+v (window %+v)", e, e.MaintenanceWindow)
+	}
+	if e := fleet[2]; e.Slug != "customer-01" || e.Type != "trial" || e.ReleaseChannel != "stable" || e.Account != "" || e.MaintenanceWindow != nil {
 		t.Fatalf("entry: %+v", e)
 	}
-	if e := fleet[2]; e.Slug != "customer-01" || e.Type != "trial" || e.ReleaseChannel != "stable" {
+	if e := fleet[3]; e.Slug != "customer-02" || e.Account != "" {
 		t.Fatalf("entry: %+v", e)
+	}
+	// The JSON the workflows receive names the customer by the link only.
+	if b, _ := json.Marshal(fleet[1]); !strings.Contains(string(b), `"account":"https://github.com/sourcegraph/accounts/issues/123"`) ||
+		!strings.Contains(string(b), `"maintenanceWindow":{"Days":["sat","sun"],"StartHour":22,"Hours":4}`) {
+		t.Fatalf("entry JSON: %s", b)
+	}
+	if b, _ := json.Marshal(fleet[2:4]); strings.Contains(string(b), "Acme") || strings.Contains(string(b), "account") || strings.Contains(string(b), "maintenanceWindow") {
+		t.Fatalf("entries JSON: %s", b)
 	}
 	if got := ghFired(f.s, "git.get-blob"); got != 51 {
 		t.Fatalf("want one blob read per config, got %d", got)
@@ -363,6 +387,18 @@ func TestConfigRepoListFleet(t *testing.T) {
 	if got := ghFired(f.s, "git.get-blob"); got != 52 || again[8].Slug != "customer-07" || again[8].Version != "5.10.0" {
 		t.Fatalf("second listing: %d blob reads, entry %+v", got, again[8])
 	}
+	if e := again[1]; e.Account == "" || e.MaintenanceWindow == nil || e.MaintenanceWindow.StartHour != 22 { // from the cache
+		t.Fatalf("cached entry: %+v", e)
+	}
+	// Entries handed out by the cache are copies: changing one leaves the cache alone.
+	if e, ok := f.cr.blobs.get(again[1].SHA); !ok || e.MaintenanceWindow == nil {
+		t.Fatalf("cache: %+v %v", e, ok)
+	} else {
+		e.MaintenanceWindow.Days[0], e.MaintenanceWindow.StartHour = "mon", 1
+	}
+	if e, _ := f.cr.blobs.get(again[1].SHA); e.MaintenanceWindow.Days[0] != "sat" || e.MaintenanceWindow.StartHour != 22 {
+		t.Fatalf("the cache was changed through a listed entry: %+v", e.MaintenanceWindow)
+	}
 
 	// The fallback for truncated trees (one tree per instance) lists the same fleet.
 	gh, _ := NewGitHub("bot-token", f.s.URL()+"/", nil)
@@ -373,7 +409,7 @@ func TestConfigRepoListFleet(t *testing.T) {
 		t.Fatalf("fallback listed %d, want %d", len(fallback), len(again))
 	}
 	for i := range again {
-		if fallback[i] != again[i] {
+		if !reflect.DeepEqual(fallback[i], again[i]) {
 			t.Fatalf("fallback entry %d: %+v, want %+v", i, fallback[i], again[i])
 		}
 	}

@@ -144,17 +144,27 @@ func ValidateMaintenanceWindow(field string, w *MaintenanceWindow) error {
 	if w == nil {
 		return nil
 	}
-	days := []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 	if len(w.Days) == 0 {
 		return &FieldError{field, "", "list at least one day (mon..sun)"}
 	}
 	for _, d := range w.Days {
-		if !slices.Contains(days, d) {
+		if !slices.Contains(windowDays[:], d) { // the spellings Contains and Next understand
 			return &FieldError{field, d, "days must be mon, tue, wed, thu, fri, sat or sun"}
 		}
 	}
 	if w.StartHour < 0 || w.StartHour > 23 || w.Hours < 1 || w.Hours > 24 {
 		return &FieldError{field, fmt.Sprintf("%02d:00+%dh", w.StartHour, w.Hours), "start hour must be 0–23 UTC and length 1–24 hours"}
+	}
+	return nil
+}
+
+var accountLinkRE = regexp.MustCompile(`^https://github\.com/sourcegraph/accounts/issues/[1-9][0-9]*$`)
+
+// ValidateAccountLink checks a customer's sourcegraph/accounts link, the only way tracking issues
+// and commits may name a customer (runbooks §3.1): https://github.com/sourcegraph/accounts/issues/NNN.
+func ValidateAccountLink(field, s string) error {
+	if !accountLinkRE.MatchString(s) {
+		return &FieldError{field, s, "must be a sourcegraph/accounts issue link such as `https://github.com/sourcegraph/accounts/issues/123` (never a customer name)"}
 	}
 	return nil
 }
