@@ -154,6 +154,9 @@ type SoakInput struct {
 	Consecutive     int           `json:"consecutive,omitempty"`
 	Interval        time.Duration `json:"interval,omitempty"`
 	Timeout         time.Duration `json:"timeout,omitempty"`
+	// VersionOnly counts a probe that reports ExpectedVersion on /__version even if the instance
+	// is unhealthy: "the new version is deployed", which an upgrade waits for before it soaks.
+	VersionOnly bool `json:"versionOnly,omitempty"`
 }
 
 // SoakProgress is Soak's heartbeat (visible in the Web UI) and what a retry resumes from.
@@ -216,7 +219,8 @@ func (u *Uptime) Soak(ctx context.Context, in SoakInput) (SoakResult, error) {
 		}
 		p.Probes++
 		p.Last, p.LastVersion, p.At = r, r.Version, time.Now()
-		if r.Healthy && (want == "" || strings.TrimPrefix(r.Version, "v") == want) {
+		atVersion := want == "" || strings.TrimPrefix(r.Version, "v") == want
+		if atVersion && (r.Healthy || (in.VersionOnly && want != "")) {
 			p.Consecutive++
 		} else {
 			p.Consecutive = 0
@@ -240,7 +244,10 @@ func (u *Uptime) Soak(ctx context.Context, in SoakInput) (SoakResult, error) {
 
 func upSoakFailed(in SoakInput, want string, p SoakProgress) error {
 	target := "healthy"
-	if want != "" {
+	switch {
+	case in.VersionOnly && want != "":
+		target = "reporting version " + want
+	case want != "":
 		target = "healthy on " + want
 	}
 	seen := p.Last.Version

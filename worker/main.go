@@ -14,6 +14,7 @@ import (
 
 	"go.temporal.io/sdk/worker"
 
+	"github.com/sourcegraph/lifecycle/activities"
 	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/internal/metrics"
 	"github.com/sourcegraph/lifecycle/workflows"
@@ -45,6 +46,7 @@ func run() error {
 	}
 	defer tc.Close()
 
+	acts.lifecycle = activities.NewLifecycle(tc, workflows.TaskQueue)
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
 	register(w, acts)
 

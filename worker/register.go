@@ -29,6 +29,8 @@ type clients struct {
 	cloudSQL   *activities.CloudSQL
 	cloudflare *activities.Cloudflare
 	uptime     *activities.Uptime
+	// lifecycle is set once the worker's Temporal client is dialled.
+	lifecycle *activities.Lifecycle
 }
 
 // newClients builds every activity struct from configuration, failing loudly at start-up rather
@@ -85,5 +87,8 @@ func register(r registry, c *clients) {
 	skip := activity.RegisterOptions{SkipInvalidStructFunctions: true}
 	for _, a := range []any{c.github, c.configRepo, c.projects, c.gke, c.gkeBackup, c.cloudSQL, c.cloudflare, c.uptime} {
 		r.RegisterActivityWithOptions(a, skip)
+	}
+	if c.lifecycle != nil {
+		r.RegisterActivityWithOptions(c.lifecycle, skip)
 	}
 }

@@ -30,6 +30,7 @@ func TestRegisterEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.close()
+	c.lifecycle = activities.NewLifecycle(nil, "test") // registration only: no Update is sent
 
 	var ts testsuite.WorkflowTestSuite
 	register(ts.NewTestWorkflowEnvironment(), c)

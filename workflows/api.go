@@ -22,12 +22,6 @@ type IssueRef struct {
 
 func (i IssueRef) String() string { return fmt.Sprintf("%s/%s#%d", i.Owner, i.Repo, i.Number) }
 
-// IntakeWorkflowID is the workflow started for an issue: derived from the issue, so a redelivered
-// webhook finds the running workflow instead of starting another.
-func IntakeWorkflowID(i IssueRef) string {
-	return fmt.Sprintf("intake/%s/%s/%d", i.Owner, i.Repo, i.Number)
-}
-
 // Search attributes. SearchAttributeTypes is what the dev server and the namespace setup
 // register; keep both in this one place.
 var (
@@ -54,19 +48,4 @@ var SearchAttributeTypes = []struct {
 	{SASLADeadline.GetName(), enums.INDEXED_VALUE_TYPE_DATETIME},
 	{SASLABreached.GetName(), enums.INDEXED_VALUE_TYPE_BOOL},
 	{SAIssue.GetName(), enums.INDEXED_VALUE_TYPE_KEYWORD},
-}
-
-// IntakeInput is a request filed as an issue form, already parsed and validated by the starter.
-type IntakeInput struct {
-	Issue     IssueRef `json:"issue"`
-	Operation string   `json:"operation"` // e.g. "create"
-	Slug      string   `json:"slug"`
-	Requester string   `json:"requester"`
-	// RunURL links the Web UI page of this run; the starter knows the UI address.
-	RunURL string `json:"runUrl"`
-}
-
-// IntakeResult is what intake did.
-type IntakeResult struct {
-	CommentID int64 `json:"commentId"`
 }

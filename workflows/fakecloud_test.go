@@ -41,6 +41,14 @@ type fakeCloud struct {
 	poolSize int32
 	holding  bool
 	dns      bool
+	// unhealthy, when set, makes Probe report the instance unhealthy with this error.
+	unhealthy string
+	// soakErr, when set, decides per call whether Soak fails (nil: it passes). Tests use it to
+	// tell the soaks of one operation apart (the version wait, the soak at a version).
+	soakErr func(activities.SoakInput) error
+	// onCall, when set, runs after every recorded call of a fake, outside the lock, on the
+	// activity's goroutine (while the workflow waits for that activity).
+	onCall func(name string, in any)
 }
 
 type call struct {
@@ -177,7 +185,11 @@ func fake[In, Out any](f *fakeCloud, name string, result func(In) Out) func(cont
 		if err == nil {
 			out = result(in)
 		}
+		hook := f.onCall
 		f.mu.Unlock()
+		if hook != nil {
+			hook(name, in)
+		}
 		return out, err
 	}
 }
@@ -279,11 +291,25 @@ func (f *fakeCloud) register(env registrar) {
 		return ""
 	}
 	reg("Probe", fake(f, "Probe", func(in activities.ProbeInput) activities.ProbeResult {
+		if f.unhealthy != "" {
+			return activities.ProbeResult{Healthy: false, Version: version(in.Host), HealthzStatus: 503, VersionStatus: 200, SignInStatus: 503, Error: f.unhealthy}
+		}
 		return activities.ProbeResult{Healthy: true, Version: version(in.Host), HealthzStatus: 200, VersionStatus: 200, SignInStatus: 200}
 	}))
-	reg("Soak", fake(f, "Soak", func(in activities.SoakInput) activities.SoakResult {
-		return activities.SoakResult{Version: version(in.Host), Consecutive: in.Consecutive, Probes: in.Consecutive}
-	}))
+	reg("Soak", func(_ context.Context, in activities.SoakInput) (activities.SoakResult, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.calls = append(f.calls, call{Name: "Soak", Input: in})
+		if err := f.fails["Soak"]; err != nil {
+			return activities.SoakResult{}, err
+		}
+		if f.soakErr != nil {
+			if err := f.soakErr(in); err != nil {
+				return activities.SoakResult{}, err
+			}
+		}
+		return activities.SoakResult{Version: version(in.Host), Consecutive: in.Consecutive, Probes: in.Consecutive}, nil
+	})
 	// GitHub
 	upsert := func(marker, body string) activities.CommentResult {
 		for i, c := range f.comments {
@@ -348,9 +374,20 @@ func (f *fakeCloud) register(env registrar) {
 		f.calls = append(f.calls, call{Name: "ListFleet"})
 		var out []activities.FleetEntry
 		for _, c := range f.configs {
-			out = append(out, activities.FleetEntry{Slug: c.Metadata.Name, Type: string(c.Type()), Version: c.Spec.SourcegraphVersion,
+			e := activities.FleetEntry{Slug: c.Metadata.Name, Type: string(c.Type()), Version: c.Spec.SourcegraphVersion,
 				ReleaseChannel: string(c.Spec.ReleaseChannel), Domain: c.Spec.Domain.PrimaryDNSName, Region: c.Spec.Infrastructure.GCP.Region,
-				Size: string(c.Spec.Size), Suspended: c.Spec.Suspended, Alerting: c.Spec.Debug.EnableAlerting})
+				Size: string(c.Spec.Size), Suspended: c.Spec.Suspended, Alerting: c.Spec.Debug.EnableAlerting}
+			// As the real ListFleet: the window as declared (a copy), the account only when the
+			// label is an accounts link.
+			if w := c.Spec.MaintenanceWindow; w != nil {
+				cp := *w
+				cp.Days = slices.Clone(w.Days)
+				e.MaintenanceWindow = &cp
+			}
+			if a := strings.TrimSpace(c.Metadata.Labels[activities.AccountLabel]); spec.ValidateAccountLink("", a) == nil {
+				e.Account = a
+			}
+			out = append(out, e)
 		}
 		slices.SortFunc(out, func(a, b activities.FleetEntry) int { return strings.Compare(a.Slug, b.Slug) })
 		return out, f.fails["ListFleet"]

@@ -28,6 +28,7 @@ var operationWorkflows = map[forms.Operation]string{
 	forms.OpReloadFrontend:   "ReloadFrontend",
 	forms.OpEnableTelemetry:  "SetTelemetry",
 	forms.OpDisableTelemetry: "SetTelemetry",
+	forms.OpUpgrade:          "Upgrade",
 }
 
 const (
@@ -199,6 +200,7 @@ var transitional = map[forms.Operation]InstanceState{
 	forms.OpSuspend:  StateSuspending,
 	forms.OpResume:   StateResuming,
 	forms.OpTeardown: StateTearingDown,
+	forms.OpUpgrade:  StateUpgrading,
 }
 
 // start runs an operation as a child workflow and waits until it has started.
@@ -206,6 +208,9 @@ func (e *entity) start(ctx workflow.Context, req OperationRequest, key string) (
 	inst := e.rec.Instance
 	id := OperationWorkflowID(req.Operation, inst.Slug, key)
 	ref := &OperationRef{Operation: req.Operation, WorkflowID: id, Issue: req.Issue, Requester: req.Requester, StartedAt: workflow.Now(ctx)}
+	if req.inRollout() {
+		ref.Rollout = req.Upgrade.Rollout
+	}
 	// Current is set before the child starts, so a request arriving meanwhile is already rejected.
 	e.rec.Current, e.prevState = ref, e.rec.State
 	if st, ok := transitional[req.Operation]; ok {
@@ -251,6 +256,13 @@ func (e *entity) finish(ctx workflow.Context) {
 		ref.Outcome = OutcomeFailed
 		e.rec.NeedsAttention = true
 		workflow.GetLogger(ctx).Error("operation workflow failed", "workflowID", ref.WorkflowID, "error", err)
+		if ref.Rollout != "" {
+			// A workflow that failed outright (or was terminated) could not report it itself.
+			rep := UpgradeReport{Slug: e.rec.Instance.Slug, WorkflowID: ref.WorkflowID, Status: UpgradeFailed, Error: err.Error(), At: now}
+			if serr := workflow.SignalExternalWorkflow(ctx, ref.Rollout, "", SignalUpgradeReport, rep).Get(ctx, nil); serr != nil {
+				workflow.GetLogger(ctx).Warn("could not tell the rollout", "rollout", ref.Rollout, "error", serr)
+			}
+		}
 	}
 	ok := ref.Outcome == OutcomeSucceeded
 	if !ok && err == nil {
@@ -279,6 +291,8 @@ func (e *entity) finish(ctx workflow.Context) {
 			e.rec.State, e.rec.Trial = StateDeleted, nil
 		case forms.OpConvertTrial:
 			e.rec.Instance.Type, e.rec.Trial = spec.Production, nil
+		case forms.OpUpgrade:
+			e.rec.State = StateActive
 		}
 	}
 	if ref.Operation == forms.OpCreate && !ok && err == nil {
@@ -536,6 +550,8 @@ func (r OperationRequest) hasPayload() bool {
 		return r.Reload != nil
 	case forms.OpEnableTelemetry, forms.OpDisableTelemetry:
 		return r.Telemetry != nil
+	case forms.OpUpgrade:
+		return r.Upgrade != nil
 	}
 	return false
 }

@@ -55,6 +55,7 @@ const (
 	StateSuspended    InstanceState = "suspended"
 	StateResuming     InstanceState = "resuming"
 	StateTearingDown  InstanceState = "tearing-down"
+	StateUpgrading    InstanceState = "upgrading"
 	StateDeleted      InstanceState = "deleted" // the tombstone: the workflow ends, its record stays queryable
 )
 
@@ -88,6 +89,30 @@ type Settings struct {
 	// instances are upgraded): new instances get it when the form leaves the version empty, and a
 	// resumed instance that is behind catches up to it.
 	LatestVersion string `json:"latestVersion,omitempty"`
+
+	// The fleet rollout (FleetUpgrade).
+	// ReleaseRepo is where releases are tagged (default sourcegraph/sourcegraph).
+	ReleaseRepo string `json:"releaseRepo,omitempty"`
+	// Canary is the instance upgraded first, alone (default rctest).
+	Canary string `json:"canary,omitempty"`
+	// RolloutWaves are the cumulative percentages of trials, then of customers, per wave
+	// (default 10, 40, 100).
+	RolloutWaves []int `json:"rolloutWaves,omitempty"`
+	// RolloutBake is the wait between waves (default 1 h).
+	RolloutBake time.Duration `json:"rolloutBake,omitempty"`
+	// RolloutFailures is how many failed instances a wave tolerates before the rollout halts
+	// (default 0: any failure halts it before the next wave).
+	RolloutFailures int `json:"rolloutFailures,omitempty"`
+	// RolloutRefresh is the least time between two edits of the tracking issue (default 10 s), so
+	// a large wave does not edit it once per instance.
+	RolloutRefresh time.Duration `json:"rolloutRefresh,omitempty"`
+	// RolloutHistory is the history length at which a rollout continues as new (default 10,000).
+	RolloutHistory int `json:"rolloutHistory,omitempty"`
+	// UpgradeEstimate is the plan's estimate of one instance's upgrade (default 30 min).
+	UpgradeEstimate time.Duration `json:"upgradeEstimate,omitempty"`
+	// VersionTimeout bounds the wait for an upgraded instance to report its new version
+	// (default 30 min).
+	VersionTimeout time.Duration `json:"versionTimeout,omitempty"`
 }
 
 // OperationRequest is one request for one instance, parsed and validated by the starter. Exactly
@@ -111,7 +136,11 @@ type OperationRequest struct {
 	Allowlist    *forms.AllowlistUpdate `json:"allowlist,omitempty"`
 	Reload       *forms.ReloadFrontend  `json:"reload,omitempty"`
 	Telemetry    *forms.Telemetry       `json:"telemetry,omitempty"`
+	Upgrade      *UpgradeRequest        `json:"upgrade,omitempty"`
 }
+
+// inRollout reports whether a fleet rollout asked for this request.
+func (r OperationRequest) inRollout() bool { return r.Upgrade != nil && r.Upgrade.Rollout != "" }
 
 // RequestAccepted is the answer to an accepted request: the operation's workflow.
 type RequestAccepted struct {
@@ -150,6 +179,8 @@ type OperationRef struct {
 	StartedAt  time.Time       `json:"startedAt"`
 	EndedAt    time.Time       `json:"endedAt,omitzero"`
 	Outcome    Outcome         `json:"outcome,omitempty"`
+	// Rollout is the fleet rollout that asked for the operation (an upgrade), told if it fails.
+	Rollout string `json:"rollout,omitempty"`
 }
 
 // InstanceRecord is the entity workflow's state: what the instance query returns, what

@@ -366,3 +366,69 @@ func TestSuspensionWarnsBeforeBackupsExpire(t *testing.T) {
 		t.Errorf("%d comments, want exactly the one retention warning", len(warnings))
 	}
 }
+
+func TestInstanceLifecycleUpgradesOnlyAnActiveInstance(t *testing.T) {
+	h := newEntityTest(t)
+	// The upgrade stand-in takes an hour and ends at the version it was asked for.
+	var asked []UpgradeRequest
+	h.env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in OperationInput) (OperationResult, error) {
+		h.started = append(h.started, workflow.GetInfo(ctx).WorkflowExecution.ID)
+		asked = append(asked, *in.Request.Upgrade)
+		if err := workflow.Sleep(ctx, time.Hour); err != nil {
+			return OperationResult{}, err
+		}
+		res := OperationResult{Outcome: OutcomeSucceeded, Instance: in.Instance}
+		res.Instance.Version = in.Request.Upgrade.Version
+		return res, nil
+	}, workflow.RegisterOptions{Name: "Upgrade"})
+	upgrade := func(n int, version string) OperationRequest {
+		r := opReq(forms.OpUpgrade, n)
+		r.Upgrade = &UpgradeRequest{Version: version}
+		return r
+	}
+	h.request(time.Second, createReq(1, spec.Production)) // active at 5.10.0 after an hour
+	up := h.request(2*time.Hour, upgrade(2, "5.11.0"))
+	h.at(2*time.Hour+time.Minute, func(r InstanceRecord) {
+		wantState(t, r, StateUpgrading)
+		if r.Current == nil || r.Current.Operation != forms.OpUpgrade || r.Current.WorkflowID != "upgrade/acme/sourcegraph/customer/2" {
+			t.Errorf("current operation %+v", r.Current)
+		}
+	})
+	busy := h.request(2*time.Hour+2*time.Minute, upgrade(3, "5.12.0"))
+	h.at(4*time.Hour, func(r InstanceRecord) {
+		wantState(t, r, StateActive)
+		if r.Instance.Version != "5.11.0" || r.Current != nil {
+			t.Errorf("after the upgrade: version %s, current %+v", r.Instance.Version, r.Current)
+		}
+	})
+	h.request(4*time.Hour, opReq(forms.OpSuspend, 4))
+	suspended := h.request(6*time.Hour, upgrade(5, "5.12.0"))
+	h.at(7*time.Hour, func(r InstanceRecord) {
+		wantState(t, r, StateSuspended)
+		if r.Instance.Version != "5.11.0" {
+			t.Errorf("version %s", r.Instance.Version)
+		}
+	})
+	h.run(8 * time.Hour)
+
+	if _, ok := h.accepted[up]; !ok {
+		t.Fatalf("upgrade of the active instance not accepted: %v", h.rejected[up])
+	}
+	if got := h.accepted[up].WorkflowID; got != UpgradeWorkflowID("acme", *issue(2)) {
+		t.Errorf("upgrade workflow %q", got)
+	}
+	for id, want := range map[string]string{
+		busy:      "`upgrade` cannot start: `upgrade` is running for `acme`",
+		suspended: "`upgrade` needs the instance to be active, and `acme` is suspended",
+	} {
+		if got := h.rejected[id]; !strings.Contains(got, want) {
+			t.Errorf("request %s: rejection %q, want %q", id, got, want)
+		}
+	}
+	if len(asked) != 1 || asked[0].Version != "5.11.0" {
+		t.Errorf("upgrades started %+v, want only the one to 5.11.0", asked)
+	}
+	if want := []string{"create/acme/sourcegraph/customer/1", "upgrade/acme/sourcegraph/customer/2", "suspend/acme/sourcegraph/customer/4"}; strings.Join(h.started, " ") != strings.Join(want, " ") {
+		t.Errorf("operations %v, want %v", h.started, want)
+	}
+}

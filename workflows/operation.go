@@ -29,7 +29,18 @@ const (
 	DefaultSoakTimeout     = 15 * time.Minute
 	DefaultBackupRetention = 90 * 24 * time.Hour
 	DefaultApproverTeam    = "sourcegraph/cloud"
+	DefaultReleaseRepo     = "sourcegraph/sourcegraph"
+	DefaultCanary          = "rctest"
+	DefaultRolloutBake     = time.Hour
+	DefaultRolloutRefresh  = 10 * time.Second
+	DefaultRolloutHistory  = 10_000
+	DefaultUpgradeEstimate = 30 * time.Minute
+	DefaultVersionTimeout  = 30 * time.Minute
 )
+
+// DefaultRolloutWaves are the cumulative percentages of each group's rollout waves (runbooks §3.2:
+// "Follow 10%, 40%, 100% in each group respectively").
+var DefaultRolloutWaves = []int{10, 40, 100}
 
 // DefaultTrialReminders are the days before expiry at which a trial's issue is reminded.
 var DefaultTrialReminders = []int{7, 1}
@@ -59,6 +70,33 @@ func (s Settings) withDefaults() Settings {
 	if s.BackupRetention <= 0 {
 		s.BackupRetention = DefaultBackupRetention
 	}
+	if s.ReleaseRepo == "" {
+		s.ReleaseRepo = DefaultReleaseRepo
+	}
+	if s.Canary == "" {
+		s.Canary = DefaultCanary
+	}
+	if len(s.RolloutWaves) == 0 {
+		s.RolloutWaves = DefaultRolloutWaves
+	}
+	if s.RolloutBake <= 0 {
+		s.RolloutBake = DefaultRolloutBake
+	}
+	if s.RolloutFailures < 0 {
+		s.RolloutFailures = 0
+	}
+	if s.RolloutRefresh <= 0 {
+		s.RolloutRefresh = DefaultRolloutRefresh
+	}
+	if s.RolloutHistory <= 0 {
+		s.RolloutHistory = DefaultRolloutHistory
+	}
+	if s.UpgradeEstimate <= 0 {
+		s.UpgradeEstimate = DefaultUpgradeEstimate
+	}
+	if s.VersionTimeout <= 0 {
+		s.VersionTimeout = DefaultVersionTimeout
+	}
 	return s
 }
 
@@ -86,6 +124,8 @@ func slaKind(req OperationRequest, inst Instance) sla.Kind {
 		return sla.Teardown
 	case forms.OpUpdateAllowlist:
 		return sla.AllowlistUpdate
+	case forms.OpUpgrade:
+		return sla.UpgradePatch
 	}
 	return sla.SmallOp
 }
@@ -103,6 +143,11 @@ type operation struct {
 	tags      map[string]string
 	// cancelReason is set by a step before it returns ErrCancelled.
 	cancelReason string
+	// prLabels label the operation's config pull requests (default mi-lifecycle).
+	prLabels []string
+	// pr is the upgrade's version bump; reportedPark the parked step last reported to the rollout.
+	pr           activities.ChangeResult
+	reportedPark string
 }
 
 // beginOperation sets up an operation workflow: the runner over steps, the first status comment
@@ -118,7 +163,10 @@ func beginOperation(ctx workflow.Context, in OperationInput, steps []Step) (*ope
 	o.runner = r
 	r.Notify = o.notify
 	workflow.GetMetricsHandler(ctx).WithTags(o.tags).Counter(metrics.OperationsStarted).Inc(1)
-	o.startSLA(ctx)
+	if !in.Request.inRollout() {
+		// A rollout's upgrades share the rollout's SLA clock.
+		o.startSLA(ctx)
+	}
 	r.publish(ctx) // the first status comment: the response
 	return o, nil
 }
@@ -168,6 +216,11 @@ func (o *operation) end(ctx workflow.Context, outcome Outcome, reason string) Op
 // notify edits the operation's one status comment. A failure to reach GitHub is logged, never
 // fatal: the Web UI still shows the progress, and the next publish tries again.
 func (o *operation) notify(ctx workflow.Context, p Progress) {
+	if o.in.Request.inRollout() {
+		// The rollout keeps the tracking issue; one status comment per instance would drown it.
+		o.reportProgress(ctx, p)
+		return
+	}
 	is := o.in.Request.Issue
 	if is == nil {
 		return
@@ -213,10 +266,25 @@ func (o *operation) startSLA(ctx workflow.Context) {
 		start = workflow.Now(ctx)
 	}
 	kind := slaKind(req, o.in.Instance)
-	// Building the policy may read the tz database, so it runs once and is recorded in history.
+	d, err := computeDeadlines(ctx, req.Settings.SLA, kind, start)
+	if err != nil {
+		workflow.GetLogger(ctx).Error("SLA not tracked: the SLA policy is invalid", "error", err)
+		o.runner.SetFact("SLA", "not tracked: "+err.Error())
+		return
+	}
+	now := workflow.Now(ctx)
+	sv := &SLAView{Kind: string(kind), Start: d.Start, Response: d.Response, Resolution: d.Resolution, Warn: d.Warn, RespondedAt: now}
+	sv.ResponseLate = !d.Response.IsZero() && now.After(d.Response)
+	o.runner.p.SLA = sv
+	o.stopSLA = armSLA(ctx, sv, o.slaWarning, o.slaBreach)
+}
+
+// computeDeadlines builds the SLA policy and its deadlines once, recorded in history (building
+// the policy may read the tz database).
+func computeDeadlines(ctx workflow.Context, cfg sla.Config, kind sla.Kind, start time.Time) (sla.Deadlines, error) {
 	var c slaComputed
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
-		p, err := req.Settings.SLA.Policy()
+		p, err := cfg.Policy()
 		if err != nil {
 			return slaComputed{Err: err.Error()}
 		}
@@ -229,33 +297,30 @@ func (o *operation) startSLA(ctx workflow.Context) {
 	if err == nil && c.Err != "" {
 		err = errors.New(c.Err)
 	}
-	if err != nil {
-		workflow.GetLogger(ctx).Error("SLA not tracked: the SLA policy is invalid", "error", err)
-		o.runner.SetFact("SLA", "not tracked: "+err.Error())
-		return
+	return c.Deadlines, err
+}
+
+// armSLA publishes the deadline as search attributes and runs the warning and breach timers in a
+// coroutine; the returned func stops them (nil when there is no resolution deadline). Already
+// passed deadlines (a rollout continued as new after its warning) do not fire again.
+func armSLA(ctx workflow.Context, sv *SLAView, warn, breach func(workflow.Context)) workflow.CancelFunc {
+	if sv.Resolution.IsZero() {
+		return nil
 	}
-	d := c.Deadlines
-	now := workflow.Now(ctx)
-	sv := &SLAView{Kind: string(kind), Start: d.Start, Response: d.Response, Resolution: d.Resolution, Warn: d.Warn, RespondedAt: now}
-	sv.ResponseLate = !d.Response.IsZero() && now.After(d.Response)
-	o.runner.p.SLA = sv
-	if d.Resolution.IsZero() {
-		return
-	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SASLADeadline.ValueSet(d.Resolution), SASLABreached.ValueSet(false))
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SASLADeadline.ValueSet(sv.Resolution), SASLABreached.ValueSet(sv.Breached))
 	tctx, cancel := workflow.WithCancel(ctx)
-	o.stopSLA = cancel
 	workflow.Go(tctx, func(tctx workflow.Context) {
 		// Blocking calls must use this coroutine's context; a disconnected one lets a warning or
 		// breach notice in flight finish even if the operation ends meanwhile.
 		act, _ := workflow.NewDisconnectedContext(tctx)
-		if sleepUntil(tctx, d.Warn) {
-			o.slaWarning(act)
+		if !sv.Warned && !sv.Breached && sleepUntil(tctx, sv.Warn) {
+			warn(act)
 		}
-		if sleepUntil(tctx, d.Resolution) {
-			o.slaBreach(act)
+		if !sv.Breached && sleepUntil(tctx, sv.Resolution) {
+			breach(act)
 		}
 	})
+	return cancel
 }
 
 // sleepUntil waits for a durable timer to t; false if the wait was cancelled.
@@ -318,9 +383,13 @@ func (o *operation) changeConfig(ctx workflow.Context, name, title string, mutat
 	if err := mutate(rc.Config); err != nil {
 		return activities.ChangeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrInvalidArgument, nil)
 	}
+	labels := o.prLabels
+	if len(labels) == 0 {
+		labels = []string{"mi-lifecycle"}
+	}
 	res, err := execute[activities.ChangeResult](ctx, ConfigChange, title, (*activities.ConfigRepo).ChangeInstanceConfig, activities.ChangeConfigInput{
 		Slug: slug, Config: rc.Config, ChangeID: o.id + "/" + name, BaseSHA: rc.SHA,
-		Title: slug + ": " + title, Body: o.prBody(), Labels: []string{"mi-lifecycle"},
+		Title: slug + ": " + title, Body: o.prBody(), Labels: labels,
 	})
 	if err == nil && res.PRURL != "" {
 		o.runner.SetFact("PR: "+title, res.PRURL)

@@ -10,7 +10,6 @@ type Registration struct {
 // Workflows lists every workflow, for the worker and the tests to register.
 func Workflows() []Registration {
 	return []Registration{
-		{"Intake", Intake},
 		{"InstanceLifecycle", InstanceLifecycle},
 		{"Create", Create},
 		{"Suspend", Suspend},
@@ -20,5 +19,7 @@ func Workflows() []Registration {
 		{"UpdateAllowlist", UpdateAllowlist},
 		{"ReloadFrontend", ReloadFrontend},
 		{"SetTelemetry", SetTelemetry},
+		{"Upgrade", Upgrade},
+		{"FleetUpgrade", FleetUpgrade},
 	}
 }

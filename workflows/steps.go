@@ -26,6 +26,10 @@ const (
 	ActionRetry = "retry"
 	ActionSkip  = "skip"
 	ActionAbort = "abort"
+	// ActionRestore aborts like ActionAbort and also restores the data from the operation's
+	// pre-change backups while undoing (an upgrade's rollback; offered only where
+	// Runner.RestoreOffered says so).
+	ActionRestore = "restore"
 )
 
 // Decision is an operator's answer to a parked step.
@@ -70,6 +74,8 @@ type Parked struct {
 	Retries   string    `json:"retries"` // what Temporal already tried, e.g. "10 attempts (retry limit reached)"
 	Since     time.Time `json:"since"`
 	Aborting  bool      `json:"aborting,omitempty"` // parked while compensating: abort is no longer offered
+	// Restore is set when a restore from backups is offered besides the abort.
+	Restore bool `json:"restore,omitempty"`
 }
 
 // Progress is what the progress query returns and the status comment shows.
@@ -155,7 +161,14 @@ type Runner struct {
 	Notify func(ctx workflow.Context, p Progress)
 	// Metrics tag values.
 	metricsTags map[string]string
+	// RestoreOffered, when set, says whether ActionRestore may be chosen now (an upgrade once its
+	// pre-upgrade backups exist). restoring is set once it was chosen.
+	RestoreOffered func() bool
+	restoring      bool
 }
+
+// Restoring reports whether the operation is being aborted with a restore from backups.
+func (r *Runner) Restoring() bool { return r.restoring }
 
 // NewRunner registers the progress query and the decide Update on the workflow.
 func NewRunner(ctx workflow.Context, operation, slug string, issue *IssueRef, steps []Step) (*Runner, error) {
@@ -199,6 +212,10 @@ func (r *Runner) validate(ctx workflow.Context, d Decision) error {
 	case ActionAbort:
 		if pk.Aborting {
 			return errors.New("the operation is already aborting; choose retry or skip for this compensation step")
+		}
+	case ActionRestore:
+		if !pk.Restore {
+			return errors.New("a restore from backups is not offered for this step; choose retry, skip or abort")
 		}
 	default:
 		return fmt.Errorf("action %q is not one of retry, skip, abort", d.Action)
@@ -272,8 +289,11 @@ func (r *Runner) runStep(ctx workflow.Context, i int, run func(workflow.Context)
 			st.State, st.Note = StepSkipped, fmt.Sprintf("skipped by @%s: %s", d.By, d.Reason)
 			r.publish(ctx)
 			return ActionSkip, nil
-		case ActionAbort:
+		case ActionAbort, ActionRestore:
 			st.Note = "aborted by @" + d.By
+			if d.Action == ActionRestore {
+				r.restoring, st.Note = true, "aborted with a restore from backups by @"+d.By
+			}
 			if d.Reason != "" {
 				st.Note += ": " + d.Reason
 			}
@@ -291,6 +311,7 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	}
 	pk := &Parked{Step: st.Name, Title: st.Title, Error: st.Error, ErrorType: errorType(cause), Retries: retries,
 		Since: workflow.Now(ctx), Aborting: compensating}
+	pk.Restore = !compensating && r.RestoreOffered != nil && r.RestoreOffered()
 	r.p.Parked, r.p.State = pk, "parked"
 	if compensating {
 		r.p.State = "aborting"
@@ -380,6 +401,8 @@ func RenderProgress(p Progress, runURL string) string {
 		b.WriteString(fmt.Sprintf("\n> [!WARNING]\n> **Needs attention:** step *%s* failed after %s:\n> `%s`\n>\n", pk.Title, pk.Retries, oneLine(pk.Error)))
 		if pk.Aborting {
 			b.WriteString(fmt.Sprintf("> The operation is being aborted. Reply `/retry` to try this compensation again, or `/skip <reason>` if you undid it by hand.\n"))
+		} else if pk.Restore {
+			b.WriteString("> Reply `/retry`, `/skip <reason>`, `/rollback` (undo the upgrade) or `/restore` (undo it and restore the pre-upgrade backups) on this issue.\n")
 		} else {
 			b.WriteString(fmt.Sprintf("> Reply `/retry`, `/skip <reason>` or `/abort` on this issue, or use `mi decide %s retry|skip|abort`.\n", p.Slug))
 		}

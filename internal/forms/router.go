@@ -6,7 +6,7 @@ import (
 )
 
 // Operation names what a request asks for. The starter passes it on as the workflow's operation
-// (IntakeInput.Operation, the Operation search attribute).
+// (OperationRequest.Operation, the Operation search attribute).
 type Operation string
 
 const (
@@ -21,6 +21,9 @@ const (
 	OpEnableTelemetry  Operation = "enable-telemetry"
 	OpDisableTelemetry Operation = "disable-telemetry"
 	OpUpgradeFleet     Operation = "upgrade-fleet"
+	// OpUpgrade upgrades one instance. It has no form: the fleet rollout asks for it on each
+	// instance, and on-call can ask for it directly (README, "Upgrades").
+	OpUpgrade Operation = "upgrade"
 )
 
 // Request labels: each issue form adds "team/cloud" and exactly one of these.

@@ -24,6 +24,8 @@ const (
 	SLAWarnings         = "lifecycle_sla_warnings"         // tag operation
 	SLABreaches         = "lifecycle_sla_breaches"         // tag operation
 	WebhooksReceived    = "lifecycle_webhooks_received"    // tags event, outcome
+	RolloutHalts        = "lifecycle_rollout_halts"        // fleet rollouts halted by failures
+	RolloutUpgrades     = "lifecycle_rollout_upgrades"     // tag status: instance upgrades ended in a rollout
 )
 
 // Registry is a Prometheus registry fed by a tally scope.

@@ -1,0 +1,580 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sourcegraph/lifecycle/activities"
+	"github.com/sourcegraph/lifecycle/internal/forms"
+	"github.com/sourcegraph/lifecycle/internal/metrics"
+	"github.com/sourcegraph/lifecycle/internal/sla"
+	"github.com/sourcegraph/lifecycle/internal/spec"
+)
+
+// Markers of the rollout's texts on the tracking issue.
+const (
+	rolloutSection = "<!-- lifecycle:rollout -->"
+	// rolloutBodyLimit keeps the checklist under GitHub's 65,536-character issue body limit.
+	rolloutBodyLimit = 60_000
+)
+
+// FleetUpgrade rolls a release out to the fleet (ID RolloutWorkflowID of its tracking issue):
+// it checks the release, plans the waves and posts them, then upgrades the canary, the other
+// internal instances and the waves of trials and customers, each instance through its entity
+// workflow (so it never races another operation on the instance), at most Concurrency at a time,
+// with a bake time between waves and each instance's maintenance window honoured. Failures past
+// the threshold halt it at the end of the wave; a failed canary halts it before anyone else.
+// Operators pause, resume, abort and approve it by Update (or slash command); the tracking issue's
+// body carries the live checklist. It continues as new, carrying its state, before its history
+// grows large, so a fleet of thousands stays well inside Temporal's limits.
+func FleetUpgrade(ctx workflow.Context, in RolloutInput) (RolloutState, error) {
+	r := &rollout{req: in.Request, s: in.Request.Settings.withDefaults(), id: workflow.GetInfo(ctx).WorkflowExecution.ID}
+	r.concurrency = in.Request.Upgrade.Concurrency
+	if r.concurrency < forms.MinConcurrency || r.concurrency > forms.MaxConcurrency {
+		r.concurrency = forms.DefaultConcurrency
+	}
+	fresh := in.State == nil
+	if fresh {
+		r.st = RolloutState{Version: strings.TrimPrefix(in.Request.Upgrade.Version, "v"), Phase: PhasePlanning, StartedAt: workflow.Now(ctx)}
+	} else {
+		r.st = *in.State
+	}
+	r.st.Runs++
+	r.index()
+	if err := workflow.SetQueryHandler(ctx, QueryRollout, func() (RolloutState, error) { return r.st, nil }); err != nil {
+		return r.st, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRolloutControl, r.control,
+		workflow.UpdateHandlerOptions{Validator: r.validateControl}); err != nil {
+		return r.st, err
+	}
+	r.reports = workflow.GetSignalChannel(ctx, SignalUpgradeReport)
+	if fresh {
+		if done := r.plan(ctx); done {
+			return r.st, nil
+		}
+	}
+	if sv := r.st.SLA; sv != nil && r.st.EndedAt.IsZero() {
+		r.stopSLA = armSLA(ctx, sv, r.slaWarning, r.slaBreach)
+	}
+	return r.run(ctx)
+}
+
+// rollout is the workflow's state and handlers.
+type rollout struct {
+	req         RolloutRequest
+	s           Settings
+	id          string
+	concurrency int
+	st          RolloutState
+	reports     workflow.ReceiveChannel
+	// where maps a slug to its wave and position (lookups only, never iterated).
+	where map[string][2]int
+	// dirty: the tracking issue is behind the state; published: when it was last edited.
+	dirty     bool
+	published time.Time
+	// changed wakes the main loop after a control.
+	changed bool
+	// notified remembers one-off comments already posted in this run (approval asked, halted).
+	notified map[string]bool
+	stopSLA  workflow.CancelFunc
+}
+
+func (r *rollout) index() {
+	r.where = map[string][2]int{}
+	for i, w := range r.st.Waves {
+		for j, in := range w.Instances {
+			r.where[in.Slug] = [2]int{i, j}
+		}
+	}
+	r.notified = map[string]bool{}
+}
+
+// ---- plan ----
+
+// plan checks the release, plans the waves and posts them. It reports whether the rollout has
+// already ended (rejected, nothing to do, or a dry run).
+func (r *rollout) plan(ctx workflow.Context) bool {
+	r.publishNow(ctx) // the response: the request is being planned
+	target := r.st.Version
+	if err := spec.ValidateVersion("version", target); err != nil {
+		return r.reject(ctx, err.Error())
+	}
+	owner, repo, _ := strings.Cut(r.s.ReleaseRepo, "/")
+	rel, err := execute[activities.ReleaseResult](ctx, GitHubCall, "Look up release "+target, (*activities.GitHub).GetRelease,
+		activities.ReleaseInput{Owner: owner, Repo: repo, Tag: target})
+	if err != nil {
+		return r.reject(ctx, errorMessage(err))
+	}
+	if rel.Draft {
+		return r.reject(ctx, fmt.Sprintf("release %s of %s is still a draft: publish it, then file the tracking issue again", rel.Tag, r.s.ReleaseRepo))
+	}
+	r.st.Release = rel.URL
+	fleet, err := listFleet(ctx, "List the fleet in the config repo")
+	if err != nil {
+		return r.reject(ctx, "could not list the fleet in the config repo: "+errorMessage(err))
+	}
+	if v := srFleetVersion(fleet); v != "" && spec.CompareVersions(target, v) < 0 {
+		return r.reject(ctx, fmt.Sprintf("%s is older than %s, which customer instances already run: a rollout only moves forward", target, v))
+	}
+	r.st.Waves, r.st.Left = planRollout(fleet, target, r.s, r.req.Upgrade.RequireApproval)
+	r.index()
+	now := workflow.Now(ctx)
+	end := estimateWaves(r.st.Waves, now, r.s, r.concurrency)
+	r.startSLA(ctx, rel)
+	r.comment(ctx, "plan", r.renderPlan(end))
+	if len(r.st.Waves) == 0 {
+		r.st.Phase, r.st.Reason, r.st.EndedAt = PhaseDone, "nothing to upgrade: every instance is at "+target+" or left out", now
+		r.finishSLA(ctx)
+		r.publishNow(ctx)
+		return true
+	}
+	if r.req.Upgrade.DryRun {
+		r.st.Phase, r.st.Reason, r.st.EndedAt = PhasePlanned, "dry run: nothing was upgraded", now
+		r.publishNow(ctx)
+		return true
+	}
+	r.st.Phase = PhaseRunning
+	r.publishNow(ctx)
+	return false
+}
+
+func (r *rollout) reject(ctx workflow.Context, why string) bool {
+	r.st.Phase, r.st.Reason, r.st.EndedAt = PhaseRejected, why, workflow.Now(ctx)
+	r.publishNow(ctx)
+	return true
+}
+
+// startSLA: the upgrade SLA counts from the release (runbooks §7: "within 1 week after patch",
+// "within 10 working days after latest release").
+func (r *rollout) startSLA(ctx workflow.Context, rel activities.ReleaseResult) {
+	kind := sla.UpgradePatch
+	if v := strings.Split(r.st.Version, "."); len(v) == 3 && v[2] == "0" {
+		kind = sla.UpgradeMonthly
+	}
+	start := rel.PublishedAt
+	if start.IsZero() {
+		start = r.req.RequestedAt
+	}
+	d, err := computeDeadlines(ctx, r.s.SLA, kind, start)
+	if err != nil {
+		workflow.GetLogger(ctx).Error("SLA not tracked: the SLA policy is invalid", "error", err)
+		return
+	}
+	r.st.SLA = &SLAView{Kind: string(kind), Start: d.Start, Response: d.Response, Resolution: d.Resolution, Warn: d.Warn, RespondedAt: workflow.Now(ctx)}
+}
+
+// ---- run ----
+
+// run drives the waves until the rollout ends or continues as new.
+func (r *rollout) run(ctx workflow.Context) (RolloutState, error) {
+	for {
+		// Reset before anything can yield: a control that arrives while step or refresh waits for
+		// an activity must still wake the Await below.
+		r.changed = false
+		r.drain(ctx)
+		if r.st.Aborted != nil {
+			return r.end(ctx, PhaseAborted, fmt.Sprintf("aborted by @%s: %s", r.st.Aborted.By, orDash(r.st.Aborted.Reason)))
+		}
+		if r.st.Wave >= len(r.st.Waves) {
+			return r.end(ctx, PhaseDone, r.summaryLine())
+		}
+		wake := r.step(ctx)
+		if next := r.refresh(ctx); !next.IsZero() && (wake.IsZero() || next.Before(wake)) {
+			wake = next
+		}
+		if r.continueAsNew(ctx) {
+			r.drain(ctx)
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+				return r.st, err
+			}
+			r.drain(ctx)
+			if r.stopSLA != nil {
+				r.stopSLA()
+			}
+			return r.st, workflow.NewContinueAsNewError(ctx, FleetUpgrade, RolloutInput{Request: r.req, State: &r.st})
+		}
+		ready := func() bool { return r.reports.Len() > 0 || r.changed }
+		var err error
+		if wake.IsZero() {
+			err = workflow.Await(ctx, ready)
+		} else {
+			_, err = workflow.AwaitWithTimeout(ctx, max(wake.Sub(workflow.Now(ctx)), time.Millisecond), ready)
+		}
+		if err != nil {
+			return r.st, err
+		}
+	}
+}
+
+// step moves the current wave on as far as it can now, and returns when to look again (zero:
+// only on a report or a control).
+func (r *rollout) step(ctx workflow.Context) time.Time {
+	now := workflow.Now(ctx)
+	w := &r.st.Waves[r.st.Wave]
+	set := func(p RolloutPhase, why string) {
+		if r.st.Phase != p || r.st.Reason != why {
+			r.st.Phase, r.st.Reason, r.dirty = p, why, true
+		}
+	}
+	switch {
+	case r.st.Paused != nil:
+		set(PhasePaused, fmt.Sprintf("paused by @%s: %s; the upgrades in flight finish, no new one starts", r.st.Paused.By, orDash(r.st.Paused.Reason)))
+		return time.Time{}
+	case w.StartedAt.IsZero() && now.Before(r.st.BakeUntil):
+		set(PhaseBaking, fmt.Sprintf("baking until %s before wave %q", formatTime(r.st.BakeUntil), w.Name))
+		return r.st.BakeUntil
+	case w.StartedAt.IsZero() && w.Gate && r.st.Approved == nil:
+		set(PhaseApproval, fmt.Sprintf("wave %q is the first with customers: it waits for `/approve` from a member of %s", w.Name, r.s.ApproverTeam))
+		if r.once("approval-" + w.Name) {
+			r.comment(ctx, "approval", fmt.Sprintf("### ✋ Approval needed\n\nThe next wave, **%s** (%d instances), is the first with customer instances. "+
+				"A member of %s replies `/approve` to start it, or `/abort` to stop the rollout.\n", w.Name, len(w.Instances), r.s.ApproverTeam))
+		}
+		return time.Time{}
+	}
+	if w.StartedAt.IsZero() {
+		w.StartedAt, r.dirty = now, true
+		workflow.GetLogger(ctx).Info("wave started", "wave", w.Name, "instances", len(w.Instances))
+	}
+	wake := r.fill(ctx, w)
+	if !r.settled(w) {
+		if r.inFlight(w) == 0 && !wake.IsZero() {
+			set(PhaseWaiting, fmt.Sprintf("wave %q waits for maintenance windows (next opens %s)", w.Name, formatTime(wake)))
+		} else {
+			set(PhaseRunning, fmt.Sprintf("wave %q (%d of %d waves)", w.Name, r.st.Wave+1, len(r.st.Waves)))
+		}
+		return wake
+	}
+	if failed := r.failures(w); len(failed) > r.s.RolloutFailures {
+		why := fmt.Sprintf("%d failed in wave %q (threshold %d): %s. Decide on each failed upgrade (`/retry <slug>`, `/skip <slug> <reason>`, `/rollback <slug>`): "+
+			"the rollout goes on by itself once they succeed. `/resume` goes on past them, `/abort` stops here",
+			len(failed), w.Name, r.s.RolloutFailures, strings.Join(failed, ", "))
+		if w.Name == "canary" {
+			why = "the canary failed, so no other instance was touched. " + why
+		}
+		set(PhaseHalted, why)
+		if r.once("halted-" + w.Name) {
+			r.comment(ctx, "halted", "### 🛑 Rollout halted\n\n"+why+".\n")
+			workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"operation": string(forms.OpUpgradeFleet)}).Counter(metrics.RolloutHalts).Inc(1)
+		}
+		return time.Time{}
+	}
+	w.EndedAt, r.dirty = now, true
+	r.st.Wave++
+	if r.st.Wave < len(r.st.Waves) {
+		r.st.BakeUntil = now.Add(r.s.RolloutBake)
+	}
+	workflow.GetLogger(ctx).Info("wave done", "wave", w.Name)
+	return now // look again at once: the next wave
+}
+
+// fill asks for upgrades of the wave's pending instances while fewer than the concurrency are in
+// flight. It returns the earliest maintenance window opening among the instances that must wait.
+func (r *rollout) fill(ctx workflow.Context, w *Wave) time.Time {
+	var wake time.Time
+	for i := range w.Instances {
+		if r.inFlight(w) >= r.concurrency {
+			break
+		}
+		in := &w.Instances[i]
+		if in.Status != UpgradePending {
+			continue
+		}
+		now := workflow.Now(ctx)
+		if win := in.Window; win != nil {
+			if next := win.Next(now); next.After(now) {
+				if wake.IsZero() || next.Before(wake) {
+					wake = next
+				}
+				continue
+			}
+		}
+		r.request(ctx, in)
+	}
+	return wake
+}
+
+// request asks the instance's entity workflow for the upgrade, adopting an instance that has no
+// entity yet (made before this service, or by hand).
+func (r *rollout) request(ctx workflow.Context, in *RolloutInstance) {
+	issue := r.req.Issue
+	req := OperationRequest{Operation: forms.OpUpgrade, Slug: in.Slug, Issue: &issue, Requester: r.req.Requester,
+		RequestedAt: r.req.RequestedAt, Settings: r.req.Settings, Upgrade: &UpgradeRequest{Version: r.st.Version, Rollout: r.id}}
+	adopt := InstanceInput{Record: InstanceRecord{State: StateActive, Settings: r.req.Settings,
+		Instance: Instance{Slug: in.Slug, Type: in.Type, Domain: in.Domain, Region: in.Region, Size: in.Size, Version: in.From}}}
+	// encoding/json is deterministic here (struct fields in order, map keys sorted); workflowcheck
+	// cannot tell, as it flags the reflection inside.
+	arg, _ := json.Marshal(req)     //workflowcheck:ignore
+	start, _ := json.Marshal(adopt) //workflowcheck:ignore
+	res, err := execute[activities.RequestResult](ctx, CloudCall, "Ask "+in.Slug+" for the upgrade to "+r.st.Version, (*activities.Lifecycle).Request,
+		activities.RequestInput{WorkflowID: InstanceWorkflowID(in.Slug), UpdateName: UpdateRequest, UpdateID: r.id + "/" + in.Slug, Arg: arg,
+			StartWorkflow: "InstanceLifecycle", StartInput: start, StartSummary: fmt.Sprintf("instance `%s` (adopted by %s)", in.Slug, r.id),
+			StartKeywords: map[string]string{SAInstanceSlug.GetName(): in.Slug, SAInstanceType.GetName(): string(in.Type)}})
+	r.dirty = true
+	switch {
+	case err != nil:
+		in.Status, in.Error, in.EndedAt = UpgradeRejected, "could not ask the instance workflow: "+errorMessage(err), workflow.Now(ctx)
+	case res.Rejected != "" && !strings.HasPrefix(res.Rejected, DuplicateRequest):
+		in.Status, in.Error, in.EndedAt = UpgradeRejected, res.Rejected, workflow.Now(ctx)
+	default:
+		in.Status = UpgradeRunning
+	}
+}
+
+// drain applies the reports that have arrived.
+func (r *rollout) drain(ctx workflow.Context) {
+	for {
+		var rep UpgradeReport
+		if !r.reports.ReceiveAsync(&rep) {
+			return
+		}
+		r.apply(rep)
+	}
+}
+
+func (r *rollout) apply(rep UpgradeReport) {
+	pos, ok := r.where[rep.Slug]
+	if !ok {
+		return
+	}
+	in := &r.st.Waves[pos[0]].Instances[pos[1]]
+	if in.Status.done() {
+		return // a late report of an ended upgrade changes nothing
+	}
+	r.dirty = true
+	in.Status, in.Step, in.Error = rep.Status, rep.Step, rep.Error
+	if rep.Reason != "" {
+		in.Error = rep.Reason
+	}
+	if rep.PR != 0 {
+		in.PR, in.PRURL = rep.PR, rep.PRURL
+	}
+	if rep.Backups != nil {
+		in.Backups = rep.Backups
+	}
+	if rep.Status.done() {
+		in.EndedAt = rep.At
+		if rep.Status == UpgradeSucceeded {
+			in.Error, in.Step = "", ""
+		}
+	}
+}
+
+func (r *rollout) inFlight(w *Wave) int {
+	n := 0
+	for _, in := range w.Instances {
+		if in.Status == UpgradeRunning {
+			n++
+		}
+	}
+	return n
+}
+
+// settled: nothing of the wave is pending or running (parked ones wait for people).
+func (r *rollout) settled(w *Wave) bool {
+	for _, in := range w.Instances {
+		if in.Status == UpgradePending || in.Status == UpgradeRunning {
+			return false
+		}
+	}
+	return true
+}
+
+// failures lists the wave's failed instances an operator has not resumed past.
+func (r *rollout) failures(w *Wave) []string {
+	var out []string
+	for _, in := range w.Instances {
+		if in.Status.failed() && !in.Accepted {
+			out = append(out, fmt.Sprintf("%s (%s)", r.name(in), in.Status))
+		}
+	}
+	return out
+}
+
+// continueAsNew: the history has grown past the setting (or Temporal suggests it).
+func (r *rollout) continueAsNew(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	return info.GetCurrentHistoryLength() >= r.s.RolloutHistory || info.GetContinueAsNewSuggested()
+}
+
+func (r *rollout) end(ctx workflow.Context, p RolloutPhase, why string) (RolloutState, error) {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return r.st, err
+	}
+	r.drain(ctx)
+	r.st.Phase, r.st.Reason, r.st.EndedAt = p, why, workflow.Now(ctx)
+	if p == PhaseDone {
+		r.finishSLA(ctx)
+	}
+	if r.stopSLA != nil {
+		r.stopSLA()
+	}
+	r.publishNow(ctx)
+	r.comment(ctx, "summary", r.renderSummary())
+	return r.st, nil
+}
+
+func (r *rollout) finishSLA(ctx workflow.Context) {
+	if sv := r.st.SLA; sv != nil {
+		sv.ResolvedAt = workflow.Now(ctx)
+		if !sv.Resolution.IsZero() && sv.ResolvedAt.After(sv.Resolution) {
+			sv.Breached = true
+		}
+	}
+}
+
+// ---- controls ----
+
+func (r *rollout) validateControl(ctx workflow.Context, c RolloutControl) error {
+	if strings.TrimSpace(c.By) == "" {
+		return errors.New("say who decides: set \"by\" to your GitHub login")
+	}
+	if !r.st.EndedAt.IsZero() || r.st.Phase == PhasePlanning {
+		return fmt.Errorf("the rollout is %s: there is nothing to %s", r.st.Phase, c.Action)
+	}
+	switch c.Action {
+	case ControlPause:
+		if r.st.Paused != nil {
+			return fmt.Errorf("the rollout is already paused (by @%s)", r.st.Paused.By)
+		}
+	case ControlResume:
+		if r.st.Paused == nil && r.st.Phase != PhaseHalted {
+			return fmt.Errorf("the rollout is %s, neither paused nor halted: there is nothing to resume", r.st.Phase)
+		}
+	case ControlApprove:
+		if r.st.Approved != nil {
+			return fmt.Errorf("the customer waves were already approved by @%s", r.st.Approved.By)
+		}
+		gated := false
+		for _, w := range r.st.Waves {
+			gated = gated || w.Gate
+		}
+		if !gated {
+			return errors.New("this rollout has no approval gate (the form did not ask for one)")
+		}
+		// GitHub logins are case-insensitive, and "@alice" is alice (as the teardown gate has it).
+		if strings.EqualFold(tdLogin(c.By), tdLogin(r.req.Requester)) {
+			return fmt.Errorf("@%s filed the tracking issue: approval needs a second person", tdLogin(c.By))
+		}
+	case ControlAbort:
+	default:
+		return fmt.Errorf("action %q is not one of pause, resume, abort, approve", c.Action)
+	}
+	return nil
+}
+
+func (r *rollout) control(ctx workflow.Context, c RolloutControl) (string, error) {
+	c.At = workflow.Now(ctx)
+	r.st.Controls = append(r.st.Controls, c)
+	r.changed, r.dirty = true, true
+	switch c.Action {
+	case ControlPause:
+		r.st.Paused = &c
+		return "rollout paused: the upgrades in flight finish, no new one starts", nil
+	case ControlResume:
+		r.st.Paused = nil
+		if r.st.Phase == PhaseHalted && r.st.Wave < len(r.st.Waves) {
+			w := &r.st.Waves[r.st.Wave]
+			for i := range w.Instances {
+				if w.Instances[i].Status.failed() {
+					w.Instances[i].Accepted = true
+				}
+			}
+			return fmt.Sprintf("rollout resumed past the failures of wave %q", w.Name), nil
+		}
+		return "rollout resumed", nil
+	case ControlApprove:
+		r.st.Approved = &c
+		return "customer waves approved", nil
+	}
+	r.st.Aborted = &c
+	return "rollout aborted: no new upgrade starts; the ones in flight finish on their own", nil
+}
+
+// ---- the tracking issue ----
+
+// refresh edits the tracking issue when the state moved and the last edit is old enough; it
+// returns when the next edit is due (zero: nothing pending).
+func (r *rollout) refresh(ctx workflow.Context) time.Time {
+	if !r.dirty {
+		return time.Time{}
+	}
+	if due := r.published.Add(r.s.RolloutRefresh); workflow.Now(ctx).Before(due) {
+		return due
+	}
+	r.publishNow(ctx)
+	return time.Time{}
+}
+
+// publishNow edits the checklist in the issue body and the status comment, and the Web UI's
+// details. Failures to reach GitHub are logged: the next refresh tries again.
+func (r *rollout) publishNow(ctx workflow.Context) {
+	r.dirty, r.published = false, workflow.Now(ctx)
+	workflow.SetCurrentDetails(ctx, r.renderStatus(""))
+	is := r.req.Issue
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SAOperation.ValueSet(string(forms.OpUpgradeFleet)), SAIssue.ValueSet(is.String()),
+		SANeedsAttention.ValueSet(r.st.Phase == PhaseHalted || r.st.Phase == PhaseApproval))
+	if len(r.st.Waves) > 0 {
+		if _, err := execute[activities.EditIssueBodyResult](ctx, GitHubCall, "Tick the checklist on the tracking issue", (*activities.GitHub).EditIssueBody,
+			activities.EditIssueBodyInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Section: rolloutSection, Body: r.renderChecklist()}); err != nil {
+			workflow.GetLogger(ctx).Warn("could not edit the tracking issue's checklist", "error", err)
+		}
+	}
+	c, err := execute[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the tracking issue", (*activities.GitHub).UpsertComment,
+		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: r.marker("status"),
+			Body: r.renderStatus(r.s.RunURL(r.id)), CommentID: r.st.CommentID})
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("could not update the status comment", "error", err)
+		return
+	}
+	r.st.CommentID = c.ID
+}
+
+func (r *rollout) marker(kind string) string {
+	return fmt.Sprintf("<!-- lifecycle:%s:%s -->", kind, r.id)
+}
+
+// comment posts a one-off comment (the plan, a halt, the summary), once per kind and run.
+func (r *rollout) comment(ctx workflow.Context, kind, body string) {
+	is := r.req.Issue
+	if _, err := execute[activities.CommentResult](ctx, GitHubCall, "Comment on the tracking issue: "+kind, (*activities.GitHub).UpsertComment,
+		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: r.marker(kind), Body: body}); err != nil {
+		workflow.GetLogger(ctx).Warn("could not comment on the tracking issue", "kind", kind, "error", err)
+	}
+}
+
+// once reports whether key is new in this run.
+func (r *rollout) once(key string) bool {
+	if r.notified[key] {
+		return false
+	}
+	r.notified[key] = true
+	return true
+}
+
+func (r *rollout) slaWarning(ctx workflow.Context) {
+	r.st.SLA.Warned = true
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"operation": string(forms.OpUpgradeFleet)}).Counter(metrics.SLAWarnings).Inc(1)
+	r.comment(ctx, "sla-warning", fmt.Sprintf("### ⏰ SLA warning\n\n80%% of the upgrade window has passed: the fleet must be on %s by **%s**. The rollout is %s.\n",
+		r.st.Version, formatTime(r.st.SLA.Resolution), r.st.Phase))
+	r.dirty, r.changed = true, true
+}
+
+func (r *rollout) slaBreach(ctx workflow.Context) {
+	r.st.SLA.Breached = true
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"operation": string(forms.OpUpgradeFleet)}).Counter(metrics.SLABreaches).Inc(1)
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SASLABreached.ValueSet(true))
+	is := r.req.Issue
+	if _, err := execute[activities.LabelsResult](ctx, GitHubCall, "Label the issue "+SLABreachedLabel, (*activities.GitHub).AddLabels,
+		activities.LabelsInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Labels: []string{SLABreachedLabel}}); err != nil {
+		workflow.GetLogger(ctx).Warn("could not label the SLA breach", "error", err)
+	}
+	r.comment(ctx, "sla-breach", fmt.Sprintf("### 🚨 SLA breached\n\nThe fleet was due on %s by **%s**. The rollout is %s.\n",
+		r.st.Version, formatTime(r.st.SLA.Resolution), r.st.Phase))
+	r.dirty, r.changed = true, true
+}

@@ -1,0 +1,244 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sourcegraph/lifecycle/activities"
+	"github.com/sourcegraph/lifecycle/internal/spec"
+)
+
+// UpgradeLabel marks upgrade pull requests (runbooks §3.3: reviewed with `gh pr list --label mi-upgrade`).
+const UpgradeLabel = "mi-upgrade"
+
+// Upgrade moves one instance to a release (runbooks §3.3, §8.4): pre-checks, on-demand Cloud SQL
+// and Backup for GKE backups (invariant 6), the version bump in config.yaml through a pull request
+// that links the issue, a bounded wait until /__version reports the target, then the uptime soak.
+// A failing step parks. Abort is the rollback: the version is reverted in the config repo and the
+// old version must serve again; restore is the same rollback plus a restore of the pre-upgrade
+// backups, for when a migration damaged the data.
+//
+// Asked for by a fleet rollout (UpgradeRequest.Rollout), it reports to the rollout instead of
+// commenting on the tracking issue, and the rollout's SLA clock is the one that counts.
+func Upgrade(ctx workflow.Context, in OperationInput) (OperationResult, error) {
+	inst := in.Instance
+	host, ref := srHost(inst), srRefs(inst)
+	up := in.Request.Upgrade
+	if up == nil {
+		return OperationResult{}, errors.New("an upgrade request needs its upgrade details (version)")
+	}
+	target := strings.TrimPrefix(up.Version, "v")
+	var o *operation
+	// from is the version config.yaml declared before the bump: the rollback's target.
+	var from string
+	var backups *BackupRecord
+	var bumped bool
+
+	steps := []Step{
+		{
+			Name: "backup", Title: "Pre-upgrade backups: Cloud SQL on-demand and Backup for GKE",
+			Run: func(ctx workflow.Context) error {
+				rec, err := takeBackups(ctx, o, ref, "pre-upgrade", target, "Pre-upgrade Cloud SQL backup", "Pre-upgrade Backup for GKE backup", backups)
+				backups = rec
+				return err
+			},
+		},
+		{
+			Name: "bump", Title: "Bump the version to " + target + " in config.yaml (pull request linked to the issue)",
+			Run: func(ctx workflow.Context) error {
+				res, err := o.changeConfig(ctx, "upgrade", "upgrade to "+target, func(c *spec.Config) error {
+					c.Spec.SourcegraphVersion = target
+					return nil
+				})
+				if err == nil {
+					bumped = true
+					o.pr = res
+				}
+				return err
+			},
+			Undo: func(ctx workflow.Context) error {
+				if _, err := o.changeConfig(ctx, "rollback", "roll back to "+from, func(c *spec.Config) error {
+					c.Spec.SourcegraphVersion = from
+					return nil
+				}); err != nil {
+					return err
+				}
+				bumped = false
+				if o.runner.Restoring() {
+					if err := restoreBackups(ctx, o, ref, backups); err != nil {
+						return err
+					}
+				}
+				return soakFor(ctx, o.settings, host, from)
+			},
+		},
+		{
+			Name: "version", Title: "Wait until " + host + " reports " + target + " on /__version",
+			Run: func(ctx workflow.Context) error {
+				s := o.settings
+				return soak(ctx, s, fmt.Sprintf("Wait until %s reports %s (up to %s)", host, target, s.VersionTimeout),
+					activities.SoakInput{Host: host, ExpectedVersion: target, Consecutive: 1, Interval: s.SoakInterval, Timeout: s.VersionTimeout, VersionOnly: true})
+			},
+		},
+		{
+			Name: "soak", Title: fmt.Sprintf("Uptime soak: %d healthy probes at %s", in.Request.Settings.withDefaults().SoakProbes, target),
+			Run: func(ctx workflow.Context) error { return soakFor(ctx, o.settings, host, target) },
+		},
+	}
+
+	o, err := beginOperation(ctx, in, steps)
+	if err != nil {
+		return OperationResult{}, err
+	}
+	o.prLabels = []string{UpgradeLabel}
+	// The restore is offered once there is something to restore from.
+	o.runner.RestoreOffered = func() bool { return backups != nil && backups.SQLBackupRunID != 0 && backups.GKEBackup != "" && bumped }
+	o.runner.SetFact("Target version", target)
+
+	skip, reject, err := upgradeChecks(ctx, o, up, target, host, &from)
+	if err != nil {
+		return OperationResult{}, err
+	}
+	if skip != "" || reject != "" {
+		status, why := UpgradeSkipped, skip
+		if reject != "" {
+			status, why = UpgradeRejected, reject
+		}
+		res := o.reject(ctx, why)
+		o.report(ctx, UpgradeReport{Status: status, From: from, To: target, Reason: why})
+		return res, nil
+	}
+	o.runner.SetFact("From version", from)
+
+	res, err := o.run(ctx, steps)
+	if err != nil {
+		o.report(ctx, UpgradeReport{Status: UpgradeFailed, From: from, To: target, Error: err.Error()})
+		return res, err
+	}
+	res.Backups = backups
+	rep := UpgradeReport{From: from, To: target, Backups: backups, PR: o.pr.PRNumber, PRURL: o.pr.PRURL}
+	switch res.Outcome {
+	case OutcomeSucceeded:
+		rep.Status = UpgradeSucceeded
+	default:
+		rep.Status, rep.Reason = UpgradeRolledBack, "aborted by an operator: "+from+" serves again"
+		if o.runner.Restoring() {
+			rep.Reason += ", restored from the pre-upgrade backups"
+		}
+	}
+	// The record follows config.yaml: the target once the bump was merged and not rolled back.
+	res.Instance.Version = from
+	if bumped {
+		res.Instance.Version = target
+	}
+	o.report(ctx, rep)
+	return res, nil
+}
+
+// upgradeChecks are the pre-checks (nothing changes yet). skip names why there is nothing to do
+// (already there, a channel the fleet leaves alone); reject why the upgrade must not start. from
+// is set to the version config.yaml declares.
+func upgradeChecks(ctx workflow.Context, o *operation, up *UpgradeRequest, target, host string, from *string) (skip, reject string, err error) {
+	if verr := spec.ValidateVersion("version", target); verr != nil {
+		return "", verr.Error(), nil
+	}
+	if !up.Force && up.Rollout == "" {
+		// Alone, the version was not checked by a rollout: it must be a published release.
+		if why := upgradeReleaseCheck(ctx, o.settings, target); why != "" {
+			return "", why, nil
+		}
+	}
+	rc, err := execute[activities.ReadConfigResult](ctx, CloudCall, "Read config.yaml from the config repo", (*activities.ConfigRepo).ReadInstanceConfig,
+		activities.ReadConfigInput{Slug: o.in.Instance.Slug})
+	switch {
+	case err != nil:
+		return "", "could not read config.yaml from the config repo: " + errorMessage(err), nil
+	case !rc.Found:
+		return "", fmt.Sprintf("`%s` has no config.yaml in the config repo (%s)", o.in.Instance.Slug, rc.Path), nil
+	}
+	*from = rc.Config.Spec.SourcegraphVersion
+	if ch := rc.Config.Spec.ReleaseChannel; (ch == spec.Pause || ch == spec.Insiders) && !up.Force {
+		return fmt.Sprintf("release channel %q is not upgraded by a rollout (force it on-call if needed)", ch), "", nil
+	}
+	if rc.Config.Spec.Suspended {
+		return "suspended: it catches up with the fleet when it is resumed", "", nil
+	}
+	switch c := spec.CompareVersions(target, *from); {
+	case c == 0:
+		return "already at " + target, "", nil
+	case c < 0:
+		return fmt.Sprintf("runs %s, newer than %s", *from, target), "", nil
+	}
+	p, err := execute[activities.ProbeResult](ctx, Probe, "Health check before the upgrade", (*activities.Uptime).Probe, activities.ProbeInput{Host: host})
+	if err != nil {
+		return "", "could not probe " + host + ": " + errorMessage(err), nil
+	}
+	if !p.Healthy {
+		return "", fmt.Sprintf("%s is not healthy before the upgrade (%s); an upgrade now would hide the cause. Fix it, then ask again", host, orDash(p.Error)), nil
+	}
+	o.runner.SetFact("Health before", "healthy at "+orDash(p.Version))
+	return "", "", nil
+}
+
+// upgradeReleaseCheck confirms the target is a published release ("" if it is).
+func upgradeReleaseCheck(ctx workflow.Context, s Settings, version string) string {
+	owner, repo, _ := strings.Cut(s.ReleaseRepo, "/")
+	rel, err := execute[activities.ReleaseResult](ctx, GitHubCall, "Look up release "+version, (*activities.GitHub).GetRelease,
+		activities.ReleaseInput{Owner: owner, Repo: repo, Tag: version})
+	switch {
+	case err != nil:
+		return errorMessage(err)
+	case rel.Draft:
+		return fmt.Sprintf("release %s of %s is still a draft: publish it first", rel.Tag, s.ReleaseRepo)
+	}
+	return ""
+}
+
+// restoreBackups overwrites the data with the pre-upgrade backups (runbooks §6.4): Cloud SQL from
+// its on-demand backup run, then the cluster's workloads and disks from Backup for GKE.
+func restoreBackups(ctx workflow.Context, o *operation, ref srRef, b *BackupRecord) error {
+	if b == nil || b.SQLBackupRunID == 0 || b.GKEBackup == "" {
+		return errors.New("no pre-upgrade backups are recorded to restore from: skip this step if the data is fine")
+	}
+	if _, err := execute[activities.RestoreSQLOutput](ctx, Backup, fmt.Sprintf("Restore Cloud SQL from backup run %d", b.SQLBackupRunID),
+		(*activities.CloudSQL).RestoreSQL, activities.RestoreSQLInput{Project: ref.Project, Instance: spec.SQLInstanceName, BackupRunID: b.SQLBackupRunID}); err != nil {
+		return err
+	}
+	o.runner.SetFact("Restored Cloud SQL from", fmt.Sprint(b.SQLBackupRunID))
+	if _, err := execute[activities.RestoreGKEResult](ctx, Backup, "Restore the cluster from "+b.GKEBackup, (*activities.GKEBackup).RestoreGKE,
+		activities.RestoreGKEInput{Project: ref.Project, Region: ref.Region, Plan: spec.BackupPlanName, Backup: b.GKEBackup,
+			Name: backupName("restore", "", o.id)}); err != nil {
+		return err
+	}
+	o.runner.SetFact("Restored Backup for GKE from", b.GKEBackup)
+	return nil
+}
+
+// report tells the rollout that asked for this upgrade where it stands (no-op when asked alone).
+// A rollout that has ended just misses the report; the upgrade goes on.
+func (o *operation) report(ctx workflow.Context, r UpgradeReport) {
+	up := o.in.Request.Upgrade
+	if up == nil || up.Rollout == "" {
+		return
+	}
+	r.Slug, r.WorkflowID, r.At = o.in.Instance.Slug, o.id, workflow.Now(ctx)
+	if err := workflow.SignalExternalWorkflow(ctx, up.Rollout, "", SignalUpgradeReport, r).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("could not report to the rollout", "rollout", up.Rollout, "error", err)
+	}
+}
+
+// reportProgress turns the runner's progress into reports: parked, and running again once a
+// decision sent it on.
+func (o *operation) reportProgress(ctx workflow.Context, p Progress) {
+	switch {
+	case p.Parked != nil && o.reportedPark != p.Parked.Step:
+		o.reportedPark = p.Parked.Step
+		o.report(ctx, UpgradeReport{Status: UpgradeParked, Step: p.Parked.Step, Error: p.Parked.Error})
+	case p.Parked == nil && o.reportedPark != "":
+		o.reportedPark = ""
+		o.report(ctx, UpgradeReport{Status: UpgradeRunning})
+	}
+}
