@@ -54,7 +54,7 @@ func run() error {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/webhooks/github", &webhook{secret: []byte(gcfg.WebhookSecret), temporal: tc, gh: gh, tcfg: tcfg, settings: settings, log: log})
+	mux.Handle("/webhooks/github", &webhook{secret: []byte(gcfg.WebhookSecret), temporal: tc, gh: gh, settings: settings, log: log})
 	config.HealthRoutes(mux, tc)
 	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -33,11 +34,42 @@ func settingsFromEnv(tcfg config.Temporal) (workflows.Settings, error) {
 	if s.ApproverTeam != "" && strings.Count(s.ApproverTeam, "/") != 1 {
 		return s, fmt.Errorf("LIFECYCLE_APPROVER_TEAM=%q: want org/team, e.g. sourcegraph/cloud", s.ApproverTeam)
 	}
+	if v := os.Getenv("LIFECYCLE_RELEASE_REPO"); v != "" {
+		owner, name, _ := strings.Cut(v, "/")
+		if owner == "" || name == "" || strings.Contains(name, "/") || strings.ContainsAny(v, " \t") {
+			return s, fmt.Errorf("LIFECYCLE_RELEASE_REPO=%q: want owner/name of the repository where releases are tagged, e.g. sourcegraph/sourcegraph", v)
+		}
+		s.ReleaseRepo = v
+	}
+	if v := os.Getenv("LIFECYCLE_CANARY"); v != "" {
+		if err := spec.ValidateSlug("LIFECYCLE_CANARY", v); err != nil {
+			return s, err
+		}
+		s.Canary = v
+	}
+	if v := os.Getenv("LIFECYCLE_ROLLOUT_WAVES"); v != "" {
+		waves, err := parseWaves(v)
+		if err != nil {
+			return s, fmt.Errorf("LIFECYCLE_ROLLOUT_WAVES=%q: %w", v, err)
+		}
+		s.RolloutWaves = waves
+	}
 	if h := os.Getenv("LIFECYCLE_SLA_HOLIDAYS"); h != "" {
 		s.SLA.Holidays = strings.Split(h, ",")
 	}
+	// LIFECYCLE_SLA_RESOLUTION replaces rows of the SLA table's resolution windows, e.g.
+	// "upgrade-monthly=1 week;upgrade-patch=3 working days" (";" because windows may hold commas).
+	if v := os.Getenv("LIFECYCLE_SLA_RESOLUTION"); v != "" {
+		for _, part := range strings.Split(v, ";") {
+			kind, window, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || strings.TrimSpace(kind) == "" || strings.TrimSpace(window) == "" {
+				return s, fmt.Errorf("LIFECYCLE_SLA_RESOLUTION=%q: want kind=window pairs separated by \";\", e.g. upgrade-monthly=1 week;upgrade-patch=3 working days", v)
+			}
+			s.SLA.Overrides = append(s.SLA.Overrides, sla.Override{Kind: sla.Kind(strings.TrimSpace(kind)), Resolution: strings.TrimSpace(window)})
+		}
+	}
 	if _, err := s.SLA.Policy(); err != nil {
-		return s, fmt.Errorf("LIFECYCLE_SLA_TIMEZONE / LIFECYCLE_SLA_HOLIDAYS: %w", err)
+		return s, fmt.Errorf("LIFECYCLE_SLA_TIMEZONE / LIFECYCLE_SLA_HOLIDAYS / LIFECYCLE_SLA_RESOLUTION: %w", err)
 	}
 	durations := []struct {
 		name string
@@ -47,6 +79,10 @@ func settingsFromEnv(tcfg config.Temporal) (workflows.Settings, error) {
 		{"LIFECYCLE_SOAK_INTERVAL", &s.SoakInterval},
 		{"LIFECYCLE_SOAK_TIMEOUT", &s.SoakTimeout},
 		{"LIFECYCLE_BACKUP_RETENTION", &s.BackupRetention},
+		{"LIFECYCLE_ROLLOUT_BAKE", &s.RolloutBake},
+		{"LIFECYCLE_ROLLOUT_REFRESH", &s.RolloutRefresh},
+		{"LIFECYCLE_UPGRADE_ESTIMATE", &s.UpgradeEstimate},
+		{"LIFECYCLE_VERSION_TIMEOUT", &s.VersionTimeout},
 	}
 	for _, d := range durations {
 		v := os.Getenv(d.name)
@@ -62,9 +98,13 @@ func settingsFromEnv(tcfg config.Temporal) (workflows.Settings, error) {
 	ints := []struct {
 		name string
 		dst  *int
+		min  int
+		want string
 	}{
-		{"LIFECYCLE_TRIAL_DAYS", &s.TrialDays},
-		{"LIFECYCLE_SOAK_PROBES", &s.SoakProbes},
+		{"LIFECYCLE_TRIAL_DAYS", &s.TrialDays, 1, "a positive whole number"},
+		{"LIFECYCLE_SOAK_PROBES", &s.SoakProbes, 1, "a positive whole number"},
+		{"LIFECYCLE_ROLLOUT_FAILURES", &s.RolloutFailures, 0, "a whole number, 0 or more (0: any failed instance halts the rollout)"},
+		{"LIFECYCLE_ROLLOUT_HISTORY", &s.RolloutHistory, 1000, "a whole number of at least 1000 (history events before the rollout continues as new)"},
 	}
 	for _, n := range ints {
 		v := os.Getenv(n.name)
@@ -72,10 +112,27 @@ func settingsFromEnv(tcfg config.Temporal) (workflows.Settings, error) {
 			continue
 		}
 		parsed, err := strconv.Atoi(v)
-		if err != nil || parsed <= 0 {
-			return s, fmt.Errorf("%s=%q: want a positive whole number", n.name, v)
+		if err != nil || parsed < n.min {
+			return s, fmt.Errorf("%s=%q: want %s", n.name, v, n.want)
 		}
 		*n.dst = parsed
 	}
 	return s, nil
+}
+
+// parseWaves parses the rollout's cumulative wave percentages, e.g. "10,40,100".
+func parseWaves(v string) ([]int, error) {
+	bad := errors.New("want ascending whole percentages from 1 to 100, comma-separated and ending in 100, e.g. 10,40,100")
+	var waves []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 100 || (len(waves) > 0 && n <= waves[len(waves)-1]) {
+			return nil, bad
+		}
+		waves = append(waves, n)
+	}
+	if waves[len(waves)-1] != 100 {
+		return nil, bad
+	}
+	return waves, nil
 }

@@ -15,7 +15,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/internal/forms"
 	"github.com/sourcegraph/lifecycle/workflows"
 )
@@ -29,7 +28,6 @@ type webhook struct {
 	secret   []byte
 	temporal client.Client
 	gh       *github.Client
-	tcfg     config.Temporal
 	settings workflows.Settings
 	log      *slog.Logger
 }
@@ -116,7 +114,11 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 	if req.InstanceSlug() != "" {
 		return h.requestOperation(ctx, log, ref, is, req)
 	}
-	return h.startIntake(ctx, log, ref, e, op, req)
+	if up, ok := req.(forms.UpgradeTracking); ok {
+		return h.startRollout(ctx, log, ref, is, up)
+	}
+	log.Error("no workflow for this fleet-wide request type", "type", fmt.Sprintf("%T", req))
+	return "unsupported request", http.StatusUnprocessableEntity
 }
 
 // requestOperation hands an instance request to the instance's entity workflow as an Update. The
@@ -223,34 +225,61 @@ func agreementDate(req forms.Request) string {
 	return ""
 }
 
-// startIntake starts the per-issue workflow of a fleet-wide request (upgrade tracking).
-func (h *webhook) startIntake(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, e *github.IssuesEvent, op forms.Operation, req forms.Request) (string, int) {
-	subject := ""
-	if up, ok := req.(forms.UpgradeTracking); ok {
-		subject = up.Version
-	}
-	id := workflows.IntakeWorkflowID(ref)
-	opts := client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		StaticSummary:            fmt.Sprintf("%s %s for %s", op, subject, ref),
-		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SAOperation.ValueSet(string(op)), workflows.SAIssue.ValueSet(ref.String())),
-	}
-	in := workflows.IntakeInput{Issue: ref, Operation: string(op), Slug: subject, Requester: e.GetSender().GetLogin(),
-		RunURL: h.tcfg.WorkflowURL(id)}
-	run, err := h.temporal.ExecuteWorkflow(ctx, opts, workflows.Intake, in)
+// fleetUpgradeWorkflow is the fleet rollout's workflow type, started by name.
+const fleetUpgradeWorkflow = "FleetUpgrade"
+
+// startRollout starts the fleet rollout of an upgrade-tracking issue. Its ID is derived from the
+// issue: a redelivered or edited issue finds the rollout already there and starts no second one
+// (the form as first filed stays in force; an edit changes nothing).
+func (h *webhook) startRollout(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, is *github.Issue, up forms.UpgradeTracking) (string, int) {
+	opts, in := rolloutStart(ref, is, up, h.settings)
+	run, err := h.temporal.ExecuteWorkflow(ctx, opts, fleetUpgradeWorkflow, in)
 	if err != nil {
 		var already *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &already) {
+			// The rollout of this issue ran and ended; it is not started again.
+			log.Debug("rollout already started", "workflowID", opts.ID)
 			return "already started", http.StatusOK
 		}
-		log.Error("starting workflow failed", "err", err)
-		return "could not start the workflow; GitHub will redeliver", http.StatusServiceUnavailable
+		log.Error("starting the rollout failed", "workflowID", opts.ID, "err", err)
+		return "could not start the rollout; GitHub will redeliver", http.StatusServiceUnavailable
 	}
-	log.Info("workflow started", "operation", op, "workflowID", run.GetID(), "runID", run.GetRunID())
-	return "started " + run.GetID(), http.StatusAccepted
+	// USE_EXISTING answers a running rollout's run as if it had just started: a redelivery lands here too.
+	log.Info("rollout running", "version", up.Version, "workflowID", run.GetID(), "runID", run.GetRunID())
+	return "rollout " + run.GetID(), http.StatusAccepted
+}
+
+// rolloutStart is the start of an upgrade-tracking issue's rollout: its options and input.
+func rolloutStart(ref workflows.IssueRef, is *github.Issue, up forms.UpgradeTracking, settings workflows.Settings) (client.StartWorkflowOptions, workflows.RolloutInput) {
+	var how []string
+	if up.DryRun {
+		how = append(how, "dry run (plan only)")
+	}
+	how = append(how, fmt.Sprintf("at most %d instances at once", up.Concurrency))
+	if up.RequireApproval {
+		how = append(how, "approval before the first customer wave")
+	}
+	opts := client.StartWorkflowOptions{
+		ID:        workflows.RolloutWorkflowID(ref),
+		TaskQueue: workflows.TaskQueue,
+		// One rollout per issue, ever: a running one is answered (USE_EXISTING), an ended one is
+		// not started again (REJECT_DUPLICATE).
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		StaticSummary:            fmt.Sprintf("fleet upgrade to %s (%s)", up.Version, ref),
+		StaticDetails: fmt.Sprintf("Fleet rollout of Sourcegraph %s, tracked on %s: %s.",
+			up.Version, ref, strings.Join(how, ", ")),
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SAOperation.ValueSet(string(forms.OpUpgradeFleet)), workflows.SAIssue.ValueSet(ref.String())),
+	}
+	in := workflows.RolloutInput{Request: workflows.RolloutRequest{
+		Issue:       ref,
+		Requester:   is.GetUser().GetLogin(),
+		RequestedAt: is.GetCreatedAt().Time,
+		Settings:    settings,
+		Upgrade:     up,
+	}}
+	return opts, in
 }
 
 // rejectionMarker tags the starter's answer to an invalid form. One issue gets several deliveries
