@@ -105,7 +105,7 @@ func (ci commandIssue) command(cmd, arg, user string) (command, error) {
 	case cmd == "/skip" && reason == "":
 		return command{}, fmt.Errorf("a skip needs a reason: `%s`.", syntax)
 	}
-	return command{workflowID: workflows.UpgradeWorkflowID(slug, ci.ref), update: workflows.UpdateDecide,
+	return command{workflowID: workflows.UpgradeWorkflowID(slug, ci.ref, 1), update: workflows.UpdateDecide,
 		arg:    workflows.Decision{Action: decisionAction(cmd), By: user, Reason: reason},
 		target: fmt.Sprintf("the upgrade of `%s` for this issue", slug), slug: slug}, nil
 }
@@ -187,6 +187,12 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 		reply(err.Error())
 		return "bad command", http.StatusOK
 	}
+	if c.slug != "" {
+		// A rollout's /retry started a later attempt with its own ID: steer that one.
+		if at := h.upgradeAttempt(ctx, ci.ref, c.slug); at > 1 {
+			c.workflowID = workflows.UpgradeWorkflowID(c.slug, ci.ref, at)
+		}
+	}
 	id := c.workflowID
 	if d, ok := c.arg.(workflows.Decision); ok {
 		v, err := h.temporal.QueryWorkflow(ctx, id, "", workflows.QueryProgress)
@@ -237,6 +243,24 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 	log.Error("could not send the command", "workflowID", id, "err", err)
 	reply(fmt.Sprintf("could not reach `%s`: %v. Commands here: %s.", id, err, ci.help()))
 	return "failed", http.StatusOK
+}
+
+// upgradeAttempt is the rollout's latest attempt for an instance (0 if the rollout does not
+// answer or does not list it: the first attempt's ID is used).
+func (h *webhook) upgradeAttempt(ctx context.Context, ref workflows.IssueRef, slug string) int {
+	v, err := h.temporal.QueryWorkflow(ctx, workflows.RolloutWorkflowID(ref), "", workflows.QueryRollout)
+	var st workflows.RolloutState
+	if err != nil || v.Get(&st) != nil {
+		return 0
+	}
+	for _, w := range st.Waves {
+		for _, in := range w.Instances {
+			if in.Slug == slug {
+				return in.Attempt
+			}
+		}
+	}
+	return 0
 }
 
 // commentUpdateID names a command's Update after its comment, so a redelivered comment is answered

@@ -18,7 +18,7 @@ var (
 
 func TestTrackingIssueCommands(t *testing.T) {
 	rollout := workflows.RolloutWorkflowID(trackingIssue.ref)
-	upgrade := func(slug string) string { return workflows.UpgradeWorkflowID(slug, trackingIssue.ref) }
+	upgrade := func(slug string) string { return workflows.UpgradeWorkflowID(slug, trackingIssue.ref, 1) }
 	for _, tc := range []struct {
 		cmd, arg   string
 		id, update string

@@ -67,7 +67,7 @@ func newFakeCloud() *fakeCloud {
 }
 
 // newOpEnv is a time-skipping test environment with the fakes and every workflow registered.
-func newOpEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakeCloud) {
+func newOpEnv(t testing.TB) (*testsuite.TestWorkflowEnvironment, *fakeCloud) {
 	t.Helper()
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
@@ -413,4 +413,17 @@ func cloneMap(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// callsOf counts the calls of one activity.
+func (f *fakeCloud) callsOf(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if c.Name == name {
+			n++
+		}
+	}
+	return n
 }

@@ -121,7 +121,7 @@ func (e *entity) validate(ctx workflow.Context, req OperationRequest) error {
 	if req.Issue == nil {
 		return errors.New("a request needs the issue it was filed on")
 	}
-	if e.handled(*req.Issue, req.Operation) {
+	if e.handled(*req.Issue, req.Operation, req.Attempt) {
 		return fmt.Errorf("%s%s already started %s for `%s`", DuplicateRequest, req.Issue, req.Operation, slug)
 	}
 	if st == StateDeleted {
@@ -187,7 +187,11 @@ func (e *entity) accept(ctx workflow.Context, req OperationRequest) (RequestAcce
 		e.rec.Instance = Instance{Slug: ni.Slug, Type: ni.Type, Domain: ni.Domain, Region: ni.Region, Size: ni.Size,
 			Version: ni.Version, Issue: req.Issue}
 	}
-	id, err := e.start(ctx, req, IssueKey(*req.Issue))
+	key := IssueKey(*req.Issue)
+	if req.Attempt > 1 {
+		key += fmt.Sprintf("/%d", req.Attempt)
+	}
+	id, err := e.start(ctx, req, key)
 	if err != nil {
 		return RequestAccepted{}, err
 	}
@@ -210,6 +214,9 @@ func (e *entity) start(ctx workflow.Context, req OperationRequest, key string) (
 	ref := &OperationRef{Operation: req.Operation, WorkflowID: id, Issue: req.Issue, Requester: req.Requester, StartedAt: workflow.Now(ctx)}
 	if req.inRollout() {
 		ref.Rollout = req.Upgrade.Rollout
+	}
+	if req.Attempt > 1 {
+		ref.Attempt = req.Attempt
 	}
 	// Current is set before the child starts, so a request arriving meanwhile is already rejected.
 	e.rec.Current, e.prevState = ref, e.rec.State
@@ -310,8 +317,10 @@ func (e *entity) remember(ref OperationRef) {
 }
 
 // handled reports whether this issue already started this operation.
-func (e *entity) handled(is IssueRef, op forms.Operation) bool {
-	same := func(r OperationRef) bool { return r.Operation == op && r.Issue != nil && *r.Issue == is }
+func (e *entity) handled(is IssueRef, op forms.Operation, attempt int) bool {
+	same := func(r OperationRef) bool {
+		return r.Operation == op && r.Issue != nil && *r.Issue == is && max(r.Attempt, 1) == max(attempt, 1)
+	}
 	if e.rec.Current != nil && same(*e.rec.Current) {
 		return true
 	}

@@ -137,6 +137,10 @@ type OperationRequest struct {
 	Reload       *forms.ReloadFrontend  `json:"reload,omitempty"`
 	Telemetry    *forms.Telemetry       `json:"telemetry,omitempty"`
 	Upgrade      *UpgradeRequest        `json:"upgrade,omitempty"`
+	// Attempt numbers a repeated request of the same issue (a rollout asking an instance again
+	// after a refusal or a rollback); 0 and 1 are the first. It keeps each attempt's workflow ID
+	// apart.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // inRollout reports whether a fleet rollout asked for this request.
@@ -181,6 +185,8 @@ type OperationRef struct {
 	Outcome    Outcome         `json:"outcome,omitempty"`
 	// Rollout is the fleet rollout that asked for the operation (an upgrade), told if it fails.
 	Rollout string `json:"rollout,omitempty"`
+	// Attempt is the request's attempt (0: the first).
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // InstanceRecord is the entity workflow's state: what the instance query returns, what

@@ -414,7 +414,7 @@ func TestInstanceLifecycleUpgradesOnlyAnActiveInstance(t *testing.T) {
 	if _, ok := h.accepted[up]; !ok {
 		t.Fatalf("upgrade of the active instance not accepted: %v", h.rejected[up])
 	}
-	if got := h.accepted[up].WorkflowID; got != UpgradeWorkflowID("acme", *issue(2)) {
+	if got := h.accepted[up].WorkflowID; got != UpgradeWorkflowID("acme", *issue(2), 0) {
 		t.Errorf("upgrade workflow %q", got)
 	}
 	for id, want := range map[string]string{

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,7 @@ func FleetUpgrade(ctx workflow.Context, in RolloutInput) (RolloutState, error) {
 	}
 	r.st.Runs++
 	r.index()
+	r.total = r.st.instances()
 	if err := workflow.SetQueryHandler(ctx, QueryRollout, func() (RolloutState, error) { return r.st, nil }); err != nil {
 		return r.st, err
 	}
@@ -80,6 +82,8 @@ type rollout struct {
 	published time.Time
 	// changed wakes the main loop after a control.
 	changed bool
+	// total is the number of instances in the waves, counting compacted ones.
+	total int
 	// notified remembers one-off comments already posted in this run (approval asked, halted).
 	notified map[string]bool
 	stopSLA  workflow.CancelFunc
@@ -92,7 +96,41 @@ func (r *rollout) index() {
 			r.where[in.Slug] = [2]int{i, j}
 		}
 	}
-	r.notified = map[string]bool{}
+	if r.notified == nil {
+		r.notified = map[string]bool{}
+	}
+}
+
+// rolloutFullList is the fleet size up to which finished waves keep every instance in the state
+// (and on the checklist). Above it, a finished wave keeps only its exceptions and a count of the
+// upgraded, so the state continue-as-new carries stays small for a fleet of 10,000.
+const rolloutFullList = 300
+
+// compact drops the upgraded instances of finished waves from the state of a large fleet.
+func (r *rollout) compact() {
+	if r.total <= rolloutFullList {
+		return
+	}
+	changed := false
+	for i := range r.st.Waves {
+		w := &r.st.Waves[i]
+		if w.EndedAt.IsZero() {
+			continue
+		}
+		kept := w.Instances[:0]
+		for _, in := range w.Instances {
+			if in.Status == UpgradeSucceeded {
+				w.Upgraded++
+				changed = true
+				continue
+			}
+			kept = append(kept, in)
+		}
+		w.Instances = kept
+	}
+	if changed {
+		r.index()
+	}
 }
 
 // ---- plan ----
@@ -124,6 +162,7 @@ func (r *rollout) plan(ctx workflow.Context) bool {
 	}
 	r.st.Waves, r.st.Left = planRollout(fleet, target, r.s, r.req.Upgrade.RequireApproval)
 	r.index()
+	r.total = r.st.instances()
 	now := workflow.Now(ctx)
 	end := estimateWaves(r.st.Waves, now, r.s, r.concurrency)
 	r.startSLA(ctx, rel)
@@ -243,7 +282,7 @@ func (r *rollout) step(ctx workflow.Context) time.Time {
 	}
 	wake := r.fill(ctx, w)
 	if !r.settled(w) {
-		if r.inFlight(w) == 0 && !wake.IsZero() {
+		if r.running() == 0 && !wake.IsZero() {
 			set(PhaseWaiting, fmt.Sprintf("wave %q waits for maintenance windows (next opens %s)", w.Name, formatTime(wake)))
 		} else {
 			set(PhaseRunning, fmt.Sprintf("wave %q (%d of %d waves)", w.Name, r.st.Wave+1, len(r.st.Waves)))
@@ -266,6 +305,7 @@ func (r *rollout) step(ctx workflow.Context) time.Time {
 	}
 	w.EndedAt, r.dirty = now, true
 	r.st.Wave++
+	r.compact()
 	if r.st.Wave < len(r.st.Waves) {
 		r.st.BakeUntil = now.Add(r.s.RolloutBake)
 	}
@@ -277,13 +317,18 @@ func (r *rollout) step(ctx workflow.Context) time.Time {
 // flight. It returns the earliest maintenance window opening among the instances that must wait.
 func (r *rollout) fill(ctx workflow.Context, w *Wave) time.Time {
 	var wake time.Time
-	for i := range w.Instances {
-		if r.inFlight(w) >= r.concurrency {
-			break
+	// Earlier waves come first: an instance there is pending again only after a /retry.
+	var queue []*RolloutInstance
+	for i := 0; i <= r.st.Wave && i < len(r.st.Waves); i++ {
+		for j := range r.st.Waves[i].Instances {
+			if r.st.Waves[i].Instances[j].Status == UpgradePending {
+				queue = append(queue, &r.st.Waves[i].Instances[j])
+			}
 		}
-		in := &w.Instances[i]
-		if in.Status != UpgradePending {
-			continue
+	}
+	for _, in := range queue {
+		if r.running() >= r.concurrency {
+			break
 		}
 		now := workflow.Now(ctx)
 		if win := in.Window; win != nil {
@@ -305,17 +350,21 @@ func (r *rollout) request(ctx workflow.Context, in *RolloutInstance) {
 	issue := r.req.Issue
 	req := OperationRequest{Operation: forms.OpUpgrade, Slug: in.Slug, Issue: &issue, Requester: r.req.Requester,
 		RequestedAt: r.req.RequestedAt, Settings: r.req.Settings, Upgrade: &UpgradeRequest{Version: r.st.Version, Rollout: r.id}}
+	in.Attempt = max(in.Attempt, 1)
+	req.Attempt = in.Attempt
 	adopt := InstanceInput{Record: InstanceRecord{State: StateActive, Settings: r.req.Settings,
-		Instance: Instance{Slug: in.Slug, Type: in.Type, Domain: in.Domain, Region: in.Region, Size: in.Size, Version: in.From}}}
+		Instance: Instance{Slug: in.Slug, Type: in.Type, Domain: cmp.Or(in.Domain, spec.DefaultDomain(in.Slug)), Region: in.Region, Size: in.Size, Version: in.From}}}
 	// encoding/json is deterministic here (struct fields in order, map keys sorted); workflowcheck
 	// cannot tell, as it flags the reflection inside.
 	arg, _ := json.Marshal(req)     //workflowcheck:ignore
 	start, _ := json.Marshal(adopt) //workflowcheck:ignore
 	res, err := execute[activities.RequestResult](ctx, CloudCall, "Ask "+in.Slug+" for the upgrade to "+r.st.Version, (*activities.Lifecycle).Request,
-		activities.RequestInput{WorkflowID: InstanceWorkflowID(in.Slug), UpdateName: UpdateRequest, UpdateID: r.id + "/" + in.Slug, Arg: arg,
+		activities.RequestInput{WorkflowID: InstanceWorkflowID(in.Slug), UpdateName: UpdateRequest, UpdateID: fmt.Sprintf("%s/%s/%d", r.id, in.Slug, in.Attempt), Arg: arg,
 			StartWorkflow: "InstanceLifecycle", StartInput: start, StartSummary: fmt.Sprintf("instance `%s` (adopted by %s)", in.Slug, r.id),
 			StartKeywords: map[string]string{SAInstanceSlug.GetName(): in.Slug, SAInstanceType.GetName(): string(in.Type)}})
 	r.dirty = true
+	// Only the request needed them; the state stays smaller without.
+	in.Domain, in.Region, in.Size = "", "", ""
 	switch {
 	case err != nil:
 		in.Status, in.Error, in.EndedAt = UpgradeRejected, "could not ask the instance workflow: "+errorMessage(err), workflow.Now(ctx)
@@ -343,8 +392,8 @@ func (r *rollout) apply(rep UpgradeReport) {
 		return
 	}
 	in := &r.st.Waves[pos[0]].Instances[pos[1]]
-	if in.Status.done() {
-		return // a late report of an ended upgrade changes nothing
+	if in.Status.done() || (rep.WorkflowID != "" && rep.WorkflowID != UpgradeWorkflowID(in.Slug, r.req.Issue, in.Attempt)) {
+		return // a late report of an ended upgrade, or of an earlier attempt, changes nothing
 	}
 	r.dirty = true
 	in.Status, in.Step, in.Error = rep.Status, rep.Step, rep.Error
@@ -371,6 +420,15 @@ func (r *rollout) inFlight(w *Wave) int {
 		if in.Status == UpgradeRunning {
 			n++
 		}
+	}
+	return n
+}
+
+// running counts the upgrades in flight in the current and earlier waves (retried ones).
+func (r *rollout) running() int {
+	n := 0
+	for i := 0; i <= r.st.Wave && i < len(r.st.Waves); i++ {
+		n += r.inFlight(&r.st.Waves[i])
 	}
 	return n
 }
@@ -462,8 +520,27 @@ func (r *rollout) validateControl(ctx workflow.Context, c RolloutControl) error 
 			return fmt.Errorf("@%s filed the tracking issue: approval needs a second person", tdLogin(c.By))
 		}
 	case ControlAbort:
+	case ControlRetry, ControlSkip:
+		pos, ok := r.where[c.Slug]
+		if !ok {
+			return fmt.Errorf("`%s` is not an instance of this rollout (or was upgraded already)", c.Slug)
+		}
+		if pos[0] > r.st.Wave {
+			return fmt.Errorf("`%s` is in wave %q, which has not started", c.Slug, r.st.Waves[pos[0]].Name)
+		}
+		in := r.st.Waves[pos[0]].Instances[pos[1]]
+		switch {
+		case in.Status == UpgradeParked:
+			return fmt.Errorf("the upgrade of `%s` is parked: decide on it instead (`/retry %s`, `/skip %s <reason>` reach its parked step)", c.Slug, c.Slug, c.Slug)
+		case c.Action == ControlRetry && !in.Status.failed():
+			return fmt.Errorf("the upgrade of `%s` is %s: only a refused, rolled-back or failed one is asked for again", c.Slug, in.Status)
+		case c.Action == ControlSkip && in.Status != UpgradePending && !in.Status.failed():
+			return fmt.Errorf("the upgrade of `%s` is %s: only a pending, refused, rolled-back or failed one can be left out", c.Slug, in.Status)
+		case c.Action == ControlSkip && strings.TrimSpace(c.Reason) == "":
+			return fmt.Errorf("say why `%s` is left out: `/skip %s <reason>`", c.Slug, c.Slug)
+		}
 	default:
-		return fmt.Errorf("action %q is not one of pause, resume, abort, approve", c.Action)
+		return fmt.Errorf("action %q is not one of pause, resume, abort, approve, retry, skip", c.Action)
 	}
 	return nil
 }
@@ -491,6 +568,16 @@ func (r *rollout) control(ctx workflow.Context, c RolloutControl) (string, error
 	case ControlApprove:
 		r.st.Approved = &c
 		return "customer waves approved", nil
+	case ControlRetry, ControlSkip:
+		pos := r.where[c.Slug]
+		in := &r.st.Waves[pos[0]].Instances[pos[1]]
+		if c.Action == ControlRetry {
+			in.Status, in.Error, in.Step, in.Accepted, in.EndedAt = UpgradePending, "", "", false, time.Time{}
+			in.Attempt++ // a new attempt: its own Update and workflow ID
+			return fmt.Sprintf("`%s` will be asked for its upgrade again", c.Slug), nil
+		}
+		in.Status, in.Error, in.EndedAt = UpgradeSkipped, fmt.Sprintf("left out by @%s: %s", c.By, c.Reason), c.At
+		return fmt.Sprintf("`%s` is left out of the rollout", c.Slug), nil
 	}
 	r.st.Aborted = &c
 	return "rollout aborted: no new upgrade starts; the ones in flight finish on their own", nil

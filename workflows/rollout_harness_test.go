@@ -22,7 +22,7 @@ import (
 // refuses) each upgrade, and a ticking callback sends each accepted upgrade's reports back as
 // signals, after upgradeTime, with the outcome the test chose for its slug.
 type rolloutHarness struct {
-	t   *testing.T
+	t   testing.TB
 	env *testsuite.TestWorkflowEnvironment
 	f   *fakeCloud
 
@@ -37,6 +37,9 @@ type rolloutHarness struct {
 	// delivered: how many reports of each slug were sent.
 	delivered map[string]int
 	// inFlight samples: the most upgrades running at once.
+	// attempts: slug → the Attempt of each request; updateIDs in request order.
+	attempts            map[string][]int
+	updateIDs           []string
 	running, maxRunning int
 	upgradeTime         time.Duration
 	stopTicks           bool
@@ -44,12 +47,12 @@ type rolloutHarness struct {
 
 var rolloutIssue = IssueRef{Owner: "sourcegraph", Repo: "customer", Number: 500}
 
-func newRolloutHarness(t *testing.T) *rolloutHarness {
+func newRolloutHarness(t testing.TB) *rolloutHarness {
 	t.Helper()
 	env, f := newOpEnv(t)
 	env.SetStartTime(srStart)
 	h := &rolloutHarness{t: t, env: env, f: f, askedAt: map[string]time.Time{}, outcome: map[string][]UpgradeReport{},
-		refuse: map[string]string{}, delivered: map[string]int{}, upgradeTime: 20 * time.Minute}
+		refuse: map[string]string{}, delivered: map[string]int{}, attempts: map[string][]int{}, upgradeTime: 20 * time.Minute}
 	env.RegisterActivityWithOptions(func(ctx context.Context, in activities.RequestInput) (activities.RequestResult, error) {
 		var req OperationRequest
 		if err := json.Unmarshal(in.Arg, &req); err != nil {
@@ -61,12 +64,17 @@ func newRolloutHarness(t *testing.T) *rolloutHarness {
 			return activities.RequestResult{Rejected: why}, nil
 		}
 		h.requested = append(h.requested, req.Slug)
+		h.attempts[req.Slug] = append(h.attempts[req.Slug], req.Attempt)
+		h.updateIDs = append(h.updateIDs, in.UpdateID)
+		if req.Attempt > 1 {
+			h.delivered[req.Slug] = 0 // a new attempt sends its own reports
+		}
 		// The test environment's clock, not the activity's StartedTime (which it sets from the
 		// wall clock).
 		h.askedAt[req.Slug] = h.env.Now()
 		h.running++
 		h.maxRunning = max(h.maxRunning, h.running)
-		out, _ := json.Marshal(RequestAccepted{WorkflowID: UpgradeWorkflowID(req.Slug, *req.Issue)})
+		out, _ := json.Marshal(RequestAccepted{WorkflowID: UpgradeWorkflowID(req.Slug, *req.Issue, req.Attempt)})
 		return activities.RequestResult{Result: out}, nil
 	}, activity.RegisterOptions{Name: "Request"})
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: RolloutWorkflowID(rolloutIssue)})
@@ -97,7 +105,12 @@ func (h *rolloutHarness) tick() {
 	}
 	var out []send
 	now := h.env.Now()
+	seen := map[string]bool{}
 	for _, slug := range h.requested {
+		if seen[slug] {
+			continue // asked again (a retry): one report stream per slug
+		}
+		seen[slug] = true
 		seq := h.outcome[slug]
 		if len(seq) == 0 {
 			seq = []UpgradeReport{{Status: UpgradeSucceeded, PR: 7, PRURL: "https://github.com/sourcegraph/cloud/pull/7"}}
@@ -193,4 +206,13 @@ func (h *rolloutHarness) order() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.requested)
+}
+
+// lastBodyLen is the length of the checklist the rollout last wrote to the tracking issue.
+func (h *rolloutHarness) lastBodyLen() int {
+	bodies := inputsOf[activities.EditIssueBodyInput](h.f, "EditIssueBody")
+	if len(bodies) == 0 {
+		return 0
+	}
+	return len(bodies[len(bodies)-1].Body)
 }

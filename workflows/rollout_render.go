@@ -20,7 +20,9 @@ func (r *rollout) name(in RolloutInstance) string {
 	return "`" + in.Slug + "`"
 }
 
-func (r *rollout) byAccount(in RolloutInstance) bool { return in.Type != spec.Internal && in.Account != "" }
+func (r *rollout) byAccount(in RolloutInstance) bool {
+	return in.Type != spec.Internal && in.Account != ""
+}
 
 func (r *rollout) renderPlan(end time.Time) string {
 	var b strings.Builder
@@ -92,7 +94,7 @@ func (r *rollout) checklist(compact bool) string {
 	for i, w := range r.st.Waves {
 		b.WriteString(fmt.Sprintf("\n**Wave %d: %s**%s\n", i+1, w.Name, waveMark(w, i, r.st.Wave)))
 		if compact && !w.EndedAt.IsZero() {
-			ok, other := 0, 0
+			ok, other := w.Upgraded, 0
 			for _, in := range w.Instances {
 				if in.Status == UpgradeSucceeded {
 					ok++
@@ -102,6 +104,9 @@ func (r *rollout) checklist(compact bool) string {
 			}
 			b.WriteString(fmt.Sprintf("- [x] %d upgraded, %d other (see the workflow's `rollout` query)\n", ok, other))
 			continue
+		}
+		if w.Upgraded > 0 {
+			b.WriteString(fmt.Sprintf("- [x] %d upgraded\n", w.Upgraded))
 		}
 		for _, in := range w.Instances {
 			box := " "
@@ -114,7 +119,7 @@ func (r *rollout) checklist(compact bool) string {
 			}
 			// The run's ID holds the slug: an instance named by its accounts link gets no run link.
 			if in.Status != UpgradePending && !compact && !r.byAccount(in) {
-				if u := r.s.RunURL(UpgradeWorkflowID(in.Slug, r.req.Issue)); u != "" {
+				if u := r.s.RunURL(UpgradeWorkflowID(in.Slug, r.req.Issue, in.Attempt)); u != "" {
 					b.WriteString(" ([run](" + u + "))")
 				}
 			}
@@ -169,6 +174,8 @@ func (r *rollout) renderStatus(runURL string) string {
 	counts := map[UpgradeStatus]int{}
 	total := 0
 	for _, w := range r.st.Waves {
+		counts[UpgradeSucceeded] += w.Upgraded
+		total += w.Upgraded
 		for _, in := range w.Instances {
 			counts[in.Status]++
 			total++
@@ -221,6 +228,7 @@ func (r *rollout) hasGate() bool {
 func (r *rollout) summaryLine() string {
 	ok, other := 0, 0
 	for _, w := range r.st.Waves {
+		ok += w.Upgraded
 		for _, in := range w.Instances {
 			if in.Status == UpgradeSucceeded {
 				ok++

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -133,7 +134,7 @@ func (h *rolloutHarness) watchPhases(limit time.Duration) *[]phaseChange {
 // report sends an upgrade report at a test time, as an upgrade (or a decision on it) would.
 func (h *rolloutHarness) report(at time.Duration, rep UpgradeReport) {
 	h.env.RegisterDelayedCallback(func() {
-		rep.WorkflowID, rep.At = UpgradeWorkflowID(rep.Slug, rolloutIssue), h.env.Now()
+		rep.WorkflowID, rep.At = UpgradeWorkflowID(rep.Slug, rolloutIssue, 1), h.env.Now()
 		h.env.SignalWorkflow(SignalUpgradeReport, rep)
 	}, at)
 }
@@ -752,4 +753,110 @@ func TestRolloutControlDuringAnActivityIsNotLost(t *testing.T) {
 	if st.Phase != PhaseAborted || !st.EndedAt.Equal(parkedAt) {
 		t.Fatalf("phase %s, ended %v; the canary parked at %v: the abort must end the rollout at once", st.Phase, st.EndedAt, parkedAt)
 	}
+}
+
+// A refused request (the instance was busy) is asked for again by the rollout's /retry, as a new
+// attempt with its own Update and workflow ID; another is left out by /skip.
+func TestRolloutRetryAndSkipInstances(t *testing.T) {
+	h := newRolloutHarness(t)
+	h.fleet("5.9.0", map[string]spec.InstanceType{"rctest": spec.Internal, "t1": spec.Trial, "t2": spec.Trial, "c1": spec.Production})
+	h.refuse["t1"] = "`upgrade` cannot start: `resume` is running for `t1`"
+	h.refuse["c1"] = "`upgrade` cannot start: `teardown` is running for `c1`"
+	var halted RolloutState
+	h.at(2*time.Hour, func(st RolloutState) { halted = st })
+	early := h.ctl(2*time.Hour, RolloutControl{Action: ControlRetry, Slug: "c1", By: "carol"})
+	done := h.ctl(2*time.Hour, RolloutControl{Action: ControlRetry, Slug: "rctest", By: "carol"})
+	noReason := h.ctl(2*time.Hour, RolloutControl{Action: ControlSkip, Slug: "t1", By: "carol"})
+	unknown := h.ctl(2*time.Hour, RolloutControl{Action: ControlRetry, Slug: "nobody", By: "carol"})
+	h.env.RegisterDelayedCallback(func() {
+		h.mu.Lock()
+		delete(h.refuse, "t1") // the resume finished
+		h.mu.Unlock()
+	}, 2*time.Hour)
+	retry := h.ctl(2*time.Hour+time.Minute, RolloutControl{Action: ControlRetry, Slug: "t1", By: "carol"})
+	skip := h.ctl(6*time.Hour, RolloutControl{Action: ControlSkip, Slug: "c1", By: "carol", Reason: "being torn down"})
+	h.run(h.input(nil), 24*time.Hour)
+	st := h.result()
+
+	if halted.Phase != PhaseHalted || statusIn(halted, "t1").Status != UpgradeRejected {
+		t.Fatalf("at 2h: phase %s, t1 %+v; want halted on the refused t1", halted.Phase, statusIn(halted, "t1"))
+	}
+	wantRejected(t, "retry of an instance in a wave not started", early, "has not started")
+	wantRejected(t, "retry of an upgraded instance", done, "only a refused, rolled-back or failed one")
+	wantRejected(t, "skip without a reason", noReason, "say why")
+	wantRejected(t, "retry of an unknown instance", unknown, "not an instance of this rollout")
+	wantAccepted(t, "retry t1", retry)
+	wantAccepted(t, "skip c1", skip)
+	if st.Phase != PhaseDone {
+		t.Fatalf("phase %s (%s)", st.Phase, st.Reason)
+	}
+	if got := h.attempts["t1"]; !slices.Equal(got, []int{2}) {
+		t.Fatalf("t1's accepted requests had attempts %v, want one, the second attempt", got)
+	}
+	if t1 := statusIn(st, "t1"); t1.Status != UpgradeSucceeded || t1.Attempt != 2 {
+		t.Fatalf("t1: %+v", t1)
+	}
+	if c1 := statusIn(st, "c1"); c1.Status != UpgradeSkipped || !strings.Contains(c1.Error, "left out by @carol: being torn down") {
+		t.Fatalf("c1: %+v", c1)
+	}
+	for i, id := range h.updateIDs {
+		if slices.Index(h.updateIDs, id) != i {
+			t.Fatalf("update ID %s sent twice: %v", id, h.updateIDs)
+		}
+	}
+}
+
+// A fleet above rolloutFullList keeps only the exceptions of finished waves in its state, so
+// what continue-as-new carries stays small.
+func TestRolloutCompactsLargeFleets(t *testing.T) {
+	h := newRolloutHarness(t)
+	h.upgradeTime = 2 * time.Minute
+	types := map[string]spec.InstanceType{"rctest": spec.Internal}
+	for i := range 400 {
+		types[fmt.Sprintf("c%03d", i)] = spec.Production
+	}
+	h.fleet("5.9.0", types)
+	h.outcome["c399"] = []UpgradeReport{{Status: UpgradeRolledBack, Reason: "rolled back by carol"}}
+	var mid RolloutState
+	h.at(30*time.Hour, func(st RolloutState) { mid = st })
+	h.ctl(60*time.Hour, RolloutControl{Action: ControlResume, By: "carol"})
+	h.run(h.input(func(r *RolloutRequest) { r.Upgrade.Concurrency = 5 }), 100*time.Hour)
+	st := h.result()
+	if st.Phase != PhaseDone {
+		t.Fatalf("phase %s (%s)", st.Phase, st.Reason)
+	}
+	upgraded, kept := 0, 0
+	for _, w := range st.Waves {
+		upgraded += w.Upgraded
+		kept += len(w.Instances)
+	}
+	if upgraded != 400 || kept != 1 || statusIn(st, "c399").Status != UpgradeRolledBack {
+		t.Fatalf("upgraded %d, kept %d (want 400 counted and only the rolled-back c399 kept)", upgraded, kept)
+	}
+	if b, _ := json.Marshal(st); len(b) > 20_000 {
+		t.Fatalf("the final state is %d bytes; compaction should keep it small", len(b))
+	}
+	if mid.Waves == nil || len(mid.Waves[0].Instances) != 0 || mid.Waves[0].Upgraded != 1 {
+		t.Fatalf("the canary wave was not compacted mid-rollout: %+v", mid.Waves)
+	}
+	body := inputsOf[activities.EditIssueBodyInput](h.f, "EditIssueBody")
+	last := body[len(body)-1].Body
+	if !strings.Contains(last, "upgraded") || strings.Contains(last, "c001") || len(last) > rolloutBodyLimit {
+		t.Fatalf("the checklist of a large fleet should count, not list, the upgraded (%d chars):\n%.2000s", len(last), last)
+	}
+	if !strings.Contains(h.f.allComments(), "400 instance(s) upgraded to 5.10.0, 1 not") {
+		t.Fatalf("summary:\n%.3000s", h.f.allComments())
+	}
+}
+
+// statusIn finds an instance in the rollout's waves.
+func statusIn(st RolloutState, slug string) RolloutInstance {
+	for _, w := range st.Waves {
+		for _, in := range w.Instances {
+			if in.Slug == slug {
+				return in
+			}
+		}
+	}
+	return RolloutInstance{}
 }

@@ -333,6 +333,12 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(false))
 	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge(metrics.StepsParked).Update(0)
+	if d.Action == ActionRetry {
+		// Say at once that the step runs again (a retried soak can take minutes), on the issue and
+		// to a rollout waiting on this operation.
+		st.State = StepRunning
+		r.publish(ctx)
+	}
 	return d, nil
 }
 

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/sourcegraph/lifecycle/internal/forms"
@@ -28,9 +29,14 @@ func RolloutWorkflowID(tracking IssueRef) string {
 	return string(forms.OpUpgradeFleet) + "/" + IssueKey(tracking)
 }
 
-// UpgradeWorkflowID is one instance's upgrade started by a rollout (or on-call) for an issue.
-func UpgradeWorkflowID(slug string, issue IssueRef) string {
-	return OperationWorkflowID(forms.OpUpgrade, slug, IssueKey(issue))
+// UpgradeWorkflowID is one instance's upgrade started by a rollout (or on-call) for an issue;
+// attempts after the first (a rollout's /retry) get their own ID.
+func UpgradeWorkflowID(slug string, issue IssueRef, attempt int) string {
+	id := OperationWorkflowID(forms.OpUpgrade, slug, IssueKey(issue))
+	if attempt > 1 {
+		id += fmt.Sprintf("/%d", attempt)
+	}
+	return id
 }
 
 // UpgradeRequest is the payload of an upgrade request (OperationRequest.Upgrade).
@@ -160,6 +166,8 @@ type RolloutState struct {
 type Wave struct {
 	Name      string            `json:"name"`
 	Instances []RolloutInstance `json:"instances"`
+	// Upgraded counts the instances dropped from Instances once upgraded (large fleets only).
+	Upgraded int `json:"upgraded,omitempty"`
 	// Gate: the wave waits for /approve (the first customer wave, when the form asks for it).
 	Gate      bool      `json:"gate,omitempty"`
 	StartedAt time.Time `json:"startedAt,omitzero"`
@@ -175,7 +183,8 @@ type RolloutInstance struct {
 	// Account is the customer's sourcegraph/accounts link: tracking issues name customers by it
 	// (runbooks §8.6), never by slug, when the config has one.
 	Account string `json:"account,omitempty"`
-	// Domain, Region and Size are what the instance's entity workflow is adopted with, if it has none.
+	// Domain (empty: the default for the slug), Region and Size are what the instance's entity
+	// workflow is adopted with, if it has none; cleared once asked.
 	Domain  string                  `json:"domain,omitempty"`
 	Region  string                  `json:"region,omitempty"`
 	Size    spec.Size               `json:"size,omitempty"`
@@ -190,6 +199,8 @@ type RolloutInstance struct {
 	EndedAt time.Time               `json:"endedAt,omitzero"`
 	// Accepted is set when an operator resumed the rollout past this instance's failure.
 	Accepted bool `json:"accepted,omitempty"`
+	// Attempt counts the rollout's requests for this instance (0: not asked yet); a /retry asks again.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // LeftOut is an instance the plan does not upgrade.
@@ -222,3 +233,12 @@ type RolloutControl struct {
 
 // RolloutResult is the final state.
 type RolloutResult = RolloutState
+
+// instances counts the instances in the waves, upgraded and compacted ones included.
+func (st RolloutState) instances() int {
+	n := 0
+	for _, w := range st.Waves {
+		n += len(w.Instances) + w.Upgraded
+	}
+	return n
+}

@@ -356,7 +356,7 @@ func TestUpgradeInARolloutReportsInsteadOfCommenting(t *testing.T) {
 		t.Fatalf("parked report %+v", p)
 	}
 	for _, r := range reps {
-		if r.Slug != "acme" || r.WorkflowID != UpgradeWorkflowID("acme", IssueRef{Owner: "sourcegraph", Repo: "customer", Number: 42}) || r.At.IsZero() {
+		if r.Slug != "acme" || r.WorkflowID != UpgradeWorkflowID("acme", IssueRef{Owner: "sourcegraph", Repo: "customer", Number: 42}, 1) || r.At.IsZero() {
 			t.Fatalf("report %+v", r)
 		}
 	}
