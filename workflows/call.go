@@ -72,3 +72,12 @@ func listFleet(ctx workflow.Context, summary string) ([]activities.FleetEntry, e
 	err := workflow.ExecuteActivity(withActivity(ctx, CloudCall, summary), (*activities.ConfigRepo).ListFleet).Get(ctx, &fleet)
 	return fleet, withAttempts(err, ActivityOptions(CloudCall))
 }
+
+// awaitUntil waits until ready holds or, if wake is set, until wake (a durable timer).
+func awaitUntil(ctx workflow.Context, wake time.Time, ready func() bool) error {
+	if wake.IsZero() {
+		return workflow.Await(ctx, ready)
+	}
+	_, err := workflow.AwaitWithTimeout(ctx, max(wake.Sub(workflow.Now(ctx)), time.Millisecond), ready)
+	return err
+}

@@ -77,14 +77,7 @@ func InstanceLifecycle(ctx workflow.Context, in InstanceInput) (InstanceRecord, 
 		if e.rec.State == StateNone && e.rec.Current == nil && len(e.rec.History) == 0 {
 			wake = started.Add(idleExit)
 		}
-		ready := func() bool { return e.childDone || (e.rec.Current == nil && e.dueNow(ctx)) }
-		var err error
-		if wake.IsZero() {
-			err = workflow.Await(ctx, ready)
-		} else {
-			_, err = workflow.AwaitWithTimeout(ctx, max(wake.Sub(workflow.Now(ctx)), time.Millisecond), ready)
-		}
-		if err != nil {
+		if err := awaitUntil(ctx, wake, func() bool { return e.childDone || (e.rec.Current == nil && e.dueNow(ctx)) }); err != nil {
 			return e.rec, err
 		}
 		if e.childDone {

@@ -238,14 +238,7 @@ func (r *rollout) run(ctx workflow.Context) (RolloutState, error) {
 			}
 			return r.st, workflow.NewContinueAsNewError(ctx, FleetUpgrade, RolloutInput{Request: r.req, State: &r.st})
 		}
-		ready := func() bool { return r.reports.Len() > 0 || r.changed }
-		var err error
-		if wake.IsZero() {
-			err = workflow.Await(ctx, ready)
-		} else {
-			_, err = workflow.AwaitWithTimeout(ctx, max(wake.Sub(workflow.Now(ctx)), time.Millisecond), ready)
-		}
-		if err != nil {
+		if err := awaitUntil(ctx, wake, func() bool { return r.reports.Len() > 0 || r.changed }); err != nil {
 			return r.st, err
 		}
 	}

@@ -333,7 +333,8 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(false))
 	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge(metrics.StepsParked).Update(0)
-	if d.Action == ActionRetry {
+	// Versioned: runs parked before this change replay without the extra status comment edit.
+	if d.Action == ActionRetry && workflow.GetVersion(ctx, "publish-on-retry", workflow.DefaultVersion, 1) == 1 {
 		// Say at once that the step runs again (a retried soak can take minutes), on the issue and
 		// to a rollout waiting on this operation.
 		st.State = StepRunning

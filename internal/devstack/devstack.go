@@ -176,7 +176,9 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 	case "starter":
 		args = []string{filepath.Join(o.BinDir, "starter"), "-listen", fmt.Sprintf("127.0.0.1:%d", o.StarterPort)}
 		// The simulator's newest release is the latest tested version new instances get.
-		return args, append(common, "GITHUB_TOKEN=bot-token", "LIFECYCLE_LATEST_VERSION="+LatestVersion), func(ctx context.Context) error { return httpOK(ctx, s.StarterURL()+"/readyz") }, nil
+		// A local rollout bakes 20 s between waves rather than an hour, so `up -fleet` shows every wave.
+		return args, append(common, "GITHUB_TOKEN=bot-token", "LIFECYCLE_LATEST_VERSION="+LatestVersion, "LIFECYCLE_ROLLOUT_BAKE=20s"),
+			func(ctx context.Context) error { return httpOK(ctx, s.StarterURL()+"/readyz") }, nil
 	}
 	return nil, nil, nil, fmt.Errorf("unknown process %q (one of %s)", name, strings.Join(Processes, ", "))
 }

@@ -18,8 +18,10 @@ import (
 	"github.com/sourcegraph/lifecycle/workflows"
 )
 
-const usage = `usage: devstack up [-sample]   start Temporal (+ Web UI), simulator, worker, starter; -sample files a new-instance issue
-       devstack down          stop exactly what "up" started
+const usage = `usage: devstack up [-sample] [-fleet N]   start Temporal (+ Web UI), simulator, worker, starter;
+                                    -sample files a new-instance issue; -fleet seeds N running
+                                    instances and files an upgrade-tracking issue (the fleet rollout)
+       devstack down                stop exactly what "up" started
 Run from the repository root; binaries come from bin/ (make build).`
 
 func main() {
@@ -33,8 +35,9 @@ func main() {
 	case "up":
 		fs := flag.NewFlagSet("up", flag.ExitOnError)
 		sample := fs.Bool("sample", false, "file a sample new-instance issue through the simulated GitHub")
+		fleet := fs.Int("fleet", 0, "seed this many running instances at "+devstack.FleetFrom+" and roll "+devstack.LatestVersion+" out to them")
 		fs.Parse(os.Args[2:])
-		if err := up(opts, *sample); err != nil {
+		if err := up(opts, *sample, *fleet); err != nil {
 			fmt.Fprintln(os.Stderr, "devstack:", err)
 			os.Exit(1)
 		}
@@ -56,7 +59,7 @@ func main() {
 	}
 }
 
-func up(opts devstack.Options, sample bool) error {
+func up(opts devstack.Options, sample bool, fleet int) error {
 	ctx := context.Background()
 	fmt.Println("starting the local stack (logs and pids under .local/) ...")
 	s, err := devstack.Up(ctx, opts)
@@ -71,6 +74,13 @@ func up(opts devstack.Options, sample bool) error {
   starter            %s   (webhooks: /webhooks/github)
   worker health      %s/readyz
 `, s.TemporalAddr(), s.UIURL(), s.SimURL(), s.SimURL(), s.SimGRPCAddr(), s.StarterURL(), s.WorkerURL())
+	if fleet > 0 {
+		defer func() {
+			if err := rollout(ctx, s, fleet); err != nil {
+				fmt.Fprintln(os.Stderr, "devstack:", err)
+			}
+		}()
+	}
 	if !sample {
 		return nil
 	}
@@ -133,4 +143,58 @@ func follow(ctx context.Context, s *devstack.Stack, id string, within time.Durat
 		time.Sleep(time.Second)
 	}
 	return "still running after " + within.String() + "; follow it in the Web UI", nil
+}
+
+// rollout seeds a fleet, files the upgrade-tracking issue and prints the rollout's waves as they go.
+func rollout(ctx context.Context, s *devstack.Stack, n int) error {
+	slugs, err := s.SeedFleet(ctx, max(n, 3))
+	if err != nil {
+		return err
+	}
+	is, err := s.FileUpgradeTracking(ctx, devstack.LatestVersion)
+	if err != nil {
+		return err
+	}
+	id := workflows.RolloutWorkflowID(workflows.IssueRef{Owner: devstack.SampleOwner, Repo: devstack.SampleRepo, Number: is.GetNumber()})
+	if _, err := s.WaitWorkflow(ctx, id, 30*time.Second); err != nil {
+		return err
+	}
+	fmt.Printf(`
+Seeded %d running instances at %s and filed upgrade-tracking issue %s for %s.
+The rollout %s plans the waves, then upgrades the canary, the internal instances, trials and
+customers; the issue's body carries the live checklist.
+
+  Watch it:   %s
+  The issue:  %s/api/v3/repos/%s/%s/issues/%d
+
+`, len(slugs), devstack.FleetFrom, is.GetHTMLURL(), devstack.LatestVersion, id, s.Temporal().WorkflowURL(id),
+		s.SimURL(), devstack.SampleOwner, devstack.SampleRepo, is.GetNumber())
+	tc, err := client.DialContext(ctx, client.Options{HostPort: s.TemporalAddr(), Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	last := ""
+	for deadline := time.Now().Add(30 * time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+		v, err := tc.QueryWorkflow(ctx, id, "", workflows.QueryRollout)
+		if err != nil {
+			continue
+		}
+		var st workflows.RolloutState
+		if err := v.Get(&st); err != nil {
+			return err
+		}
+		line := fmt.Sprintf("  %-17s %s", st.Phase, st.Reason)
+		if line != last {
+			fmt.Println(line)
+			last = line
+		}
+		switch st.Phase {
+		case workflows.PhaseDone, workflows.PhaseAborted, workflows.PhaseRejected, workflows.PhasePlanned, workflows.PhaseHalted:
+			fmt.Println("\nStop everything with: make stop")
+			return nil
+		}
+	}
+	fmt.Println("  still running after 30m; follow it in the Web UI")
+	return nil
 }
