@@ -145,7 +145,7 @@ func upgradeChecks(ctx workflow.Context, o *operation, up *UpgradeRequest, targe
 	if verr := spec.ValidateVersion("version", target); verr != nil {
 		return "", verr.Error(), nil
 	}
-	if !up.Force && up.Rollout == "" {
+	if up.Rollout == "" {
 		// Alone, the version was not checked by a rollout: it must be a published release.
 		if why := upgradeReleaseCheck(ctx, o.settings, target); why != "" {
 			return "", why, nil

@@ -44,7 +44,7 @@ type UpgradeRequest struct {
 	// Version is the target, without the v (e.g. 5.10.0).
 	Version string `json:"version"`
 	// Force upgrades an instance on the pause or insiders release channel, which a fleet rollout
-	// leaves alone.
+	// leaves alone (the target must still be a published release).
 	Force bool `json:"force,omitempty"`
 	// Rollout is the fleet rollout's workflow ID ("" for an upgrade asked for alone). The upgrade
 	// reports to it, and leaves the tracking issue to it rather than commenting there itself.

@@ -178,6 +178,10 @@ func TestUpgradeForceOverridesThePauseChannel(t *testing.T) {
 	if c := f.config("acme"); c.Spec.SourcegraphVersion != "5.10.0" || c.Spec.ReleaseChannel != spec.Pause {
 		t.Fatalf("config %+v", c.Spec)
 	}
+	// Force overrides the channel, not the release check.
+	if n := f.callsOf("GetRelease"); n != 1 {
+		t.Fatalf("a forced upgrade looked the release up %d times, want once", n)
+	}
 }
 
 func TestUpgradeRollbackOnAbort(t *testing.T) {
