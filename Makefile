@@ -3,9 +3,9 @@ GO      ?= go
 # Each tool has its own module so their dependency graphs never move each other's pins.
 TEMPORAL_TOOL := -modfile=internal/tools/go.mod
 WFCHECK_TOOL  := -modfile=internal/tools/workflowcheck/go.mod
-BINS    := ./worker ./starter ./internal/cmd/simulator ./internal/cmd/devstack
+BINS    := ./worker ./starter ./starter/mi ./internal/cmd/simulator ./internal/cmd/devstack
 
-.PHONY: build demo stop test lint bench clean
+.PHONY: build demo stop test lint bench clean record-histories
 
 ## build: the service binaries and the pinned Temporal CLI into bin/
 build: bin/temporal
@@ -33,6 +33,16 @@ lint:
 ## test: lint, then every test (unit, simulator conformance, end-to-end on a real dev server)
 test: lint
 	$(GO) test -count=1 -timeout 30m ./...
+
+## bench: the benchmarks, figures printed (never pass/fail on time): fleet rollouts of 1,000 and
+## 10,000 instances on the time-skipping environment, fleet seeding in the simulator
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./workflows/ ./internal/sim/stack/
+
+## record-histories: run the end-to-end tests and record one closed history per workflow type under
+## tests/replay/testdata (the replay test replays them on every `make test`)
+record-histories: bin/temporal
+	LIFECYCLE_RECORD_HISTORIES=1 TEMPORAL_CLI=$(CURDIR)/bin/temporal $(GO) test -count=1 -timeout 30m ./tests/
 
 clean:
 	rm -rf bin .local

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v55/github"
 	"go.temporal.io/api/serviceerror"
@@ -18,13 +21,14 @@ import (
 	"github.com/sourcegraph/lifecycle/workflows"
 )
 
-// Slash commands on a request's issue steer its running operation, and on an upgrade-tracking
-// issue its fleet rollout and the rollout's instance upgrades: the same Updates the Temporal CLI and
-// Web UI send (DESIGN.md invariant 5), for members of the approver team only.
+// Slash commands on a request's issue steer its running operation (or, on a trial, extend or
+// convert it), and on an upgrade-tracking issue its fleet rollout and the rollout's instance
+// upgrades: the same Updates the Temporal CLI and Web UI send (DESIGN.md invariant 5), for members
+// of the approver team only. `/status` reads instead of steering.
 const (
-	requestHelp = "`/retry`, `/skip <reason>`, `/abort [reason]` (or `/rollback [reason]`), `/restore [reason]` " +
-		"for a parked step; `/approve [reason]`, `/cancel <reason>` for a teardown"
-	trackingHelp = "`/pause [reason]`, `/resume [reason]`, `/abort [reason]`, `/approve [reason]` for the rollout; " +
+	requestHelp = "`/status` for the operation's progress; `/retry`, `/skip <reason>`, `/abort [reason]` (or `/rollback [reason]`), `/restore [reason]` " +
+		"for a parked step; `/approve [reason]`, `/cancel <reason>` for a teardown; `/extend <days> [reason]`, `/convert <agreement date>` for a trial"
+	trackingHelp = "`/status` for the rollout's phase and counts; `/pause [reason]`, `/resume [reason]`, `/abort [reason]`, `/approve [reason]` for the rollout; " +
 		"`/retry <slug>`, `/skip <slug> <reason>`, `/rollback <slug> [reason]`, `/restore <slug> [reason]` " +
 		"for an instance's parked upgrade (`/retry <slug>` and `/skip <slug> <reason>` also ask again for, or leave out, an instance whose upgrade was refused, rolled back or failed)"
 )
@@ -33,7 +37,7 @@ const (
 // and gets no answer.
 var knownCommands = map[string]bool{
 	"/retry": true, "/skip": true, "/abort": true, "/rollback": true, "/restore": true, "/approve": true,
-	"/cancel": true, "/pause": true, "/resume": true,
+	"/cancel": true, "/pause": true, "/resume": true, "/status": true, "/extend": true, "/convert": true,
 }
 
 // commandIssue is the issue a command was left on, as far as its commands need it.
@@ -58,6 +62,8 @@ type command struct {
 	target string
 	// slug is the instance of a tracking issue's instance command.
 	slug string
+	// status is set for /status: workflowID is queried, not updated.
+	status bool
 }
 
 // help lists the commands of this kind of issue.
@@ -74,6 +80,10 @@ func (ci commandIssue) command(cmd, arg, user string) (command, error) {
 	if !ci.tracking {
 		c := command{workflowID: workflows.OperationWorkflowID(ci.op, ci.slug, workflows.IssueKey(ci.ref)), target: "the operation of this issue"}
 		switch cmd {
+		case "/status":
+			c.status = true
+		case "/extend", "/convert":
+			return ci.trialCommand(cmd, arg, user)
 		case "/approve":
 			c.update, c.arg = workflows.UpdateApprove, workflows.Approval{By: user, Reason: arg}
 		case "/cancel":
@@ -86,6 +96,8 @@ func (ci commandIssue) command(cmd, arg, user string) (command, error) {
 		return c, nil
 	}
 	switch cmd {
+	case "/status":
+		return command{workflowID: workflows.RolloutWorkflowID(ci.ref), target: "the rollout of this issue", status: true}, nil
 	case "/pause", "/resume", "/abort", "/approve":
 		return command{workflowID: workflows.RolloutWorkflowID(ci.ref), update: workflows.UpdateRolloutControl,
 			arg: workflows.RolloutControl{Action: cmd[1:], By: user, Reason: arg}, target: "the rollout of this issue"}, nil
@@ -118,6 +130,66 @@ func (ci commandIssue) rolloutInstanceCommand(cmd string, d workflows.Decision, 
 		target: "the rollout of this issue"}
 }
 
+// trialCommand resolves /extend <days> [reason] and /convert <agreement date> on a request's issue:
+// the instance's request Update, as if the matching form had been filed on this issue. The
+// arguments are checked by the forms' own parsers, so a command accepts what the form accepts.
+// The caller sets the request's Attempt (from the comment), Settings and, for /extend, RequestedAt.
+func (ci commandIssue) trialCommand(cmd, arg, user string) (command, error) {
+	ref := ci.ref
+	r := workflows.OperationRequest{Slug: ci.slug, Issue: &ref, Requester: user}
+	words := strings.Fields(arg)
+	switch cmd {
+	case "/extend":
+		const syntax = "`/extend <days> [reason]`"
+		if len(words) == 0 {
+			return command{}, fmt.Errorf("say by how many days (%d to %d): %s.", forms.MinExtendDays, forms.MaxExtendDays, syntax)
+		}
+		days, rest := words[0], words[1:]
+		if len(rest) > 0 && (strings.EqualFold(rest[0], "day") || strings.EqualFold(rest[0], "days")) {
+			days, rest = days+" "+rest[0], rest[1:]
+		}
+		reason := strings.Join(rest, " ")
+		if reason == "" {
+			reason = "Extended by @" + user + " with /extend on " + ref.String() + "."
+		}
+		et, err := forms.ParseExtendTrial(formBody(forms.FieldSlug, ci.slug, forms.FieldExtendDays, days, forms.FieldReason, reason))
+		if err != nil {
+			return command{}, fmt.Errorf("%s. Use %s.", oneLine(err), syntax)
+		}
+		r.Operation, r.ExtendTrial = forms.OpExtendTrial, &et
+	case "/convert":
+		const syntax = "`/convert <agreement date>`, the date as YYYY-MM-DD"
+		if len(words) == 0 {
+			return command{}, fmt.Errorf("a conversion needs the date the paid agreement was signed: %s.", syntax)
+		}
+		ct, err := forms.ParseConvertTrial(formBody(forms.FieldSlug, ci.slug, forms.FieldAgreement, words[0]))
+		if err != nil {
+			return command{}, fmt.Errorf("%s. Use %s.", oneLine(err), syntax)
+		}
+		r.Operation, r.ConvertTrial = forms.OpConvertTrial, &ct
+		// As for the form: the SLA counts from the agreement date.
+		if t, err := time.Parse(time.DateOnly, ct.AgreementDate); err == nil {
+			r.RequestedAt = t
+		}
+	}
+	return command{workflowID: workflows.InstanceWorkflowID(ci.slug), update: workflows.UpdateRequest, arg: r,
+		target: fmt.Sprintf("instance `%s`", ci.slug)}, nil
+}
+
+// formBody renders label/answer pairs as GitHub renders an issue form, for the forms' parsers.
+func formBody(pairs ...string) string {
+	var b strings.Builder
+	for i := 0; i+1 < len(pairs); i += 2 {
+		fmt.Fprintf(&b, "### %s\n\n%s\n\n", pairs[i], pairs[i+1])
+	}
+	return b.String()
+}
+
+// oneLine joins a multi-line error into one sentence-like line.
+func oneLine(err error) string {
+	return strings.TrimSuffix(strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "), ".")
+}
+
 // decisionAction is the decide action of a parked-step command. An upgrade's abort rolls it back,
 // so /rollback is an abort everywhere.
 func decisionAction(cmd string) string {
@@ -133,10 +205,10 @@ func decisionAction(cmd string) string {
 }
 
 // onComment runs a slash command from a new comment on a request's or a tracking issue.
-func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.IssueCommentEvent) (string, int) {
+func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.IssueCommentEvent) answer {
 	body := strings.TrimSpace(e.GetComment().GetBody())
 	if e.GetAction() != "created" || !strings.HasPrefix(body, "/") {
-		return "not a command", http.StatusAccepted
+		return answer{http.StatusAccepted, outcomeIgnored, "not a command"}
 	}
 	line, _, _ := strings.Cut(body, "\n")
 	cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
@@ -151,41 +223,56 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 		}
 	}
 	if !knownCommands[cmd] {
-		return "unknown command", http.StatusAccepted
+		return answer{http.StatusAccepted, outcomeIgnored, "unknown command"}
 	}
-	team := h.settings.ApproverTeam
-	if team == "" {
-		team = workflows.DefaultApproverTeam
+	team := h.approverTeam()
+	member, err := h.members.isMember(ctx, team, user)
+	if err != nil {
+		log.Error("could not check team membership", "err", err)
+		return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not check team membership; GitHub will redeliver"}
 	}
-	org, slug, _ := strings.Cut(team, "/")
-	m, _, err := h.gh.Teams.GetTeamMembershipBySlug(ctx, org, slug, user)
-	if err != nil || m.GetState() != "active" {
-		var gerr *github.ErrorResponse
-		if err != nil && !(errors.As(err, &gerr) && gerr.Response != nil && gerr.Response.StatusCode == http.StatusNotFound) {
-			log.Error("could not check team membership", "err", err)
-			return "could not check team membership; GitHub will redeliver", http.StatusServiceUnavailable
-		}
+	if !member {
 		reply(fmt.Sprintf("only members of %s can use %s.", team, cmd))
-		return "not authorised", http.StatusOK
+		return answer{http.StatusOK, outcomeUnauthorised, "not authorised"}
 	}
 	op, ok := forms.ByLabel(labelNames(is.Labels))
 	if !ok {
 		reply("this issue is not a request (it has no single request label), so there is nothing to steer.")
-		return "no request", http.StatusOK
+		return answer{http.StatusOK, outcomeInvalid, "no request"}
 	}
 	ci := commandIssue{ref: ref, tracking: op == forms.OpUpgradeFleet, op: op}
 	if !ci.tracking {
 		req, err := forms.ParseRequest(op, is.GetBody())
 		if err != nil || req.InstanceSlug() == "" {
 			reply("this issue's request did not start, so there is nothing to steer.")
-			return "no request", http.StatusOK
+			return answer{http.StatusOK, outcomeInvalid, "no request"}
 		}
 		ci.slug = req.InstanceSlug()
 	}
 	c, err := ci.command(cmd, arg, user)
 	if err != nil {
 		reply(err.Error())
-		return "bad command", http.StatusOK
+		return answer{http.StatusOK, outcomeInvalid, "bad command"}
+	}
+	if c.status {
+		text, a := h.status(ctx, ci, c)
+		reply(text)
+		return a
+	}
+	if r, ok := c.arg.(workflows.OperationRequest); ok {
+		// /extend and /convert: one request per comment. The comment numbers the attempt, so a
+		// second command on the same issue is a new request, not a duplicate of the first (nor of
+		// the issue's own form); a redelivered comment carries the same Update ID and attempt.
+		attempt, ok := commentAttempt(e)
+		if !ok {
+			reply(fmt.Sprintf("this comment has no ID to tell its %s apart from others; comment again.", cmd))
+			return answer{http.StatusOK, outcomeInvalid, "comment without an ID"}
+		}
+		r.Attempt, r.Settings = attempt, h.settings
+		if r.RequestedAt.IsZero() {
+			r.RequestedAt = e.GetComment().GetCreatedAt().Time
+		}
+		c.arg = r
 	}
 	if c.slug != "" {
 		// A rollout's /retry started a later attempt with its own ID: steer that one.
@@ -208,10 +295,10 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 			id = c.workflowID
 		case err != nil:
 			reply(fmt.Sprintf("%s does not answer (`%s`): %v", c.target, id, err))
-			return "no operation", http.StatusOK
+			return answer{http.StatusOK, outcomeRejected, "no operation"}
 		case p.Parked == nil:
 			reply(fmt.Sprintf("no step is parked; %s is %s.", c.target, p.State))
-			return "nothing parked", http.StatusOK
+			return answer{http.StatusOK, outcomeRejected, "nothing parked"}
 		default:
 			d.Step = p.Parked.Step
 			c.arg = d
@@ -221,7 +308,13 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 		UpdateID: commentUpdateID(e), Args: []any{c.arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	var res string
 	if err == nil {
-		err = handle.Get(ctx, &res)
+		if c.update == workflows.UpdateRequest {
+			var accepted workflows.RequestAccepted
+			err = handle.Get(ctx, &accepted)
+			res = accepted.Message
+		} else {
+			err = handle.Get(ctx, &res)
+		}
 	}
 	var app *temporal.ApplicationError
 	var notFound *serviceerror.NotFound
@@ -231,18 +324,161 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 		if res == "" {
 			res = cmd[1:] + " accepted"
 		}
-		reply(res + ".")
-		return "applied", http.StatusOK
+		reply(strings.TrimSuffix(res, ".") + ".")
+		return answer{http.StatusOK, outcomeAccepted, "applied"}
+	case errors.As(err, &app) && c.update == workflows.UpdateRequest && strings.HasPrefix(app.Message(), workflows.DuplicateRequest):
+		// This comment's request was already started (a redelivery): it was answered then.
+		return answer{http.StatusOK, outcomeDuplicate, "already started"}
 	case errors.As(err, &app):
 		reply(app.Message())
-		return "refused", http.StatusOK
+		return answer{http.StatusOK, outcomeRejected, "refused"}
 	case errors.As(err, &notFound):
 		reply(fmt.Sprintf("%s is not running (`%s` ended, or never started).", c.target, id))
-		return "not running", http.StatusOK
+		return answer{http.StatusOK, outcomeRejected, "not running"}
 	}
 	log.Error("could not send the command", "workflowID", id, "err", err)
 	reply(fmt.Sprintf("could not reach `%s`: %v. Commands here: %s.", id, err, ci.help()))
-	return "failed", http.StatusOK
+	return answer{http.StatusOK, outcomeFailed, "failed"}
+}
+
+// status answers /status: the progress of a request's operation, or the phase and counts of a
+// tracking issue's rollout.
+func (h *webhook) status(ctx context.Context, ci commandIssue, c command) (string, answer) {
+	ok := answer{http.StatusOK, outcomeAccepted, "status"}
+	if ci.tracking {
+		var st workflows.RolloutState
+		v, err := h.temporal.QueryWorkflow(ctx, c.workflowID, "", workflows.QueryRollout)
+		if err == nil {
+			err = v.Get(&st)
+		}
+		if err != nil {
+			return notAnswering(c, err)
+		}
+		return rolloutStatus(st, h.settings.RunURL(c.workflowID)), ok
+	}
+	// The issue's latest operation, as the instance records it (a /convert on this issue runs
+	// under its own ID); else the operation the issue's form starts.
+	id := c.workflowID
+	var rec workflows.InstanceRecord
+	v, recErr := h.temporal.QueryWorkflow(ctx, workflows.InstanceWorkflowID(ci.slug), "", workflows.QueryInstance)
+	if recErr == nil {
+		recErr = v.Get(&rec)
+	}
+	if recErr == nil {
+		if latest := latestOperation(rec, ci.ref); latest != "" {
+			id = latest
+		}
+	}
+	var p workflows.Progress
+	v, err := h.temporal.QueryWorkflow(ctx, id, "", workflows.QueryProgress)
+	if err == nil {
+		err = v.Get(&p)
+	}
+	switch {
+	case err == nil:
+		return "the progress of `" + id + "`:\n\n" + workflows.RenderProgress(p, h.settings.RunURL(id)), ok
+	case recErr == nil:
+		return instanceStatus(rec), ok
+	}
+	c.workflowID = id
+	return notAnswering(c, err)
+}
+
+// notAnswering is the reply to /status when the workflow cannot be queried.
+func notAnswering(c command, err error) (string, answer) {
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return fmt.Sprintf("%s is not running (`%s` never started, or is gone).", c.target, c.workflowID),
+			answer{http.StatusOK, outcomeRejected, "not running"}
+	}
+	return fmt.Sprintf("%s does not answer (`%s`): %v", c.target, c.workflowID, err), answer{http.StatusOK, outcomeRejected, "no answer"}
+}
+
+// latestOperation is the workflow of the newest operation the instance ran for this issue, "" if
+// none (a trial extension has no workflow).
+func latestOperation(rec workflows.InstanceRecord, ref workflows.IssueRef) string {
+	of := func(r *workflows.OperationRef) bool { return r.Issue != nil && *r.Issue == ref && r.WorkflowID != "" }
+	if r := rec.Current; r != nil && of(r) {
+		return r.WorkflowID
+	}
+	for i := len(rec.History) - 1; i >= 0; i-- {
+		if of(&rec.History[i]) {
+			return rec.History[i].WorkflowID
+		}
+	}
+	return ""
+}
+
+// instanceStatus describes an instance with no operation workflow for the issue.
+func instanceStatus(rec workflows.InstanceRecord) string {
+	state := string(rec.State)
+	if state == "" {
+		state = "not created"
+	}
+	s := fmt.Sprintf("no operation workflow of this issue answers; instance `%s` is **%s**", rec.Instance.Slug, state)
+	if cur := rec.Current; cur != nil {
+		s += fmt.Sprintf(", running `%s` (`%s`)", cur.Operation, cur.WorkflowID)
+	}
+	if t := rec.Trial; t != nil {
+		s += ", its trial expires **" + t.ExpiresAt.UTC().Format("2006-01-02 15:04 MST") + "**"
+	}
+	return s + "."
+}
+
+// rolloutStatus is a rollout's phase, reason and counts, for /status on its tracking issue.
+func rolloutStatus(st workflows.RolloutState, runURL string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the rollout of **%s** is **%s**", st.Version, st.Phase)
+	if n := len(st.Waves); n > 0 && st.Wave < n {
+		fmt.Fprintf(&b, " (wave %d of %d: %s)", st.Wave+1, n, st.Waves[st.Wave].Name)
+	}
+	b.WriteString(".")
+	if st.Reason != "" {
+		b.WriteString("\n\n> " + strings.ReplaceAll(strings.TrimSpace(st.Reason), "\n", "\n> "))
+	}
+	counts := map[workflows.UpgradeStatus]int{}
+	total := 0
+	for _, w := range st.Waves {
+		counts[workflows.UpgradeSucceeded] += w.Upgraded
+		total += w.Upgraded + len(w.Instances)
+		for _, in := range w.Instances {
+			counts[in.Status]++
+		}
+	}
+	var parts []string
+	for _, s := range []workflows.UpgradeStatus{workflows.UpgradeSucceeded, workflows.UpgradeRunning, workflows.UpgradeParked,
+		workflows.UpgradePending, workflows.UpgradeSkipped, workflows.UpgradeRejected, workflows.UpgradeRolledBack, workflows.UpgradeFailed} {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+		delete(counts, s)
+	}
+	for _, s := range slices.Sorted(maps.Keys(counts)) { // a status added later
+		parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+	}
+	fmt.Fprintf(&b, "\n\n%d instance(s) in the plan", total)
+	if len(parts) > 0 {
+		b.WriteString(": " + strings.Join(parts, ", "))
+	}
+	if len(st.Left) > 0 {
+		fmt.Fprintf(&b, "; %d left out", len(st.Left))
+	}
+	b.WriteString(".")
+	if runURL != "" {
+		b.WriteString("\n\n[The rollout in the Web UI](" + runURL + ")")
+	}
+	return b.String()
+}
+
+// commentAttempt numbers a request made by a comment (/extend, /convert) after the comment's ID,
+// which GitHub never reuses. 0 and 1 mean "the first attempt" to the instance (the issue's own
+// form), so a comment without a usable ID has none.
+func commentAttempt(e *github.IssueCommentEvent) (int, bool) {
+	id := e.GetComment().GetID()
+	if id < 2 || int64(int(id)) != id {
+		return 0, false
+	}
+	return int(id), true
 }
 
 // upgradeAttempt is the rollout's latest attempt for an instance (0 if the rollout does not

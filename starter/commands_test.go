@@ -107,10 +107,16 @@ func TestCommandOfTheOtherKindOfIssueListsTheValidOnes(t *testing.T) {
 // Every known command works on at least one kind of issue, and each kind's help lists exactly the
 // commands it accepts.
 func TestCommandHelpListsTheCommandsOfItsIssue(t *testing.T) {
+	// An argument each command accepts where it applies.
+	args := map[string]string{"/extend": "15 a reason", "/convert": "2026-03-01"}
 	for cmd := range knownCommands {
 		accepted := false
+		arg, ok := args[cmd]
+		if !ok {
+			arg = "acme a reason"
+		}
 		for _, ci := range []commandIssue{requestIssue, trackingIssue} {
-			_, err := ci.command(cmd, "acme a reason", "carol")
+			_, err := ci.command(cmd, arg, "carol")
 			listed := strings.Contains(ci.help(), "`"+cmd+"`") || strings.Contains(ci.help(), "`"+cmd+" ")
 			if (err == nil) != listed {
 				t.Errorf("%s (tracking=%v): accepted=%v but listed in the help=%v", cmd, ci.tracking, err == nil, listed)

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/google/go-github/v55/github"
+	"go.temporal.io/sdk/client"
 
 	"github.com/sourcegraph/lifecycle/internal/config"
+	"github.com/sourcegraph/lifecycle/internal/metrics"
 )
 
 func main() {
@@ -26,7 +28,7 @@ func main() {
 }
 
 func run() error {
-	listen := flag.String("listen", config.Getenv("STARTER_LISTEN", "127.0.0.1:8080"), "address for webhooks, /healthz and /readyz (STARTER_LISTEN)")
+	listen := flag.String("listen", config.Getenv("STARTER_LISTEN", "127.0.0.1:8080"), "address for webhooks, /healthz, /readyz and /metrics (STARTER_LISTEN)")
 	flag.Parse()
 	log := config.Logger("starter")
 	tcfg := config.TemporalFromEnv()
@@ -41,7 +43,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	tc, err := tcfg.Dial(context.Background(), log, nil)
+	authz, err := authFromEnv()
+	if err != nil {
+		return err
+	}
+	metricsReg := metrics.New("starter")
+	defer metricsReg.Close()
+	tc, err := tcfg.Dial(context.Background(), log, metricsReg.SDKHandler())
 	if err != nil {
 		return err
 	}
@@ -53,16 +61,16 @@ func run() error {
 		}
 	}
 
-	mux := http.NewServeMux()
-	mux.Handle("/webhooks/github", &webhook{secret: []byte(gcfg.WebhookSecret), temporal: tc, gh: gh, settings: settings, log: log})
-	config.HealthRoutes(mux, tc)
-	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	hook := &webhook{secret: []byte(gcfg.WebhookSecret), temporal: tc, gh: gh, settings: settings,
+		auth: authz, members: newMemberships(gh, membershipTTL), metrics: metricsReg.SDKHandler(), log: log}
+	srv := &http.Server{Addr: *listen, Handler: routes(hook, tc, metricsReg), ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("starter listening", "addr", *listen, "temporal", tcfg.Address, "namespace", tcfg.Namespace)
+	log.Info("starter listening", "addr", *listen, "temporal", tcfg.Address, "namespace", tcfg.Namespace,
+		"requesterTeams", authz.requesterTeams, "requesterAllowlist", authz.allowlist, "approverTeam", hook.approverTeam())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("listening on %s: %w", *listen, err)
@@ -72,4 +80,14 @@ func run() error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// routes are the starter's endpoints: GitHub deliveries, the health probes and Prometheus metrics
+// (the Temporal client's and metrics.WebhooksReceived).
+func routes(hook http.Handler, tc client.Client, reg *metrics.Registry) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/webhooks/github", hook)
+	mux.Handle("GET /metrics", reg.Handler())
+	config.HealthRoutes(mux, tc)
+	return mux
 }

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/sourcegraph/lifecycle/internal/forms"
+	"github.com/sourcegraph/lifecycle/internal/metrics"
 	"github.com/sourcegraph/lifecycle/workflows"
 )
 
@@ -29,60 +30,113 @@ type webhook struct {
 	temporal client.Client
 	gh       *github.Client
 	settings workflows.Settings
-	log      *slog.Logger
+	// auth is who may file requests; members answers (and briefly remembers) team membership,
+	// for requesters and for the approver team's slash commands.
+	auth    auth
+	members *memberships
+	// metrics counts deliveries (metrics.WebhooksReceived); nil counts nothing.
+	metrics client.MetricsHandler
+	log     *slog.Logger
 }
 
+// answer is how a delivery was handled: the HTTP status and text GitHub records, and the outcome
+// counted in metrics.WebhooksReceived (a fixed vocabulary, so the metric's cardinality stays small).
+type answer struct {
+	status  int
+	outcome string
+	msg     string
+}
+
+// Outcomes of a delivery (the outcome tag of metrics.WebhooksReceived).
+const (
+	outcomeBadMethod    = "bad-method"    // not a POST
+	outcomeUnsigned     = "unsigned"      // no signature header
+	outcomeBadSignature = "bad-signature" // wrong signature, or unreadable body
+	outcomeTooLarge     = "too-large"
+	outcomeUnparseable  = "unparseable"  // signed, but not a GitHub event of its type
+	outcomeIgnored      = "ignored"      // not for us (other events and actions, no request label, not a command)
+	outcomeInvalid      = "invalid"      // a form or a command that does not parse; answered on the issue
+	outcomeUnauthorised = "unauthorised" // the requester or commenter may not; answered on the issue
+	outcomeAccepted     = "accepted"     // a request started, a command applied, a status given
+	outcomeDuplicate    = "duplicate"    // already started by an earlier delivery
+	outcomeRejected     = "rejected"     // the workflow refused it (conflict, unknown instance, not running); answered
+	outcomeUnavailable  = "unavailable"  // Temporal or GitHub could not be asked: 503, GitHub redelivers
+	outcomeFailed       = "failed"       // a command could not be sent; answered
+)
+
+// knownEvents are the event names the metric keeps apart; any other is counted as "other" (the
+// header is read before the signature is checked, so it must not grow the metric).
+var knownEvents = map[string]bool{"issues": true, "issue_comment": true, "ping": true}
+
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a := h.serve(w, r)
+	event := github.WebHookType(r)
+	if !knownEvents[event] {
+		event = "other"
+	}
+	if h.metrics != nil {
+		h.metrics.WithTags(map[string]string{"event": event, "outcome": a.outcome}).Counter(metrics.WebhooksReceived).Inc(1)
+	}
+	http.Error(w, a.msg, a.status)
+}
+
+func (h *webhook) serve(w http.ResponseWriter, r *http.Request) answer {
 	if r.Method != http.MethodPost {
-		http.Error(w, "POST GitHub webhook deliveries here", http.StatusMethodNotAllowed)
-		return
+		return answer{http.StatusMethodNotAllowed, outcomeBadMethod, "POST GitHub webhook deliveries here"}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxPayload)
 	// ValidatePayload skips the check when both secret and signature are empty; the secret is
-	// required at start-up, and a missing header is refused here explicitly.
-	if r.Header.Get(github.SHA256SignatureHeader) == "" {
-		http.Error(w, "missing "+github.SHA256SignatureHeader, http.StatusUnauthorized)
-		return
+	// required at start-up, and a missing header is refused here explicitly. It would also take a
+	// "sha1=" or "sha512=" MAC in this header; GitHub sends "sha256=", and nothing else is accepted.
+	sig := r.Header.Get(github.SHA256SignatureHeader)
+	if sig == "" {
+		return answer{http.StatusUnauthorized, outcomeUnsigned, "missing " + github.SHA256SignatureHeader}
+	}
+	if !strings.HasPrefix(sig, "sha256=") {
+		h.log.Warn("webhook rejected", "reason", "signature is not sha256=<hex>", "delivery", r.Header.Get("X-GitHub-Delivery"))
+		return answer{http.StatusUnauthorized, outcomeBadSignature, "signature check failed"}
 	}
 	payload, err := github.ValidatePayload(r, h.secret)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
-			return
+			return answer{http.StatusRequestEntityTooLarge, outcomeTooLarge, "payload too large"}
 		}
 		h.log.Warn("webhook rejected", "reason", err, "delivery", r.Header.Get("X-GitHub-Delivery"))
-		http.Error(w, "signature check failed", http.StatusUnauthorized)
-		return
+		return answer{http.StatusUnauthorized, outcomeBadSignature, "signature check failed"}
 	}
 	event, err := github.ParseWebHook(github.WebHookType(r), payload)
 	if err != nil {
-		http.Error(w, "unparseable event: "+err.Error(), http.StatusBadRequest)
-		return
+		return answer{http.StatusBadRequest, outcomeUnparseable, "unparseable event: " + err.Error()}
 	}
 	log := h.log.With("delivery", r.Header.Get("X-GitHub-Delivery"), "event", github.WebHookType(r))
 	switch e := event.(type) {
 	case *github.IssuesEvent:
-		msg, status := h.onIssue(r.Context(), log, e)
-		http.Error(w, msg, status)
+		return h.onIssue(r.Context(), log, e)
 	case *github.IssueCommentEvent:
-		msg, status := h.onComment(r.Context(), log, e)
-		http.Error(w, msg, status)
-	default:
-		http.Error(w, "ignored event", http.StatusAccepted)
+		return h.onComment(r.Context(), log, e)
 	}
+	return answer{http.StatusAccepted, outcomeIgnored, "ignored event"}
+}
+
+// approverTeam is the team whose members may use slash commands ("org/team").
+func (h *webhook) approverTeam() string {
+	if h.settings.ApproverTeam != "" {
+		return h.settings.ApproverTeam
+	}
+	return workflows.DefaultApproverTeam
 }
 
 // onIssue handles opened/labeled/edited issues carrying exactly one request label.
-func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.IssuesEvent) (string, int) {
+func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.IssuesEvent) answer {
 	switch e.GetAction() {
 	case "opened", "labeled", "edited":
 	default:
-		return "ignored action", http.StatusAccepted
+		return answer{http.StatusAccepted, outcomeIgnored, "ignored action"}
 	}
 	is := e.GetIssue()
 	if is.GetState() != "open" {
-		return "closed issue", http.StatusAccepted
+		return answer{http.StatusAccepted, outcomeIgnored, "closed issue"}
 	}
 	labels := make([]string, 0, len(is.Labels))
 	for _, l := range is.Labels {
@@ -91,17 +145,30 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 	ref := workflows.IssueRef{Owner: e.GetRepo().GetOwner().GetLogin(), Repo: e.GetRepo().GetName(), Number: is.GetNumber()}
 	log = log.With("issue", ref.String())
 	ops := forms.OpsByLabel(labels)
-	switch {
-	case len(ops) == 0:
-		return "no request label", http.StatusAccepted
-	case len(ops) > 1:
+	if len(ops) == 0 {
+		return answer{http.StatusAccepted, outcomeIgnored, "no request label"}
+	}
+	// The issue's author is the requester: only they are checked, whoever labelled or edited it.
+	requester := is.GetUser().GetLogin()
+	ok, err := h.mayRequest(ctx, requester)
+	if err != nil {
+		log.Error("could not check whether the requester may file requests", "requester", requester, "err", err)
+		return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not check team membership; GitHub will redeliver"}
+	}
+	if !ok {
+		log.Info("request refused: the requester is on no requester team nor the allowlist", "requester", requester)
+		h.upsertComment(ctx, log, ref, requesterRefusalMarker, h.requesterRefusal(requester))
+		// 2xx: handled. A redelivery would be refused the same way.
+		return answer{http.StatusOK, outcomeUnauthorised, "requester not authorised"}
+	}
+	if len(ops) > 1 {
 		names := make([]string, len(ops))
 		for i, op := range ops {
 			names[i] = "`" + forms.LabelOf(op) + "`"
 		}
 		h.upsertComment(ctx, log, ref, rejectionMarker, "### Request not started\n\nThis issue carries more than one request label ("+
 			strings.Join(names, ", ")+"). Keep the one for the operation you want; one issue is one request.")
-		return "ambiguous request labels", http.StatusUnprocessableEntity
+		return answer{http.StatusUnprocessableEntity, outcomeInvalid, "ambiguous request labels"}
 	}
 	op := ops[0]
 	req, err := forms.ParseRequest(op, is.GetBody())
@@ -109,7 +176,7 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 		log.Info("request rejected", "operation", op, "reason", err)
 		h.upsertComment(ctx, log, ref, rejectionMarker,
 			"### Request not started\n\nPlease fix these fields by editing the issue; the request starts as soon as the form is valid.\n\n"+forms.Markdown(err))
-		return "invalid form", http.StatusUnprocessableEntity
+		return answer{http.StatusUnprocessableEntity, outcomeInvalid, "invalid form"}
 	}
 	if req.InstanceSlug() != "" {
 		return h.requestOperation(ctx, log, ref, is, req)
@@ -118,13 +185,13 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 		return h.startRollout(ctx, log, ref, is, up)
 	}
 	log.Error("no workflow for this fleet-wide request type", "type", fmt.Sprintf("%T", req))
-	return "unsupported request", http.StatusUnprocessableEntity
+	return answer{http.StatusUnprocessableEntity, outcomeInvalid, "unsupported request"}
 }
 
 // requestOperation hands an instance request to the instance's entity workflow as an Update. The
 // entity's validator decides: a conflicting or impossible request is rejected before it enters
 // history, and the reason goes on the issue. A create starts the entity if it is not running.
-func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, is *github.Issue, req forms.Request) (string, int) {
+func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, is *github.Issue, req forms.Request) answer {
 	op, slug := req.Operation(), req.InstanceSlug()
 	r := workflows.OperationRequest{Operation: op, Slug: slug, Issue: &ref, Requester: is.GetUser().GetLogin(),
 		RequestedAt: is.GetCreatedAt().Time, Settings: h.settings}
@@ -149,7 +216,7 @@ func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref wo
 		r.Telemetry = &v
 	default:
 		log.Error("no instance operation for this request type", "type", fmt.Sprintf("%T", req))
-		return "unsupported request", http.StatusUnprocessableEntity
+		return answer{http.StatusUnprocessableEntity, outcomeInvalid, "unsupported request"}
 	}
 	// "The SLA counts from the agreement date; leave it empty to count from today" (the forms).
 	if d := agreementDate(req); d != "" {
@@ -192,22 +259,22 @@ func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref wo
 	switch {
 	case err == nil:
 		log.Info("request accepted", "operation", op, "instance", slug, "workflowID", accepted.WorkflowID)
-		return accepted.Message, http.StatusAccepted
+		return answer{http.StatusAccepted, outcomeAccepted, accepted.Message}
 	case errors.As(err, &notFound):
 		h.upsertComment(ctx, log, ref, rejectionMarker, fmt.Sprintf("### Request not started\n\nThere is no instance `%s` managed here. Check the slug field (the `Name` column at go/cloud-ops), then edit the issue.", slug))
-		return "unknown instance", http.StatusOK
+		return answer{http.StatusOK, outcomeRejected, "unknown instance"}
 	case errors.As(err, &app):
 		if strings.HasPrefix(app.Message(), workflows.DuplicateRequest) {
-			return "already started", http.StatusOK
+			return answer{http.StatusOK, outcomeDuplicate, "already started"}
 		}
 		log.Info("request rejected by the instance", "operation", op, "instance", slug, "reason", app.Message())
 		h.upsertComment(ctx, log, ref, rejectionMarker, "### Request not started\n\n"+app.Message()+"\n")
 		// 2xx: the delivery was handled. A non-2xx answer would be redelivered, and a redelivery
 		// after the conflicting operation ended would start the request nobody asked again for.
-		return "rejected: " + app.Message(), http.StatusOK
+		return answer{http.StatusOK, outcomeRejected, "rejected: " + app.Message()}
 	}
 	log.Error("could not hand the request to the instance workflow", "instance", slug, "err", err)
-	return "could not reach Temporal; GitHub will redeliver", http.StatusServiceUnavailable
+	return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not reach Temporal; GitHub will redeliver"}
 }
 
 // agreementDate is the form's agreement date, for the forms that have one.
@@ -231,7 +298,7 @@ const fleetUpgradeWorkflow = "FleetUpgrade"
 // startRollout starts the fleet rollout of an upgrade-tracking issue. Its ID is derived from the
 // issue: a redelivered or edited issue finds the rollout already there and starts no second one
 // (the form as first filed stays in force; an edit changes nothing).
-func (h *webhook) startRollout(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, is *github.Issue, up forms.UpgradeTracking) (string, int) {
+func (h *webhook) startRollout(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, is *github.Issue, up forms.UpgradeTracking) answer {
 	opts, in := rolloutStart(ref, is, up, h.settings)
 	run, err := h.temporal.ExecuteWorkflow(ctx, opts, fleetUpgradeWorkflow, in)
 	if err != nil {
@@ -239,14 +306,14 @@ func (h *webhook) startRollout(ctx context.Context, log *slog.Logger, ref workfl
 		if errors.As(err, &already) {
 			// The rollout of this issue ran and ended; it is not started again.
 			log.Debug("rollout already started", "workflowID", opts.ID)
-			return "already started", http.StatusOK
+			return answer{http.StatusOK, outcomeDuplicate, "already started"}
 		}
 		log.Error("starting the rollout failed", "workflowID", opts.ID, "err", err)
-		return "could not start the rollout; GitHub will redeliver", http.StatusServiceUnavailable
+		return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not start the rollout; GitHub will redeliver"}
 	}
 	// USE_EXISTING answers a running rollout's run as if it had just started: a redelivery lands here too.
 	log.Info("rollout running", "version", up.Version, "workflowID", run.GetID(), "runID", run.GetRunID())
-	return "rollout " + run.GetID(), http.StatusAccepted
+	return answer{http.StatusAccepted, outcomeAccepted, "rollout " + run.GetID()}
 }
 
 // rolloutStart is the start of an upgrade-tracking issue's rollout: its options and input.

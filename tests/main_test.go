@@ -40,7 +40,7 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 	bin := filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", bin+"/", "./worker", "./starter", "./internal/cmd/simulator")
+	build := exec.Command("go", "build", "-o", bin+"/", "./worker", "./starter", "./internal/cmd/simulator", "./starter/mi")
 	build.Dir, build.Stdout, build.Stderr = root, os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		return fail(fmt.Errorf("building binaries: %w", err))
