@@ -22,7 +22,11 @@ import (
 
 func temporalClient(t *testing.T) client.Client {
 	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: stack.TemporalAddr()})
+	o, err := stack.ClientOptions() // with the stack's payload codec
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.Dial(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,15 @@ func run(m *testing.M) int {
 	if err != nil {
 		return fail(err)
 	}
+	// A fixed test key ring, so recorded histories (make record-histories) stay readable by the
+	// replay test; devstack keeps a key file it finds in the stack's directory.
+	ring, err := os.ReadFile(filepath.Join(root, "tests", "replay", "testdata", "codec.keys"))
+	if err != nil {
+		return fail(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "codec.keys"), ring, 0o600); err != nil {
+		return fail(err)
+	}
 	ports := freePorts(6)
 	opts := devstack.Options{
 		Dir: dir, BinDir: bin, Temporal: temporal, InMemory: true, Headless: true,

@@ -31,7 +31,8 @@ func runMi(t *testing.T, args ...string) (code int, stdout, stderr string) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "TEMPORAL_ADDRESS="+stack.TemporalAddr(), "TEMPORAL_NAMESPACE=default", "TEMPORAL_UI_URL="+stack.UIURL(), "MI_USER=carol")
+	cmd.Env = append(cmd.Env, "TEMPORAL_ADDRESS="+stack.TemporalAddr(), "TEMPORAL_NAMESPACE=default", "TEMPORAL_UI_URL="+stack.UIURL(), "MI_USER=carol",
+		"LIFECYCLE_CODEC_KEYS_FILE="+stack.CodecKeysFile())
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

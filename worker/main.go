@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/sourcegraph/lifecycle/activities"
+	"github.com/sourcegraph/lifecycle/internal/codec"
 	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/internal/metrics"
 	"github.com/sourcegraph/lifecycle/workflows"
@@ -53,6 +54,11 @@ func run() error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsReg.Handler())
 	config.HealthRoutes(mux, tc)
+	// The codec server: the Web UI (TEMPORAL_UI's codec endpoint) decodes payloads through it.
+	if cdc, err := codec.FromEnv(); err == nil && cdc != nil {
+		mux.Handle("/codec/", codec.Handler(cdc, os.Getenv("LIFECYCLE_CODEC_CORS_ORIGIN"), os.Getenv("LIFECYCLE_CODEC_TOKEN")))
+		log.Info("codec server on /codec", "key", cdc.KeyID())
+	}
 	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -437,7 +437,7 @@ func (e *entity) extendTrial(ctx workflow.Context, req OperationRequest) Request
 	t.ExpiresAt, t.Expired = from.Add(time.Duration(req.ExtendTrial.Days)*24*time.Hour), false
 	t.Reminded = nil
 	e.skipPastReminders(now)
-	e.remember(OperationRef{Operation: forms.OpExtendTrial, Issue: req.Issue, Requester: req.Requester, StartedAt: now, EndedAt: now, Outcome: OutcomeSucceeded})
+	e.remember(OperationRef{Operation: forms.OpExtendTrial, Issue: req.Issue, Requester: req.Requester, StartedAt: now, EndedAt: now, Outcome: OutcomeSucceeded, Attempt: req.Attempt})
 	msg := fmt.Sprintf("The trial of `%s` is extended by %d day(s) by @%s: it now expires **%s**.", req.Slug, req.ExtendTrial.Days, req.Requester, formatTime(t.ExpiresAt))
 	if e.rec.State == StateSuspended {
 		msg += " The instance is suspended: file a resume request to bring it back."

@@ -15,6 +15,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+
+	"github.com/sourcegraph/lifecycle/internal/codec"
 )
 
 // Temporal is how to reach the Temporal service: the local dev server, a self-hosted cluster
@@ -29,6 +31,9 @@ type Temporal struct {
 }
 
 // TemporalFromEnv reads the TEMPORAL_* variables.
+// EnvCodecDisabled=1 runs without payload encryption (a throwaway stack only).
+const EnvCodecDisabled = "LIFECYCLE_CODEC_DISABLED"
+
 func TemporalFromEnv() Temporal {
 	return Temporal{
 		Address:   Getenv("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
@@ -43,6 +48,18 @@ func TemporalFromEnv() Temporal {
 // ClientOptions turns the settings into SDK options.
 func (t Temporal) ClientOptions(log *slog.Logger) (client.Options, error) {
 	o := client.Options{HostPort: t.Address, Namespace: t.Namespace, Logger: tlog.NewStructuredLogger(log)}
+	// Payloads are encrypted (invariant 10). A missing or bad key ring stops the process here,
+	// not at the first payload it cannot read.
+	cdc, err := codec.FromEnv()
+	switch {
+	case err != nil:
+		return o, err
+	case cdc != nil:
+		o.DataConverter = cdc.DataConverter()
+	case os.Getenv(EnvCodecDisabled) != "1":
+		return o, fmt.Errorf("%s (or %s) is not set: payloads would reach Temporal in clear. Set a key ring, e.g. %s=k1:$(openssl rand -base64 32), the same on every worker, starter and mi; or %s=1 for a throwaway stack",
+			codec.EnvKeys, codec.EnvKeysFile, codec.EnvKeys, EnvCodecDisabled)
+	}
 	switch {
 	case t.TLSCert != "" || t.TLSKey != "":
 		if t.TLSCert == "" || t.TLSKey == "" {

@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/sourcegraph/lifecycle/internal/codec"
 	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/workflows"
 )
@@ -91,6 +92,9 @@ func Up(ctx context.Context, o Options) (*Stack, error) {
 			return nil, err
 		}
 	}
+	if err := s.ensureCodecKeys(); err != nil {
+		return nil, err
+	}
 	if err := s.checkPorts(); err != nil {
 		return nil, err
 	}
@@ -133,6 +137,7 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 	common := []string{
 		"TEMPORAL_ADDRESS=" + s.TemporalAddr(), "TEMPORAL_NAMESPACE=default", "TEMPORAL_UI_URL=" + s.UIURL(),
 		"GITHUB_API_URL=" + s.SimURL() + "/", "GITHUB_WEBHOOK_SECRET=" + o.WebhookSecret,
+		codec.EnvKeysFile + "=" + s.CodecKeysFile(),
 	}
 	switch name {
 	case "temporal":
@@ -140,6 +145,9 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 			"--ui-port", strconv.Itoa(o.UIPort), "--log-level", "warn", "--namespace", "default"}
 		if o.Headless {
 			args = append(args, "--headless")
+		} else {
+			// The Web UI decodes payloads through the worker's codec server.
+			args = append(args, "--ui-codec-endpoint", s.WorkerURL()+"/codec")
 		}
 		if !o.InMemory {
 			// WAL + synchronous=normal: ~3x the throughput of SQLite's default fsync mode (DESIGN.md).
@@ -171,7 +179,7 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 		// Every cloud client points at the simulator; the simulator accepts any Cloudflare token.
 		env := append(common, "GITHUB_TOKEN=bot-token", "GCP_GRPC_ENDPOINT="+s.SimGRPCAddr(), "GCP_INSECURE=true",
 			"SQLADMIN_ENDPOINT="+s.SimURL()+"/", "CLOUDFLARE_API_URL="+s.SimURL()+"/client/v4", "CLOUDFLARE_API_TOKEN=local-token",
-			"INSTANCE_PROBE_URL="+s.SimURL())
+			"INSTANCE_PROBE_URL="+s.SimURL(), "LIFECYCLE_CODEC_CORS_ORIGIN="+s.UIURL())
 		return args, env, func(ctx context.Context) error { return httpOK(ctx, s.WorkerURL()+"/readyz") }, nil
 	case "starter":
 		args = []string{filepath.Join(o.BinDir, "starter"), "-listen", fmt.Sprintf("127.0.0.1:%d", o.StarterPort)}
@@ -346,7 +354,7 @@ func httpOK(ctx context.Context, url string) error {
 func temporalOK(ctx context.Context, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Logger: quietLogger{}})
+	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Logger: quietLogger{}}) // health only: no payloads
 	if err != nil {
 		return err
 	}

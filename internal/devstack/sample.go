@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/go-github/v55/github"
-	"go.temporal.io/sdk/client"
 
 	"github.com/sourcegraph/lifecycle/internal/forms"
 )
@@ -87,7 +86,7 @@ func (s *Stack) FileNewInstance(ctx context.Context, slug string) (*github.Issue
 
 // WaitWorkflow waits until the workflow with this ID exists and returns its run ID.
 func (s *Stack) WaitWorkflow(ctx context.Context, id string, within time.Duration) (string, error) {
-	tc, err := client.DialContext(ctx, client.Options{HostPort: s.TemporalAddr(), Logger: quietLogger{}})
+	tc, err := s.Dial(ctx)
 	if err != nil {
 		return "", err
 	}

@@ -5,12 +5,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
-
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
 
 	"github.com/sourcegraph/lifecycle/internal/devstack"
 	"github.com/sourcegraph/lifecycle/internal/forms"
@@ -113,7 +109,7 @@ It reached the starter as a signed webhook; instance workflow %s started create 
 
 // follow prints the operation's checklist as its steps finish, until it ends, parks or time runs out.
 func follow(ctx context.Context, s *devstack.Stack, id string, within time.Duration) (string, error) {
-	tc, err := client.DialContext(ctx, client.Options{HostPort: s.TemporalAddr(), Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	tc, err := s.Dial(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -169,7 +165,7 @@ customers; the issue's body carries the live checklist.
 
 `, len(slugs), devstack.FleetFrom, is.GetHTMLURL(), devstack.LatestVersion, id, s.Temporal().WorkflowURL(id),
 		s.SimURL(), devstack.SampleOwner, devstack.SampleRepo, is.GetNumber())
-	tc, err := client.DialContext(ctx, client.Options{HostPort: s.TemporalAddr(), Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	tc, err := s.Dial(ctx)
 	if err != nil {
 		return err
 	}
