@@ -5,7 +5,7 @@ TEMPORAL_TOOL := -modfile=internal/tools/go.mod
 WFCHECK_TOOL  := -modfile=internal/tools/workflowcheck/go.mod
 BINS    := ./worker ./starter ./starter/mi ./internal/cmd/simulator ./internal/cmd/devstack
 
-.PHONY: build demo stop test lint bench clean record-histories
+.PHONY: build demo stop test lint bench chaos clean record-histories
 
 ## build: the service binaries and the pinned Temporal CLI into bin/
 build: bin/temporal
@@ -38,6 +38,11 @@ test: lint
 ## 10,000 instances on the time-skipping environment, fleet seeding in the simulator
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./workflows/ ./internal/sim/stack/
+
+## chaos: the chaos tests (worker SIGKILLs during a create and a rollout, 10 % injected 5xx/429),
+## minutes long; the seed is printed (replay with LIFECYCLE_CHAOS_SEED)
+chaos: bin/temporal
+	LIFECYCLE_CHAOS=1 TEMPORAL_CLI=$(CURDIR)/bin/temporal $(GO) test -count=1 -timeout 30m -run 'TestChaos' -v ./tests/
 
 ## record-histories: run the end-to-end tests and record one closed history per workflow type under
 ## tests/replay/testdata (the replay test replays them on every `make test`)

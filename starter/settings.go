@@ -83,6 +83,7 @@ func settingsFromEnv(tcfg config.Temporal) (workflows.Settings, error) {
 		{"LIFECYCLE_ROLLOUT_REFRESH", &s.RolloutRefresh},
 		{"LIFECYCLE_UPGRADE_ESTIMATE", &s.UpgradeEstimate},
 		{"LIFECYCLE_VERSION_TIMEOUT", &s.VersionTimeout},
+		{"LIFECYCLE_ACTIVITY_TIMEOUT", &s.ActivityTimeout},
 	}
 	for _, d := range durations {
 		v := os.Getenv(d.name)

@@ -87,6 +87,7 @@ func TestSettingsFromEnvNamesTheBadVariable(t *testing.T) {
 		"LIFECYCLE_UPGRADE_ESTIMATE": "30",
 		"LIFECYCLE_VERSION_TIMEOUT":  "-5m",
 		"LIFECYCLE_SLA_RESOLUTION":   "upgrade-monthly=soon",
+		"LIFECYCLE_ACTIVITY_TIMEOUT": "ten seconds",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, val)

@@ -67,7 +67,9 @@ func run(m *testing.M) int {
 		// uptime soaks (a soak that cannot pass gives up after 8 s), the rollout's bake time.
 		Env: []string{"LIFECYCLE_TEARDOWN_GRACE=3s", "LIFECYCLE_SOAK_PROBES=2", "LIFECYCLE_SOAK_INTERVAL=500ms", "LIFECYCLE_SOAK_TIMEOUT=8s",
 			// The fleet rollout: a second of bake between waves, the tracking issue edited often.
-			"LIFECYCLE_ROLLOUT_BAKE=1s", "LIFECYCLE_ROLLOUT_REFRESH=300ms", "LIFECYCLE_VERSION_TIMEOUT=10s"},
+			"LIFECYCLE_ROLLOUT_BAKE=1s", "LIFECYCLE_ROLLOUT_REFRESH=300ms", "LIFECYCLE_VERSION_TIMEOUT=10s",
+			// An attempt lost with a killed worker is retried within 10 s (the chaos tests).
+			"LIFECYCLE_ACTIVITY_TIMEOUT=10s"},
 		SimArgs: []string{"-gke-op", "100ms", "-sql-op", "100ms", "-backup-op", "50ms", "-project-op", "50ms", "-rollout", "100ms"},
 	}
 	stack, err = devstack.Up(context.Background(), opts)

@@ -40,9 +40,31 @@ func withAttempts(err error, opts workflow.ActivityOptions) error {
 }
 
 func withActivity(ctx workflow.Context, kind ActivityKind, summary string) workflow.Context {
-	opts := ActivityOptions(kind)
+	opts := activityOptions(ctx, kind)
 	opts.Summary = summary
 	return workflow.WithActivityOptions(ctx, opts)
+}
+
+type settingsKey struct{}
+
+// withSettings makes the request's settings reach every activity call below ctx.
+func withSettings(ctx workflow.Context, s Settings) workflow.Context {
+	return workflow.WithValue(ctx, settingsKey{}, s)
+}
+
+// activityOptions are the kind's options, with Settings.ActivityTimeout (when set) capping the
+// timeouts that decide how soon an attempt lost with its worker is retried: a test stack that
+// kills its worker recovers in seconds instead of minutes.
+func activityOptions(ctx workflow.Context, kind ActivityKind) workflow.ActivityOptions {
+	opts := ActivityOptions(kind)
+	s, _ := ctx.Value(settingsKey{}).(Settings)
+	if d := s.ActivityTimeout; d > 0 {
+		opts.StartToCloseTimeout = min(opts.StartToCloseTimeout, d)
+		if opts.HeartbeatTimeout > 0 {
+			opts.HeartbeatTimeout = min(opts.HeartbeatTimeout, d)
+		}
+	}
+	return opts
 }
 
 // soak waits until the instance serves its version healthily, Consecutive probes in a row (1: wait
@@ -56,6 +78,10 @@ func soak(ctx workflow.Context, s Settings, summary string, in activities.SoakIn
 	}
 	if d := s.SoakInterval + 30*time.Second; d > opts.HeartbeatTimeout {
 		opts.HeartbeatTimeout = d
+	}
+	if d := s.ActivityTimeout; d > 0 {
+		// The soak heartbeats every probe: a lost attempt shows within a heartbeat timeout.
+		opts.HeartbeatTimeout = min(opts.HeartbeatTimeout, max(d, s.SoakInterval+5*time.Second))
 	}
 	return withAttempts(workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), (*activities.Uptime).Soak, in).Get(ctx, nil), opts)
 }

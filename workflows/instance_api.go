@@ -113,6 +113,10 @@ type Settings struct {
 	// VersionTimeout bounds the wait for an upgraded instance to report its new version
 	// (default 30 min).
 	VersionTimeout time.Duration `json:"versionTimeout,omitempty"`
+	// ActivityTimeout, when set, caps activities' start-to-close and heartbeat timeouts, so an
+	// attempt lost with a killed worker is retried within it (test stacks; 0 keeps the defaults,
+	// sized for real clouds).
+	ActivityTimeout time.Duration `json:"activityTimeout,omitempty"`
 }
 
 // OperationRequest is one request for one instance, parsed and validated by the starter. Exactly

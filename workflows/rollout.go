@@ -34,6 +34,7 @@ const (
 // body carries the live checklist. It continues as new, carrying its state, before its history
 // grows large, so a fleet of thousands stays well inside Temporal's limits.
 func FleetUpgrade(ctx workflow.Context, in RolloutInput) (RolloutState, error) {
+	ctx = withSettings(ctx, in.Request.Settings)
 	r := &rollout{req: in.Request, s: in.Request.Settings.withDefaults(), id: workflow.GetInfo(ctx).WorkflowExecution.ID}
 	r.concurrency = in.Request.Upgrade.Concurrency
 	if r.concurrency < forms.MinConcurrency || r.concurrency > forms.MaxConcurrency {

@@ -24,6 +24,7 @@ const UpgradeLabel = "mi-upgrade"
 // Asked for by a fleet rollout (UpgradeRequest.Rollout), it reports to the rollout instead of
 // commenting on the tracking issue, and the rollout's SLA clock is the one that counts.
 func Upgrade(ctx workflow.Context, in OperationInput) (OperationResult, error) {
+	ctx = withSettings(ctx, in.Request.Settings)
 	inst := in.Instance
 	host, ref := srHost(inst), srRefs(inst)
 	up := in.Request.Upgrade
