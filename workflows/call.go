@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -106,4 +107,31 @@ func awaitUntil(ctx workflow.Context, wake time.Time, ready func() bool) error {
 	}
 	_, err := workflow.AwaitWithTimeout(ctx, max(wake.Sub(workflow.Now(ctx)), time.Millisecond), ready)
 	return err
+}
+
+// requestSettings are the settings withSettings put on ctx, with the defaults filled in.
+func requestSettings(ctx workflow.Context) Settings {
+	s, _ := ctx.Value(settingsKey{}).(Settings)
+	return s.withDefaults()
+}
+
+// getRelease looks a version up in the release repository of the request's settings
+// (LIFECYCLE_RELEASE_REPO).
+func getRelease(ctx workflow.Context, summary, version string) (activities.ReleaseResult, error) {
+	owner, repo, _ := strings.Cut(requestSettings(ctx).ReleaseRepo, "/")
+	return execute[activities.ReleaseResult](ctx, GitHubCall, summary, (*activities.GitHub).GetRelease,
+		activities.ReleaseInput{Owner: owner, Repo: repo, Tag: version})
+}
+
+// publishedRelease is the release of version if it is published; otherwise why not (unknown,
+// unreachable, or still a draft), for a rejection.
+func publishedRelease(ctx workflow.Context, summary, version string) (activities.ReleaseResult, string) {
+	rel, err := getRelease(ctx, summary, version)
+	switch {
+	case err != nil:
+		return rel, errorMessage(err)
+	case rel.Draft:
+		return rel, fmt.Sprintf("release %s of %s is still a draft: publish it first", rel.Tag, requestSettings(ctx).ReleaseRepo)
+	}
+	return rel, ""
 }

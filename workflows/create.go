@@ -282,13 +282,13 @@ func createValidate(ctx workflow.Context, inst Instance, form *forms.NewInstance
 	// The release must exist. Any other failure (GitHub unreachable after the activity's retries)
 	// also rejects, with the error: this runs before the step runner, so there is no step to park,
 	// and filing the request again is a cheap fix for a rare outage.
-	_, err := execute[activities.ReleaseResult](ctx, GitHubCall, "Check that Sourcegraph release "+version+" exists",
-		(*activities.GitHub).GetRelease, activities.ReleaseInput{Owner: "sourcegraph", Repo: "sourcegraph", Tag: version})
+	_, err := getRelease(ctx, "Check that Sourcegraph release "+version+" exists", version)
 	var app *temporal.ApplicationError
 	switch {
 	case errors.As(err, &app) && app.Type() == activities.ErrNotFound:
+		repo := requestSettings(ctx).ReleaseRepo
 		return (&spec.FieldError{Field: forms.FieldVersion, Value: version,
-			Fix: "has no release in sourcegraph/sourcegraph (" + oneLine(app.Error()) + "); choose a released version (https://github.com/sourcegraph/sourcegraph/releases), written without the `v`"}).Error()
+			Fix: "has no release in " + repo + " (" + oneLine(app.Error()) + "); choose a released version (https://github.com/" + repo + "/releases), written without the `v`"}).Error()
 	case err != nil:
 		return fmt.Sprintf("%s `%s`: could not confirm the release exists: %s; file the request again once GitHub answers",
 			forms.FieldVersion, version, oneLine(errorMessage(err)))

@@ -144,14 +144,9 @@ func (r *rollout) plan(ctx workflow.Context) bool {
 	if err := spec.ValidateVersion("version", target); err != nil {
 		return r.reject(ctx, err.Error())
 	}
-	owner, repo, _ := strings.Cut(r.s.ReleaseRepo, "/")
-	rel, err := execute[activities.ReleaseResult](ctx, GitHubCall, "Look up release "+target, (*activities.GitHub).GetRelease,
-		activities.ReleaseInput{Owner: owner, Repo: repo, Tag: target})
-	if err != nil {
-		return r.reject(ctx, errorMessage(err))
-	}
-	if rel.Draft {
-		return r.reject(ctx, fmt.Sprintf("release %s of %s is still a draft: publish it, then file the tracking issue again", rel.Tag, r.s.ReleaseRepo))
+	rel, why := publishedRelease(ctx, "Look up release "+target, target)
+	if why != "" {
+		return r.reject(ctx, why)
 	}
 	r.st.Release = rel.URL
 	fleet, err := listFleet(ctx, "List the fleet in the config repo")

@@ -148,7 +148,7 @@ func upgradeChecks(ctx workflow.Context, o *operation, up *UpgradeRequest, targe
 	}
 	if up.Rollout == "" {
 		// Alone, the version was not checked by a rollout: it must be a published release.
-		if why := upgradeReleaseCheck(ctx, o.settings, target); why != "" {
+		if _, why := publishedRelease(ctx, "Look up release "+target, target); why != "" {
 			return "", why, nil
 		}
 	}
@@ -182,20 +182,6 @@ func upgradeChecks(ctx workflow.Context, o *operation, up *UpgradeRequest, targe
 	}
 	o.runner.SetFact("Health before", "healthy at "+orDash(p.Version))
 	return "", "", nil
-}
-
-// upgradeReleaseCheck confirms the target is a published release ("" if it is).
-func upgradeReleaseCheck(ctx workflow.Context, s Settings, version string) string {
-	owner, repo, _ := strings.Cut(s.ReleaseRepo, "/")
-	rel, err := execute[activities.ReleaseResult](ctx, GitHubCall, "Look up release "+version, (*activities.GitHub).GetRelease,
-		activities.ReleaseInput{Owner: owner, Repo: repo, Tag: version})
-	switch {
-	case err != nil:
-		return errorMessage(err)
-	case rel.Draft:
-		return fmt.Sprintf("release %s of %s is still a draft: publish it first", rel.Tag, s.ReleaseRepo)
-	}
-	return ""
 }
 
 // restoreBackups overwrites the data with the pre-upgrade backups (runbooks §6.4): Cloud SQL from
