@@ -116,7 +116,7 @@ func Upgrade(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 
 	res, err := o.run(ctx, steps)
 	if err != nil {
-		o.report(ctx, UpgradeReport{Status: UpgradeFailed, From: from, To: target, Error: err.Error()})
+		// The instance workflow tells the rollout of a failed (or cancelled, or terminated) upgrade.
 		return res, err
 	}
 	res.Backups = backups
