@@ -34,11 +34,15 @@ func run() error {
 	log := config.Logger("worker")
 	tcfg := config.TemporalFromEnv()
 	gcfg := config.GitHubFromEnv()
-	acts, err := newClients(context.Background(), gcfg, config.CloudFromEnv())
+	cloud, err := config.CloudFromEnv()
 	if err != nil {
 		return err
 	}
-	defer acts.close()
+	acts, err := activities.NewSet(context.Background(), gcfg, cloud)
+	if err != nil {
+		return err
+	}
+	defer acts.Close()
 	metricsReg := metrics.New("worker")
 	defer metricsReg.Close()
 	tc, err := tcfg.Dial(context.Background(), log, metricsReg.SDKHandler())
@@ -47,7 +51,7 @@ func run() error {
 	}
 	defer tc.Close()
 
-	acts.lifecycle = activities.NewLifecycle(tc, workflows.TaskQueue)
+	acts.Lifecycle = activities.NewLifecycle(tc, workflows.TaskQueue)
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
 	register(w, acts)
 

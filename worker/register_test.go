@@ -25,12 +25,12 @@ func TestRegisterEverything(t *testing.T) {
 	defer s.Close()
 	cloud := config.Cloud{GCPGRPCEndpoint: s.GRPCAddr(), GCPInsecure: true, SQLAdminEndpoint: s.URL() + "/",
 		CloudflareAPIURL: s.URL() + "/client/v4", CloudflareToken: "t", ProbeURL: s.URL(), ConfigRepo: "sourcegraph/cloud", ConfigEnv: "prod"}
-	c, err := newClients(context.Background(), config.GitHub{Token: "bot-token", APIURL: s.URL() + "/"}, cloud)
+	c, err := activities.NewSet(context.Background(), config.GitHub{Token: "bot-token", APIURL: s.URL() + "/"}, cloud)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.close()
-	c.lifecycle = activities.NewLifecycle(nil, "test") // registration only: no Update is sent
+	defer c.Close()
+	c.Lifecycle = activities.NewLifecycle(nil, "test") // registration only: no Update is sent
 
 	var ts testsuite.WorkflowTestSuite
 	register(ts.NewTestWorkflowEnvironment(), c)
@@ -51,11 +51,11 @@ func TestRegisterEverything(t *testing.T) {
 }
 
 func TestMissingCredentialsFailAtStart(t *testing.T) {
-	_, err := newClients(context.Background(), config.GitHub{}, config.Cloud{CloudflareToken: "t"})
+	_, err := activities.NewSet(context.Background(), config.GitHub{}, config.Cloud{CloudflareToken: "t"})
 	if err == nil || !strings.Contains(err.Error(), "GITHUB_TOKEN") {
 		t.Fatalf("want a GITHUB_TOKEN error, got %v", err)
 	}
-	_, err = newClients(context.Background(), config.GitHub{Token: "x"}, config.Cloud{})
+	_, err = activities.NewSet(context.Background(), config.GitHub{Token: "x"}, config.Cloud{})
 	if err == nil || !strings.Contains(err.Error(), "CLOUDFLARE_API_TOKEN") {
 		t.Fatalf("want a CLOUDFLARE_API_TOKEN error, got %v", err)
 	}

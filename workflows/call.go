@@ -112,7 +112,7 @@ func awaitUntil(ctx workflow.Context, wake time.Time, ready func() bool) error {
 // requestSettings are the settings withSettings put on ctx, with the defaults filled in.
 func requestSettings(ctx workflow.Context) Settings {
 	s, _ := ctx.Value(settingsKey{}).(Settings)
-	return s.withDefaults()
+	return s.WithDefaults()
 }
 
 // getRelease looks a version up in the release repository of the request's settings

@@ -189,7 +189,7 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 			},
 		},
 		{
-			Name: "soak", Title: fmt.Sprintf("Uptime soak: %d healthy probes", in.Request.Settings.withDefaults().SoakProbes),
+			Name: "soak", Title: fmt.Sprintf("Uptime soak: %d healthy probes", in.Request.Settings.WithDefaults().SoakProbes),
 			Run: func(ctx workflow.Context) error {
 				s := o.settings
 				return soak(ctx, s, fmt.Sprintf("Uptime soak: %d healthy probes of %s, %s apart", s.SoakProbes, host, s.SoakInterval),

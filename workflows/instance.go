@@ -343,7 +343,7 @@ type event struct {
 // events lists the clock deadlines not yet handled.
 func (e *entity) events() []event {
 	var out []event
-	s := e.rec.Settings.withDefaults()
+	s := e.rec.Settings.WithDefaults()
 	if t := e.rec.Trial; t != nil && !t.Expired {
 		for _, d := range s.TrialReminders {
 			if slices.Contains(t.Reminded, d) || e.rec.State != StateActive {
@@ -418,7 +418,7 @@ func (e *entity) expire(ctx workflow.Context) {
 
 func (e *entity) warnRetention(ctx workflow.Context) {
 	e.rec.RetentionWarned = true
-	s := e.rec.Settings.withDefaults()
+	s := e.rec.Settings.WithDefaults()
 	b := e.rec.Backups
 	e.notify(ctx, e.rec.SuspendIssue, "retention-warning", fmt.Sprintf(
 		"### ⚠️ Suspension is about to outlive its backups\n\n`%s` has been suspended since %s. Its on-demand backups (Cloud SQL run %d, Backup for GKE `%s`) were taken %s and are retained until about **%s**.\n\n"+
@@ -451,7 +451,7 @@ func (e *entity) extendTrial(ctx workflow.Context, req OperationRequest) Request
 // short extension must not announce "ends in 7 days" when 3 are left.
 func (e *entity) skipPastReminders(now time.Time) {
 	t := e.rec.Trial
-	for _, d := range e.rec.Settings.withDefaults().TrialReminders {
+	for _, d := range e.rec.Settings.WithDefaults().TrialReminders {
 		if !t.ExpiresAt.Add(-time.Duration(d)*24*time.Hour).After(now) && !slices.Contains(t.Reminded, d) {
 			t.Reminded = append(t.Reminded, d)
 		}

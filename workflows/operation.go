@@ -45,7 +45,8 @@ var DefaultRolloutWaves = []int{10, 40, 100}
 // DefaultTrialReminders are the days before expiry at which a trial's issue is reminded.
 var DefaultTrialReminders = []int{7, 1}
 
-func (s Settings) withDefaults() Settings {
+// WithDefaults fills every unset field with its default.
+func (s Settings) WithDefaults() Settings {
 	if s.TrialDays <= 0 {
 		s.TrialDays = DefaultTrialDays
 	}
@@ -154,7 +155,7 @@ type operation struct {
 // (the SLA's response), and the SLA timers.
 func beginOperation(ctx workflow.Context, in OperationInput, steps []Step) (*operation, error) {
 	info := workflow.GetInfo(ctx)
-	o := &operation{in: in, settings: in.Request.Settings.withDefaults(), id: info.WorkflowExecution.ID,
+	o := &operation{in: in, settings: in.Request.Settings.WithDefaults(), id: info.WorkflowExecution.ID,
 		tags: map[string]string{"operation": string(in.Request.Operation)}}
 	r, err := NewRunner(ctx, string(in.Request.Operation), in.Instance.Slug, in.Request.Issue, steps)
 	if err != nil {

@@ -71,7 +71,7 @@ func Resume(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 			},
 		},
 		{
-			Name: "soak", Title: fmt.Sprintf("Uptime soak: %d healthy probes at %s", in.Request.Settings.withDefaults().SoakProbes, inst.Version),
+			Name: "soak", Title: fmt.Sprintf("Uptime soak: %d healthy probes at %s", in.Request.Settings.WithDefaults().SoakProbes, inst.Version),
 			Run: func(ctx workflow.Context) error { return soakFor(ctx, o.settings, host, inst.Version) },
 		},
 		{

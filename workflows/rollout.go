@@ -35,7 +35,7 @@ const (
 // grows large, so a fleet of thousands stays well inside Temporal's limits.
 func FleetUpgrade(ctx workflow.Context, in RolloutInput) (RolloutState, error) {
 	ctx = withSettings(ctx, in.Request.Settings)
-	r := &rollout{req: in.Request, s: in.Request.Settings.withDefaults(), id: workflow.GetInfo(ctx).WorkflowExecution.ID}
+	r := &rollout{req: in.Request, s: in.Request.Settings.WithDefaults(), id: workflow.GetInfo(ctx).WorkflowExecution.ID}
 	r.concurrency = in.Request.Upgrade.Concurrency
 	if r.concurrency < forms.MinConcurrency || r.concurrency > forms.MaxConcurrency {
 		r.concurrency = forms.DefaultConcurrency
@@ -156,7 +156,7 @@ func (r *rollout) plan(ctx workflow.Context) bool {
 	if v := srFleetVersion(fleet); v != "" && spec.CompareVersions(target, v) < 0 {
 		return r.reject(ctx, fmt.Sprintf("%s is older than %s, which customer instances already run: a rollout only moves forward", target, v))
 	}
-	r.st.Waves, r.st.Left = planRollout(fleet, target, r.s, r.req.Upgrade.RequireApproval)
+	r.st.Waves, r.st.Left = PlanRollout(fleet, target, r.s, r.req.Upgrade.RequireApproval)
 	r.index()
 	r.total = r.st.instances()
 	now := workflow.Now(ctx)

@@ -10,12 +10,13 @@ import (
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
-// planRollout orders the fleet for an upgrade to target (runbooks §3.2, §8.5): the canary alone,
+// PlanRollout orders the fleet for an upgrade to target (runbooks §3.2, §8.5): the canary alone,
 // then the other internal instances, then trials and then customers, each group in waves of
 // cumulative percentages (10 % → 40 % → 100 % by default). Instances already at the target, on the
 // pause or insiders channel, suspended or with a broken config are left out, each with its reason.
-// gate puts the approval gate on the first customer wave. Pure, so it is tested directly.
-func planRollout(fleet []activities.FleetEntry, target string, s Settings, gate bool) (waves []Wave, left []LeftOut) {
+// gate puts the approval gate on the first customer wave. Pure: tested directly, and the
+// benchmark's no-Temporal baseline plans with it too.
+func PlanRollout(fleet []activities.FleetEntry, target string, s Settings, gate bool) (waves []Wave, left []LeftOut) {
 	var canary, internal, trials, customers []RolloutInstance
 	entries := slices.Clone(fleet)
 	slices.SortFunc(entries, func(a, b activities.FleetEntry) int { return strings.Compare(a.Slug, b.Slug) })

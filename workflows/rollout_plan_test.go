@@ -72,7 +72,7 @@ func waveSlugs(w Wave) []string {
 }
 
 func TestPlanRolloutOrdersTheFleet(t *testing.T) {
-	waves, left := planRollout(planFleet(), "5.10.0", Settings{}.withDefaults(), false)
+	waves, left := PlanRollout(planFleet(), "5.10.0", Settings{}.WithDefaults(), false)
 
 	want := []struct {
 		name  string
@@ -154,7 +154,7 @@ func TestPlanRolloutOrdersTheFleet(t *testing.T) {
 }
 
 func TestPlanRolloutApprovalGateOnTheFirstCustomerWaveOnly(t *testing.T) {
-	waves, _ := planRollout(planFleet(), "5.10.0", Settings{}.withDefaults(), true)
+	waves, _ := PlanRollout(planFleet(), "5.10.0", Settings{}.WithDefaults(), true)
 	var gated []string
 	for _, w := range waves {
 		if w.Gate {
@@ -172,7 +172,7 @@ func TestPlanRolloutApprovalGateOnTheFirstCustomerWaveOnly(t *testing.T) {
 			noCustomers = append(noCustomers, e)
 		}
 	}
-	waves, _ = planRollout(noCustomers, "5.10.0", Settings{}.withDefaults(), true)
+	waves, _ = PlanRollout(noCustomers, "5.10.0", Settings{}.WithDefaults(), true)
 	for _, w := range waves {
 		if w.Gate || strings.HasPrefix(w.Name, "customers") {
 			t.Errorf("wave %q (gate %v) in a fleet without customers", w.Name, w.Gate)
@@ -189,15 +189,15 @@ func TestPlanRolloutApprovalGateOnTheFirstCustomerWaveOnly(t *testing.T) {
 			noCanary = append(noCanary, e)
 		}
 	}
-	waves, _ = planRollout(noCanary, "5.10.0", Settings{}.withDefaults(), true)
+	waves, _ = PlanRollout(noCanary, "5.10.0", Settings{}.WithDefaults(), true)
 	if waves[0].Name != "internal" || waves[4].Name != "customers 10%" || !waves[4].Gate {
 		t.Fatalf("waves without the canary: %v", waveNames(waves))
 	}
 }
 
 func TestPlanRolloutCustomPercentagesAndCanary(t *testing.T) {
-	s := Settings{RolloutWaves: []int{50, 100}, Canary: "demo"}.withDefaults()
-	waves, _ := planRollout(planFleet(), "5.10.0", s, false)
+	s := Settings{RolloutWaves: []int{50, 100}, Canary: "demo"}.WithDefaults()
+	waves, _ := PlanRollout(planFleet(), "5.10.0", s, false)
 	got := map[string][]string{}
 	for _, w := range waves {
 		got[w.Name] = waveSlugs(w)
@@ -220,7 +220,7 @@ func TestPlanRolloutCustomPercentagesAndCanary(t *testing.T) {
 	}
 
 	// A list that stops short of 100 % still covers everyone in its last wave.
-	waves, _ = planRollout(planFleet(), "5.10.0", Settings{RolloutWaves: []int{20}}.withDefaults(), false)
+	waves, _ = PlanRollout(planFleet(), "5.10.0", Settings{RolloutWaves: []int{20}}.WithDefaults(), false)
 	for _, w := range waves {
 		if w.Name == "customers 20%" && len(w.Instances) != 6 {
 			t.Errorf("the last wave must take the rest: %v", waveSlugs(w))
@@ -272,7 +272,7 @@ func TestPercentWavesEdgeCases(t *testing.T) {
 }
 
 func TestEstimateWavesHonoursMaintenanceWindows(t *testing.T) {
-	s := Settings{}.withDefaults() // 30 min per upgrade, 1 h bake
+	s := Settings{}.WithDefaults() // 30 min per upgrade, 1 h bake
 	start := srStart               // Monday 09:00 UTC
 	sat := &spec.MaintenanceWindow{Days: []string{"sat"}, StartHour: 2, Hours: 4}
 	monMorning := &spec.MaintenanceWindow{Days: []string{"mon"}, StartHour: 8, Hours: 4} // open at the start
@@ -310,7 +310,7 @@ func TestEstimateWavesHonoursMaintenanceWindows(t *testing.T) {
 
 func TestRolloutNamesCustomersByAccount(t *testing.T) {
 	fleet := planFleet()
-	waves, left := planRollout(fleet, "5.10.0", Settings{}.withDefaults(), false)
+	waves, left := PlanRollout(fleet, "5.10.0", Settings{}.WithDefaults(), false)
 	// One customer without an accounts link: named by slug (there is nothing else to name it by).
 	for i := range waves {
 		for j := range waves[i].Instances {
@@ -319,7 +319,7 @@ func TestRolloutNamesCustomersByAccount(t *testing.T) {
 			}
 		}
 	}
-	r := &rollout{s: Settings{}.withDefaults(), st: RolloutState{Version: "5.10.0", Phase: PhaseRunning, Waves: waves, Left: left}}
+	r := &rollout{s: Settings{}.WithDefaults(), st: RolloutState{Version: "5.10.0", Phase: PhaseRunning, Waves: waves, Left: left}}
 	r.index()
 	list := r.renderChecklist()
 	for _, w := range waves {

@@ -182,7 +182,7 @@ func takeBackups(ctx workflow.Context, o *operation, ref srRef, prefix, tag, sql
 	rec.SQLBackupRunID = sql.BackupRunID
 	o.runner.SetFact(sqlFact, fmt.Sprint(sql.BackupRunID))
 	gke, err := execute[activities.BackupGKEResult](ctx, Backup, "On-demand Backup for GKE backup", (*activities.GKEBackup).BackupGKE,
-		activities.BackupGKEInput{Project: ref.Project, Region: ref.Region, Plan: spec.BackupPlanName, Name: backupName(prefix, tag, o.id)})
+		activities.BackupGKEInput{Project: ref.Project, Region: ref.Region, Plan: spec.BackupPlanName, Name: BackupName(prefix, tag, o.id)})
 	if err != nil {
 		// The SQL backup exists: keep it on record even if the step is skipped from here.
 		return rec, err
@@ -192,10 +192,10 @@ func takeBackups(ctx workflow.Context, o *operation, ref srRef, prefix, tag, sql
 	return rec, nil
 }
 
-// backupName is a Backup for GKE backup ID: a letter first, then lowercase letters, digits and
+// BackupName is a Backup for GKE backup ID: a letter first, then lowercase letters, digits and
 // hyphens, at most 63 characters, not ending in a hyphen. It is prefix, the sanitized tag, and a
 // short hash of the workflow ID, so it is the same on every retry and unique per operation.
-func backupName(prefix, tag, workflowID string) string {
+func BackupName(prefix, tag, workflowID string) string {
 	sum := sha256.Sum256([]byte(workflowID))
 	hash := hex.EncodeToString(sum[:])[:12]
 	var b strings.Builder

@@ -383,21 +383,21 @@ func TestResumeParkThenRetryAfterHeal(t *testing.T) {
 
 func TestSRBackupName(t *testing.T) {
 	id := "suspend/acme/sourcegraph/customer/42"
-	a, b := backupName("suspend", "", id), backupName("suspend", "", id)
+	a, b := BackupName("suspend", "", id), BackupName("suspend", "", id)
 	if a != b || !srGKEBackupID.MatchString(a) || !strings.HasPrefix(a, "suspend-") {
 		t.Fatalf("%q %q", a, b)
 	}
-	if backupName("suspend", "", id+"x") == a {
+	if BackupName("suspend", "", id+"x") == a {
 		t.Fatal("different workflows must get different names")
 	}
 	for _, tag := range []string{"5.10.0-rc.1", strings.Repeat("x.", 60), "--", "9"} {
 		for _, prefix := range []string{"pre-upgrade", "7up", ""} {
-			if n := backupName(prefix, tag, id); !srGKEBackupID.MatchString(n) {
-				t.Errorf("backupName(%q, %q) = %q: not a valid backup ID", prefix, tag, n)
+			if n := BackupName(prefix, tag, id); !srGKEBackupID.MatchString(n) {
+				t.Errorf("BackupName(%q, %q) = %q: not a valid backup ID", prefix, tag, n)
 			}
 		}
 	}
-	if n := backupName("pre-upgrade", "5.10.0", id); !strings.HasPrefix(n, "pre-upgrade-5-10-0-") {
+	if n := BackupName("pre-upgrade", "5.10.0", id); !strings.HasPrefix(n, "pre-upgrade-5-10-0-") {
 		t.Fatalf("%q", n)
 	}
 }

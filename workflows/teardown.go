@@ -125,7 +125,7 @@ func Teardown(ctx workflow.Context, in OperationInput) (OperationResult, error) 
 	if host == "" {
 		host = spec.DefaultDomain(slug)
 	}
-	settings := in.Request.Settings.withDefaults()
+	settings := in.Request.Settings.WithDefaults()
 	org, team, teamOK := strings.Cut(settings.ApproverTeam, "/")
 	teamOK = teamOK && org != "" && team != "" && !strings.Contains(team, "/")
 

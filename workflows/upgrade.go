@@ -85,7 +85,7 @@ func Upgrade(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 			},
 		},
 		{
-			Name: "soak", Title: fmt.Sprintf("Uptime soak: %d healthy probes at %s", in.Request.Settings.withDefaults().SoakProbes, target),
+			Name: "soak", Title: fmt.Sprintf("Uptime soak: %d healthy probes at %s", in.Request.Settings.WithDefaults().SoakProbes, target),
 			Run: func(ctx workflow.Context) error { return soakFor(ctx, o.settings, host, target) },
 		},
 	}
@@ -197,7 +197,7 @@ func restoreBackups(ctx workflow.Context, o *operation, ref srRef, b *BackupReco
 	o.runner.SetFact("Restored Cloud SQL from", fmt.Sprint(b.SQLBackupRunID))
 	if _, err := execute[activities.RestoreGKEResult](ctx, Backup, "Restore the cluster from "+b.GKEBackup, (*activities.GKEBackup).RestoreGKE,
 		activities.RestoreGKEInput{Project: ref.Project, Region: ref.Region, Plan: spec.BackupPlanName, Backup: b.GKEBackup,
-			Name: backupName("restore", "", o.id)}); err != nil {
+			Name: BackupName("restore", "", o.id)}); err != nil {
 		return err
 	}
 	o.runner.SetFact("Restored Backup for GKE from", b.GKEBackup)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,10 +115,18 @@ type Cloud struct {
 	// ConfigRepo (CONFIG_REPO, owner/name) and ConfigEnv (CONFIG_ENV) locate the GitOps config.
 	ConfigRepo string
 	ConfigEnv  string
+	// PollInterval (CLOUD_POLL_INTERVAL) is how often long-running operations (backups, clusters,
+	// Cloud SQL) are polled; zero keeps the activities' default (2 s). Test stacks and the
+	// benchmarks, whose operations take milliseconds, poll faster.
+	PollInterval time.Duration
 }
 
-// CloudFromEnv reads the cloud settings.
-func CloudFromEnv() Cloud {
+// CloudFromEnv reads the cloud settings; a malformed value is an error naming its variable.
+func CloudFromEnv() (Cloud, error) {
+	poll, err := DurationEnv("CLOUD_POLL_INTERVAL", 0)
+	if err != nil {
+		return Cloud{}, err
+	}
 	return Cloud{
 		GCPGRPCEndpoint:  os.Getenv("GCP_GRPC_ENDPOINT"),
 		GCPInsecure:      os.Getenv("GCP_INSECURE") == "true",
@@ -127,7 +136,34 @@ func CloudFromEnv() Cloud {
 		ProbeURL:         os.Getenv("INSTANCE_PROBE_URL"),
 		ConfigRepo:       Getenv("CONFIG_REPO", "sourcegraph/cloud"),
 		ConfigEnv:        Getenv("CONFIG_ENV", "prod"),
+		PollInterval:     poll,
+	}, nil
+}
+
+// DurationEnv reads a positive Go duration ("500ms", "2s"), or def when the variable is unset.
+func DurationEnv(key string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return def, nil
 	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive Go duration such as 500ms or 2s", key, v)
+	}
+	return d, nil
+}
+
+// IntEnv reads a positive integer, or def when the variable is unset.
+func IntEnv(key string, def int) (int, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive whole number", key, v)
+	}
+	return n, nil
 }
 
 // Getenv returns the variable or a default.

@@ -78,6 +78,18 @@ func (s *Stack) Temporal() config.Temporal {
 	return config.Temporal{Address: s.TemporalAddr(), Namespace: "default", UIURL: s.UIURL()}
 }
 
+// Cloud is the cloud configuration the worker gets: every client pointed at the simulator.
+func (s *Stack) Cloud() config.Cloud {
+	return config.Cloud{GCPGRPCEndpoint: s.SimGRPCAddr(), GCPInsecure: true, SQLAdminEndpoint: s.SimURL() + "/",
+		CloudflareAPIURL: s.SimURL() + "/client/v4", CloudflareToken: "local-token", ProbeURL: s.SimURL(),
+		ConfigRepo: "sourcegraph/cloud", ConfigEnv: "prod"}
+}
+
+// GitHub is the worker's GitHub configuration: the bot's token on the simulated GitHub.
+func (s *Stack) GitHub() config.GitHub {
+	return config.GitHub{Token: "bot-token", APIURL: s.SimURL() + "/", WebhookSecret: s.Opts.WebhookSecret}
+}
+
 // firstIssueEpoch (2026-01-01 UTC) keeps clock-derived issue numbers short.
 const firstIssueEpoch = 1767225600
 
@@ -282,6 +294,9 @@ func Down(dir string) (stopped []string, err error) {
 
 // Stop stops this stack (see Down).
 func (s *Stack) Stop() error { _, err := Down(s.Opts.Dir); return err }
+
+// PID is the process ID of one running process (the benchmarks read its memory from /proc).
+func (s *Stack) PID(name string) (int, bool) { return s.running(name) }
 
 func (s *Stack) pidFile(name string) string { return filepath.Join(s.Opts.Dir, "pids", name+".pid") }
 

@@ -1,0 +1,79 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Targets (issue 8): figures to print against, never assertions.
+const (
+	TargetEfficiency = 1.15
+	TargetOverhead   = 1.10
+	TargetEvents     = 60
+	TargetHistoryPct = 10
+	TargetWorkerMB   = 256
+	TargetWebhookP99 = 50 * time.Millisecond
+)
+
+// Print writes the figures as one table: metric, measured, target, met.
+func (r *Results) Print(w io.Writer) {
+	l := r.Latencies
+	fmt.Fprintf(w, "\nBenchmarks on %s, started %s\n", r.Machine, r.Started.Format(time.RFC3339))
+	fmt.Fprintf(w, "Rollout latencies: SQL backup %s + GKE backup %s + merge %s + rollout %s + soak %d×%s = chain %s per instance; concurrency %d; bake %s; poll %s\n\n",
+		l.SQLBackup, l.GKEBackup, l.Merge, l.Rollout, max(l.SoakProbes-1, 0), l.SoakInterval, l.Chain(), r.Concurrency, l.Bake, l.Poll)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "metric\tmeasured\ttarget\tmet")
+	row := func(metric, measured, target string, met bool) {
+		mark := "yes"
+		if !met {
+			mark = "NO"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", metric, measured, target, mark)
+	}
+	secs := func(d Duration) string { return fmt.Sprintf("%.1f s", d.D().Seconds()) }
+	for _, ro := range r.Rollouts {
+		n := ro.Instances
+		row(fmt.Sprintf("N=%d makespan ÷ ideal", n), fmt.Sprintf("%.3f (%s ÷ %s; waves %v; planning %s)", ro.Efficiency, secs(ro.Makespan), secs(ro.Ideal), ro.Waves, secs(ro.Planning)),
+			fmt.Sprintf("≤ %.2f", TargetEfficiency), ro.Efficiency <= TargetEfficiency)
+		if b := ro.Baseline; b != nil {
+			same := "same calls"
+			if !ro.SameCalls {
+				same = "CALLS DIFFER: " + callList(ro.UpgradeCalls) + " vs " + callList(b.Calls)
+			}
+			row(fmt.Sprintf("N=%d Temporal ÷ goroutine pool", n), fmt.Sprintf("%.3f (%s ÷ %s; %s)", ro.Overhead, secs(ro.Makespan), secs(b.Makespan), same),
+				fmt.Sprintf("≤ %.2f", TargetOverhead), ro.Overhead <= TargetOverhead && ro.SameCalls)
+		}
+		h := ro.History
+		row(fmt.Sprintf("N=%d history events per upgrade", n), fmt.Sprintf("%.1f (upgrade %.1f + instance %.1f + rollout %.1f)", h.PerUpgrade, h.Upgrade, h.Instance, h.Rollout),
+			fmt.Sprintf("≤ %d", TargetEvents), h.PerUpgrade <= TargetEvents)
+		if m, ok := ro.Memory["worker"]; ok {
+			row(fmt.Sprintf("N=%d worker peak RSS", n), fmt.Sprintf("%.0f MB (dev server %.0f MB, simulator %.0f MB, starter %.0f MB)", m.PeakMB,
+				ro.Memory["temporal"].PeakMB, ro.Memory["simulator"].PeakMB, ro.Memory["starter"].PeakMB), fmt.Sprintf("≤ %d MB", TargetWorkerMB), m.PeakMB <= TargetWorkerMB)
+		}
+	}
+	if ro := r.History; ro != nil {
+		h := ro.History
+		row(fmt.Sprintf("N=%d history events per upgrade", ro.Instances), fmt.Sprintf("%.1f (%d workflows, %d events, %d rollout runs, makespan %s)", h.PerUpgrade, h.Workflows, h.Events, ro.Runs, secs(ro.Makespan)),
+			fmt.Sprintf("≤ %d", TargetEvents), h.PerUpgrade <= TargetEvents)
+		row(fmt.Sprintf("N=%d largest history", ro.Instances), fmt.Sprintf("%d events = %.1f %% of %d (%s)", h.Largest, h.LargestEventsPct, HistoryEventLimit, h.LargestID),
+			fmt.Sprintf("< %d %%", TargetHistoryPct), h.LargestEventsPct < TargetHistoryPct)
+		row(fmt.Sprintf("N=%d largest history size", ro.Instances), fmt.Sprintf("%.2f MB = %.1f %% of 50 MB (%s)", float64(h.LargestBytes)/(1<<20), h.LargestBytesPct, h.LargestBytesID),
+			fmt.Sprintf("< %d %%", TargetHistoryPct), h.LargestBytesPct < TargetHistoryPct)
+		if m, ok := ro.Memory["worker"]; ok {
+			row(fmt.Sprintf("N=%d worker peak RSS", ro.Instances), fmt.Sprintf("%.0f MB", m.PeakMB), "(information)", true)
+		}
+	}
+	if wh := r.Webhook; wh != nil {
+		ms := func(d Duration) string { return fmt.Sprintf("%.1f ms", float64(d.D().Microseconds())/1000) }
+		row("webhook → workflow started p50", ms(wh.Started.P50), "", true)
+		row("webhook → workflow started p99", fmt.Sprintf("%s (max %s; %d/s for %s: %d sent, %d accepted; response p50 %s p99 %s)", ms(wh.Started.P99), ms(wh.Started.Max),
+			wh.Load.Rate, wh.Load.Duration, wh.Sent, wh.Accepted, ms(wh.Responded.P50), ms(wh.Responded.P99)), "≤ 50 ms", wh.Started.P99.D() <= TargetWebhookP99)
+	}
+	tw.Flush()
+	if wh := r.Webhook; wh != nil && len(wh.Other) > 0 {
+		fmt.Fprintf(w, "webhook answers other than 202: %s\n", strings.Join(wh.Other, "; "))
+	}
+}

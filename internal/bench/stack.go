@@ -1,0 +1,196 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sourcegraph/lifecycle/internal/devstack"
+)
+
+// startStack starts the whole stack (dev server, simulator, worker, starter) as processes in a
+// fresh folder, with the latencies set in the simulator and the settings in every process.
+func startStack(ctx context.Context, c Config, l Latencies) (*devstack.Stack, func(), error) {
+	dir, err := os.MkdirTemp("", "lifecycle-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	ports, err := freePorts(6)
+	if err != nil {
+		return nil, nil, err
+	}
+	ms := func(d time.Duration) string { return d.String() }
+	opts := devstack.Options{
+		Dir: dir, BinDir: filepath.Join(c.Root, "bin"), Temporal: filepath.Join(c.Root, "bin", "temporal"),
+		InMemory: true, Headless: true, WebhookSecret: "bench-secret",
+		TemporalPort: ports[0], UIPort: ports[1], SimPort: ports[2], SimGRPCPort: ports[3], StarterPort: ports[4], WorkerPort: ports[5],
+		Env: append([]string{
+			"LIFECYCLE_SOAK_PROBES=" + strconv.Itoa(l.SoakProbes), "LIFECYCLE_SOAK_INTERVAL=" + ms(l.SoakInterval),
+			"LIFECYCLE_ROLLOUT_BAKE=" + ms(l.Bake), "CLOUD_POLL_INTERVAL=" + ms(l.Poll), "LOG_LEVEL=warn",
+		}, c.Worker...),
+		SimArgs: []string{"-sql-op", ms(l.SQLBackup), "-backup-op", ms(l.GKEBackup), "-rollout", ms(l.Rollout)},
+	}
+	s, err := devstack.Up(ctx, opts)
+	stop := func() {
+		if s != nil {
+			s.Stop()
+		}
+		os.RemoveAll(dir)
+	}
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	if l.Merge > 0 {
+		// The simulator merges at once; a fault rule with only a latency makes the merge take Merge.
+		if err := simPost(ctx, s.SimURL()+"/_sim/faults", map[string]any{"api": "github", "method": "pulls.merge", "latency": ms(l.Merge)}); err != nil {
+			stop()
+			return nil, nil, err
+		}
+	}
+	return s, stop, nil
+}
+
+func simPost(ctx context.Context, url string, body any) error {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e struct{ Error string }
+		json.NewDecoder(resp.Body).Decode(&e)
+		return fmt.Errorf("POST %s: %s %s", url, resp.Status, e.Error)
+	}
+	return nil
+}
+
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for len(ports) < n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// Memory is a process's resident memory: the peak (VmHWM) and the last sample.
+type Memory struct {
+	PeakMB float64 `json:"peakMB"`
+	LastMB float64 `json:"lastMB"`
+}
+
+// memWatch samples the stack's processes' resident memory until stopped.
+type memWatch struct {
+	mu   sync.Mutex
+	pids map[string]int
+	got  map[string]Memory
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func watchMemory(s *devstack.Stack) *memWatch {
+	m := &memWatch{pids: map[string]int{}, got: map[string]Memory{}, done: make(chan struct{})}
+	for _, name := range devstack.Processes {
+		if pid, ok := s.PID(name); ok {
+			m.pids[name] = pid
+		}
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			m.sample()
+			select {
+			case <-m.done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return m
+}
+
+func (m *memWatch) sample() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, pid := range m.pids {
+		rss, hwm, ok := procMemory(pid)
+		if !ok {
+			continue
+		}
+		g := m.got[name]
+		g.LastMB, g.PeakMB = rss, max(g.PeakMB, hwm, rss)
+		m.got[name] = g
+	}
+}
+
+// stop takes a last sample and returns every process's figures.
+func (m *memWatch) stop() map[string]Memory {
+	close(m.done)
+	m.wg.Wait()
+	m.sample()
+	return m.got
+}
+
+// procMemory reads VmRSS and VmHWM (the kernel's own peak) in MB.
+func procMemory(pid int) (rss, hwm float64, ok bool) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, found := strings.Cut(sc.Text(), ":")
+		if !found || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		if k == "VmRSS" {
+			rss = kb / 1024
+		} else {
+			hwm = kb / 1024
+		}
+	}
+	return rss, hwm, true
+}
+
+// machine names the CPU count and memory the figures were taken on.
+func machine() string {
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0]); len(f) >= 2 {
+			if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
+				mem = fmt.Sprintf(", %.0f GiB", kb/1024/1024)
+			}
+		}
+	}
+	return fmt.Sprintf("%d CPUs%s, %s/%s, %s", runtime.NumCPU(), mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
