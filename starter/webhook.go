@@ -345,7 +345,7 @@ func rolloutStart(ref workflows.IssueRef, is *github.Issue, up forms.UpgradeTrac
 		RequestedAt: is.GetCreatedAt().Time,
 		Settings:    settings,
 		Upgrade:     up,
-	}}
+	}, Revision: workflows.CurrentRevision}
 	return opts, in
 }
 

@@ -28,6 +28,22 @@ func main() {
 	}
 }
 
+// workerOptions: pollers scale with the backlog (the SDK's autoscaling, which the server steers),
+// so a rollout's burst of workflow tasks (a wave's instance and upgrade workflows all at once) does
+// not queue behind the SDK's default two pollers per queue. LIFECYCLE_WORKER_POLLERS=N fixes the
+// number instead (benchmarks compare the two).
+func workerOptions() (worker.Options, error) {
+	if os.Getenv("LIFECYCLE_WORKER_POLLERS") != "" {
+		n, err := config.IntEnv("LIFECYCLE_WORKER_POLLERS", 0)
+		if err != nil {
+			return worker.Options{}, err
+		}
+		return worker.Options{MaxConcurrentWorkflowTaskPollers: n, MaxConcurrentActivityTaskPollers: n}, nil
+	}
+	auto := worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})
+	return worker.Options{WorkflowTaskPollerBehavior: auto, ActivityTaskPollerBehavior: auto}, nil
+}
+
 func run() error {
 	listen := flag.String("listen", config.Getenv("WORKER_LISTEN", "127.0.0.1:9090"), "address for /healthz, /readyz and /metrics (WORKER_LISTEN)")
 	flag.Parse()
@@ -52,7 +68,11 @@ func run() error {
 	defer tc.Close()
 
 	acts.Lifecycle = activities.NewLifecycle(tc, workflows.TaskQueue)
-	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
+	wopts, err := workerOptions()
+	if err != nil {
+		return err
+	}
+	w := worker.New(tc, workflows.TaskQueue, wopts)
 	register(w, acts)
 
 	mux := http.NewServeMux()

@@ -22,7 +22,7 @@ import (
 // a deterministic name, so a retried step finds what an earlier attempt made; an abort undoes the
 // completed steps in reverse.
 func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
-	ctx = withSettings(ctx, in.Request.Settings)
+	ctx = withOperation(ctx, in)
 	inst := in.Instance
 	slug := inst.Slug
 	form := in.Request.Create

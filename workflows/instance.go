@@ -230,7 +230,7 @@ func (e *entity) start(ctx workflow.Context, req OperationRequest, key string) (
 		StaticDetails: fmt.Sprintf("**%s** of instance `%s` (%s, %s), requested by @%s on %s.\n\nEntity workflow: `%s`",
 			req.Operation, inst.Slug, inst.Type, inst.Domain, req.Requester, issueText(req.Issue), InstanceWorkflowID(inst.Slug)),
 	})
-	fut := workflow.ExecuteChildWorkflow(cctx, operationWorkflows[req.Operation], OperationInput{Request: req, Instance: inst, Backups: e.rec.Backups})
+	fut := workflow.ExecuteChildWorkflow(cctx, operationWorkflows[req.Operation], OperationInput{Request: req, Instance: inst, Backups: e.rec.Backups, Revision: CurrentRevision})
 	if err := fut.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		e.rec.Current, e.rec.State = nil, e.prevState
 		e.publish(ctx)

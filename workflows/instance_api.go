@@ -251,6 +251,8 @@ type OperationInput struct {
 	Instance Instance         `json:"instance"`
 	// Backups are the instance's newest on-demand backups (resume restores from them if needed).
 	Backups *BackupRecord `json:"backups,omitempty"`
+	// Revision is how the operation makes its calls (CurrentRevision when started).
+	Revision int `json:"revision,omitempty"`
 }
 
 // OperationResult is what an operation did, for the instance's record.

@@ -372,7 +372,7 @@ func formatTime(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006 15:0
 // operation, and the same name on a retry finds the same branch and pull request.
 func (o *operation) changeConfig(ctx workflow.Context, name, title string, mutate func(*spec.Config) error) (activities.ChangeResult, error) {
 	slug := o.in.Instance.Slug
-	rc, err := execute[activities.ReadConfigResult](ctx, CloudCall, "Read config.yaml from the config repo", (*activities.ConfigRepo).ReadInstanceConfig,
+	rc, err := executeLocal[activities.ReadConfigResult](ctx, CloudCall, "Read config.yaml from the config repo", (*activities.ConfigRepo).ReadInstanceConfig,
 		activities.ReadConfigInput{Slug: slug})
 	if err != nil {
 		return activities.ChangeResult{}, err

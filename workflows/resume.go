@@ -15,7 +15,7 @@ import (
 // the instance healthy (§8.2: no false pages), and last the version catches up with the fleet
 // (§8.10), behind fresh on-demand backups (§8.4, invariant 6).
 func Resume(ctx workflow.Context, in OperationInput) (OperationResult, error) {
-	ctx = withSettings(ctx, in.Request.Settings)
+	ctx = withOperation(ctx, in)
 	inst := in.Instance
 	slug := inst.Slug
 	host := srHost(inst)

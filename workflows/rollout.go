@@ -34,7 +34,7 @@ const (
 // body carries the live checklist. It continues as new, carrying its state, before its history
 // grows large, so a fleet of thousands stays well inside Temporal's limits.
 func FleetUpgrade(ctx workflow.Context, in RolloutInput) (RolloutState, error) {
-	ctx = withSettings(ctx, in.Request.Settings)
+	ctx = withRevision(withSettings(ctx, in.Request.Settings), in.Revision)
 	r := &rollout{req: in.Request, s: in.Request.Settings.WithDefaults(), id: workflow.GetInfo(ctx).WorkflowExecution.ID}
 	r.concurrency = in.Request.Upgrade.Concurrency
 	if r.concurrency < forms.MinConcurrency || r.concurrency > forms.MaxConcurrency {
@@ -88,6 +88,9 @@ type rollout struct {
 	// notified remembers one-off comments already posted in this run (approval asked, halted).
 	notified map[string]bool
 	stopSLA  workflow.CancelFunc
+	// timerAt is when the pending wake-up timer fires (zero: none); woken is set when one fires.
+	timerAt time.Time
+	woken   bool
 }
 
 func (r *rollout) index() {
@@ -232,9 +235,9 @@ func (r *rollout) run(ctx workflow.Context) (RolloutState, error) {
 			if r.stopSLA != nil {
 				r.stopSLA()
 			}
-			return r.st, workflow.NewContinueAsNewError(ctx, FleetUpgrade, RolloutInput{Request: r.req, State: &r.st})
+			return r.st, workflow.NewContinueAsNewError(ctx, FleetUpgrade, RolloutInput{Request: r.req, State: &r.st, Revision: CurrentRevision})
 		}
-		if err := awaitUntil(ctx, wake, func() bool { return r.reports.Len() > 0 || r.changed }); err != nil {
+		if err := r.wait(ctx, wake); err != nil {
 			return r.st, err
 		}
 	}
@@ -315,8 +318,9 @@ func (r *rollout) fill(ctx workflow.Context, w *Wave) time.Time {
 			}
 		}
 	}
+	var ask []*RolloutInstance
 	for _, in := range queue {
-		if r.running() >= r.concurrency {
+		if r.running()+len(ask) >= r.concurrency {
 			break
 		}
 		now := workflow.Now(ctx)
@@ -328,14 +332,35 @@ func (r *rollout) fill(ctx workflow.Context, w *Wave) time.Time {
 				continue
 			}
 		}
-		r.request(ctx, in)
+		ask = append(ask, in)
 	}
+	r.requestAll(ctx, ask)
 	return wake
 }
 
+// requestAll asks for the instances' upgrades, all at once (local activities in one workflow
+// task); a rollout of an earlier revision asked one after the other, and replays so.
+func (r *rollout) requestAll(ctx workflow.Context, ask []*RolloutInstance) {
+	if revision(ctx) < RevisionLocalActivities {
+		for _, in := range ask {
+			res, err := r.request(ctx, in)(ctx)
+			r.settle(ctx, in, res, err)
+		}
+		return
+	}
+	waits := make([]func(workflow.Context) (activities.RequestResult, error), len(ask))
+	for i, in := range ask {
+		waits[i] = r.request(ctx, in)
+	}
+	for i, in := range ask {
+		res, err := waits[i](ctx)
+		r.settle(ctx, in, res, err)
+	}
+}
+
 // request asks the instance's entity workflow for the upgrade, adopting an instance that has no
-// entity yet (made before this service, or by hand).
-func (r *rollout) request(ctx workflow.Context, in *RolloutInstance) {
+// entity yet (made before this service, or by hand); the returned function waits for the answer.
+func (r *rollout) request(ctx workflow.Context, in *RolloutInstance) func(workflow.Context) (activities.RequestResult, error) {
 	issue := r.req.Issue
 	req := OperationRequest{Operation: forms.OpUpgrade, Slug: in.Slug, Issue: &issue, Requester: r.req.Requester,
 		RequestedAt: r.req.RequestedAt, Settings: r.req.Settings, Upgrade: &UpgradeRequest{Version: r.st.Version, Rollout: r.id}}
@@ -347,13 +372,18 @@ func (r *rollout) request(ctx workflow.Context, in *RolloutInstance) {
 	// cannot tell, as it flags the reflection inside.
 	arg, _ := json.Marshal(req)     //workflowcheck:ignore
 	start, _ := json.Marshal(adopt) //workflowcheck:ignore
-	res, err := execute[activities.RequestResult](ctx, CloudCall, "Ask "+in.Slug+" for the upgrade to "+r.st.Version, (*activities.Lifecycle).Request,
+	wait := executeLocalAsync[activities.RequestResult](ctx, CloudCall, "Ask "+in.Slug+" for the upgrade to "+r.st.Version, (*activities.Lifecycle).Request,
 		activities.RequestInput{WorkflowID: InstanceWorkflowID(in.Slug), UpdateName: UpdateRequest, UpdateID: fmt.Sprintf("%s/%s/%d", r.id, in.Slug, in.Attempt), Arg: arg,
 			StartWorkflow: "InstanceLifecycle", StartInput: start, StartSummary: fmt.Sprintf("instance `%s` (adopted by %s)", in.Slug, r.id),
 			StartKeywords: map[string]string{SAInstanceSlug.GetName(): in.Slug, SAInstanceType.GetName(): string(in.Type)}})
 	r.dirty = true
 	// Only the request needed them; the state stays smaller without.
 	in.Domain, in.Region, in.Size = "", "", ""
+	return wait
+}
+
+// settle records the instance workflow's answer to a request.
+func (r *rollout) settle(ctx workflow.Context, in *RolloutInstance, res activities.RequestResult, err error) {
 	switch {
 	case err != nil:
 		in.Status, in.Error, in.EndedAt = UpgradeRejected, "could not ask the instance workflow: "+errorMessage(err), workflow.Now(ctx)
@@ -362,6 +392,31 @@ func (r *rollout) request(ctx workflow.Context, in *RolloutInstance) {
 	default:
 		in.Status = UpgradeRunning
 	}
+}
+
+// wait sleeps until a report or a control arrives, or until wake. A timer outlives the wake-up
+// that did not need it: each report wakes the loop, and starting a new timer for the same moment
+// every time would add two events per report to a history that must stay small (issue 8).
+// Rollouts of earlier revisions replay their one-timer-per-wait.
+func (r *rollout) wait(ctx workflow.Context, wake time.Time) error {
+	ready := func() bool { return r.reports.Len() > 0 || r.changed }
+	if revision(ctx) < RevisionLocalActivities {
+		return awaitUntil(ctx, wake, ready)
+	}
+	if !wake.IsZero() && (r.timerAt.IsZero() || wake.Before(r.timerAt)) {
+		at := wake
+		r.timerAt = at
+		t := workflow.NewTimer(ctx, max(at.Sub(workflow.Now(ctx)), time.Millisecond))
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			_ = t.Get(ctx, nil)
+			if r.timerAt.Equal(at) {
+				r.timerAt = time.Time{}
+			}
+			r.woken = true
+		})
+	}
+	r.woken = false
+	return workflow.Await(ctx, func() bool { return ready() || r.woken })
 }
 
 // drain applies the reports that have arrived.

@@ -144,7 +144,7 @@ func (h *rolloutHarness) input(mut func(*RolloutRequest)) RolloutInput {
 	if mut != nil {
 		mut(&req)
 	}
-	return RolloutInput{Request: req}
+	return RolloutInput{Request: req, Revision: CurrentRevision}
 }
 
 // run executes the rollout, stopping the ticks after limit of test time.

@@ -20,7 +20,7 @@ import (
 // spec.frontendRestartedAt rolls the deployment, like `kubectl rollout restart`. Then it waits
 // until the instance is healthy again and serves its version.
 func ReloadFrontend(ctx workflow.Context, in OperationInput) (OperationResult, error) {
-	ctx = withSettings(ctx, in.Request.Settings)
+	ctx = withOperation(ctx, in)
 	inst := in.Instance
 	host := soHost(inst)
 
@@ -59,7 +59,7 @@ func ReloadFrontend(ctx workflow.Context, in OperationInput) (OperationResult, e
 
 // SetTelemetry turns user-level telemetry on or off (runbooks §6.2) in config.yaml.
 func SetTelemetry(ctx workflow.Context, in OperationInput) (OperationResult, error) {
-	ctx = withSettings(ctx, in.Request.Settings)
+	ctx = withOperation(ctx, in)
 	t := in.Request.Telemetry
 	enable := t != nil && t.Enable
 	word := "off"
@@ -114,7 +114,7 @@ func SetTelemetry(ctx workflow.Context, in OperationInput) (OperationResult, err
 // Ranges that are not network addresses (142.250.217.110/29) are rejected with the corrected
 // range, never silently fixed: the customer must confirm the correction.
 func UpdateAllowlist(ctx workflow.Context, in OperationInput) (OperationResult, error) {
-	ctx = withSettings(ctx, in.Request.Settings)
+	ctx = withOperation(ctx, in)
 	inst := in.Instance
 	host := soHost(inst)
 	var want []string
@@ -182,7 +182,7 @@ func UpdateAllowlist(ctx workflow.Context, in OperationInput) (OperationResult, 
 // instance-type label in config.yaml becomes production, so the trial timer no longer applies and
 // costs are attributed to the customer. The instance workflow removes the trial clock.
 func ConvertTrial(ctx workflow.Context, in OperationInput) (OperationResult, error) {
-	ctx = withSettings(ctx, in.Request.Settings)
+	ctx = withOperation(ctx, in)
 	var o *operation
 	var old string
 	var seen bool

@@ -19,7 +19,7 @@ import (
 // and config.yaml records the suspension. The project, Cloud SQL data, backups, DNS record and
 // allowlist all stay, so Resume can bring the instance back.
 func Suspend(ctx workflow.Context, in OperationInput) (OperationResult, error) {
-	ctx = withSettings(ctx, in.Request.Settings)
+	ctx = withOperation(ctx, in)
 	inst := in.Instance
 	slug := inst.Slug
 	host := srHost(inst)

@@ -116,7 +116,7 @@ func (g *teardownGate) cancelled(o *operation) error {
 //
 // It never calls EnsureSQLInstance: that would turn Cloud SQL's deletion protection back on.
 func Teardown(ctx workflow.Context, in OperationInput) (OperationResult, error) {
-	ctx = withSettings(ctx, in.Request.Settings)
+	ctx = withOperation(ctx, in)
 	inst := in.Instance
 	slug := inst.Slug
 	project := spec.ProjectID(slug)

@@ -24,7 +24,7 @@ const UpgradeLabel = "mi-upgrade"
 // Asked for by a fleet rollout (UpgradeRequest.Rollout), it reports to the rollout instead of
 // commenting on the tracking issue, and the rollout's SLA clock is the one that counts.
 func Upgrade(ctx workflow.Context, in OperationInput) (OperationResult, error) {
-	ctx = withSettings(ctx, in.Request.Settings)
+	ctx = withOperation(ctx, in)
 	inst := in.Instance
 	host, ref := srHost(inst), srRefs(inst)
 	up := in.Request.Upgrade
@@ -152,7 +152,7 @@ func upgradeChecks(ctx workflow.Context, o *operation, up *UpgradeRequest, targe
 			return "", why, nil
 		}
 	}
-	rc, err := execute[activities.ReadConfigResult](ctx, CloudCall, "Read config.yaml from the config repo", (*activities.ConfigRepo).ReadInstanceConfig,
+	rc, err := executeLocal[activities.ReadConfigResult](ctx, CloudCall, "Read config.yaml from the config repo", (*activities.ConfigRepo).ReadInstanceConfig,
 		activities.ReadConfigInput{Slug: o.in.Instance.Slug})
 	switch {
 	case err != nil:
@@ -173,7 +173,7 @@ func upgradeChecks(ctx workflow.Context, o *operation, up *UpgradeRequest, targe
 	case c < 0:
 		return fmt.Sprintf("runs %s, newer than %s", *from, target), "", nil
 	}
-	p, err := execute[activities.ProbeResult](ctx, Probe, "Health check before the upgrade", (*activities.Uptime).Probe, activities.ProbeInput{Host: host})
+	p, err := executeLocal[activities.ProbeResult](ctx, Probe, "Health check before the upgrade", (*activities.Uptime).Probe, activities.ProbeInput{Host: host})
 	if err != nil {
 		return "", "could not probe " + host + ": " + errorMessage(err), nil
 	}

@@ -114,6 +114,8 @@ type RolloutRequest struct {
 type RolloutInput struct {
 	Request RolloutRequest `json:"request"`
 	State   *RolloutState  `json:"state,omitempty"`
+	// Revision is how the rollout makes its calls (CurrentRevision when started).
+	Revision int `json:"revision,omitempty"`
 }
 
 // RolloutPhase is where the whole rollout stands.

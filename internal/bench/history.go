@@ -81,8 +81,13 @@ func historyCost(ctx context.Context, tc client.Client, upgraded int) (HistoryCo
 	return h, nil
 }
 
-// activityCalls are the activity types one workflow scheduled, in order.
-func activityCalls(ctx context.Context, tc client.Client, id string) ([]string, error) {
+// activityCalls are the activity types one workflow called, in order: activities and local
+// activities (whose markers are decoded with the stack's data converter, as they are encrypted).
+func activityCalls(ctx context.Context, s *devstack.Stack, tc client.Client, id string) ([]string, error) {
+	opts, err := s.ClientOptions()
+	if err != nil {
+		return nil, err
+	}
 	it := tc.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var calls []string
 	for it.HasNext() {
@@ -92,6 +97,13 @@ func activityCalls(ctx context.Context, tc client.Client, id string) ([]string, 
 		}
 		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
 			calls = append(calls, a.GetActivityType().GetName())
+		}
+		if m := e.GetMarkerRecordedEventAttributes(); m != nil && m.GetMarkerName() == "LocalActivity" {
+			var la struct{ ActivityType string }
+			if err := opts.DataConverter.FromPayloads(m.GetDetails()["data"], &la); err != nil {
+				return nil, fmt.Errorf("local activity marker in %s: %w", id, err)
+			}
+			calls = append(calls, la.ActivityType)
 		}
 	}
 	return calls, nil

@@ -104,7 +104,7 @@ func runRollout(ctx context.Context, c Config, n int, l Latencies, load *Webhook
 		mem.stop()
 		return nil, nil, err
 	}
-	if r.UpgradeCalls, err = activityCalls(ctx, tc, workflows.UpgradeWorkflowID(slugs[len(slugs)-1], workflows.IssueRef{Owner: devstack.SampleOwner, Repo: devstack.SampleRepo, Number: is.GetNumber()}, 1)); err != nil {
+	if r.UpgradeCalls, err = activityCalls(ctx, s, tc, workflows.UpgradeWorkflowID(slugs[len(slugs)-1], workflows.IssueRef{Owner: devstack.SampleOwner, Repo: devstack.SampleRepo, Number: is.GetNumber()}, 1)); err != nil {
 		mem.stop()
 		return nil, nil, err
 	}
