@@ -13,18 +13,18 @@ import (
 
 // RolloutRun is one fleet rollout through the real entry points.
 type RolloutRun struct {
-	Instances int         `json:"instances"`
-	Upgraded  int         `json:"upgraded"`
-	Latencies Latencies   `json:"latencies"`
-	Waves     []int       `json:"waves"` // instances per wave
-	Chain     Duration    `json:"chain"`
-	Ideal     Duration    `json:"ideal"`
-	Makespan  Duration    `json:"makespan"` // rollout start (tracking issue handled) → end
-	Planning  Duration    `json:"planning"` // start → first wave (release lookup, fleet listing, plan)
-	Efficiency float64    `json:"makespanOverIdeal"`
-	Runs      int         `json:"runs"` // rollout workflow runs (1 + continue-as-new)
-	History   HistoryCost `json:"history"`
-	Memory    map[string]Memory `json:"memoryMB"`
+	Instances  int               `json:"instances"`
+	Upgraded   int               `json:"upgraded"`
+	Latencies  Latencies         `json:"latencies"`
+	Waves      []int             `json:"waves"` // instances per wave
+	Chain      Duration          `json:"chain"`
+	Ideal      Duration          `json:"ideal"`
+	Makespan   Duration          `json:"makespan"` // rollout start (tracking issue handled) → end
+	Planning   Duration          `json:"planning"` // start → first wave (release lookup, fleet listing, plan)
+	Efficiency float64           `json:"makespanOverIdeal"`
+	Runs       int               `json:"runs"` // rollout workflow runs (1 + continue-as-new)
+	History    HistoryCost       `json:"history"`
+	Memory     map[string]Memory `json:"memoryMB"`
 	// UpgradeCalls are the activities of one instance's upgrade, in order (from its history).
 	UpgradeCalls []string `json:"upgradeCalls"`
 
