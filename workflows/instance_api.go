@@ -106,7 +106,7 @@ type Settings struct {
 	// RolloutRefresh is the least time between two edits of the tracking issue (default 10 s), so
 	// a large wave does not edit it once per instance.
 	RolloutRefresh time.Duration `json:"rolloutRefresh,omitempty"`
-	// RolloutHistory is the history length at which a rollout continues as new (default 10,000).
+	// RolloutHistory is the history length at which a rollout continues as new (default 4,000).
 	RolloutHistory int `json:"rolloutHistory,omitempty"`
 	// UpgradeEstimate is the plan's estimate of one instance's upgrade (default 30 min).
 	UpgradeEstimate time.Duration `json:"upgradeEstimate,omitempty"`

@@ -32,8 +32,11 @@ type Config struct {
 	Latencies   Latencies
 	// Webhook is the delivery load sent to the starter on the largest fleet's stack (Rate 0 skips).
 	Webhook WebhookLoad
-	// Worker is extra environment for the worker (tuning experiments), e.g. LIFECYCLE_WORKER_*.
-	Worker []string
+	// SkipBaseline leaves the goroutine-pool runs out (a quicker before/after comparison).
+	SkipBaseline bool
+	// Env is extra environment for every process of the stack (tuning experiments), e.g.
+	// LIFECYCLE_WORKER_POLLERS=2.
+	Env []string
 	Log    io.Writer
 }
 
@@ -100,6 +103,10 @@ func Run(ctx context.Context, c Config) (*Results, error) {
 			return res, fmt.Errorf("rollout of %d instances: %w", n, err)
 		}
 		res.Webhook = cmpOr(wh, res.Webhook)
+		if c.SkipBaseline {
+			res.Rollouts = append(res.Rollouts, *r)
+			continue
+		}
 		b, err := runBaseline(ctx, c, n, c.Latencies)
 		if err != nil {
 			return res, fmt.Errorf("baseline of %d instances: %w", n, err)

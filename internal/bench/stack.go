@@ -38,7 +38,7 @@ func startStack(ctx context.Context, c Config, l Latencies) (*devstack.Stack, fu
 		Env: append([]string{
 			"LIFECYCLE_SOAK_PROBES=" + strconv.Itoa(l.SoakProbes), "LIFECYCLE_SOAK_INTERVAL=" + ms(l.SoakInterval),
 			"LIFECYCLE_ROLLOUT_BAKE=" + ms(l.Bake), "CLOUD_POLL_INTERVAL=" + ms(l.Poll), "LOG_LEVEL=warn",
-		}, c.Worker...),
+		}, c.Env...),
 		SimArgs: []string{"-sql-op", ms(l.SQLBackup), "-backup-op", ms(l.GKEBackup), "-rollout", ms(l.Rollout)},
 	}
 	s, err := devstack.Up(ctx, opts)

@@ -26,11 +26,14 @@ func main() {
 	conc := flag.Int("concurrency", 5, "upgrades in flight (the runbooks allow at most 5)")
 	rate := flag.Int("webhook-rate", 50, "webhook deliveries per second on the largest fleet's stack (0 skips)")
 	dur := flag.Duration("webhook-for", 20*time.Second, "how long the webhook deliveries run")
+	noBaseline := flag.Bool("no-baseline", false, "skip the goroutine-pool baseline runs")
+	var env envList
+	flag.Var(&env, "env", "KEY=VALUE added to every process of the stacks (repeatable), e.g. LIFECYCLE_WORKER_POLLERS=2")
 	out := flag.String("out", filepath.Join(root, ".local", "bench.json"), "where the JSON goes")
 	flag.Parse()
 
 	cfg := bench.Config{Root: root, HistorySize: *history, Concurrency: *conc, Latencies: bench.DefaultLatencies,
-		Webhook: bench.WebhookLoad{Rate: *rate, Duration: *dur}, Log: os.Stderr}
+		Webhook: bench.WebhookLoad{Rate: *rate, Duration: *dur}, Log: os.Stderr, SkipBaseline: *noBaseline, Env: env}
 	for _, f := range strings.Split(*sizes, ",") {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
@@ -61,6 +64,17 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+}
+
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, " ") }
+func (e *envList) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("%q: want KEY=VALUE", v)
+	}
+	*e = append(*e, v)
+	return nil
 }
 
 func write(path string, res *bench.Results) error {
