@@ -23,6 +23,8 @@ type BaselineRun struct {
 	Planning Duration `json:"planning"`
 	Waves    []int    `json:"waves"`
 	Calls    []string `json:"calls"` // one instance's calls, in order
+	// GitHubPerUpgrade is the GitHub API calls per instance (listing the fleet included).
+	GitHubPerUpgrade float64 `json:"githubCallsPerUpgrade"`
 }
 
 func runBaseline(ctx context.Context, c Config, n int, l Latencies) (*BaselineRun, error) {
@@ -42,7 +44,7 @@ func runBaseline(ctx context.Context, c Config, n int, l Latencies) (*BaselineRu
 		return nil, err
 	}
 	s := &devstack.Stack{Opts: devstack.Options{Dir: dir, BinDir: filepath.Join(c.Root, "bin"), InMemory: true, SimPort: ports[0], SimGRPCPort: ports[1],
-		WebhookSecret: "bench-secret", SimArgs: []string{"-sql-op", l.SQLBackup.String(), "-backup-op", l.GKEBackup.String(), "-rollout", l.Rollout.String()}}}
+		WebhookSecret: "bench-secret", SimArgs: simArgs(l)}}
 	if err := s.Start(ctx, "simulator"); err != nil {
 		return nil, err
 	}
@@ -107,6 +109,11 @@ func runBaseline(ctx context.Context, c Config, n int, l Latencies) (*BaselineRu
 	}
 	res.Makespan = Duration(time.Since(start))
 	res.Calls = b.calls
+	calls, err := githubCalls(ctx, s.SimURL())
+	if err != nil {
+		return nil, err
+	}
+	res.GitHubPerUpgrade = float64(calls) / float64(n)
 	return res, checkServed(ctx, s, keys(byslug), b.target)
 }
 

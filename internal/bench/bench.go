@@ -37,7 +37,7 @@ type Config struct {
 	// Env is extra environment for every process of the stack (tuning experiments), e.g.
 	// LIFECYCLE_WORKER_POLLERS=2.
 	Env []string
-	Log    io.Writer
+	Log io.Writer
 }
 
 // Latencies are the simulator's set latencies per step of one instance's upgrade, and the

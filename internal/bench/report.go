@@ -49,6 +49,11 @@ func (r *Results) Print(w io.Writer) {
 		h := ro.History
 		row(fmt.Sprintf("N=%d history events per upgrade", n), fmt.Sprintf("%.1f (upgrade %.1f + instance %.1f + rollout %.1f)", h.PerUpgrade, h.Upgrade, h.Instance, h.Rollout),
 			fmt.Sprintf("≤ %d", TargetEvents), h.PerUpgrade <= TargetEvents)
+		gh := fmt.Sprintf("%.1f", ro.GitHubPerUpgrade)
+		if ro.Baseline != nil {
+			gh += fmt.Sprintf(" (goroutine pool %.1f)", ro.Baseline.GitHubPerUpgrade)
+		}
+		row(fmt.Sprintf("N=%d GitHub API calls per upgrade", n), gh, "(information)", true)
 		if m, ok := ro.Memory["worker"]; ok {
 			row(fmt.Sprintf("N=%d worker peak RSS", n), fmt.Sprintf("%.0f MB (dev server %.0f MB, simulator %.0f MB, starter %.0f MB)", m.PeakMB,
 				ro.Memory["temporal"].PeakMB, ro.Memory["simulator"].PeakMB, ro.Memory["starter"].PeakMB), fmt.Sprintf("≤ %d MB", TargetWorkerMB), m.PeakMB <= TargetWorkerMB)

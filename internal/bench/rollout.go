@@ -25,6 +25,10 @@ type RolloutRun struct {
 	Runs       int               `json:"runs"` // rollout workflow runs (1 + continue-as-new)
 	History    HistoryCost       `json:"history"`
 	Memory     map[string]Memory `json:"memoryMB"`
+	// GitHubPerUpgrade is the GitHub API calls per instance upgraded (every process, the fleet
+	// listing and the tracking issue's edits included): what a rollout costs of the token's
+	// hourly rate limit.
+	GitHubPerUpgrade float64 `json:"githubCallsPerUpgrade"`
 	// UpgradeCalls are the activities of one instance's upgrade, in order (from its history).
 	UpgradeCalls []string `json:"upgradeCalls"`
 
@@ -93,6 +97,12 @@ func runRollout(ctx context.Context, c Config, n int, l Latencies, load *Webhook
 		mem.stop()
 		return nil, nil, err
 	}
+	calls, err := githubCalls(ctx, s.SimURL())
+	if err != nil {
+		mem.stop()
+		return nil, nil, err
+	}
+	r.GitHubPerUpgrade = float64(calls) / float64(n)
 	r.Makespan = Duration(st.EndedAt.Sub(st.StartedAt))
 	if len(st.Waves) > 0 {
 		r.Planning = Duration(st.Waves[0].StartedAt.Sub(st.StartedAt))

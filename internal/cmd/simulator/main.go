@@ -31,6 +31,7 @@ func main() {
 	backupOp := flag.Duration("backup-op", time.Second, "how long Backup for GKE operations take")
 	projectOp := flag.Duration("project-op", time.Second, "how long project creation takes")
 	firstIssue := flag.Int64("github-first-issue", 1, "number of the first issue in each simulated repository (set it higher when Temporal's history outlives the simulator, so issue numbers never repeat)")
+	rateLimit := flag.Int("github-rate-limit", 5000, "GitHub API requests per hour per user before the simulated GitHub reports the limit exhausted")
 	rollout := flag.Duration("rollout", 2*time.Second, "delay between a version merging in the config repo and the instance serving it")
 	flag.Parse()
 	cfg.WebhookSecret = os.Getenv("SIM_WEBHOOK_SECRET")
@@ -44,6 +45,7 @@ func main() {
 
 	gh := simgithub.DefaultOptions()
 	gh.FirstIssueNumber = *firstIssue
+	gh.RateLimit = *rateLimit
 	s, err := stack.StartWith(cfg, gh)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "simulator:", err)

@@ -135,6 +135,10 @@ type Options struct {
 	// like a real repository with history, so issue numbers (and the workflow IDs derived from
 	// them) never repeat across restarts.
 	FirstIssueNumber int64
+	// RateLimit is an authenticated user's requests per hour (default 5,000, github.com's for a
+	// token; a GitHub App on Enterprise Cloud gets 15,000). Past it the responses say so and
+	// go-github stops sending until the reset, as with GitHub.
+	RateLimit int
 }
 
 // User is a GitHub account the simulator knows.

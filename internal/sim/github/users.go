@@ -140,14 +140,22 @@ type rateWindow struct {
 	used  int
 }
 
-const rateLimit = 5000
+// defaultRateLimit is github.com's for a personal or bot token.
+const defaultRateLimit = 5000
+
+func (p *Part) rateLimit() int {
+	if p.opts.RateLimit > 0 {
+		return p.opts.RateLimit
+	}
+	return defaultRateLimit
+}
 
 // rateHeaders counts the request against u (nil: unauthenticated, limit 60) and sets GitHub's
 // rate-limit headers. The limit is reported, never enforced: use fault injection for that.
 func (p *Part) rateHeaders(h http.Header, u *user) {
 	key, limit := "", 60
 	if u != nil {
-		key, limit = strings.ToLower(u.Login), rateLimit
+		key, limit = strings.ToLower(u.Login), p.rateLimit()
 	}
 	now := p.s.Now()
 	w := p.rate[key]
@@ -169,7 +177,8 @@ func setRate(h http.Header, limit, used int, reset time.Time) {
 
 func (p *Part) getRateLimit(c *call) (int, any) {
 	w := p.rate[strings.ToLower(c.user.Login)]
-	core := map[string]any{"limit": rateLimit, "used": w.used, "remaining": max(rateLimit-w.used, 0), "reset": w.reset.Unix(), "resource": "core"}
+	limit := p.rateLimit()
+	core := map[string]any{"limit": limit, "used": w.used, "remaining": max(limit-w.used, 0), "reset": w.reset.Unix(), "resource": "core"}
 	return 200, map[string]any{"resources": map[string]any{"core": core}, "rate": core}
 }
 
