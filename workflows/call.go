@@ -18,8 +18,8 @@ func execute[T any](ctx workflow.Context, kind ActivityKind, summary string, act
 	return out, withAttempts(err, ActivityOptions(kind))
 }
 
-// executeLocal runs a quick call (a config read, a probe, a request to another workflow) as a
-// local activity: it runs in the worker that runs the workflow task, with no round trip through
+// executeLocal runs a quick call (a config read, a probe, a comment, a request to another
+// workflow) as a local activity: it runs in the worker that runs the workflow task, with no round trip through
 // the task queue, and costs one marker in history instead of three activity events and a
 // workflow task. Only for calls of seconds: a long call belongs in execute, where it heartbeats.
 func executeLocal[T any](ctx workflow.Context, kind ActivityKind, summary string, activity, input any) (T, error) {
@@ -82,8 +82,9 @@ type revisionKey struct{}
 // calls it made; it costs no history event, unlike workflow.GetVersion's marker and search
 // attribute, which every one of a fleet's upgrades would pay.
 const (
-	// RevisionLocalActivities: quick calls (config reads, probes, a rollout's requests) are local
-	// activities, and a rollout asks for a wave's upgrades all at once (issue 8).
+	// RevisionLocalActivities: quick calls (config reads, probes, comments and tracking-issue
+	// edits, a rollout's requests) are local activities, a rollout asks for a wave's upgrades all
+	// at once and keeps one wake-up timer (issue 8).
 	RevisionLocalActivities = 1
 	// CurrentRevision is what new workflows are started with.
 	CurrentRevision = RevisionLocalActivities

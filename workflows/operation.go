@@ -229,7 +229,7 @@ func (o *operation) notify(ctx workflow.Context, p Progress) {
 		return
 	}
 	body := RenderProgress(p, o.settings.RunURL(o.id))
-	c, err := execute[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the issue", (*activities.GitHub).UpsertComment,
+	c, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the issue", (*activities.GitHub).UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: o.marker("status"), Body: body, CommentID: o.commentID})
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("could not update the status comment", "issue", is.String(), "error", err)
@@ -251,7 +251,7 @@ func (o *operation) comment(ctx workflow.Context, kind, body string) error {
 	if is == nil {
 		return nil
 	}
-	_, err := execute[activities.CommentResult](ctx, GitHubCall, "Comment on the issue: "+kind, (*activities.GitHub).UpsertComment,
+	_, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Comment on the issue: "+kind, (*activities.GitHub).UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: o.marker(kind), Body: body})
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("could not comment on the issue", "kind", kind, "error", err)

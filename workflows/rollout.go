@@ -651,12 +651,12 @@ func (r *rollout) publishNow(ctx workflow.Context) {
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SAOperation.ValueSet(string(forms.OpUpgradeFleet)), SAIssue.ValueSet(is.String()),
 		SANeedsAttention.ValueSet(r.st.Phase == PhaseHalted || r.st.Phase == PhaseApproval))
 	if len(r.st.Waves) > 0 {
-		if _, err := execute[activities.EditIssueBodyResult](ctx, GitHubCall, "Tick the checklist on the tracking issue", (*activities.GitHub).EditIssueBody,
+		if _, err := executeLocal[activities.EditIssueBodyResult](ctx, GitHubCall, "Tick the checklist on the tracking issue", (*activities.GitHub).EditIssueBody,
 			activities.EditIssueBodyInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Section: rolloutSection, Body: r.renderChecklist()}); err != nil {
 			workflow.GetLogger(ctx).Warn("could not edit the tracking issue's checklist", "error", err)
 		}
 	}
-	c, err := execute[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the tracking issue", (*activities.GitHub).UpsertComment,
+	c, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the tracking issue", (*activities.GitHub).UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: r.marker("status"),
 			Body: r.renderStatus(r.s.RunURL(r.id)), CommentID: r.st.CommentID})
 	if err != nil {
@@ -673,7 +673,7 @@ func (r *rollout) marker(kind string) string {
 // comment posts a one-off comment (the plan, a halt, the summary), once per kind and run.
 func (r *rollout) comment(ctx workflow.Context, kind, body string) {
 	is := r.req.Issue
-	if _, err := execute[activities.CommentResult](ctx, GitHubCall, "Comment on the tracking issue: "+kind, (*activities.GitHub).UpsertComment,
+	if _, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Comment on the tracking issue: "+kind, (*activities.GitHub).UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: r.marker(kind), Body: body}); err != nil {
 		workflow.GetLogger(ctx).Warn("could not comment on the tracking issue", "kind", kind, "error", err)
 	}

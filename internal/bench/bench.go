@@ -30,8 +30,9 @@ type Config struct {
 	// Concurrency is the rollout's upgrades in flight (the runbooks' "not more than 5").
 	Concurrency int
 	Latencies   Latencies
-	// Webhook is the delivery load sent to the starter on the largest fleet's stack (Rate 0 skips).
-	Webhook WebhookLoad
+	// Webhooks are delivery loads sent to the starter, each on the stack of the fleet its Fleet
+	// names, after that fleet's rollout (one delivery per instance).
+	Webhooks []WebhookLoad
 	// SkipBaseline leaves the goroutine-pool runs out (a quicker before/after comparison).
 	SkipBaseline bool
 	// Env is extra environment for every process of the stack (tuning experiments), e.g.
@@ -80,29 +81,32 @@ var NearZero = Latencies{SoakProbes: 1, SoakInterval: 10 * time.Millisecond, Bak
 
 // Results is everything one run measured (the JSON written by make bench).
 type Results struct {
-	Started     time.Time      `json:"started"`
-	Machine     string         `json:"machine"`
-	Concurrency int            `json:"concurrency"`
-	Latencies   Latencies      `json:"latencies"`
-	Rollouts    []RolloutRun   `json:"rollouts"`
-	History     *RolloutRun    `json:"history,omitempty"`
-	Webhook     *WebhookResult `json:"webhook,omitempty"`
+	Started     time.Time       `json:"started"`
+	Machine     string          `json:"machine"`
+	Concurrency int             `json:"concurrency"`
+	Latencies   Latencies       `json:"latencies"`
+	Rollouts    []RolloutRun    `json:"rollouts"`
+	History     *RolloutRun     `json:"history,omitempty"`
+	Webhooks    []WebhookResult `json:"webhooks,omitempty"`
 }
 
 // Run runs every scenario in turn, each on a stack of its own.
 func Run(ctx context.Context, c Config) (*Results, error) {
 	res := &Results{Started: time.Now().UTC(), Machine: machine(), Concurrency: c.Concurrency, Latencies: c.Latencies}
-	largest := slices.Max(append([]int{0}, c.Sizes...))
 	for _, n := range c.Sizes {
 		var load *WebhookLoad
-		if n == largest && c.Webhook.Rate > 0 {
-			load = &c.Webhook
+		for i := range c.Webhooks {
+			if c.Webhooks[i].Fleet == n {
+				load = &c.Webhooks[i]
+			}
 		}
 		r, wh, err := runRollout(ctx, c, n, c.Latencies, load)
 		if err != nil {
 			return res, fmt.Errorf("rollout of %d instances: %w", n, err)
 		}
-		res.Webhook = cmpOr(wh, res.Webhook)
+		if wh != nil {
+			res.Webhooks = append(res.Webhooks, *wh)
+		}
 		if c.SkipBaseline {
 			res.Rollouts = append(res.Rollouts, *r)
 			continue
@@ -124,13 +128,6 @@ func Run(ctx context.Context, c Config) (*Results, error) {
 		res.History = r
 	}
 	return res, nil
-}
-
-func cmpOr[T any](a, b *T) *T {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 func ratio(a, b time.Duration) float64 {

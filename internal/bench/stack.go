@@ -210,6 +210,33 @@ func procMemory(pid int) (rss, hwm float64, ok bool) {
 	return rss, hwm, true
 }
 
+// cpuSeconds is the CPU time (user + system) the process has used, from /proc/<pid>/stat.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// cpuOf is every stack process's CPU time so far.
+func cpuOf(s *devstack.Stack) map[string]float64 {
+	out := map[string]float64{}
+	for _, name := range devstack.Processes {
+		if pid, ok := s.PID(name); ok {
+			out[name] = cpuSeconds(pid)
+		}
+	}
+	return out
+}
+
 // machine names the CPU count and memory the figures were taken on.
 func machine() string {
 	mem := ""

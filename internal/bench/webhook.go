@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"sync"
@@ -24,20 +25,26 @@ import (
 
 // WebhookLoad is a fixed rate of signed deliveries.
 type WebhookLoad struct {
-	Rate     int           `json:"rate"` // deliveries per second
+	Fleet    int           `json:"fleet"` // on the stack of the rollout of this many instances
+	Rate     int           `json:"rate"`  // deliveries per second
 	Duration time.Duration `json:"duration"`
 }
 
 // WebhookResult is delivery → workflow started, measured from this process (not the starter's).
 type WebhookResult struct {
-	Load      WebhookLoad `json:"load"`
-	Request   string      `json:"request"`
-	Sent      int         `json:"sent"`
-	Accepted  int         `json:"accepted"`
-	Other     []string    `json:"other,omitempty"` // answers other than 202 Accepted, counted
-	SendLag   Duration    `json:"sendLagMax"`      // how late the sender was against its schedule
-	Started   Percentiles `json:"deliveryToStarted"`
-	Responded Percentiles `json:"deliveryToResponse"`
+	Load     WebhookLoad `json:"load"`
+	Request  string      `json:"request"`
+	Sent     int         `json:"sent"`
+	Accepted int         `json:"accepted"`
+	Other    []string    `json:"other,omitempty"` // answers other than 202 Accepted, counted
+	// Failed counts deliveries that got no 202 within 30 s (GitHub gives up after 10 s).
+	Failed  int      `json:"failed"`
+	SendLag Duration `json:"sendLagMax"` // how late the sender was against its schedule
+	// CPU is each process's CPU seconds from the first delivery to the last answer.
+	CPU       map[string]float64 `json:"cpuSeconds"`
+	Wall      Duration           `json:"wall"`
+	Started   Percentiles        `json:"deliveryToStarted"`
+	Responded Percentiles        `json:"deliveryToResponse"`
 }
 
 // Percentiles of a latency.
@@ -80,6 +87,7 @@ func runWebhook(ctx context.Context, c Config, s *devstack.Stack, tc client.Clie
 	}
 	out := make([]sent, total)
 	var wg sync.WaitGroup
+	cpu0 := cpuOf(s)
 	start := time.Now()
 	var lag time.Duration
 	hc := &http.Client{Timeout: 30 * time.Second}
@@ -112,7 +120,11 @@ func runWebhook(ctx context.Context, c Config, s *devstack.Stack, tc client.Clie
 		}()
 	}
 	wg.Wait()
-	res := &WebhookResult{Load: load, Request: "teardown (Update of the instance workflow, which starts the teardown workflow)", Sent: total, SendLag: Duration(lag)}
+	res := &WebhookResult{Load: load, Request: "teardown (Update of the instance workflow, which starts the teardown workflow)", Sent: total, SendLag: Duration(lag),
+		Wall: Duration(time.Since(start)), CPU: cpuOf(s)}
+	for k, v := range cpu0 {
+		res.CPU[k] = math.Round((res.CPU[k]-v)*10) / 10
+	}
 	var started, responded []time.Duration
 	for i, o := range out {
 		if o.err != nil || o.status != http.StatusAccepted {
@@ -128,9 +140,8 @@ func runWebhook(ctx context.Context, c Config, s *devstack.Stack, tc client.Clie
 		}
 		started = append(started, d.GetWorkflowExecutionInfo().GetStartTime().AsTime().Sub(o.at))
 	}
-	if res.Accepted < total*9/10 {
-		return res, fmt.Errorf("only %d of %d deliveries were accepted; first refusals: %v", res.Accepted, total, res.Other[:min(5, len(res.Other))])
-	}
+	// Deliveries that failed are counted, not fatal: an overloaded starter is a figure.
+	res.Failed = total - res.Accepted
 	res.Started, res.Responded = percentiles(started), percentiles(responded)
 	if len(res.Other) > 10 {
 		res.Other = append(res.Other[:10], fmt.Sprintf("... and %d more", len(res.Other)-10))

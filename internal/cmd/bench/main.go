@@ -24,8 +24,8 @@ func main() {
 	sizes := flag.String("sizes", "100,1000", "fleet sizes rolled out with the set latencies (comma-separated)")
 	history := flag.Int("history", 10000, "fleet size rolled out with near-zero latencies for the largest history (0 skips)")
 	conc := flag.Int("concurrency", 5, "upgrades in flight (the runbooks allow at most 5)")
-	rate := flag.Int("webhook-rate", 50, "webhook deliveries per second on the largest fleet's stack (0 skips)")
-	dur := flag.Duration("webhook-for", 20*time.Second, "how long the webhook deliveries run")
+	var hooks hookList
+	flag.Var(&hooks, "webhook", "FLEET:RATE:DURATION, e.g. 1000:50:20s: signed deliveries at RATE per second for DURATION, on the stack of the FLEET-instance rollout (repeatable; default 100:10:10s and 1000:50:20s; \"none\" skips)")
 	noBaseline := flag.Bool("no-baseline", false, "skip the goroutine-pool baseline runs")
 	var env envList
 	flag.Var(&env, "env", "KEY=VALUE added to every process of the stacks (repeatable), e.g. LIFECYCLE_WORKER_POLLERS=2")
@@ -33,7 +33,10 @@ func main() {
 	flag.Parse()
 
 	cfg := bench.Config{Root: root, HistorySize: *history, Concurrency: *conc, Latencies: bench.DefaultLatencies,
-		Webhook: bench.WebhookLoad{Rate: *rate, Duration: *dur}, Log: os.Stderr, SkipBaseline: *noBaseline, Env: env}
+		Webhooks: hooks.loads, Log: os.Stderr, SkipBaseline: *noBaseline, Env: env}
+	if !hooks.set {
+		cfg.Webhooks = []bench.WebhookLoad{{Fleet: 100, Rate: 10, Duration: 10 * time.Second}, {Fleet: 1000, Rate: 50, Duration: 20 * time.Second}}
+	}
 	for _, f := range strings.Split(*sizes, ",") {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
@@ -64,6 +67,31 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+}
+
+type hookList struct {
+	loads []bench.WebhookLoad
+	set   bool
+}
+
+func (h *hookList) String() string { return fmt.Sprint(h.loads) }
+func (h *hookList) Set(v string) error {
+	h.set = true
+	if v == "none" {
+		return nil
+	}
+	f := strings.Split(v, ":")
+	if len(f) != 3 {
+		return fmt.Errorf("%q: want FLEET:RATE:DURATION, e.g. 1000:50:20s", v)
+	}
+	fleet, err1 := strconv.Atoi(f[0])
+	rate, err2 := strconv.Atoi(f[1])
+	d, err3 := time.ParseDuration(f[2])
+	if err1 != nil || err2 != nil || err3 != nil || fleet < 1 || rate < 1 || d < time.Second {
+		return fmt.Errorf("%q: want FLEET:RATE:DURATION with a fleet size from -sizes, deliveries per second and a duration of at least 1s", v)
+	}
+	h.loads = append(h.loads, bench.WebhookLoad{Fleet: fleet, Rate: rate, Duration: d})
+	return nil
 }
 
 type envList []string
