@@ -118,11 +118,19 @@ func runRollout(ctx context.Context, c Config, n int, l Latencies, load *Webhook
 		mem.stop()
 		return nil, nil, err
 	}
+	// The worker's memory with the fleet's instance workflows open and the rollout running; the
+	// webhook load below is measured apart.
+	r.Memory = mem.stop()
 	var wh *WebhookResult
 	if load != nil {
+		wm := watchMemory(s)
 		wh, err = runWebhook(ctx, c, s, tc, slugs, *load)
+		if wh != nil {
+			wh.Memory = wm.stop()["worker"]
+		} else {
+			wm.stop()
+		}
 	}
-	r.Memory = mem.stop()
 	return r, wh, err
 }
 

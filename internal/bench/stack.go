@@ -42,6 +42,15 @@ func startStack(ctx context.Context, c Config, l Latencies) (*devstack.Stack, fu
 		SimArgs: simArgs(l),
 	}
 	s, err := devstack.Up(ctx, opts)
+	if err != nil && strings.Contains(err.Error(), "address already in use") {
+		// Another process took one of the free ports between the check and the bind: try new ones.
+		devstack.Down(dir)
+		if ports, err = freePorts(6); err != nil {
+			return nil, nil, err
+		}
+		opts.TemporalPort, opts.UIPort, opts.SimPort, opts.SimGRPCPort, opts.StarterPort, opts.WorkerPort = ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
+		s, err = devstack.Up(ctx, opts)
+	}
 	stop := func() {
 		if s != nil {
 			s.Stop()

@@ -41,10 +41,12 @@ type WebhookResult struct {
 	Failed  int      `json:"failed"`
 	SendLag Duration `json:"sendLagMax"` // how late the sender was against its schedule
 	// CPU is each process's CPU seconds from the first delivery to the last answer.
-	CPU       map[string]float64 `json:"cpuSeconds"`
-	Wall      Duration           `json:"wall"`
-	Started   Percentiles        `json:"deliveryToStarted"`
-	Responded Percentiles        `json:"deliveryToResponse"`
+	CPU  map[string]float64 `json:"cpuSeconds"`
+	Wall Duration           `json:"wall"`
+	// Memory is the worker's, from the first delivery on (its peak is the process's so far).
+	Memory    Memory      `json:"workerMemoryMB"`
+	Started   Percentiles `json:"deliveryToStarted"`
+	Responded Percentiles `json:"deliveryToResponse"`
 }
 
 // Percentiles of a latency.

@@ -21,7 +21,7 @@ import (
 
 func main() {
 	root, _ := os.Getwd()
-	sizes := flag.String("sizes", "100,1000", "fleet sizes rolled out with the set latencies (comma-separated)")
+	sizes := flag.String("sizes", "100,1000", "fleet sizes rolled out with the set latencies (comma-separated; \"none\" skips)")
 	history := flag.Int("history", 10000, "fleet size rolled out with near-zero latencies for the largest history (0 skips)")
 	conc := flag.Int("concurrency", 5, "upgrades in flight (the runbooks allow at most 5)")
 	var hooks hookList
@@ -38,7 +38,7 @@ func main() {
 		cfg.Webhooks = []bench.WebhookLoad{{Fleet: 100, Rate: 10, Duration: 10 * time.Second}, {Fleet: 1000, Rate: 50, Duration: 20 * time.Second}}
 	}
 	for _, f := range strings.Split(*sizes, ",") {
-		if f = strings.TrimSpace(f); f == "" {
+		if f = strings.TrimSpace(f); f == "" || f == "none" {
 			continue
 		}
 		n, err := strconv.Atoi(f)
