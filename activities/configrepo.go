@@ -187,15 +187,57 @@ type crFleetProgress struct {
 // truncates it) and reads the blobs, a few in parallel, heartbeating as it goes. A retry simply
 // lists again: unchanged blobs come from the cache.
 func (r *ConfigRepo) ListFleet(ctx context.Context) ([]FleetEntry, error) {
+	out, _, err := r.listFleet(ctx, "", 0)
+	return out, err
+}
+
+// FleetPageSize is a page of ListFleetPage: about 500 KB of entries, a quarter of Temporal's 2 MB
+// limit on an activity's result (a whole fleet of 10,000 is over it).
+const FleetPageSize = 2000
+
+// FleetPageInput asks for the instances after After (by slug), at most Limit (FleetPageSize when 0).
+type FleetPageInput struct {
+	After string `json:"after,omitempty"`
+	Limit int    `json:"limit,omitempty"`
+}
+
+// FleetPage is one page of the fleet; Next is the slug to ask after for the next page ("" when
+// this is the last).
+type FleetPage struct {
+	Entries []FleetEntry `json:"entries"`
+	Next    string       `json:"next,omitempty"`
+}
+
+// ListFleetPage is ListFleet a page at a time, for workflows: each page is read from the head
+// commit when it is asked for.
+func (r *ConfigRepo) ListFleetPage(ctx context.Context, in FleetPageInput) (FleetPage, error) {
+	limit := in.Limit
+	if limit <= 0 {
+		limit = FleetPageSize
+	}
+	out, more, err := r.listFleet(ctx, in.After, limit)
+	if err != nil {
+		return FleetPage{}, err
+	}
+	p := FleetPage{Entries: out}
+	if more && len(out) > 0 {
+		p.Next = out[len(out)-1].Slug
+	}
+	return p, nil
+}
+
+// listFleet lists the instances after after (all when ""), at most limit (all when 0), and says
+// whether more follow.
+func (r *ConfigRepo) listFleet(ctx context.Context, after string, limit int) ([]FleetEntry, bool, error) {
 	dir := spec.DeploymentsDir(r.Env)
 	what := fmt.Sprintf("list the fleet in %s/%s", r.full(), dir)
 	commit, err := r.headCommit(ctx)
 	if err != nil {
-		return nil, classify(what, err)
+		return nil, false, classify(what, err)
 	}
 	blobs, err := r.configBlobs(ctx, commit, dir)
 	if err != nil {
-		return nil, classify(what, err)
+		return nil, false, classify(what, err)
 	}
 	prog := crFleetProgress{Commit: commit.GetSHA(), Total: len(blobs)}
 	heartbeat(ctx, prog)
@@ -205,6 +247,14 @@ func (r *ConfigRepo) ListFleet(ctx context.Context) ([]FleetEntry, error) {
 		slugs = append(slugs, s)
 	}
 	sort.Strings(slugs)
+	if after != "" {
+		slugs = slugs[sort.SearchStrings(slugs, after+"\x00"):]
+	}
+	more := false
+	if limit > 0 && len(slugs) > limit {
+		slugs, more = slugs[:limit], true
+	}
+	prog.Total = len(slugs)
 	out := make([]FleetEntry, len(slugs))
 	var (
 		mu      sync.Mutex
@@ -240,10 +290,10 @@ func (r *ConfigRepo) ListFleet(ctx context.Context) ([]FleetEntry, error) {
 	}
 	wg.Wait()
 	if firstEr != nil {
-		return nil, classify(what, firstEr)
+		return nil, false, classify(what, firstEr)
 	}
 	heartbeat(ctx, prog)
-	return out, nil
+	return out, more, nil
 }
 
 func (r *ConfigRepo) readFleetEntry(ctx context.Context, slug, sha string) (FleetEntry, error) {

@@ -413,4 +413,35 @@ func TestConfigRepoListFleet(t *testing.T) {
 			t.Fatalf("fallback entry %d: %+v, want %+v", i, fallback[i], again[i])
 		}
 	}
+
+	// Page by page, the same fleet in the same order: each page within the limit, the last one
+	// saying no more follow.
+	var paged []FleetEntry
+	after, pages := "", 0
+	for {
+		v, err := activityEnv(f.cr).ExecuteActivity(f.cr.ListFleetPage, FleetPageInput{After: after, Limit: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p FleetPage
+		if err := v.Get(&p); err != nil {
+			t.Fatal(err)
+		}
+		if pages++; len(p.Entries) > 20 || pages > 10 {
+			t.Fatalf("page %d has %d entries (limit 20)", pages, len(p.Entries))
+		}
+		paged = append(paged, p.Entries...)
+		if p.Next == "" {
+			break
+		}
+		after = p.Next
+	}
+	if pages != 3 || len(paged) != len(fleet) {
+		t.Fatalf("%d pages, %d entries; want 3 pages of the %d", pages, len(paged), len(fleet))
+	}
+	for i := range fleet {
+		if paged[i].Slug != fleet[i].Slug {
+			t.Fatalf("entry %d: paged %+v, whole %+v", i, paged[i], fleet[i])
+		}
+	}
 }

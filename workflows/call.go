@@ -84,7 +84,7 @@ type revisionKey struct{}
 const (
 	// RevisionLocalActivities: quick calls (config reads, probes, comments and tracking-issue
 	// edits, a rollout's requests) are local activities, a rollout asks for a wave's upgrades all
-	// at once and keeps one wake-up timer (issue 8).
+	// at once and keeps one wake-up timer, and the fleet is listed a page at a time (issue 8).
 	RevisionLocalActivities = 1
 	// CurrentRevision is what new workflows are started with.
 	CurrentRevision = RevisionLocalActivities
@@ -150,10 +150,27 @@ func soakFor(ctx workflow.Context, s Settings, host, version string) error {
 }
 
 // listFleet reads every instance's config.yaml from the config repo.
+// From revision 1 a page at a time: a fleet of 10,000 is over the 2 MB limit on one result.
 func listFleet(ctx workflow.Context, summary string) ([]activities.FleetEntry, error) {
 	var fleet []activities.FleetEntry
-	err := workflow.ExecuteActivity(withActivity(ctx, CloudCall, summary), (*activities.ConfigRepo).ListFleet).Get(ctx, &fleet)
-	return fleet, withAttempts(err, ActivityOptions(CloudCall))
+	if revision(ctx) < RevisionLocalActivities {
+		err := workflow.ExecuteActivity(withActivity(ctx, CloudCall, summary), (*activities.ConfigRepo).ListFleet).Get(ctx, &fleet)
+		return fleet, withAttempts(err, ActivityOptions(CloudCall))
+	}
+	after := ""
+	for {
+		var page activities.FleetPage
+		err := workflow.ExecuteActivity(withActivity(ctx, CloudCall, summary), (*activities.ConfigRepo).ListFleetPage,
+			activities.FleetPageInput{After: after, Limit: activities.FleetPageSize}).Get(ctx, &page)
+		if err != nil {
+			return nil, withAttempts(err, ActivityOptions(CloudCall))
+		}
+		fleet = append(fleet, page.Entries...)
+		if page.Next == "" {
+			return fleet, nil
+		}
+		after = page.Next
+	}
 }
 
 // awaitUntil waits until ready holds or, if wake is set, until wake (a durable timer).

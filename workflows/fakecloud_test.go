@@ -368,10 +368,8 @@ func (f *fakeCloud) register(env registrar) {
 		cp.Spec.IPAllowlist = slices.Clone(c.Spec.IPAllowlist)
 		return activities.ReadConfigResult{Found: true, Config: &cp, SHA: fmt.Sprintf("sha-%d", f.shas[in.Slug]), Path: spec.ConfigPath("prod", in.Slug)}
 	}))
-	reg("ListFleet", func(context.Context) ([]activities.FleetEntry, error) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.calls = append(f.calls, call{Name: "ListFleet"})
+	// listFleet is the fleet as the real ListFleet reads it; called with f.mu held.
+	listFleet := func() []activities.FleetEntry {
 		var out []activities.FleetEntry
 		for _, c := range f.configs {
 			e := activities.FleetEntry{Slug: c.Metadata.Name, Type: string(c.Type()), Version: c.Spec.SourcegraphVersion,
@@ -390,7 +388,30 @@ func (f *fakeCloud) register(env registrar) {
 			out = append(out, e)
 		}
 		slices.SortFunc(out, func(a, b activities.FleetEntry) int { return strings.Compare(a.Slug, b.Slug) })
-		return out, f.fails["ListFleet"]
+		return out
+	}
+	reg("ListFleet", func(context.Context) ([]activities.FleetEntry, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.calls = append(f.calls, call{Name: "ListFleet"})
+		return listFleet(), f.fails["ListFleet"]
+	})
+	// The paged listing is recorded as the one logical call the tests look for, "ListFleet".
+	reg("ListFleetPage", func(_ context.Context, in activities.FleetPageInput) (activities.FleetPage, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.calls = append(f.calls, call{Name: "ListFleet"})
+		out := listFleet()
+		i := 0
+		for i < len(out) && in.After != "" && out[i].Slug <= in.After {
+			i++
+		}
+		out = out[i:]
+		page := activities.FleetPage{Entries: out}
+		if in.Limit > 0 && len(out) > in.Limit {
+			page.Entries, page.Next = out[:in.Limit], out[in.Limit-1].Slug
+		}
+		return page, f.fails["ListFleet"]
 	})
 	reg("ChangeInstanceConfig", fake(f, "ChangeInstanceConfig", func(in activities.ChangeConfigInput) activities.ChangeResult {
 		cp := *in.Config
