@@ -3,6 +3,8 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -70,6 +73,9 @@ func newFakeCloud() *fakeCloud {
 func newOpEnv(t testing.TB) (*testsuite.TestWorkflowEnvironment, *fakeCloud) {
 	t.Helper()
 	var ts testsuite.WorkflowTestSuite
+	// Warnings and errors only: the SDK logs every local activity result at debug level, which
+	// would bury the benchmarks' figures.
+	ts.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	env := ts.NewTestWorkflowEnvironment()
 	f := newFakeCloud()
 	f.register(env)
