@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +30,9 @@ type rolloutHarness struct {
 	mu sync.Mutex
 	// requested: slugs in the order their upgrade was asked for, with the (simulated) time.
 	requested []string
-	askedAt   map[string]time.Time
+	// requestedAt is the test clock at each request (the same index as requested).
+	requestedAt []time.Time
+	askedAt     map[string]time.Time
 	// outcome: slug → the report sequence its upgrade sends (default: succeeded).
 	outcome map[string][]UpgradeReport
 	// refuse: slug → the entity's rejection.
@@ -64,6 +67,7 @@ func newRolloutHarness(t testing.TB) *rolloutHarness {
 			return activities.RequestResult{Rejected: why}, nil
 		}
 		h.requested = append(h.requested, req.Slug)
+		h.requestedAt = append(h.requestedAt, h.env.Now())
 		h.attempts[req.Slug] = append(h.attempts[req.Slug], req.Attempt)
 		h.updateIDs = append(h.updateIDs, in.UpdateID)
 		if req.Attempt > 1 {
@@ -202,10 +206,27 @@ func (h *rolloutHarness) result() RolloutState {
 	return st
 }
 
+// order is the slugs in the order they were asked for. Requests the rollout sends at once (local
+// activities of one workflow task, at one moment of the test clock) run concurrently, so among
+// themselves they are listed by slug, as the plan orders them.
 func (h *rolloutHarness) order() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return slices.Clone(h.requested)
+	idx := make([]int, len(h.requested))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		if c := h.requestedAt[a].Compare(h.requestedAt[b]); c != 0 {
+			return c
+		}
+		return strings.Compare(h.requested[a], h.requested[b])
+	})
+	out := make([]string, len(idx))
+	for i, j := range idx {
+		out[i] = h.requested[j]
+	}
+	return out
 }
 
 // lastBodyLen is the length of the checklist the rollout last wrote to the tracking issue.
