@@ -210,7 +210,10 @@ func TestChaosTemporalRestart(t *testing.T) {
 	}
 	opts := stack.Opts
 	opts.Dir, opts.InMemory = dir, false
-	ports := freePorts(6)
+	ports, err := devstack.FreePorts(6)
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts.TemporalPort, opts.UIPort, opts.SimPort, opts.SimGRPCPort, opts.StarterPort, opts.WorkerPort = ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
 	s2, err := devstack.Up(ctx, opts)
 	if s2 != nil {

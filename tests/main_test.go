@@ -8,7 +8,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,7 +57,10 @@ func run(m *testing.M) int {
 	if err := os.WriteFile(filepath.Join(dir, "codec.keys"), ring, 0o600); err != nil {
 		return fail(err)
 	}
-	ports := freePorts(6)
+	ports, err := devstack.FreePorts(6)
+	if err != nil {
+		return fail(err)
+	}
 	opts := devstack.Options{
 		Dir: dir, BinDir: bin, Temporal: temporal, InMemory: true, Headless: true,
 		TemporalPort: ports[0], UIPort: ports[1], SimPort: ports[2], SimGRPCPort: ports[3], StarterPort: ports[4], WorkerPort: ports[5],
@@ -99,23 +101,6 @@ func temporalCLI(root string) (string, error) {
 		return "", fmt.Errorf("building the pinned Temporal CLI (go tool -n temporal): %w", err)
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-func freePorts(n int) []int {
-	ports := make([]int, 0, n)
-	var lns []net.Listener
-	for len(ports) < n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			panic(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
 }
 
 func fail(err error) int {

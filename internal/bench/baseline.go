@@ -3,8 +3,10 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,7 +41,7 @@ func runBaseline(ctx context.Context, c Config, n int, l Latencies) (*BaselineRu
 			return nil, err
 		}
 	}
-	ports, err := freePorts(2)
+	ports, err := devstack.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +116,7 @@ func runBaseline(ctx context.Context, c Config, n int, l Latencies) (*BaselineRu
 		return nil, err
 	}
 	res.GitHubPerUpgrade = float64(calls) / float64(n)
-	return res, checkServed(ctx, s, keys(byslug), b.target)
+	return res, checkServed(ctx, s, slices.Collect(maps.Keys(byslug)), b.target)
 }
 
 type baseline struct {
@@ -179,14 +181,6 @@ func (b *baseline) upgrade(ctx context.Context, e activities.FleetEntry) error {
 	}
 	b.once.Do(func() { b.calls = calls })
 	return nil
-}
-
-func keys(m map[string]activities.FleetEntry) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // String lists calls compactly for the table.

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,7 +25,7 @@ func startStack(ctx context.Context, c Config, l Latencies) (*devstack.Stack, fu
 	if err != nil {
 		return nil, nil, err
 	}
-	ports, err := freePorts(6)
+	ports, err := devstack.FreePorts(6)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -45,7 +44,7 @@ func startStack(ctx context.Context, c Config, l Latencies) (*devstack.Stack, fu
 	if err != nil && strings.Contains(err.Error(), "address already in use") {
 		// Another process took one of the free ports between the check and the bind: try new ones.
 		devstack.Down(dir)
-		if ports, err = freePorts(6); err != nil {
+		if ports, err = devstack.FreePorts(6); err != nil {
 			return nil, nil, err
 		}
 		opts.TemporalPort, opts.UIPort, opts.SimPort, opts.SimGRPCPort, opts.StarterPort, opts.WorkerPort = ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
@@ -114,25 +113,6 @@ func simPost(ctx context.Context, url string, body any) error {
 		return fmt.Errorf("POST %s: %s %s", url, resp.Status, e.Error)
 	}
 	return nil
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	for len(ports) < n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // Memory is a process's resident memory: the peak (VmHWM) and the last sample.

@@ -78,7 +78,8 @@ func (s *Stack) Temporal() config.Temporal {
 	return config.Temporal{Address: s.TemporalAddr(), Namespace: "default", UIURL: s.UIURL()}
 }
 
-// Cloud is the cloud configuration the worker gets: every client pointed at the simulator.
+// Cloud is the cloud configuration the worker gets (its environment is built from it): every
+// client pointed at the simulator.
 func (s *Stack) Cloud() config.Cloud {
 	return config.Cloud{GCPGRPCEndpoint: s.SimGRPCAddr(), GCPInsecure: true, SQLAdminEndpoint: s.SimURL() + "/",
 		CloudflareAPIURL: s.SimURL() + "/client/v4", CloudflareToken: "local-token", ProbeURL: s.SimURL(),
@@ -88,6 +89,27 @@ func (s *Stack) Cloud() config.Cloud {
 // GitHub is the worker's GitHub configuration: the bot's token on the simulated GitHub.
 func (s *Stack) GitHub() config.GitHub {
 	return config.GitHub{Token: "bot-token", APIURL: s.SimURL() + "/", WebhookSecret: s.Opts.WebhookSecret}
+}
+
+// FreePorts returns n TCP ports on 127.0.0.1 that were free a moment ago (test and benchmark
+// stacks; another process may still take one before the stack binds it).
+func FreePorts(n int) ([]int, error) {
+	var ports []int
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for len(ports) < n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 // firstIssueEpoch (2026-01-01 UTC) keeps clock-derived issue numbers short.
@@ -192,9 +214,10 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 	case "worker":
 		args = []string{filepath.Join(o.BinDir, "worker"), "-listen", fmt.Sprintf("127.0.0.1:%d", o.WorkerPort)}
 		// Every cloud client points at the simulator; the simulator accepts any Cloudflare token.
-		env := append(common, "GITHUB_TOKEN=bot-token", "GCP_GRPC_ENDPOINT="+s.SimGRPCAddr(), "GCP_INSECURE=true",
-			"SQLADMIN_ENDPOINT="+s.SimURL()+"/", "CLOUDFLARE_API_URL="+s.SimURL()+"/client/v4", "CLOUDFLARE_API_TOKEN=local-token",
-			"INSTANCE_PROBE_URL="+s.SimURL(), "LIFECYCLE_CODEC_CORS_ORIGIN="+s.UIURL())
+		c, gh := s.Cloud(), s.GitHub()
+		env := append(common, "GITHUB_TOKEN="+gh.Token, "GCP_GRPC_ENDPOINT="+c.GCPGRPCEndpoint, "GCP_INSECURE=true",
+			"SQLADMIN_ENDPOINT="+c.SQLAdminEndpoint, "CLOUDFLARE_API_URL="+c.CloudflareAPIURL, "CLOUDFLARE_API_TOKEN="+c.CloudflareToken,
+			"INSTANCE_PROBE_URL="+c.ProbeURL, "LIFECYCLE_CODEC_CORS_ORIGIN="+s.UIURL())
 		return args, env, func(ctx context.Context) error { return httpOK(ctx, s.WorkerURL()+"/readyz") }, nil
 	case "starter":
 		args = []string{filepath.Join(o.BinDir, "starter"), "-listen", fmt.Sprintf("127.0.0.1:%d", o.StarterPort)}
