@@ -70,7 +70,7 @@ func (p *Part) getContents(c *call) (int, any) {
 	}
 	// A directory is listed as an array of its immediate children.
 	out := []contentJSON{}
-	for _, child := range c.repo.trees[e.sha].entries {
+	for child := range c.repo.entriesOf(e.sha).all() {
 		cp := child.name
 		if fp != "" {
 			cp = fp + "/" + child.name

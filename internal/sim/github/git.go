@@ -1,7 +1,6 @@
 package github
 
 import (
-	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
@@ -20,7 +19,7 @@ import (
 
 type tree struct {
 	sha     string
-	entries []treeEntry // immediate children, in git order
+	entries entries // immediate children, in git order
 }
 
 type treeEntry struct {
@@ -33,6 +32,7 @@ type commit struct {
 	sha       string
 	tree      string
 	parents   []string
+	gen       int // 1 + the highest parent's: a commit's ancestors all have lower ones
 	message   string
 	author    signature
 	committer signature
@@ -66,42 +66,11 @@ func (rp *repo) putBlob(content []byte) string {
 
 // writeTree stores the trees for a path → blob sha map and returns the root tree sha.
 func (rp *repo) writeTree(files map[string]string) string {
-	children := map[string]map[string]string{} // subdirectory → its files, relative
-	var entries []treeEntry
+	changes := make(map[string]*change, len(files))
 	for path, sha := range files {
-		if dir, rest, ok := strings.Cut(path, "/"); ok {
-			if children[dir] == nil {
-				children[dir] = map[string]string{}
-			}
-			children[dir][rest] = sha
-			continue
-		}
-		entries = append(entries, treeEntry{name: path, sha: sha})
+		changes[path] = &change{sha: sha}
 	}
-	for dir, sub := range children {
-		entries = append(entries, treeEntry{name: dir, dir: true, sha: rp.writeTree(sub)})
-	}
-	// git sorts entries by name, comparing a directory as if its name ended in "/".
-	sortKey := func(e treeEntry) string {
-		if e.dir {
-			return e.name + "/"
-		}
-		return e.name
-	}
-	sort.Slice(entries, func(i, j int) bool { return sortKey(entries[i]) < sortKey(entries[j]) })
-	var body bytes.Buffer
-	for _, e := range entries {
-		mode := "100644"
-		if e.dir {
-			mode = "40000"
-		}
-		raw, _ := hex.DecodeString(e.sha)
-		fmt.Fprintf(&body, "%s %s\x00", mode, e.name)
-		body.Write(raw)
-	}
-	sha := gitHash("tree", body.Bytes())
-	rp.trees[sha] = &tree{sha: sha, entries: entries}
-	return sha
+	return rp.updateTree("", changes)
 }
 
 // files flattens a tree into path → blob sha.
@@ -113,7 +82,7 @@ func (rp *repo) files(treeSHA string) map[string]string {
 		if t == nil {
 			return
 		}
-		for _, e := range t.entries {
+		for e := range t.entries.all() {
 			if e.dir {
 				walk(e.sha, prefix+e.name+"/")
 			} else {
@@ -136,16 +105,11 @@ func (rp *repo) lookup(treeSHA, path string) (treeEntry, bool) {
 		if !cur.dir || t == nil {
 			return treeEntry{}, false
 		}
-		found := false
-		for _, e := range t.entries {
-			if e.name == part {
-				cur, found = e, true
-				break
-			}
-		}
-		if !found {
+		e, ok := t.entries.find(part)
+		if !ok {
 			return treeEntry{}, false
 		}
+		cur = e
 	}
 	return cur, true
 }
@@ -158,7 +122,10 @@ func (rp *repo) newCommit(treeSHA string, parents []string, message string, sig 
 	}
 	stamp := fmt.Sprintf("%s <%s> %d +0000", sig.Name, sig.Email, sig.Date.Unix())
 	fmt.Fprintf(&body, "author %s\ncommitter %s\n\n%s\n", stamp, stamp, message)
-	c := &commit{sha: gitHash("commit", []byte(body.String())), tree: treeSHA, parents: parents, message: message, author: sig, committer: sig}
+	c := &commit{sha: gitHash("commit", []byte(body.String())), tree: treeSHA, parents: parents, gen: 1, message: message, author: sig, committer: sig}
+	for _, p := range parents {
+		c.gen = max(c.gen, rp.generation(p)+1)
+	}
 	rp.commits[c.sha] = c
 	return c
 }
@@ -193,70 +160,6 @@ func (rp *repo) resolve(ref string) *commit {
 	return nil
 }
 
-// ancestors returns every commit reachable from sha, sha included.
-func (rp *repo) ancestors(sha string) map[string]bool {
-	seen := map[string]bool{}
-	stack := []string{sha}
-	for len(stack) > 0 {
-		s := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if s == "" || seen[s] {
-			continue
-		}
-		seen[s] = true
-		if c := rp.commits[s]; c != nil {
-			stack = append(stack, c.parents...)
-		}
-	}
-	return seen
-}
-
-// mergeBase is the nearest common ancestor of a and b (breadth-first from b), or "".
-func (rp *repo) mergeBase(a, b string) string {
-	inA := rp.ancestors(a)
-	queue, seen := []string{b}, map[string]bool{}
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		if seen[s] {
-			continue
-		}
-		seen[s] = true
-		if inA[s] {
-			return s
-		}
-		if c := rp.commits[s]; c != nil {
-			queue = append(queue, c.parents...)
-		}
-	}
-	return ""
-}
-
-// treeOf returns the flattened files of a commit (empty for "").
-func (rp *repo) treeOf(sha string) map[string]string {
-	if c := rp.commits[sha]; c != nil {
-		return rp.files(c.tree)
-	}
-	return map[string]string{}
-}
-
-// changedPaths lists paths whose blob differs between two file maps, in order.
-func changedPaths(before, after map[string]string) []string {
-	var out []string
-	for p, sha := range after {
-		if before[p] != sha {
-			out = append(out, p)
-		}
-	}
-	for p := range before {
-		if _, ok := after[p]; !ok {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 func sortedPaths(files map[string]string) []string {
 	out := make([]string, 0, len(files))
 	for p := range files {
@@ -288,19 +191,20 @@ func (p *Part) setRef(rp *repo, ref, sha string) {
 
 func (p *Part) defaultBranchMoved(rp *repo, oldSHA, newSHA string) {
 	rp.pushed = p.s.Now()
-	before, after := rp.treeOf(oldSHA), rp.treeOf(newSHA)
-	for _, path := range changedPaths(before, after) {
+	before, after := rp.treeSHAOf(oldSHA), rp.treeSHAOf(newSHA)
+	for _, path := range rp.changedPaths(before, after) {
 		key := rp.key("contents/" + path)
 		var content []byte
+		was, sha := rp.blobAt(before, path), rp.blobAt(after, path)
 		switch {
-		case after[path] == "":
+		case sha == "":
 			p.s.Deleted("github", key)
-		case before[path] == "":
+		case was == "":
 			p.s.Created("github", key)
 		default:
 			p.s.Mutated("github", key)
 		}
-		if sha := after[path]; sha != "" {
+		if sha != "" {
 			content = append([]byte(nil), rp.blobs[sha]...)
 		}
 		p.s.ConfigChanged(rp.fullName(), path, content)
@@ -315,15 +219,14 @@ func (p *Part) commitChanges(rp *repo, branch string, changes map[string]*[]byte
 	if !ok {
 		return nil, fmt.Errorf("branch %s not found", branch)
 	}
-	files := rp.treeOf(head)
+	blobs := make(map[string]*change, len(changes))
 	for path, content := range changes {
-		if content == nil {
-			delete(files, path)
-		} else {
-			files[path] = rp.putBlob(*content)
+		blobs[path] = nil
+		if content != nil {
+			blobs[path] = &change{sha: rp.putBlob(*content)}
 		}
 	}
-	c := rp.newCommit(rp.writeTree(files), []string{head}, message, sig)
+	c := rp.newCommit(rp.updateTree(rp.treeSHAOf(head), blobs), []string{head}, message, sig)
 	p.setRef(rp, ref, c.sha)
 	return c, nil
 }
@@ -409,7 +312,7 @@ func (c *call) treeJSON(rp *repo, sha string, recursive bool) map[string]any {
 	entries := []treeEntryJSON{}
 	var walk func(sha, prefix string)
 	walk = func(sha, prefix string) {
-		for _, e := range rp.trees[sha].entries {
+		for e := range rp.entriesOf(sha).all() {
 			j := treeEntryJSON{Path: prefix + e.name, SHA: e.sha}
 			if e.dir {
 				j.Mode, j.Type, j.URL = "040000", "tree", base+"trees/"+e.sha
@@ -487,7 +390,7 @@ func (p *Part) updateRef(c *call) (int, any) {
 	if _, ok := c.repo.commits[req.SHA]; !ok {
 		return fail(422, "Object does not exist")
 	}
-	if !req.Force && !c.repo.ancestors(req.SHA)[cur] {
+	if !req.Force && !c.repo.isAncestor(cur, req.SHA) {
 		return fail(422, "Update is not a fast forward")
 	}
 	p.setRef(c.repo, ref, req.SHA)
@@ -579,13 +482,10 @@ func (p *Part) createTree(c *call) (int, any) {
 	if !c.decode(&req) {
 		return badJSON()
 	}
-	files := map[string]string{}
-	if req.BaseTree != "" {
-		if c.repo.trees[req.BaseTree] == nil {
-			return fail(422, "base_tree is not a valid tree oid")
-		}
-		files = c.repo.files(req.BaseTree)
+	if req.BaseTree != "" && c.repo.trees[req.BaseTree] == nil {
+		return fail(422, "base_tree is not a valid tree oid")
 	}
+	changes := map[string]*change{}
 	for _, e := range req.Tree {
 		path := strings.Trim(e.Path, "/")
 		if path == "" {
@@ -593,29 +493,22 @@ func (p *Part) createTree(c *call) (int, any) {
 		}
 		switch {
 		case e.Content != nil:
-			files[path] = c.repo.putBlob([]byte(*e.Content))
+			changes[path] = &change{sha: c.repo.putBlob([]byte(*e.Content))}
 		case e.SHA == nil: // "sha": null deletes the path
-			delete(files, path)
-			for f := range files {
-				if strings.HasPrefix(f, path+"/") {
-					delete(files, f)
-				}
-			}
+			changes[path] = nil
 		case e.Type == "tree" || e.Mode == "040000":
 			if c.repo.trees[*e.SHA] == nil {
 				return fail(422, "tree.sha "+*e.SHA+" is not a valid tree")
 			}
-			for f, sha := range c.repo.files(*e.SHA) {
-				files[path+"/"+f] = sha
-			}
+			changes[path] = &change{sha: *e.SHA, dir: true}
 		default:
 			if _, ok := c.repo.blobs[*e.SHA]; !ok {
 				return fail(422, "tree.sha "+*e.SHA+" is not a valid blob")
 			}
-			files[path] = *e.SHA
+			changes[path] = &change{sha: *e.SHA}
 		}
 	}
-	return 201, c.treeJSON(c.repo, c.repo.writeTree(files), false)
+	return 201, c.treeJSON(c.repo, c.repo.updateTree(req.BaseTree, changes), false)
 }
 
 func (p *Part) getBlob(c *call) (int, any) {

@@ -215,7 +215,7 @@ func (p *Part) createIssue(c *call) (int, any) {
 	if req.Body != nil {
 		is.body = *req.Body
 	}
-	rp.issues[is.number] = is
+	rp.addIssue(is)
 	p.s.Created("github", rp.key(fmt.Sprintf("issues/%d", is.number)))
 	var labels []string
 	if req.Labels != nil {

@@ -37,26 +37,23 @@ func (rp *repo) refresh(is *issue) {
 	}
 }
 
-// mergePlan computes the base's files after merging, or conflict=true.
-func (rp *repo) mergePlan(pr *pull) (files map[string]string, changed int, conflict bool) {
-	fork := rp.mergeBase(pr.baseSHA, pr.headSHA)
-	forkFiles, headFiles, baseFiles := rp.treeOf(fork), rp.treeOf(pr.headSHA), rp.treeOf(pr.baseSHA)
-	files = map[string]string{}
-	for p, sha := range baseFiles {
-		files[p] = sha
-	}
-	for _, p := range changedPaths(forkFiles, headFiles) {
-		if baseFiles[p] != forkFiles[p] && baseFiles[p] != headFiles[p] {
-			return nil, 0, true
+// mergePlan is what merging pr does to its base (path → the head's blob, nil: deleted), or
+// conflict when the base changed a path the head changed too.
+func (rp *repo) mergePlan(pr *pull) (changes map[string]*change, conflict bool) {
+	fork := rp.treeSHAOf(rp.mergeBase(pr.baseSHA, pr.headSHA))
+	head, base := rp.treeSHAOf(pr.headSHA), rp.treeSHAOf(pr.baseSHA)
+	changes = map[string]*change{}
+	for _, p := range rp.changedPaths(fork, head) {
+		was, now, theirs := rp.blobAt(fork, p), rp.blobAt(head, p), rp.blobAt(base, p)
+		if theirs != was && theirs != now {
+			return nil, true
 		}
-		if sha, ok := headFiles[p]; ok {
-			files[p] = sha
-		} else {
-			delete(files, p)
+		changes[p] = nil
+		if now != "" {
+			changes[p] = &change{sha: now}
 		}
-		changed++
 	}
-	return files, changed, false
+	return changes, false
 }
 
 type branchRefJSON struct {
@@ -93,8 +90,8 @@ func (p *Part) pullJSON(c *call, rp *repo, is *issue) map[string]any {
 	// mergeable is computed on demand, as GitHub does in the background: null when closed.
 	out["mergeable"], out["mergeable_state"], out["rebaseable"] = nil, "unknown", nil
 	if is.state == "open" {
-		_, changed, conflict := rp.mergePlan(pr)
-		out["mergeable"], out["rebaseable"], out["changed_files"] = !conflict, !conflict, changed
+		changes, conflict := rp.mergePlan(pr)
+		out["mergeable"], out["rebaseable"], out["changed_files"] = !conflict, !conflict, len(changes)
 		out["mergeable_state"] = "clean"
 		if conflict {
 			out["mergeable_state"] = "dirty"
@@ -149,7 +146,7 @@ func (p *Part) createPull(c *call) (int, any) {
 				Message: fmt.Sprintf("A pull request already exists for %s:%s.", rp.owner, head)})
 		}
 	}
-	if rp.ancestors(baseSHA)[headSHA] {
+	if rp.isAncestor(headSHA, baseSHA) {
 		return invalid(fieldError{Resource: "PullRequest", Code: "custom",
 			Message: fmt.Sprintf("No commits between %s and %s", req.Base, head)})
 	}
@@ -161,7 +158,7 @@ func (p *Part) createPull(c *call) (int, any) {
 	if req.Body != nil {
 		is.body = *req.Body
 	}
-	rp.issues[is.number] = is
+	rp.addIssue(is)
 	p.s.Created("github", pullKey(rp, is.number))
 	out := p.pullJSON(c, rp, is)
 	c.hdr.Set("Location", out["url"].(string))
@@ -264,7 +261,7 @@ func (p *Part) mergePull(c *call) (int, any) {
 	if req.SHA != "" && req.SHA != pr.headSHA {
 		return fail(409, "Head branch was modified. Review and try the merge again.")
 	}
-	files, _, conflict := rp.mergePlan(pr)
+	changes, conflict := rp.mergePlan(pr)
 	if conflict {
 		return fail(405, "Pull Request is not mergeable")
 	}
@@ -284,7 +281,7 @@ func (p *Part) mergePull(c *call) (int, any) {
 		msg += "\n\n" + *req.CommitMessage
 	}
 	now := p.s.Now()
-	cm := rp.newCommit(rp.writeTree(files), parents, msg, c.sig(now))
+	cm := rp.newCommit(rp.updateTree(rp.treeSHAOf(pr.baseSHA), changes), parents, msg, c.sig(now))
 	p.setRef(rp, "refs/heads/"+pr.base, cm.sha)
 	pr.merged, pr.mergedAt, pr.mergedBy, pr.mergeSHA = true, now, c.user, cm.sha
 	pr.baseSHA = cm.sha

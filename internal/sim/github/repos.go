@@ -18,6 +18,7 @@ type repo struct {
 
 	lastNumber int64
 	issues     map[int64]*issue // by number; pull requests are issues with pull set
+	order      []int64          // issue numbers, ascending
 	comments   map[int64]*comment
 	labels     map[string]*label // by lower-case name
 	releases   []*release        // oldest first
@@ -108,8 +109,8 @@ func (p *Part) File(full, branch, path string) ([]byte, bool) {
 	if c == nil {
 		return nil, false
 	}
-	sha, ok := rp.files(c.tree)[path]
-	if !ok {
+	sha := rp.blobAt(c.tree, path)
+	if sha == "" {
 		return nil, false
 	}
 	return append([]byte(nil), rp.blobs[sha]...), true
@@ -231,12 +232,12 @@ func (rp *repo) snapshot() map[string]any {
 	}
 }
 
-// numbers lists issue and pull request numbers in order.
-func (rp *repo) numbers() []int64 {
-	out := make([]int64, 0, len(rp.issues))
-	for n := range rp.issues {
-		out = append(out, n)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
+// numbers lists issue and pull request numbers in order (callers do not change it).
+func (rp *repo) numbers() []int64 { return rp.order }
+
+// addIssue files an issue or pull request; numbers only grow, so the order stays sorted without
+// sorting 10,000 numbers on every list call.
+func (rp *repo) addIssue(is *issue) {
+	rp.issues[is.number] = is
+	rp.order = append(rp.order, is.number)
 }

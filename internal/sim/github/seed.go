@@ -41,8 +41,7 @@ func (p *Part) PushDefaultBranch(full string, push Push) (string, error) {
 	return c.sha, nil
 }
 
-// ExistingFiles returns which of paths exist on the repository's default branch, reading its tree
-// once however many paths are asked about. Lock held.
+// ExistingFiles returns which of paths exist on the repository's default branch, by path. Lock held.
 func (p *Part) ExistingFiles(full string, paths []string) []string {
 	rp := p.repos[strings.ToLower(full)]
 	if rp == nil {
@@ -52,10 +51,9 @@ func (p *Part) ExistingFiles(full string, paths []string) []string {
 	if c == nil {
 		return nil
 	}
-	files := rp.files(c.tree)
 	var out []string
 	for _, path := range paths {
-		if _, ok := files[path]; ok {
+		if rp.blobAt(c.tree, path) != "" {
 			out = append(out, path)
 		}
 	}
