@@ -48,6 +48,11 @@ func run() error {
 	listen := flag.String("listen", config.Getenv("WORKER_LISTEN", "127.0.0.1:9090"), "address for /healthz, /readyz and /metrics (WORKER_LISTEN)")
 	flag.Parse()
 	log := config.Logger("worker")
+	stopProfile, err := config.StartCPUProfile("worker")
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	tcfg := config.TemporalFromEnv()
 	gcfg := config.GitHubFromEnv()
 	cloud, err := config.CloudFromEnv()

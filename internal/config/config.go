@@ -29,6 +29,11 @@ type Temporal struct {
 	TLSKey    string // TEMPORAL_TLS_KEY
 	APIKey    string // TEMPORAL_API_KEY (Temporal Cloud); implies TLS
 	UIURL     string // TEMPORAL_UI_URL, for links to runs; default http://127.0.0.1:8233
+	// Compression is TEMPORAL_GRPC_COMPRESSION: "none" (default) or "gzip" (the SDK's default).
+	// Payloads are encrypted before they leave the process, and ciphertext does not compress, so
+	// gzip mostly costs CPU on both ends: 8 % of the worker's CPU in a 1,000-instance rollout,
+	// and the dev server answers in kind.
+	Compression string
 }
 
 // TemporalFromEnv reads the TEMPORAL_* variables.
@@ -43,12 +48,22 @@ func TemporalFromEnv() Temporal {
 		TLSKey:    os.Getenv("TEMPORAL_TLS_KEY"),
 		APIKey:    os.Getenv("TEMPORAL_API_KEY"),
 		UIURL:     strings.TrimRight(Getenv("TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "/"),
+
+		Compression: Getenv("TEMPORAL_GRPC_COMPRESSION", "none"),
 	}
 }
 
 // ClientOptions turns the settings into SDK options.
 func (t Temporal) ClientOptions(log *slog.Logger) (client.Options, error) {
 	o := client.Options{HostPort: t.Address, Namespace: t.Namespace, Logger: tlog.NewStructuredLogger(log)}
+	switch t.Compression {
+	case "", "none":
+		o.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	case "gzip":
+		o.ConnectionOptions.GrpcCompression = &client.GrpcCompressionGzip{}
+	default:
+		return o, fmt.Errorf("TEMPORAL_GRPC_COMPRESSION=%q: use none (the default) or gzip", t.Compression)
+	}
 	// Payloads are encrypted (invariant 10). A missing or bad key ring stops the process here,
 	// not at the first payload it cannot read.
 	cdc, err := codec.FromEnv()

@@ -42,6 +42,12 @@ func main() {
 	cfg.Timings = sim.Timings{GKEOperation: sim.Duration(*gkeOp), SQLOperation: sim.Duration(*sqlOp),
 		BackupOperation: sim.Duration(*backupOp), ProjectOperation: sim.Duration(*projectOp), Rollout: sim.Duration(*rollout)}
 	cfg.Logger = config.Logger("simulator")
+	stopProfile, err := config.StartCPUProfile("simulator")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "simulator:", err)
+		os.Exit(2)
+	}
+	defer stopProfile()
 
 	gh := simgithub.DefaultOptions()
 	gh.FirstIssueNumber = *firstIssue
