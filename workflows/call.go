@@ -86,8 +86,11 @@ const (
 	// edits, a rollout's requests) are local activities, a rollout asks for a wave's upgrades all
 	// at once and keeps one wake-up timer, and the fleet is listed a page at a time (issue 8).
 	RevisionLocalActivities = 1
+	// RevisionHistoryBudget: a rollout's byte cap counts the state its continue-as-new carries,
+	// which lands in the run's last event (issue 8).
+	RevisionHistoryBudget = 2
 	// CurrentRevision is what new workflows are started with.
-	CurrentRevision = RevisionLocalActivities
+	CurrentRevision = RevisionHistoryBudget
 )
 
 // withOperation makes an operation's settings and revision reach every call below ctx.

@@ -687,6 +687,46 @@ func TestRolloutContinuesAsNewCarryingItsState(t *testing.T) {
 	}
 }
 
+// The byte budget counts the state a continue-as-new carries (revision 2): a run 1 KB under the
+// budget goes on only if the state would fit in that kilobyte. A run started at revision 1 keeps
+// the old rule, and a run too young to have done anything does not continue as new at all.
+func TestRolloutHistoryBudgetCountsTheCarriedState(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		revision int
+		events   int
+		want     bool
+	}{
+		{"revision 2", RevisionHistoryBudget, minRunEvents, true},
+		{"revision 1", RevisionLocalActivities, minRunEvents, false},
+		{"a young run", RevisionHistoryBudget, minRunEvents - 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newRolloutHarness(t)
+			h.fleet("5.9.0", mixedFleet())
+			in := h.input(nil)
+			in.Revision = tc.revision
+			// The test environment does not count history bytes: play the history's growth.
+			h.env.RegisterDelayedCallback(func() {
+				h.env.SetCurrentHistoryLength(tc.events)
+				h.env.SetCurrentHistorySize(rolloutHistoryBytes - 1<<10)
+			}, time.Hour)
+			h.run(in, 72*time.Hour)
+			if !h.env.IsWorkflowCompleted() {
+				t.Fatal("the run did not end")
+			}
+			var can *workflow.ContinueAsNewError
+			err := h.env.GetWorkflowError()
+			if got := errors.As(err, &can); got != tc.want {
+				t.Fatalf("continued as new: %v, want %v (%v)", got, tc.want, err)
+			}
+			if !tc.want && h.result().Phase != PhaseDone {
+				t.Fatalf("the run ended %s", h.result().Phase)
+			}
+		})
+	}
+}
+
 func TestRolloutWaitsForMaintenanceWindows(t *testing.T) {
 	h := newRolloutHarness(t)
 	h.fleet("5.9.0", mixedFleet())
