@@ -54,6 +54,7 @@ func (r *Results) Print(w io.Writer) {
 			gh += fmt.Sprintf(" (goroutine pool %.1f)", ro.Baseline.GitHubPerUpgrade)
 		}
 		row(fmt.Sprintf("N=%d GitHub API calls per upgrade", n), gh, "(information)", true)
+		row(fmt.Sprintf("N=%d CPU per upgrade", n), cpuLine(ro.CPUPerUpgrade), "(information)", true)
 		if m, ok := ro.Memory["worker"]; ok {
 			row(fmt.Sprintf("N=%d worker peak RSS", n), fmt.Sprintf("%.0f MB (dev server %.0f MB, simulator %.0f MB, starter %.0f MB)", m.PeakMB,
 				ro.Memory["temporal"].PeakMB, ro.Memory["simulator"].PeakMB, ro.Memory["starter"].PeakMB), fmt.Sprintf("≤ %d MB", TargetWorkerMB), m.PeakMB <= TargetWorkerMB)
@@ -68,8 +69,10 @@ func (r *Results) Print(w io.Writer) {
 		row(fmt.Sprintf("N=%d largest history size", ro.Instances), fmt.Sprintf("%.2f MB = %.1f %% of 50 MB (%s)", float64(h.LargestBytes)/(1<<20), h.LargestBytesPct, h.LargestBytesID),
 			fmt.Sprintf("< %d %%", TargetHistoryPct), h.LargestBytesPct < TargetHistoryPct)
 		if m, ok := ro.Memory["worker"]; ok {
-			row(fmt.Sprintf("N=%d worker peak RSS", ro.Instances), fmt.Sprintf("%.0f MB", m.PeakMB), "(information)", true)
+			row(fmt.Sprintf("N=%d worker peak RSS", ro.Instances), fmt.Sprintf("%.0f MB (dev server %.0f MB, simulator %.0f MB)", m.PeakMB,
+				ro.Memory["temporal"].PeakMB, ro.Memory["simulator"].PeakMB), "(information)", true)
 		}
+		row(fmt.Sprintf("N=%d CPU per upgrade", ro.Instances), cpuLine(ro.CPUPerUpgrade), "(information)", true)
 	}
 	for _, wh := range r.Webhooks {
 		ms := func(d Duration) string { return fmt.Sprintf("%.1f ms", float64(d.D().Microseconds())/1000) }
@@ -86,4 +89,10 @@ func (r *Results) Print(w io.Writer) {
 			fmt.Fprintf(w, "webhook answers other than 202: %s\n", strings.Join(wh.Other, "; "))
 		}
 	}
+}
+
+// cpuLine is the CPU milliseconds per upgrade of each process of the stack.
+func cpuLine(ms map[string]float64) string {
+	return fmt.Sprintf("%.1f ms (dev server %.1f, worker %.1f, simulator %.1f, starter %.1f)",
+		ms["temporal"]+ms["worker"]+ms["simulator"]+ms["starter"], ms["temporal"], ms["worker"], ms["simulator"], ms["starter"])
 }

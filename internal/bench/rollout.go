@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -31,6 +32,9 @@ type RolloutRun struct {
 	GitHubPerUpgrade float64 `json:"githubCallsPerUpgrade"`
 	// UpgradeCalls are the activities of one instance's upgrade, in order (from its history).
 	UpgradeCalls []string `json:"upgradeCalls"`
+	// CPUPerUpgrade is each process's CPU milliseconds over the rollout, per instance upgraded:
+	// steadier than the makespan on a shared 2-core machine, for comparing changes.
+	CPUPerUpgrade map[string]float64 `json:"cpuMsPerUpgrade"`
 
 	Baseline  *BaselineRun `json:"baseline,omitempty"`
 	Overhead  float64      `json:"temporalOverBaseline,omitempty"`
@@ -67,6 +71,7 @@ func runRollout(ctx context.Context, c Config, n int, l Latencies, load *Webhook
 		return nil, nil, err
 	}
 	mem := watchMemory(s)
+	cpu0 := cpuOf(s)
 	is, err := s.FileUpgradeTracking(ctx, devstack.LatestVersion)
 	if err != nil {
 		mem.stop()
@@ -79,7 +84,7 @@ func runRollout(ctx context.Context, c Config, n int, l Latencies, load *Webhook
 		mem.stop()
 		return nil, nil, err
 	}
-	r := &RolloutRun{Instances: n, Latencies: l, Chain: Duration(l.Chain()), Runs: st.Runs}
+	r := &RolloutRun{Instances: n, Latencies: l, Chain: Duration(l.Chain()), Runs: st.Runs, CPUPerUpgrade: cpuOf(s)}
 	for _, w := range st.Waves {
 		r.Waves = append(r.Waves, len(w.Instances)+w.Upgraded)
 		r.Upgraded += w.Upgraded
@@ -103,6 +108,9 @@ func runRollout(ctx context.Context, c Config, n int, l Latencies, load *Webhook
 		return nil, nil, err
 	}
 	r.GitHubPerUpgrade = float64(calls) / float64(n)
+	for k, v := range cpu0 {
+		r.CPUPerUpgrade[k] = math.Round((r.CPUPerUpgrade[k]-v)*1000/float64(n)*10) / 10
+	}
 	r.Makespan = Duration(st.EndedAt.Sub(st.StartedAt))
 	if len(st.Waves) > 0 {
 		r.Planning = Duration(st.Waves[0].StartedAt.Sub(st.StartedAt))
