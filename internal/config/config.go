@@ -29,10 +29,10 @@ type Temporal struct {
 	TLSKey    string // TEMPORAL_TLS_KEY
 	APIKey    string // TEMPORAL_API_KEY (Temporal Cloud); implies TLS
 	UIURL     string // TEMPORAL_UI_URL, for links to runs; default http://127.0.0.1:8233
-	// Compression is TEMPORAL_GRPC_COMPRESSION: "none" (default) or "gzip" (the SDK's default).
-	// Payloads are encrypted before they leave the process, and ciphertext does not compress, so
-	// gzip mostly costs CPU on both ends: 8 % of the worker's CPU in a 1,000-instance rollout,
-	// and the dev server answers in kind.
+	// Compression is TEMPORAL_GRPC_COMPRESSION: "gzip" (default, the SDK's) or "none". Payloads
+	// are encrypted before they leave the process and ciphertext does not compress: in a
+	// 1,000-instance rollout, none took the worker's CPU per upgrade from 57 to 54 ms, but the
+	// stack's total (dev server included) did not move, so gzip stays the default.
 	Compression string
 }
 
@@ -49,7 +49,7 @@ func TemporalFromEnv() Temporal {
 		APIKey:    os.Getenv("TEMPORAL_API_KEY"),
 		UIURL:     strings.TrimRight(Getenv("TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "/"),
 
-		Compression: Getenv("TEMPORAL_GRPC_COMPRESSION", "none"),
+		Compression: Getenv("TEMPORAL_GRPC_COMPRESSION", "gzip"),
 	}
 }
 
@@ -57,12 +57,12 @@ func TemporalFromEnv() Temporal {
 func (t Temporal) ClientOptions(log *slog.Logger) (client.Options, error) {
 	o := client.Options{HostPort: t.Address, Namespace: t.Namespace, Logger: tlog.NewStructuredLogger(log)}
 	switch t.Compression {
-	case "", "none":
-		o.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
-	case "gzip":
+	case "", "gzip":
 		o.ConnectionOptions.GrpcCompression = &client.GrpcCompressionGzip{}
+	case "none":
+		o.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
 	default:
-		return o, fmt.Errorf("TEMPORAL_GRPC_COMPRESSION=%q: use none (the default) or gzip", t.Compression)
+		return o, fmt.Errorf("TEMPORAL_GRPC_COMPRESSION=%q: use gzip (the default) or none", t.Compression)
 	}
 	// Payloads are encrypted (invariant 10). A missing or bad key ring stops the process here,
 	// not at the first payload it cannot read.

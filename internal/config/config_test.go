@@ -16,9 +16,9 @@ func TestGrpcCompression(t *testing.T) {
 		want client.GrpcCompression
 		err  string
 	}{
-		{"", &client.GrpcCompressionNone{}, ""},
-		{"gzip", &client.GrpcCompressionGzip{}, ""},
-		{"zstd", nil, `TEMPORAL_GRPC_COMPRESSION="zstd": use none (the default) or gzip`},
+		{"", &client.GrpcCompressionGzip{}, ""},
+		{"none", &client.GrpcCompressionNone{}, ""},
+		{"zstd", nil, `TEMPORAL_GRPC_COMPRESSION="zstd": use gzip (the default) or none`},
 	} {
 		t.Setenv("TEMPORAL_GRPC_COMPRESSION", tc.env)
 		o, err := TemporalFromEnv().ClientOptions(slog.Default())
