@@ -39,7 +39,7 @@ test: lint
 ## ideal, the same calls from a goroutine pool without Temporal, history events, worker memory),
 ## to 10,000 with near-zero latencies (largest history), and sends webhooks at 10/s and 50/s; it
 ## prints a table and writes .local/bench.json. Then the Go benchmarks: the rollout's state at
-## 1,000 and 10,000 instances, fleet seeding in the simulator. About two hours, most of it the
+## 1,000 and 10,000 instances, fleet seeding in the simulator. About an hour, half of it the
 ## 10,000-instance run: BENCH_FLAGS="-history 0" skips that.
 bench: build
 	bin/bench $(BENCH_FLAGS)
