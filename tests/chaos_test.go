@@ -210,11 +210,9 @@ func TestChaosTemporalRestart(t *testing.T) {
 	}
 	opts := stack.Opts
 	opts.Dir, opts.InMemory = dir, false
-	ports, err := devstack.FreePorts(6)
-	if err != nil {
+	if err := opts.UseFreePorts(); err != nil {
 		t.Fatal(err)
 	}
-	opts.TemporalPort, opts.UIPort, opts.SimPort, opts.SimGRPCPort, opts.StarterPort, opts.WorkerPort = ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
 	s2, err := devstack.Up(ctx, opts)
 	if s2 != nil {
 		defer s2.Stop()

@@ -57,13 +57,8 @@ func run(m *testing.M) int {
 	if err := os.WriteFile(filepath.Join(dir, "codec.keys"), ring, 0o600); err != nil {
 		return fail(err)
 	}
-	ports, err := devstack.FreePorts(6)
-	if err != nil {
-		return fail(err)
-	}
 	opts := devstack.Options{
 		Dir: dir, BinDir: bin, Temporal: temporal, InMemory: true, Headless: true,
-		TemporalPort: ports[0], UIPort: ports[1], SimPort: ports[2], SimGRPCPort: ports[3], StarterPort: ports[4], WorkerPort: ports[5],
 		WebhookSecret: "e2e-secret",
 		// Short waits, so a whole lifecycle runs in seconds: the teardown's grace period, the
 		// uptime soaks (a soak that cannot pass gives up after 8 s), the rollout's bake time.
@@ -73,6 +68,9 @@ func run(m *testing.M) int {
 			// An attempt lost with a killed worker is retried within 10 s (the chaos tests).
 			"LIFECYCLE_ACTIVITY_TIMEOUT=10s"},
 		SimArgs: []string{"-gke-op", "100ms", "-sql-op", "100ms", "-backup-op", "50ms", "-project-op", "50ms", "-rollout", "100ms"},
+	}
+	if err := opts.UseFreePorts(); err != nil {
+		return fail(err)
 	}
 	stack, err = devstack.Up(context.Background(), opts)
 	if err != nil {

@@ -41,12 +41,11 @@ func runBaseline(ctx context.Context, c Config, n int, l Latencies) (*BaselineRu
 			return nil, err
 		}
 	}
-	ports, err := devstack.FreePorts(2)
-	if err != nil {
+	opts := devstack.Options{Dir: dir, BinDir: filepath.Join(c.Root, "bin"), InMemory: true, WebhookSecret: "bench-secret", SimArgs: simArgs(l)}
+	if err := opts.UseFreePorts(); err != nil {
 		return nil, err
 	}
-	s := &devstack.Stack{Opts: devstack.Options{Dir: dir, BinDir: filepath.Join(c.Root, "bin"), InMemory: true, SimPort: ports[0], SimGRPCPort: ports[1],
-		WebhookSecret: "bench-secret", SimArgs: simArgs(l)}}
+	s := &devstack.Stack{Opts: opts}
 	if err := s.Start(ctx, "simulator"); err != nil {
 		return nil, err
 	}

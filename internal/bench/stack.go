@@ -25,29 +25,26 @@ func startStack(ctx context.Context, c Config, l Latencies) (*devstack.Stack, fu
 	if err != nil {
 		return nil, nil, err
 	}
-	ports, err := devstack.FreePorts(6)
-	if err != nil {
-		return nil, nil, err
-	}
 	ms := func(d time.Duration) string { return d.String() }
 	opts := devstack.Options{
 		Dir: dir, BinDir: filepath.Join(c.Root, "bin"), Temporal: filepath.Join(c.Root, "bin", "temporal"),
 		InMemory: true, Headless: true, WebhookSecret: "bench-secret",
-		TemporalPort: ports[0], UIPort: ports[1], SimPort: ports[2], SimGRPCPort: ports[3], StarterPort: ports[4], WorkerPort: ports[5],
 		Env: append([]string{
 			"LIFECYCLE_SOAK_PROBES=" + strconv.Itoa(l.SoakProbes), "LIFECYCLE_SOAK_INTERVAL=" + ms(l.SoakInterval),
 			"LIFECYCLE_ROLLOUT_BAKE=" + ms(l.Bake), "CLOUD_POLL_INTERVAL=" + ms(l.Poll), "LOG_LEVEL=warn",
 		}, c.Env...),
 		SimArgs: simArgs(l),
 	}
+	if err := opts.UseFreePorts(); err != nil {
+		return nil, nil, err
+	}
 	s, err := devstack.Up(ctx, opts)
 	if err != nil && strings.Contains(err.Error(), "address already in use") {
 		// Another process took one of the free ports between the check and the bind: try new ones.
 		devstack.Down(dir)
-		if ports, err = devstack.FreePorts(6); err != nil {
+		if err := opts.UseFreePorts(); err != nil {
 			return nil, nil, err
 		}
-		opts.TemporalPort, opts.UIPort, opts.SimPort, opts.SimGRPCPort, opts.StarterPort, opts.WorkerPort = ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
 		s, err = devstack.Up(ctx, opts)
 	}
 	stop := func() {

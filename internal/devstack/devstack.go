@@ -91,25 +91,24 @@ func (s *Stack) GitHub() config.GitHub {
 	return config.GitHub{Token: "bot-token", APIURL: s.SimURL() + "/", WebhookSecret: s.Opts.WebhookSecret}
 }
 
-// FreePorts returns n TCP ports on 127.0.0.1 that were free a moment ago (test and benchmark
-// stacks; another process may still take one before the stack binds it).
-func FreePorts(n int) ([]int, error) {
-	var ports []int
+// UseFreePorts gives every process of the stack a TCP port on 127.0.0.1 that was free a moment
+// ago (test and benchmark stacks; another process may still take one before the stack binds it).
+func (o *Options) UseFreePorts() error {
 	var lns []net.Listener
 	defer func() {
 		for _, ln := range lns {
 			ln.Close()
 		}
 	}()
-	for len(ports) < n {
+	for _, port := range []*int{&o.TemporalPort, &o.UIPort, &o.SimPort, &o.SimGRPCPort, &o.StarterPort, &o.WorkerPort} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		*port = ln.Addr().(*net.TCPAddr).Port
 	}
-	return ports, nil
+	return nil
 }
 
 // firstIssueEpoch (2026-01-01 UTC) keeps clock-derived issue numbers short.
