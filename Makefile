@@ -1,9 +1,9 @@
 # The two commands that matter: `make demo` (whole local stack + a sample request) and `make test`.
 GO      ?= go
 # Each tool has its own module so their dependency graphs never move each other's pins.
-TEMPORAL_TOOL := -modfile=internal/tools/go.mod
-WFCHECK_TOOL  := -modfile=internal/tools/workflowcheck/go.mod
-BINS    := ./worker ./starter ./starter/mi ./internal/cmd/simulator ./internal/cmd/devstack ./internal/cmd/bench
+TEMPORAL_TOOL := -modfile=dev/tools/go.mod
+WFCHECK_TOOL  := -modfile=dev/tools/workflowcheck/go.mod
+BINS    := ./worker ./starter ./starter/mi ./sim/cmd/simulator ./dev/cmd/devstack ./dev/cmd/bench
 
 .PHONY: build demo stop test lint bench chaos clean record-histories
 
@@ -12,8 +12,8 @@ build: bin/temporal
 	$(GO) build -o bin/ $(BINS)
 
 # The Temporal CLI (dev server + Web UI) is built from the Go module proxy at the version pinned in
-# internal/tools/go.mod; nothing is downloaded from anywhere else.
-bin/temporal: internal/tools/go.mod internal/tools/go.sum
+# dev/tools/go.mod; nothing is downloaded from anywhere else.
+bin/temporal: dev/tools/go.mod dev/tools/go.sum
 	@mkdir -p bin
 	cp "$$($(GO) tool $(TEMPORAL_TOOL) -n temporal)" bin/temporal
 
@@ -23,7 +23,7 @@ demo: build
 
 ## stop: stop exactly what `make demo` started
 stop:
-	@if [ -x bin/devstack ]; then bin/devstack down; else $(GO) run ./internal/cmd/devstack down; fi
+	@if [ -x bin/devstack ]; then bin/devstack down; else $(GO) run ./dev/cmd/devstack down; fi
 
 ## lint: go vet + workflowcheck (determinism of workflow code)
 lint:
@@ -43,7 +43,7 @@ test: lint
 ## 10,000-instance run: BENCH_FLAGS="-history 0" skips that.
 bench: build
 	bin/bench $(BENCH_FLAGS)
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./workflows/ ./internal/sim/stack/
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./workflows/ ./sim/stack/
 
 ## chaos: the chaos tests (worker SIGKILLs during a create and a rollout, 10 % injected 5xx/429),
 ## minutes long; the seed is printed (replay with LIFECYCLE_CHAOS_SEED)

@@ -11,8 +11,8 @@ import (
 
 	"github.com/cloudflare/cloudflare-go"
 
-	"github.com/sourcegraph/lifecycle/internal/sim"
-	simcf "github.com/sourcegraph/lifecycle/internal/sim/cloudflare"
+	"github.com/sourcegraph/lifecycle/sim"
+	simcf "github.com/sourcegraph/lifecycle/sim/cloudflare"
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 

@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	sqladmin "google.golang.org/api/sqladmin/v1"
 
-	"github.com/sourcegraph/lifecycle/internal/sim"
+	"github.com/sourcegraph/lifecycle/sim"
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 

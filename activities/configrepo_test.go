@@ -14,8 +14,8 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/sourcegraph/lifecycle/internal/sim"
-	simgithub "github.com/sourcegraph/lifecycle/internal/sim/github"
+	"github.com/sourcegraph/lifecycle/sim"
+	simgithub "github.com/sourcegraph/lifecycle/sim/github"
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 

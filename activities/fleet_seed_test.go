@@ -13,8 +13,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/sourcegraph/lifecycle/internal/sim"
-	"github.com/sourcegraph/lifecycle/internal/sim/stack"
+	"github.com/sourcegraph/lifecycle/sim"
+	"github.com/sourcegraph/lifecycle/sim/stack"
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
@@ -115,7 +115,7 @@ func seedTime(t *testing.T, v any) time.Time {
 
 // TestSeededFleetLooksCreated runs create's own Ensure activities against seeded instances: each
 // must find its resource exactly as it would have made it (nothing created, updated or
-// reconciled), which keeps the shapes mirrored in internal/sim/stack in step with the activities.
+// reconciled), which keeps the shapes mirrored in sim/stack in step with the activities.
 func TestSeededFleetLooksCreated(t *testing.T) {
 	f := seedNewFixture(t)
 	ctx := context.Background()

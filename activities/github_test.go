@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-github/v55/github"
 
-	"github.com/sourcegraph/lifecycle/internal/sim"
+	"github.com/sourcegraph/lifecycle/sim"
 )
 
 // ghFixture is the simulator, the GitHub activities (as the bot) and a test-side client (as

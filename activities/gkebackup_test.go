@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
-	"github.com/sourcegraph/lifecycle/internal/sim"
+	"github.com/sourcegraph/lifecycle/sim"
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 

@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sourcegraph/lifecycle/internal/config"
-	"github.com/sourcegraph/lifecycle/internal/sim"
-	"github.com/sourcegraph/lifecycle/internal/sim/stack"
+	"github.com/sourcegraph/lifecycle/sim"
+	"github.com/sourcegraph/lifecycle/sim/stack"
 )
 
 // startSim runs the whole simulator in-process with short operation durations.

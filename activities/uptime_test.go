@@ -15,7 +15,7 @@ import (
 	sqladmin "google.golang.org/api/sqladmin/v1"
 
 	"github.com/sourcegraph/lifecycle/internal/config"
-	"github.com/sourcegraph/lifecycle/internal/sim"
+	"github.com/sourcegraph/lifecycle/sim"
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sourcegraph/lifecycle/internal/devstack"
+	"github.com/sourcegraph/lifecycle/dev/devstack"
 	"github.com/sourcegraph/lifecycle/internal/forms"
 	"github.com/sourcegraph/lifecycle/workflows"
 )

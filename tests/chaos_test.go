@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-github/v55/github"
 
-	"github.com/sourcegraph/lifecycle/internal/devstack"
+	"github.com/sourcegraph/lifecycle/dev/devstack"
 	"github.com/sourcegraph/lifecycle/internal/forms"
 	"github.com/sourcegraph/lifecycle/workflows"
 )

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sourcegraph/lifecycle/internal/devstack"
+	"github.com/sourcegraph/lifecycle/dev/devstack"
 )
 
 // stack is shared by every test in the package: starting it costs a few seconds.
@@ -39,7 +39,7 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 	bin := filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", bin+"/", "./worker", "./starter", "./internal/cmd/simulator", "./starter/mi")
+	build := exec.Command("go", "build", "-o", bin+"/", "./worker", "./starter", "./sim/cmd/simulator", "./starter/mi")
 	build.Dir, build.Stdout, build.Stderr = root, os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		return fail(fmt.Errorf("building binaries: %w", err))
@@ -89,12 +89,12 @@ func run(m *testing.M) int {
 	return code
 }
 
-// temporalCLI is the pinned Temporal CLI, built (and cached) by the Go tool from internal/tools.
+// temporalCLI is the pinned Temporal CLI, built (and cached) by the Go tool from dev/tools.
 func temporalCLI(root string) (string, error) {
 	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
 		return p, nil
 	}
-	out, err := exec.Command("go", "tool", "-modfile="+filepath.Join(root, "internal/tools/go.mod"), "-n", "temporal").Output()
+	out, err := exec.Command("go", "tool", "-modfile="+filepath.Join(root, "dev/tools/go.mod"), "-n", "temporal").Output()
 	if err != nil {
 		return "", fmt.Errorf("building the pinned Temporal CLI (go tool -n temporal): %w", err)
 	}

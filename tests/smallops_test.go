@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-github/v55/github"
 	"go.temporal.io/sdk/client"
 
-	"github.com/sourcegraph/lifecycle/internal/devstack"
+	"github.com/sourcegraph/lifecycle/dev/devstack"
 	"github.com/sourcegraph/lifecycle/internal/forms"
 	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/workflows"

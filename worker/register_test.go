@@ -10,8 +10,8 @@ import (
 
 	"github.com/sourcegraph/lifecycle/activities"
 	"github.com/sourcegraph/lifecycle/internal/config"
-	"github.com/sourcegraph/lifecycle/internal/sim"
-	"github.com/sourcegraph/lifecycle/internal/sim/stack"
+	"github.com/sourcegraph/lifecycle/sim"
+	"github.com/sourcegraph/lifecycle/sim/stack"
 )
 
 // TestRegisterEverything builds every client against the simulator and registers all workflows and

@@ -1,0 +1,64 @@
+// Command simulator runs the cloud simulator alone: GKE, Backup for GKE and Resource Manager over
+// gRPC; Cloud SQL Admin, Cloudflare, GitHub and the instances over REST; /_sim/ for inspection and
+// fault injection.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sourcegraph/lifecycle/internal/config"
+	"github.com/sourcegraph/lifecycle/sim"
+	simgithub "github.com/sourcegraph/lifecycle/sim/github"
+	"github.com/sourcegraph/lifecycle/sim/stack"
+)
+
+func main() {
+	var cfg sim.Config
+	flag.StringVar(&cfg.RESTAddr, "rest", "127.0.0.1:8090", "REST listen address (GitHub under /api/v3, Cloudflare under /client/v4, Cloud SQL under /v1, instances by Host, /_sim)")
+	flag.StringVar(&cfg.GRPCAddr, "grpc", "127.0.0.1:8091", "gRPC listen address (GKE, Backup for GKE, Resource Manager, longrunning)")
+	flag.StringVar(&cfg.WebhookURL, "webhook-url", "", "where simulated GitHub delivers issue and comment webhooks (empty: none)")
+	flag.StringVar(&cfg.ConfigRepo, "config-repo", "sourcegraph/cloud", "the GitOps config repo instances deploy from")
+	flag.StringVar(&cfg.ConfigEnv, "config-env", "prod", "environment folder in the config repo")
+	flag.Int64Var(&cfg.Seed, "seed", 1, "seed for rate-based fault injection")
+	gkeOp := flag.Duration("gke-op", 3*time.Second, "how long GKE operations take")
+	sqlOp := flag.Duration("sql-op", 2*time.Second, "how long Cloud SQL operations take")
+	backupOp := flag.Duration("backup-op", time.Second, "how long Backup for GKE operations take")
+	projectOp := flag.Duration("project-op", time.Second, "how long project creation takes")
+	firstIssue := flag.Int64("github-first-issue", 1, "number of the first issue in each simulated repository (set it higher when Temporal's history outlives the simulator, so issue numbers never repeat)")
+	rateLimit := flag.Int("github-rate-limit", 5000, "GitHub API requests per hour per user before the simulated GitHub reports the limit exhausted")
+	rollout := flag.Duration("rollout", 2*time.Second, "delay between a version merging in the config repo and the instance serving it")
+	flag.Parse()
+	cfg.WebhookSecret = os.Getenv("SIM_WEBHOOK_SECRET")
+	if cfg.WebhookURL != "" && cfg.WebhookSecret == "" {
+		fmt.Fprintln(os.Stderr, "simulator: -webhook-url is set but SIM_WEBHOOK_SECRET is empty; GitHub signs deliveries, so set the secret the starter expects")
+		os.Exit(2)
+	}
+	cfg.Timings = sim.Timings{GKEOperation: sim.Duration(*gkeOp), SQLOperation: sim.Duration(*sqlOp),
+		BackupOperation: sim.Duration(*backupOp), ProjectOperation: sim.Duration(*projectOp), Rollout: sim.Duration(*rollout)}
+	cfg.Logger = config.Logger("simulator")
+	stopProfile, err := config.StartCPUProfile("simulator")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "simulator:", err)
+		os.Exit(2)
+	}
+	defer stopProfile()
+
+	gh := simgithub.DefaultOptions()
+	gh.FirstIssueNumber = *firstIssue
+	gh.RateLimit = *rateLimit
+	s, err := stack.StartWith(cfg, gh)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "simulator:", err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	s.Close()
+}

@@ -1,0 +1,37 @@
+// Package stack assembles the whole simulated outside world: every API part on one simulator.
+//
+// It can also start from a fleet that already exists: SeedFleet, or POST /_sim/fleet with
+// {"instances":[{"slug":"acme","version":"5.9.0"}, ...]}, makes instances as if the create workflow
+// had made them long ago (config.yaml on the config repo's default branch, all in one commit;
+// project, cluster, Cloud SQL, backup plan and DNS record in their final states) and already
+// serving their version. Fields: slug and version (required), type (production), releaseChannel
+// (stable), domain (<slug>.sourcegraphcloud.com), region (us-central1), size (small),
+// maintenanceWindow {"days","startHour","hours"}, alerting (true), labels (metadata.labels). It
+// answers 201 with the seeded instances and the commit, or 400 {"error","field"} naming the first
+// bad or taken field, in which case nothing was seeded.
+package stack
+
+import (
+	"github.com/sourcegraph/lifecycle/sim"
+	"github.com/sourcegraph/lifecycle/sim/cloudflare"
+	"github.com/sourcegraph/lifecycle/sim/cloudsql"
+	"github.com/sourcegraph/lifecycle/sim/github"
+	"github.com/sourcegraph/lifecycle/sim/gke"
+	"github.com/sourcegraph/lifecycle/sim/gkebackup"
+	"github.com/sourcegraph/lifecycle/sim/instances"
+	"github.com/sourcegraph/lifecycle/sim/resourcemanager"
+)
+
+// Parts are every simulated API, in registration order, with GitHub seeded by gh, and the fleet
+// seeding endpoint.
+func Parts(gh github.Options) []sim.PartFactory {
+	return []sim.PartFactory{resourcemanager.New, gke.New, gkebackup.New, cloudsql.New, cloudflare.New, github.WithOptions(gh), instances.New, newFleetPart}
+}
+
+// Start runs a simulator with every part and GitHub's default seed.
+func Start(cfg sim.Config) (*sim.Sim, error) { return StartWith(cfg, github.DefaultOptions()) }
+
+// StartWith runs a simulator with every part and GitHub seeded by gh.
+func StartWith(cfg sim.Config, gh github.Options) (*sim.Sim, error) {
+	return sim.Start(cfg, Parts(gh)...)
+}
