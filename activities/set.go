@@ -19,8 +19,6 @@ type Set struct {
 	CloudSQL   *CloudSQL
 	Cloudflare *Cloudflare
 	Uptime     *Uptime
-	// Lifecycle needs the worker's Temporal client; the caller sets it once dialled.
-	Lifecycle *Lifecycle
 }
 
 // NewSet builds every activity struct from configuration, failing loudly at start-up rather than
@@ -64,13 +62,9 @@ func NewSet(ctx context.Context, gcfg config.GitHub, cloud config.Cloud) (*Set, 
 	return s, nil
 }
 
-// Structs are the activity structs to register (Lifecycle only once it is set).
+// Structs are the activity structs to register.
 func (s *Set) Structs() []any {
-	out := []any{s.GitHub, s.ConfigRepo, s.Projects, s.GKE, s.GKEBackup, s.CloudSQL, s.Cloudflare, s.Uptime}
-	if s.Lifecycle != nil {
-		out = append(out, s.Lifecycle)
-	}
-	return out
+	return []any{s.GitHub, s.ConfigRepo, s.Projects, s.GKE, s.GKEBackup, s.CloudSQL, s.Cloudflare, s.Uptime}
 }
 
 // Close releases the gRPC clients' connections.

@@ -326,7 +326,7 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 		}
 		reply(strings.TrimSuffix(res, ".") + ".")
 		return answer{http.StatusOK, outcomeAccepted, "applied"}
-	case errors.As(err, &app) && c.update == workflows.UpdateRequest && strings.HasPrefix(app.Message(), workflows.DuplicateRequest):
+	case errors.As(err, &app) && app.Type() == workflows.ErrTypeDuplicateRequest:
 		// This comment's request was already started (a redelivery): it was answered then.
 		return answer{http.StatusOK, outcomeDuplicate, "already started"}
 	case errors.As(err, &app):

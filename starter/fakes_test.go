@@ -44,6 +44,8 @@ type fakeTemporal struct {
 	// workflows started or asked to start (the with-start operation and ExecuteWorkflow).
 	updates []client.UpdateWorkflowOptions
 	starts  []client.StartWorkflowOptions
+	// executed counts ExecuteWorkflow's starts (the others go with an Update).
+	executed int
 	// queries answer QueryWorkflow by workflow ID and query type; a missing one is NotFound.
 	queries map[string]any
 	// updateErr, when set, is the outcome of every Update.
@@ -60,11 +62,11 @@ func (f *fakeTemporal) answer(workflowID, queryType string, v any) {
 	f.queries[workflowID+"|"+queryType] = v
 }
 
-// calls counts every start and update.
+// calls counts every request to Temporal: an Update (with or without a start) or a start.
 func (f *fakeTemporal) calls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.updates) + len(f.starts)
+	return len(f.updates) + f.executed
 }
 
 func (f *fakeTemporal) recorded() ([]client.UpdateWorkflowOptions, []client.StartWorkflowOptions) {
@@ -128,6 +130,7 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkf
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.starts = append(f.starts, opts)
+	f.executed++
 	return &fakeRun{id: opts.ID}, nil
 }
 

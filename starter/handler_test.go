@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha512"
 	"encoding/hex"
+	enumspb "go.temporal.io/api/enums/v1"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -23,11 +24,13 @@ func TestWebhookValidFormSendsOneUpdateAndARedeliverySendsTheSame(t *testing.T) 
 		name, author string
 		label, body  string
 		op           forms.Operation
-		withStart    bool
+		// reuse: whether the request may start the entity after an earlier one ended (only a
+		// create may; any other request adopts an instance that never had an entity).
+		reuse enumspb.WorkflowIdReusePolicy
 	}{
-		{"new instance by a CE", "alice", newInstanceLabel, newInstanceBody("acme"), forms.OpCreate, true},
-		{"suspend by the Cloud team", "carol", suspendLabel, suspendBody("acme"), forms.OpSuspend, false},
-		{"suspend by someone on both teams", "bob", suspendLabel, suspendBody("acme"), forms.OpSuspend, false},
+		{"new instance by a CE", "alice", newInstanceLabel, newInstanceBody("acme"), forms.OpCreate, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE},
+		{"suspend by the Cloud team", "carol", suspendLabel, suspendBody("acme"), forms.OpSuspend, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE},
+		{"suspend by someone on both teams", "bob", suspendLabel, suspendBody("acme"), forms.OpSuspend, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tmp, gh := newFakeTemporal(), newFakeGitHub(t)
@@ -49,8 +52,8 @@ func TestWebhookValidFormSendsOneUpdateAndARedeliverySendsTheSame(t *testing.T) 
 			if r.Operation != tc.op || r.Slug != "acme" || r.Requester != tc.author || *r.Issue != customerRef(7) || r.Attempt != 0 {
 				t.Errorf("request %+v", r)
 			}
-			if tc.withStart != (len(starts) == 1) {
-				t.Errorf("with-start: %d starts", len(starts))
+			if len(starts) != 1 || starts[0].WorkflowIDReusePolicy != tc.reuse || starts[0].ID != workflows.InstanceWorkflowID("acme") {
+				t.Errorf("with-start: %+v, want one start of instance/acme with reuse policy %v", starts, tc.reuse)
 			}
 			checks := gh.checks()
 

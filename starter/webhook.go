@@ -224,57 +224,31 @@ func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref wo
 			r.RequestedAt = t
 		}
 	}
-	id := workflows.InstanceWorkflowID(slug)
-	upd := client.UpdateWorkflowOptions{
-		WorkflowID:   id,
-		UpdateID:     workflows.IssueKey(ref) + "/" + string(op),
-		UpdateName:   workflows.UpdateRequest,
-		Args:         []any{r},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	}
-	var handle client.WorkflowUpdateHandle
-	var err error
-	if ni, ok := req.(forms.NewInstance); ok {
-		start := h.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-			ID:                       id,
-			TaskQueue:                workflows.TaskQueue,
-			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-			// A torn-down slug (its workflow closed) may be created again.
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			StaticSummary:         fmt.Sprintf("instance `%s` (%s)", slug, ni.Domain),
-			StaticDetails:         fmt.Sprintf("Lifecycle of instance `%s`: %s, %s, %s. Created from %s.", slug, ni.Type, ni.Region, ni.Size, ref),
-			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SAInstanceSlug.ValueSet(slug),
-				workflows.SAInstanceType.ValueSet(string(ni.Type)), workflows.SAIssue.ValueSet(ref.String())),
-		}, workflows.InstanceLifecycle, workflows.InstanceInput{Record: workflows.InstanceRecord{Instance: workflows.Instance{Slug: slug}}})
-		handle, err = h.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{StartWorkflowOperation: start, UpdateOptions: upd})
-	} else {
-		handle, err = h.temporal.UpdateWorkflow(ctx, upd)
-	}
-	var accepted workflows.RequestAccepted
-	if err == nil {
-		err = handle.Get(ctx, &accepted)
-	}
-	var notFound *serviceerror.NotFound
-	var app *temporal.ApplicationError
+	accepted, err := workflows.AskInstance(ctx, h.temporal, workflows.Ask{Request: r, UpdateID: workflows.RequestUpdateID(ref, op, "")})
+	var refused *workflows.Refused
 	switch {
 	case err == nil:
 		log.Info("request accepted", "operation", op, "instance", slug, "workflowID", accepted.WorkflowID)
 		return answer{http.StatusAccepted, outcomeAccepted, accepted.Message}
-	case errors.As(err, &notFound):
-		h.upsertComment(ctx, log, ref, rejectionMarker, fmt.Sprintf("### Request not started\n\nThere is no instance `%s` managed here. Check the slug field (the `Name` column at go/cloud-ops), then edit the issue.", slug))
-		return answer{http.StatusOK, outcomeRejected, "unknown instance"}
-	case errors.As(err, &app):
-		if strings.HasPrefix(app.Message(), workflows.DuplicateRequest) {
-			return answer{http.StatusOK, outcomeDuplicate, "already started"}
-		}
-		log.Info("request rejected by the instance", "operation", op, "instance", slug, "reason", app.Message())
-		h.upsertComment(ctx, log, ref, rejectionMarker, "### Request not started\n\n"+app.Message()+"\n")
+	case errors.As(err, &refused) && refused.Duplicate:
+		return answer{http.StatusOK, outcomeDuplicate, "already started"}
+	case errors.As(err, &refused):
+		log.Info("request rejected by the instance", "operation", op, "instance", slug, "reason", refused.Reason)
+		h.upsertComment(ctx, log, ref, rejectionMarker, "### Request not started\n\n"+upperFirst(refused.Reason)+"\n")
 		// 2xx: the delivery was handled. A non-2xx answer would be redelivered, and a redelivery
 		// after the conflicting operation ended would start the request nobody asked again for.
-		return answer{http.StatusOK, outcomeRejected, "rejected: " + app.Message()}
+		return answer{http.StatusOK, outcomeRejected, "rejected: " + refused.Reason}
 	}
 	log.Error("could not hand the request to the instance workflow", "instance", slug, "err", err)
 	return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not reach Temporal; GitHub will redeliver"}
+}
+
+// upperFirst starts a refusal's sentence with a capital letter on the issue.
+func upperFirst(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // agreementDate is the form's agreement date, for the forms that have one.
@@ -292,15 +266,12 @@ func agreementDate(req forms.Request) string {
 	return ""
 }
 
-// fleetUpgradeWorkflow is the fleet rollout's workflow type, started by name.
-const fleetUpgradeWorkflow = "FleetUpgrade"
-
 // startRollout starts the fleet rollout of an upgrade-tracking issue. Its ID is derived from the
 // issue: a redelivered or edited issue finds the rollout already there and starts no second one
 // (the form as first filed stays in force; an edit changes nothing).
 func (h *webhook) startRollout(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, is *github.Issue, up forms.UpgradeTracking) answer {
 	opts, in := rolloutStart(ref, is, up, h.settings)
-	run, err := h.temporal.ExecuteWorkflow(ctx, opts, fleetUpgradeWorkflow, in)
+	run, err := h.temporal.ExecuteWorkflow(ctx, opts, workflows.WorkflowFleetUpgrade, in)
 	if err != nil {
 		var already *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &already) {

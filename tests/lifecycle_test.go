@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -278,7 +279,21 @@ func TestInstanceLifecycleEndToEnd(t *testing.T) {
 	// The tombstone stays queryable after the entity workflow ended.
 	desc, err := tc.DescribeWorkflowExecution(context.Background(), workflows.InstanceWorkflowID(slug), "")
 	if err != nil || desc.GetWorkflowExecutionInfo().GetCloseTime() == nil {
-		t.Errorf("the instance workflow should have ended: %v", err)
+		t.Fatalf("the instance workflow should have ended: %v", err)
+	}
+
+	// A rollout planned before the teardown asks for the upgrade as every caller does: the
+	// tombstone refuses it as gone, and the instance is not brought back as active.
+	up := workflows.OperationRequest{Operation: forms.OpUpgrade, Slug: slug, Issue: &workflows.IssueRef{Owner: devstack.SampleOwner, Repo: devstack.SampleRepo, Number: 9998},
+		Requester: "alice", RequestedAt: time.Now(), Upgrade: &workflows.UpgradeRequest{Version: devstack.LatestVersion, Rollout: "upgrade-fleet/sourcegraph/customer/9998"}}
+	_, err = workflows.AskInstance(context.Background(), tc, workflows.Ask{Request: up, UpdateID: "upgrade-fleet/sourcegraph/customer/9998/" + slug + "/1"})
+	var refused *workflows.Refused
+	if !errors.As(err, &refused) || !refused.Gone || !strings.Contains(refused.Reason, "was torn down") {
+		t.Errorf("an upgrade asked of the torn-down %s: %v, want a refusal as gone", slug, err)
+	}
+	after, err := tc.DescribeWorkflowExecution(context.Background(), workflows.InstanceWorkflowID(slug), "")
+	if err != nil || after.GetWorkflowExecutionInfo().GetExecution().GetRunId() != desc.GetWorkflowExecutionInfo().GetExecution().GetRunId() {
+		t.Errorf("the torn-down instance's workflow was started again: %v", err)
 	}
 }
 

@@ -63,13 +63,20 @@ func miOK(t *testing.T, args ...string) string {
 func TestMiOperatorCLI(t *testing.T) {
 	tc := temporalClient(t)
 
-	// An instance made before this service has no workflow until a rollout adopts it. (On the
-	// pause channel, so that TestFleetUpgradeEndToEnd's rollouts of the shared config repo leave
-	// it out.)
-	simJSON(t, http.MethodPost, "/_sim/fleet", strings.NewReader(`{"instances":[{"slug":"mi-a","version":"5.9.0","type":"production","releaseChannel":"pause"}]}`), nil)
-	code, _, errText := runMi(t, "start", "upgrade", "mi-a", "-version", "5.10.0", "-issue", "sourcegraph/customer#9999")
-	if code != 1 || !strings.Contains(errText, "instance mi-a has no workflow yet: it was made before this service") || !strings.Contains(errText, "through a rollout") {
-		t.Errorf("mi start upgrade on an unadopted instance: exit %d, stderr %q", code, errText)
+	// An instance made before this service is adopted by its first request of any kind, from its
+	// config.yaml (on the pause channel, so that TestFleetUpgradeEndToEnd's rollouts of the shared
+	// config repo leave it out).
+	simJSON(t, http.MethodPost, "/_sim/fleet", strings.NewReader(`{"instances":[{"slug":"mi-a","version":"5.9.0","type":"internal","releaseChannel":"pause"}]}`), nil)
+	miOK(t, "start", "reload-frontend", "mi-a", "-issue", "sourcegraph/customer#9999")
+	adopted := waitState(t, tc, "mi-a", workflows.StateActive, 2*time.Minute)
+	if adopted.AdoptedAt.IsZero() || adopted.Instance.Type != spec.Internal || adopted.Instance.Version != "5.9.0" ||
+		len(adopted.History) != 1 || adopted.History[0].Operation != forms.OpReloadFrontend || adopted.History[0].Outcome != workflows.OutcomeSucceeded {
+		t.Errorf("adopted mi-a: %+v", adopted)
+	}
+	// A slug with no config.yaml has nothing to adopt: refused, and nothing is left running.
+	code, _, errText := runMi(t, "start", "suspend", "mi-nosuch", "-reason", "x", "-issue", "sourcegraph/customer#9999")
+	if code != 1 || !strings.Contains(errText, "there is no instance `mi-nosuch` managed here") {
+		t.Errorf("mi start suspend of an unknown slug: exit %d, stderr %q", code, errText)
 	}
 	// Mistakes exit 2 and say what to type, before reaching Temporal.
 	if code, _, errText := runMi(t, "start", "suspend", "mi-a", "-reason", "x"); code != 2 || !strings.Contains(errText, "-issue owner/repo#N is required") {

@@ -72,13 +72,12 @@ func run() error {
 	}
 	defer tc.Close()
 
-	acts.Lifecycle = activities.NewLifecycle(tc, workflows.TaskQueue)
 	wopts, err := workerOptions()
 	if err != nil {
 		return err
 	}
 	w := worker.New(tc, workflows.TaskQueue, wopts)
-	register(w, acts)
+	register(w, acts, workflows.NewLifecycle(tc))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsReg.Handler())

@@ -16,13 +16,14 @@ type registry interface {
 
 // register puts every workflow and activity on the worker. Structs are registered whole: every
 // exported method with an activity signature becomes an activity named after the method (the
-// names are unique across structs), and helpers such as Close are skipped.
-func register(r registry, s *activities.Set) {
+// names are unique across structs), and helpers such as Close are skipped. asker is the activity
+// through which the rollout asks instances for upgrades (it holds the worker's Temporal client).
+func register(r registry, s *activities.Set, asker *workflows.Lifecycle) {
 	for _, w := range workflows.Workflows() {
 		r.RegisterWorkflowWithOptions(w.Func, workflow.RegisterOptions{Name: w.Name})
 	}
 	skip := activity.RegisterOptions{SkipInvalidStructFunctions: true}
-	for _, a := range s.Structs() {
+	for _, a := range append(s.Structs(), asker) {
 		r.RegisterActivityWithOptions(a, skip)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/sim"
 	"github.com/sourcegraph/lifecycle/sim/stack"
+	"github.com/sourcegraph/lifecycle/workflows"
 )
 
 // TestRegisterEverything builds every client against the simulator and registers all workflows and
@@ -30,12 +31,12 @@ func TestRegisterEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.Lifecycle = activities.NewLifecycle(nil, "test") // registration only: no Update is sent
+	asker := workflows.NewLifecycle(nil) // registration only: no Update is sent
 
 	var ts testsuite.WorkflowTestSuite
-	register(ts.NewTestWorkflowEnvironment(), c)
+	register(ts.NewTestWorkflowEnvironment(), c, asker)
 	aenv := ts.NewTestActivityEnvironment()
-	register(activitiesOnly{aenv}, c)
+	register(activitiesOnly{aenv}, c, asker)
 	// Registered by method name: the simulator answers the probe of an unknown host as data.
 	v, err := aenv.ExecuteActivity("Probe", activities.ProbeInput{Host: "nobody.sourcegraphcloud.com"})
 	if err != nil {

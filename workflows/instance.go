@@ -19,16 +19,16 @@ import (
 // operationWorkflows maps each operation to its child workflow's type name. Names, not function
 // values: the entity starts children by name, as any client would.
 var operationWorkflows = map[forms.Operation]string{
-	forms.OpCreate:           "Create",
-	forms.OpSuspend:          "Suspend",
-	forms.OpResume:           "Resume",
-	forms.OpTeardown:         "Teardown",
-	forms.OpConvertTrial:     "ConvertTrial",
-	forms.OpUpdateAllowlist:  "UpdateAllowlist",
-	forms.OpReloadFrontend:   "ReloadFrontend",
-	forms.OpEnableTelemetry:  "SetTelemetry",
-	forms.OpDisableTelemetry: "SetTelemetry",
-	forms.OpUpgrade:          "Upgrade",
+	forms.OpCreate:           WorkflowCreate,
+	forms.OpSuspend:          WorkflowSuspend,
+	forms.OpResume:           WorkflowResume,
+	forms.OpTeardown:         WorkflowTeardown,
+	forms.OpConvertTrial:     WorkflowConvertTrial,
+	forms.OpUpdateAllowlist:  WorkflowUpdateAllowlist,
+	forms.OpReloadFrontend:   WorkflowReloadFrontend,
+	forms.OpEnableTelemetry:  WorkflowSetTelemetry,
+	forms.OpDisableTelemetry: WorkflowSetTelemetry,
+	forms.OpUpgrade:          WorkflowUpgrade,
 }
 
 const (
@@ -52,6 +52,8 @@ func InstanceLifecycle(ctx workflow.Context, in InstanceInput) (InstanceRecord, 
 	if e.rec.Instance.Slug == "" {
 		e.rec.Instance.Slug = strings.TrimPrefix(workflow.GetInfo(ctx).WorkflowExecution.ID, "instance/")
 	}
+	// Set before the handlers exist: the request that started the entity waits for the adoption.
+	e.adopting = in.Adopt && e.rec.State == StateNone && len(e.rec.History) == 0
 	if err := workflow.SetQueryHandler(ctx, QueryInstance, func() (InstanceRecord, error) { return e.rec, nil }); err != nil {
 		return e.rec, err
 	}
@@ -61,9 +63,12 @@ func InstanceLifecycle(ctx workflow.Context, in InstanceInput) (InstanceRecord, 
 	}
 	e.publish(ctx)
 	started := workflow.Now(ctx)
+	if e.adopting {
+		e.adopt(ctx)
+	}
 	for {
 		if e.rec.Current == nil && (e.rec.State == StateNone || e.rec.State == StateDeleted) {
-			if len(e.rec.History) > 0 || workflow.Now(ctx).Sub(started) >= idleExit {
+			if len(e.rec.History) > 0 || e.adoptFailed != "" || workflow.Now(ctx).Sub(started) >= idleExit {
 				return e.end(ctx)
 			}
 		}
@@ -96,12 +101,45 @@ type entity struct {
 	childDone   bool
 	childResult OperationResult
 	childErr    error
+	// adopting is set while the entity reads the config.yaml of an instance made before this
+	// service; requests are accepted provisionally and decided once it is read. adoptFailed says
+	// why there is nothing to adopt.
+	adopting    bool
+	adoptFailed string
+}
+
+// adopt takes an instance made before this service into the entity, from its config.yaml: its
+// first request of any kind started the entity with InstanceInput.Adopt.
+func (e *entity) adopt(ctx workflow.Context) {
+	slug := e.rec.Instance.Slug
+	defer func() { e.adopting = false }()
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: ActivityOptions(CloudCall).StartToCloseTimeout, RetryPolicy: ActivityOptions(CloudCall).RetryPolicy,
+		Summary: "Read config.yaml to adopt the instance"})
+	var rc activities.ReadConfigResult
+	if err := workflow.ExecuteLocalActivity(lctx, (*activities.ConfigRepo).ReadInstanceConfig, activities.ReadConfigInput{Slug: slug}).Get(ctx, &rc); err != nil {
+		workflow.GetLogger(ctx).Error("could not read config.yaml to adopt the instance", "error", err)
+		e.adoptFailed = fmt.Sprintf("the config repo could not be read to look up instance `%s`; ask again later (the worker's log has the error)", slug)
+		return
+	}
+	if !rc.Found || rc.Config == nil {
+		e.adoptFailed = fmt.Sprintf("there is no instance `%s` managed here: the config repo has no `%s`. Check the slug field (the `Name` column at go/cloud-ops), then edit the issue", slug, rc.Path)
+		return
+	}
+	c := rc.Config
+	e.rec.Instance = Instance{Slug: slug, Type: c.Type(), Domain: c.Spec.Domain.PrimaryDNSName, Region: c.Spec.Infrastructure.GCP.Region,
+		Size: c.Spec.Size, Version: c.Spec.SourcegraphVersion}
+	e.rec.State, e.rec.AdoptedAt = StateActive, workflow.Now(ctx)
+	if c.Spec.Suspended {
+		e.rec.State = StateSuspended
+	}
+	e.publish(ctx)
 }
 
 // validate rejects a request before it enters history: the reason is what the requester reads
 // on the issue.
 func (e *entity) validate(ctx workflow.Context, req OperationRequest) error {
-	slug, st := e.rec.Instance.Slug, e.rec.State
+	slug := e.rec.Instance.Slug
 	if req.Slug != slug {
 		return fmt.Errorf("this is the workflow of instance `%s`, not `%s`", slug, req.Slug)
 	}
@@ -115,7 +153,20 @@ func (e *entity) validate(ctx workflow.Context, req OperationRequest) error {
 		return errors.New("a request needs the issue it was filed on")
 	}
 	if e.handled(*req.Issue, req.Operation, req.Attempt) {
-		return fmt.Errorf("%s%s already started %s for `%s`", DuplicateRequest, req.Issue, req.Operation, slug)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s already started %s for `%s`", req.Issue, req.Operation, slug),
+			ErrTypeDuplicateRequest, nil)
+	}
+	if e.adopting {
+		return nil // decided by accept, once the config.yaml is read
+	}
+	return e.checkState(req)
+}
+
+// checkState rejects a request that the instance's state, or its running operation, forbids.
+func (e *entity) checkState(req OperationRequest) error {
+	slug, st := e.rec.Instance.Slug, e.rec.State
+	if e.adoptFailed != "" && req.Operation != forms.OpCreate {
+		return errors.New(e.adoptFailed)
 	}
 	if st == StateDeleted {
 		last := e.last(forms.OpTeardown)
@@ -164,13 +215,17 @@ func (e *entity) validate(ctx workflow.Context, req OperationRequest) error {
 	return nil
 }
 
-// DuplicateRequest prefixes the rejection of a request that was already started (a redelivered
-// or edited issue): the starter stays quiet about those.
-const DuplicateRequest = "duplicate: "
-
 // accept applies an accepted request: a trial extension at once, anything else as a child
 // workflow. It returns once the child has started.
 func (e *entity) accept(ctx workflow.Context, req OperationRequest) (RequestAccepted, error) {
+	if e.adopting {
+		if err := workflow.Await(ctx, func() bool { return !e.adopting }); err != nil {
+			return RequestAccepted{}, err
+		}
+		if err := e.checkState(req); err != nil {
+			return RequestAccepted{}, temporal.NewNonRetryableApplicationError(err.Error(), "RequestRefused", nil)
+		}
+	}
 	e.rec.Settings = req.Settings
 	if req.Operation == forms.OpExtendTrial {
 		return e.extendTrial(ctx, req), nil

@@ -212,6 +212,9 @@ type InstanceRecord struct {
 	RetentionWarned bool      `json:"retentionWarned,omitempty"`
 	// Settings are the latest request's: the trial and retention timers use them.
 	Settings Settings `json:"settings,omitzero"`
+	// AdoptedAt is when the entity adopted an instance made before this service, from its
+	// config.yaml.
+	AdoptedAt time.Time `json:"adoptedAt,omitzero"`
 	// NeedsAttention is set when an operation workflow failed outright (not parked: failed), so
 	// the instance's state may not match its resources.
 	NeedsAttention bool `json:"needsAttention,omitempty"`
@@ -227,6 +230,10 @@ type BackupRecord struct {
 // InstanceInput starts (or continues) the entity workflow.
 type InstanceInput struct {
 	Record InstanceRecord `json:"record"`
+	// Adopt: the instance was made before this service (no entity yet). The entity reads its
+	// config.yaml before it decides on the request that started it, and refuses it when there is
+	// none.
+	Adopt bool `json:"adopt,omitempty"`
 }
 
 // Outcome is how an operation ended.

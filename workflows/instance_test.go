@@ -1,11 +1,14 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -26,6 +29,7 @@ type entityTest struct {
 	outcomes map[string]Outcome // child workflow type → outcome (default succeeded)
 	started  []string           // child workflow IDs, in start order
 	rejected map[string]string  // update ID → rejection
+	dups     map[string]bool    // update ID → rejected as a duplicate (by the error's type)
 	accepted map[string]RequestAccepted
 	ids      []string
 }
@@ -34,7 +38,7 @@ func newEntityTest(t *testing.T) *entityTest {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
-	h := &entityTest{t: t, env: env, f: newFakeCloud(), outcomes: map[string]Outcome{}, rejected: map[string]string{}, accepted: map[string]RequestAccepted{}}
+	h := &entityTest{t: t, env: env, f: newFakeCloud(), outcomes: map[string]Outcome{}, rejected: map[string]string{}, dups: map[string]bool{}, accepted: map[string]RequestAccepted{}}
 	h.f.register(env)
 	env.RegisterWorkflow(InstanceLifecycle)
 	for _, name := range []string{"Create", "Suspend", "Resume", "Teardown", "ConvertTrial", "UpdateAllowlist", "ReloadFrontend", "SetTelemetry"} {
@@ -111,7 +115,11 @@ func (h *entityTest) request(at time.Duration, req OperationRequest) string {
 	h.env.RegisterDelayedCallback(func() {
 		h.env.UpdateWorkflow(UpdateRequest, id, &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
-			OnReject: func(err error) { h.rejected[id] = err.Error() },
+			OnReject: func(err error) {
+				h.rejected[id] = err.Error()
+				var app *temporal.ApplicationError
+				h.dups[id] = errors.As(err, &app) && app.Type() == ErrTypeDuplicateRequest
+			},
 			OnComplete: func(v any, err error) {
 				if err != nil {
 					h.rejected[id] = err.Error()
@@ -202,7 +210,7 @@ func TestInstanceLifecycleRunsOneOperationAtATime(t *testing.T) {
 	for id, want := range map[string]string{
 		conflict:        "`suspend` cannot start: `create` is running for `acme`",
 		again:           "`create` cannot start: `create` is running",
-		dup:             DuplicateRequest,
+		dup:             "sourcegraph/customer#1 already started create for `acme`",
 		existing:        "instance `acme` already exists (active)",
 		resume:          "`acme` is active, not suspended",
 		extend:          "`acme` is a production instance, not a trial",
@@ -212,6 +220,11 @@ func TestInstanceLifecycleRunsOneOperationAtATime(t *testing.T) {
 	} {
 		if got := h.rejected[id]; !strings.Contains(got, want) {
 			t.Errorf("request %s: rejection %q, want it to contain %q", id, got, want)
+		}
+	}
+	for id := range h.rejected {
+		if h.dups[id] != (id == dup) {
+			t.Errorf("request %s: rejected as a duplicate: %v, want %v (%q)", id, h.dups[id], id == dup, h.rejected[id])
 		}
 	}
 	if _, ok := h.accepted[suspend]; !ok {
@@ -430,5 +443,65 @@ func TestInstanceLifecycleUpgradesOnlyAnActiveInstance(t *testing.T) {
 	}
 	if want := []string{"create/acme/sourcegraph/customer/1", "upgrade/acme/sourcegraph/customer/2", "suspend/acme/sourcegraph/customer/4"}; strings.Join(h.started, " ") != strings.Join(want, " ") {
 		t.Errorf("operations %v, want %v", h.started, want)
+	}
+}
+
+// adopt runs an entity started by a first request for an instance made before this service.
+func (h *entityTest) adopt(stop time.Duration) InstanceRecord {
+	if stop > 0 {
+		h.env.RegisterDelayedCallback(h.env.CancelWorkflow, stop)
+	}
+	h.env.ExecuteWorkflow(InstanceLifecycle, InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: "acme"}}, Adopt: true})
+	var r InstanceRecord
+	if stop == 0 {
+		if err := h.env.GetWorkflowResult(&r); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	return r
+}
+
+// Any first request adopts an instance whose config.yaml exists, with what the file says: here a
+// suspended instance is resumed, and a conflicting request sent meanwhile is still refused.
+func TestInstanceAdoptsFromConfigOnAnyFirstRequest(t *testing.T) {
+	h := newEntityTest(t)
+	c := activeConfig("acme", spec.Production, "5.9.0")
+	c.Spec.Suspended = true
+	h.f.putConfig(c)
+	resume := h.request(0, opReq(forms.OpResume, 2))
+	suspend := h.request(time.Minute, opReq(forms.OpSuspend, 3))
+	h.at(30*time.Minute, func(r InstanceRecord) {
+		wantState(t, r, StateResuming)
+		if r.AdoptedAt.IsZero() || r.Instance.Version != "5.9.0" || r.Instance.Type != spec.Production || r.Instance.Domain != spec.DefaultDomain("acme") {
+			t.Errorf("adopted record %+v", r)
+		}
+	})
+	h.adopt(3 * time.Hour)
+	if _, ok := h.accepted[resume]; !ok {
+		t.Fatalf("resume not accepted: %q", h.rejected[resume])
+	}
+	if got := h.rejected[suspend]; !strings.Contains(got, "`suspend` cannot start: `resume` is running") {
+		t.Errorf("suspend during the resume: %q", got)
+	}
+	if got := h.f.names(true); !slices.Contains(got, "ReadInstanceConfig") {
+		t.Errorf("config.yaml was not read: %v", got)
+	}
+}
+
+// Without a config.yaml there is nothing to adopt: the request is refused, saying so, and the
+// entity ends at once, holding no instance (so a later create of the slug starts afresh).
+func TestInstanceAdoptionWithoutConfigRefusesAndEnds(t *testing.T) {
+	h := newEntityTest(t)
+	suspend := h.request(0, opReq(forms.OpSuspend, 2))
+	r := h.adopt(0)
+	if got := h.rejected[suspend]; !strings.Contains(got, "there is no instance `acme` managed here") {
+		t.Fatalf("suspend: rejection %q, accepted %v", got, h.accepted[suspend])
+	}
+	wantState(t, r, StateNone)
+	if len(h.started) != 0 {
+		t.Errorf("operations started: %v", h.started)
+	}
+	if d := h.env.Now().Sub(t0); d >= idleExit {
+		t.Errorf("the entity waited %v before ending; nothing was adopted, it should end at once", d)
 	}
 }

@@ -10,16 +10,16 @@ type Registration struct {
 // Workflows lists every workflow, for the worker and the tests to register.
 func Workflows() []Registration {
 	return []Registration{
-		{"InstanceLifecycle", InstanceLifecycle},
-		{"Create", Create},
-		{"Suspend", Suspend},
-		{"Resume", Resume},
-		{"Teardown", Teardown},
-		{"ConvertTrial", ConvertTrial},
-		{"UpdateAllowlist", UpdateAllowlist},
-		{"ReloadFrontend", ReloadFrontend},
-		{"SetTelemetry", SetTelemetry},
-		{"Upgrade", Upgrade},
-		{"FleetUpgrade", FleetUpgrade},
+		{WorkflowInstance, InstanceLifecycle},
+		{WorkflowCreate, Create},
+		{WorkflowSuspend, Suspend},
+		{WorkflowResume, Resume},
+		{WorkflowTeardown, Teardown},
+		{WorkflowConvertTrial, ConvertTrial},
+		{WorkflowUpdateAllowlist, UpdateAllowlist},
+		{WorkflowReloadFrontend, ReloadFrontend},
+		{WorkflowSetTelemetry, SetTelemetry},
+		{WorkflowUpgrade, Upgrade},
+		{WorkflowFleetUpgrade, FleetUpgrade},
 	}
 }

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -350,7 +349,7 @@ func (r *rollout) requestAll(ctx workflow.Context, ask []*RolloutInstance) {
 		}
 		return
 	}
-	waits := make([]func(workflow.Context) (activities.RequestResult, error), len(ask))
+	waits := make([]func(workflow.Context) (AskResult, error), len(ask))
 	for i, in := range ask {
 		waits[i] = r.request(ctx, in)
 	}
@@ -360,36 +359,32 @@ func (r *rollout) requestAll(ctx workflow.Context, ask []*RolloutInstance) {
 	}
 }
 
-// request asks the instance's entity workflow for the upgrade, adopting an instance that has no
-// entity yet (made before this service, or by hand); the returned function waits for the answer.
-func (r *rollout) request(ctx workflow.Context, in *RolloutInstance) func(workflow.Context) (activities.RequestResult, error) {
+// request asks the instance's entity workflow for the upgrade (AskInstance, as the starter and mi
+// do); an instance with no entity yet (made before this service) is adopted from its config.yaml,
+// a torn-down one is not. The returned function waits for the answer.
+func (r *rollout) request(ctx workflow.Context, in *RolloutInstance) func(workflow.Context) (AskResult, error) {
 	issue := r.req.Issue
 	req := OperationRequest{Operation: forms.OpUpgrade, Slug: in.Slug, Issue: &issue, Requester: r.req.Requester,
 		RequestedAt: r.req.RequestedAt, Settings: r.req.Settings, Upgrade: &UpgradeRequest{Version: r.st.Version, Rollout: r.id}}
 	in.Attempt = max(in.Attempt, 1)
 	req.Attempt = in.Attempt
-	adopt := InstanceInput{Record: InstanceRecord{State: StateActive, Settings: r.req.Settings,
-		Instance: Instance{Slug: in.Slug, Type: in.Type, Domain: cmp.Or(in.Domain, spec.DefaultDomain(in.Slug)), Region: in.Region, Size: in.Size, Version: in.From}}}
-	// encoding/json is deterministic here (struct fields in order, map keys sorted); workflowcheck
-	// cannot tell, as it flags the reflection inside.
-	arg, _ := json.Marshal(req)     //workflowcheck:ignore
-	start, _ := json.Marshal(adopt) //workflowcheck:ignore
-	wait := executeLocalAsync[activities.RequestResult](ctx, CloudCall, "Ask "+in.Slug+" for the upgrade to "+r.st.Version, (*activities.Lifecycle).Request,
-		activities.RequestInput{WorkflowID: InstanceWorkflowID(in.Slug), UpdateName: UpdateRequest, UpdateID: fmt.Sprintf("%s/%s/%d", r.id, in.Slug, in.Attempt), Arg: arg,
-			StartWorkflow: "InstanceLifecycle", StartInput: start, StartSummary: fmt.Sprintf("instance `%s` (adopted by %s)", in.Slug, r.id),
-			StartKeywords: map[string]string{SAInstanceSlug.GetName(): in.Slug, SAInstanceType.GetName(): string(in.Type)}})
+	wait := executeLocalAsync[AskResult](ctx, CloudCall, "Ask "+in.Slug+" for the upgrade to "+r.st.Version, (*Lifecycle).Request,
+		Ask{Request: req, UpdateID: fmt.Sprintf("%s/%s/%d", r.id, in.Slug, in.Attempt), Via: "rollout " + r.id})
 	r.dirty = true
-	// Only the request needed them; the state stays smaller without.
+	// Only the plan needed them; the state stays smaller without.
 	in.Domain, in.Region, in.Size = "", "", ""
 	return wait
 }
 
 // settle records the instance workflow's answer to a request.
-func (r *rollout) settle(ctx workflow.Context, in *RolloutInstance, res activities.RequestResult, err error) {
+func (r *rollout) settle(ctx workflow.Context, in *RolloutInstance, res AskResult, err error) {
 	switch {
 	case err != nil:
 		in.Status, in.Error, in.EndedAt = UpgradeRejected, "could not ask the instance workflow: "+errorMessage(err), workflow.Now(ctx)
-	case res.Rejected != "" && !strings.HasPrefix(res.Rejected, DuplicateRequest):
+	case res.Gone:
+		// Torn down since the plan was made: nothing to upgrade, and it is not brought back.
+		in.Status, in.Error, in.EndedAt = UpgradeSkipped, "gone: "+res.Rejected, workflow.Now(ctx)
+	case res.Rejected != "" && !res.Duplicate:
 		in.Status, in.Error, in.EndedAt = UpgradeRejected, res.Rejected, workflow.Now(ctx)
 	default:
 		in.Status = UpgradeRunning

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
@@ -35,8 +34,8 @@ type rolloutHarness struct {
 	askedAt     map[string]time.Time
 	// outcome: slug → the report sequence its upgrade sends (default: succeeded).
 	outcome map[string][]UpgradeReport
-	// refuse: slug → the entity's rejection.
-	refuse map[string]string
+	// refuse: slug → the entity's rejection; gone: slug → the tombstone's answer (torn down).
+	refuse, gone map[string]string
 	// delivered: how many reports of each slug were sent.
 	delivered map[string]int
 	// inFlight samples: the most upgrades running at once.
@@ -55,16 +54,16 @@ func newRolloutHarness(t testing.TB) *rolloutHarness {
 	env, f := newOpEnv(t)
 	env.SetStartTime(srStart)
 	h := &rolloutHarness{t: t, env: env, f: f, askedAt: map[string]time.Time{}, outcome: map[string][]UpgradeReport{},
-		refuse: map[string]string{}, delivered: map[string]int{}, attempts: map[string][]int{}, upgradeTime: 20 * time.Minute}
-	env.RegisterActivityWithOptions(func(ctx context.Context, in activities.RequestInput) (activities.RequestResult, error) {
-		var req OperationRequest
-		if err := json.Unmarshal(in.Arg, &req); err != nil {
-			return activities.RequestResult{}, err
-		}
+		refuse: map[string]string{}, gone: map[string]string{}, delivered: map[string]int{}, attempts: map[string][]int{}, upgradeTime: 20 * time.Minute}
+	env.RegisterActivityWithOptions(func(ctx context.Context, in Ask) (AskResult, error) {
+		req := in.Request
 		h.mu.Lock()
 		defer h.mu.Unlock()
+		if why := h.gone[req.Slug]; why != "" {
+			return AskResult{Rejected: why, Gone: true}, nil
+		}
 		if why := h.refuse[req.Slug]; why != "" {
-			return activities.RequestResult{Rejected: why}, nil
+			return AskResult{Rejected: why}, nil
 		}
 		h.requested = append(h.requested, req.Slug)
 		h.requestedAt = append(h.requestedAt, h.env.Now())
@@ -78,8 +77,7 @@ func newRolloutHarness(t testing.TB) *rolloutHarness {
 		h.askedAt[req.Slug] = h.env.Now()
 		h.running++
 		h.maxRunning = max(h.maxRunning, h.running)
-		out, _ := json.Marshal(RequestAccepted{WorkflowID: UpgradeWorkflowID(req.Slug, *req.Issue, req.Attempt)})
-		return activities.RequestResult{Result: out}, nil
+		return AskResult{Accepted: RequestAccepted{WorkflowID: UpgradeWorkflowID(req.Slug, *req.Issue, req.Attempt)}}, nil
 	}, activity.RegisterOptions{Name: "Request"})
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: RolloutWorkflowID(rolloutIssue)})
 	return h

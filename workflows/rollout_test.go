@@ -914,3 +914,23 @@ func statusIn(st RolloutState, slug string) RolloutInstance {
 	}
 	return RolloutInstance{}
 }
+
+// An instance torn down after the plan was made is not brought back: its entity's tombstone
+// refuses the request (Gone), the rollout marks it gone and goes on without halting.
+func TestRolloutLeavesATornDownInstanceGone(t *testing.T) {
+	h := newRolloutHarness(t)
+	h.fleet("5.9.0", mixedFleet())
+	h.gone["t3"] = "instance `t3` was torn down on 2026-12-08 (sourcegraph/customer#9); file a new-instance request to create it again"
+	h.run(h.input(nil), 72*time.Hour)
+	st := h.result()
+	if st.Phase != PhaseDone {
+		t.Fatalf("phase %s (%s): a gone instance must not halt the rollout", st.Phase, st.Reason)
+	}
+	t3 := instanceOf(t, st, "t3")
+	if t3.Status != UpgradeSkipped || !strings.HasPrefix(t3.Error, "gone: instance `t3` was torn down") {
+		t.Fatalf("t3 %+v, want skipped as gone", t3)
+	}
+	if slices.Contains(h.order(), "t3") {
+		t.Fatalf("t3 was upgraded: %v", h.order())
+	}
+}

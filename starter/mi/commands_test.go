@@ -164,18 +164,22 @@ func TestStartSendsTheRequestUpdate(t *testing.T) {
 	if code != exitError || !strings.Contains(errText, "instance acme refused the suspend: `suspend` needs the instance to be active") {
 		t.Errorf("refused: exit %d %q", code, errText)
 	}
-	f.updateErr = temporal.NewApplicationError(workflows.DuplicateRequest+"sourcegraph/customer#9 already started suspend for `acme`", "")
+	f.updateErr = temporal.NewApplicationError("sourcegraph/customer#9 already started suspend for `acme`", workflows.ErrTypeDuplicateRequest)
 	code, _, errText = runMi(t, f, env, "start", "suspend", "acme", "-reason", "unpaid", "-issue", "9")
 	if code != exitError || !strings.Contains(errText, "sourcegraph/customer#9 asked for this already") {
 		t.Errorf("duplicate: exit %d %q", code, errText)
 	}
 
-	// No workflow: an instance made before this service.
+	// No workflow: an instance made before this service is adopted by its first request, which
+	// may not start an entity that has ended (a tombstone).
+	f.updateErr, f.started = nil, nil
 	code, _, errText = runMi(t, f, env, "start", "upgrade", "mi-a", "-version", "5.10.0", "-issue", "9999")
-	if code != exitError {
-		t.Errorf("no workflow: exit %d", code)
+	if code != exitOK {
+		t.Errorf("no workflow: exit %d %q", code, errText)
 	}
-	wantContains(t, "no workflow", errText, "instance mi-a has no workflow yet: it was made before this service", "through a rollout", "create it")
+	if s := f.started; s == nil || s.ID != "instance/mi-a" || s.WorkflowIDReusePolicy != enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE {
+		t.Errorf("adoption's start options %+v", s)
+	}
 
 	// A torn-down instance.
 	f.answers["instance/gone instance"] = workflows.InstanceRecord{Instance: workflows.Instance{Slug: "gone"}, State: workflows.StateDeleted}

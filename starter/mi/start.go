@@ -9,9 +9,6 @@ import (
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/sourcegraph/lifecycle/internal/forms"
 	"github.com/sourcegraph/lifecycle/internal/spec"
@@ -360,23 +357,20 @@ func (a *app) start(ctx context.Context, args []string) error {
 
 // sendRequest sends the request Update (Update-with-Start for a create) and words the answer.
 func (a *app) sendRequest(ctx context.Context, tc temporalAPI, o startOptions) (string, error) {
-	var rec *workflows.InstanceRecord
 	var base workflows.Settings
 	if o.Op != forms.OpCreate {
+		// The instance's own settings are sent again; an instance made before this service has
+		// none yet (its first request adopts it from its config.yaml).
 		r, err := record(ctx, tc, o.Slug)
-		if err != nil {
-			if isNoWorkflow(err) {
-				return "", fmt.Errorf("instance %s has no workflow yet: it was made before this service (or never created here). "+
-					"Upgrade it through a rollout (an upgrade-tracking issue adopts it), or create it (a new-instance issue, or mi start create); "+
-					"`mi list` shows the instances this service runs", o.Slug)
-			}
-			return "", err
-		}
-		if r.State == workflows.StateDeleted {
+		switch {
+		case err == nil && r.State == workflows.StateDeleted:
 			return "", fmt.Errorf("instance %s was torn down (its workflow has ended): there is nothing to %s. To have it again, create it: a new-instance issue, or mi start create %s ...",
 				o.Slug, o.Op, o.Slug)
+		case err == nil:
+			base = r.Settings
+		case !isNoWorkflow(err):
+			return "", err
 		}
-		rec, base = &r, r.Settings
 	}
 	settings, err := a.settingsFor(base)
 	if err != nil {
@@ -386,57 +380,21 @@ func (a *app) sendRequest(ctx context.Context, tc temporalAPI, o startOptions) (
 	if err != nil {
 		return "", err
 	}
-	id := workflows.InstanceWorkflowID(o.Slug)
-	upd := client.UpdateWorkflowOptions{
-		WorkflowID: id,
-		// Its own ID per issue and operation: running mi again after a lost answer gets the same
-		// result, and the form of the same issue is told apart (the validator names the duplicate).
-		UpdateID:     workflows.IssueKey(o.Issue) + "/" + string(o.Op) + "/mi",
-		UpdateName:   workflows.UpdateRequest,
-		Args:         []any{req},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	}
 	uctx, cancel := context.WithTimeout(ctx, updateTimeout)
 	defer cancel()
-	var h client.WorkflowUpdateHandle
-	if o.Op == forms.OpCreate {
-		ni := req.Create
-		// As the starter's requestOperation does for a new-instance form.
-		start := tc.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-			ID:                       id,
-			TaskQueue:                workflows.TaskQueue,
-			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-			// A torn-down slug (its workflow closed) may be created again.
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			StaticSummary:         fmt.Sprintf("instance `%s` (%s)", o.Slug, ni.Domain),
-			StaticDetails:         fmt.Sprintf("Lifecycle of instance `%s`: %s, %s, %s. Created from %s (mi, by @%s).", o.Slug, ni.Type, ni.Region, ni.Size, o.Issue, o.By),
-			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SAInstanceSlug.ValueSet(o.Slug),
-				workflows.SAInstanceType.ValueSet(string(ni.Type)), workflows.SAIssue.ValueSet(o.Issue.String())),
-		}, workflows.InstanceLifecycle, workflows.InstanceInput{Record: workflows.InstanceRecord{Instance: workflows.Instance{Slug: o.Slug}}})
-		h, err = tc.UpdateWithStartWorkflow(uctx, client.UpdateWithStartWorkflowOptions{StartWorkflowOperation: start, UpdateOptions: upd})
-	} else {
-		h, err = tc.UpdateWorkflow(uctx, upd)
-	}
-	var accepted workflows.RequestAccepted
-	if err == nil {
-		err = h.Get(uctx, &accepted)
-	}
-	if msg, ok := rejection(err); ok {
-		if strings.HasPrefix(msg, workflows.DuplicateRequest) {
-			return "", fmt.Errorf("%s asked for this already (%s). One issue asks once: see `mi status %s`, or name another issue",
-				o.Issue, strings.TrimPrefix(msg, workflows.DuplicateRequest), o.Slug)
-		}
-		return "", fmt.Errorf("instance %s refused the %s: %s", o.Slug, o.Op, msg)
-	}
-	if isNotFound(err) {
-		state := "no instance: its create was rejected or aborted"
-		if rec != nil && rec.State != "" {
-			state = string(rec.State)
-		}
-		return "", fmt.Errorf("the workflow of instance %s has ended (%s): there is nothing to %s; create the instance first", o.Slug, state, o.Op)
-	}
-	if err != nil {
-		return "", callError("sending the request to "+id, err)
+	// Its own Update ID per issue and operation: running mi again after a lost answer gets the
+	// same result, and the form of the same issue is told apart (the entity names the duplicate).
+	accepted, err := workflows.AskInstance(uctx, tc, workflows.Ask{Request: req,
+		UpdateID: workflows.RequestUpdateID(o.Issue, o.Op, "mi"), Via: "mi, by @" + o.By})
+	var refused *workflows.Refused
+	switch {
+	case errors.As(err, &refused) && refused.Duplicate:
+		return "", fmt.Errorf("%s asked for this already (%s). One issue asks once: see `mi status %s`, or name another issue",
+			o.Issue, refused.Reason, o.Slug)
+	case errors.As(err, &refused):
+		return "", fmt.Errorf("instance %s refused the %s: %s", o.Slug, o.Op, refused.Reason)
+	case err != nil:
+		return "", callError("sending the request to "+workflows.InstanceWorkflowID(o.Slug), err)
 	}
 	var b strings.Builder
 	b.WriteString(accepted.Message)

@@ -1,0 +1,250 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/sourcegraph/lifecycle/activities"
+	"github.com/sourcegraph/lifecycle/internal/forms"
+)
+
+// The client side of the instance contract. Three callers ask an instance's entity workflow for
+// an operation: the starter (an issue form), mi (break-glass) and the fleet rollout (through the
+// Lifecycle activity, since a workflow cannot send an Update). They all go through AskInstance, so
+// the Update, its ID, the Update-with-Start options and the reading of a refusal cannot drift.
+
+// Workflow type names. The entity starts operations by name and clients start workflows by name,
+// so a renamed function must not change them; Workflows() registers exactly these.
+const (
+	WorkflowInstance        = "InstanceLifecycle"
+	WorkflowCreate          = "Create"
+	WorkflowSuspend         = "Suspend"
+	WorkflowResume          = "Resume"
+	WorkflowTeardown        = "Teardown"
+	WorkflowConvertTrial    = "ConvertTrial"
+	WorkflowUpdateAllowlist = "UpdateAllowlist"
+	WorkflowReloadFrontend  = "ReloadFrontend"
+	WorkflowSetTelemetry    = "SetTelemetry"
+	WorkflowUpgrade         = "Upgrade"
+	WorkflowFleetUpgrade    = "FleetUpgrade"
+)
+
+// ErrTypeDuplicateRequest is the ApplicationError type of the refusal of a request that was
+// already accepted (a redelivered or edited issue, a retried activity): callers stay quiet.
+const ErrTypeDuplicateRequest = "DuplicateRequest"
+
+// RequestClient is the part of client.Client that asks an instance for an operation.
+type RequestClient interface {
+	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
+	NewWithStartWorkflowOperation(options client.StartWorkflowOptions, workflow any, args ...any) client.WithStartWorkflowOperation
+	UpdateWithStartWorkflow(ctx context.Context, options client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error)
+	QueryWorkflow(ctx context.Context, workflowID string, runID string, queryType string, args ...any) (converter.EncodedValue, error)
+}
+
+var _ RequestClient = client.Client(nil)
+
+// Ask is one request for an operation, as a caller sends it.
+type Ask struct {
+	Request OperationRequest `json:"request"`
+	// UpdateID names the request: sending it again (a redelivery, a retried activity, mi run
+	// twice) gets the first answer instead of a second operation.
+	UpdateID string `json:"updateId"`
+	// Via says who asked ("mi, by @carol", "rollout upgrade-fleet/…"): the entity's details say it
+	// when this request starts the entity.
+	Via string `json:"via,omitempty"`
+}
+
+// RequestUpdateID is the Update ID of an issue's request; suffix tells callers apart ("mi").
+func RequestUpdateID(issue IssueRef, op forms.Operation, suffix string) string {
+	id := IssueKey(issue) + "/" + string(op)
+	if suffix != "" {
+		id += "/" + suffix
+	}
+	return id
+}
+
+// Refused is the entity's refusal of a request. Reason is written for people.
+type Refused struct {
+	Reason string
+	// Duplicate: this request (issue, operation, attempt) was accepted before; nothing is said.
+	Duplicate bool
+	// Gone: the instance's workflow has ended (it was torn down); nothing adopts it again.
+	Gone bool
+}
+
+func (r *Refused) Error() string { return r.Reason }
+
+// AskInstance sends the request Update and waits until the operation's workflow has started.
+//
+// The entity is started by the request when none is open. A create starts it empty (a torn-down
+// slug may be created again). Any other request adopts an instance made before this service: the
+// entity reads the instance's config.yaml before it decides, and refuses when there is none. An
+// entity that has ended is never started again by anything but a create: a torn-down instance is
+// a tombstone, and the answer says so (Refused.Gone).
+//
+// A refusal is a *Refused; any other error means Temporal could not be asked (the caller retries).
+func AskInstance(ctx context.Context, c RequestClient, a Ask) (RequestAccepted, error) {
+	req := a.Request
+	if req.Slug == "" || a.UpdateID == "" {
+		return RequestAccepted{}, errors.New("ask: the request's slug and the Update ID are required")
+	}
+	acc, err := askWithStart(ctx, c, a, startPolicy(req.Operation))
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if req.Operation != forms.OpCreate && errors.As(err, &already) {
+		// The slug's entity has ended. A tombstone stays one; an entity that ended without ever
+		// holding an instance (a rejected create, a failed adoption) may be started afresh.
+		var rec InstanceRecord
+		v, qerr := c.QueryWorkflow(ctx, InstanceWorkflowID(req.Slug), "", QueryInstance)
+		if qerr == nil {
+			qerr = v.Get(&rec)
+		}
+		switch {
+		case qerr != nil:
+			return RequestAccepted{}, fmt.Errorf("reading the ended workflow of %s: %w", req.Slug, qerr)
+		case rec.State == StateNone:
+			acc, err = askWithStart(ctx, c, a, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE)
+		default:
+			return RequestAccepted{}, &Refused{Gone: true, Reason: tombstoneText(rec)}
+		}
+	}
+	if err == nil {
+		return acc, nil
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		// The validator's (or handler's) refusal, meant for people.
+		return RequestAccepted{}, &Refused{Reason: app.Message(), Duplicate: app.Type() == ErrTypeDuplicateRequest}
+	}
+	return RequestAccepted{}, err
+}
+
+// startPolicy is how a request may start the entity: a create may follow a teardown, nothing
+// else may start a closed entity again.
+func startPolicy(op forms.Operation) enumspb.WorkflowIdReusePolicy {
+	if op == forms.OpCreate {
+		return enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+	}
+	return enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+}
+
+func askWithStart(ctx context.Context, c RequestClient, a Ask, reuse enumspb.WorkflowIdReusePolicy) (RequestAccepted, error) {
+	req := a.Request
+	id := InstanceWorkflowID(req.Slug)
+	upd := client.UpdateWorkflowOptions{
+		WorkflowID:   id,
+		UpdateID:     a.UpdateID,
+		UpdateName:   UpdateRequest,
+		Args:         []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	}
+	opts, in := entityStart(a)
+	opts.WorkflowIDReusePolicy = reuse
+	start := c.NewWithStartWorkflowOperation(opts, WorkflowInstance, in)
+	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{StartWorkflowOperation: start, UpdateOptions: upd})
+	var acc RequestAccepted
+	if err == nil {
+		err = h.Get(ctx, &acc)
+	}
+	return acc, err
+}
+
+// entityStart is how a request starts the instance's entity when none is open.
+func entityStart(a Ask) (client.StartWorkflowOptions, InstanceInput) {
+	req := a.Request
+	via := issueText(req.Issue)
+	if a.Via != "" {
+		via += " (" + a.Via + ")"
+	}
+	opts := client.StartWorkflowOptions{
+		ID:                       InstanceWorkflowID(req.Slug),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}
+	sas := []temporal.SearchAttributeUpdate{SAInstanceSlug.ValueSet(req.Slug)}
+	if req.Issue != nil {
+		sas = append(sas, SAIssue.ValueSet(req.Issue.String()))
+	}
+	in := InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: req.Slug}}}
+	if ni := req.Create; ni != nil {
+		sas = append(sas, SAInstanceType.ValueSet(string(ni.Type)))
+		opts.StaticSummary = fmt.Sprintf("instance `%s` (%s)", req.Slug, ni.Domain)
+		opts.StaticDetails = fmt.Sprintf("Lifecycle of instance `%s`: %s, %s, %s. Created from %s.", req.Slug, ni.Type, ni.Region, ni.Size, via)
+	} else {
+		in.Adopt = true
+		opts.StaticSummary = fmt.Sprintf("instance `%s` (adopted)", req.Slug)
+		opts.StaticDetails = fmt.Sprintf("Lifecycle of instance `%s`, made before this service and adopted from its config.yaml on the %s requested on %s.",
+			req.Slug, req.Operation, via)
+	}
+	opts.TypedSearchAttributes = temporal.NewSearchAttributes(sas...)
+	return opts, in
+}
+
+// tombstoneText is the refusal of a request for an instance whose entity has ended.
+func tombstoneText(rec InstanceRecord) string {
+	slug := rec.Instance.Slug
+	if rec.State == StateDeleted {
+		for i := len(rec.History) - 1; i >= 0; i-- {
+			if t := rec.History[i]; t.Operation == forms.OpTeardown {
+				return fmt.Sprintf("instance `%s` was torn down on %s (%s); file a new-instance request to create it again",
+					slug, formatTime(t.EndedAt), issueText(t.Issue))
+			}
+		}
+		return fmt.Sprintf("instance `%s` was torn down; file a new-instance request to create it again", slug)
+	}
+	return fmt.Sprintf("the workflow of instance `%s` has ended (%s) and is not started again; check the instance with `mi status %s`",
+		slug, rec.State, slug)
+}
+
+// Lifecycle is the activity through which a workflow (the fleet rollout) asks an instance for an
+// operation: a workflow cannot send an Update, an activity can.
+type Lifecycle struct{ client RequestClient }
+
+// NewLifecycle wraps the worker's Temporal client.
+func NewLifecycle(c RequestClient) *Lifecycle { return &Lifecycle{client: c} }
+
+// AskResult is the activity's answer. A refusal is data, not an error: the caller records it and
+// goes on.
+type AskResult struct {
+	Accepted  RequestAccepted `json:"result"`
+	Rejected  string          `json:"rejected,omitempty"`
+	Duplicate bool            `json:"duplicate,omitempty"`
+	Gone      bool            `json:"gone,omitempty"`
+}
+
+// legacyDuplicatePrefix began the refusal of a duplicate before refusals were typed. Results
+// recorded then (local-activity markers of running rollouts) are read with it.
+const legacyDuplicatePrefix = "duplicate: "
+
+func (r *AskResult) UnmarshalJSON(b []byte) error {
+	type plain AskResult
+	if err := json.Unmarshal(b, (*plain)(r)); err != nil {
+		return err
+	}
+	if strings.HasPrefix(r.Rejected, legacyDuplicatePrefix) {
+		r.Duplicate = true
+	}
+	return nil
+}
+
+// Request sends the Update and waits for its result (activity "Request").
+func (l *Lifecycle) Request(ctx context.Context, a Ask) (AskResult, error) {
+	acc, err := AskInstance(ctx, l.client, a)
+	var refused *Refused
+	switch {
+	case err == nil:
+		return AskResult{Accepted: acc}, nil
+	case errors.As(err, &refused):
+		return AskResult{Rejected: refused.Reason, Duplicate: refused.Duplicate, Gone: refused.Gone}, nil
+	}
+	return AskResult{}, activities.Transient(activities.ErrTransient,
+		fmt.Sprintf("asking %s for the %s: %v", InstanceWorkflowID(a.Request.Slug), a.Request.Operation, err), err, 0)
+}
