@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/sourcegraph/lifecycle/internal/forms"
 	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/workflows"
