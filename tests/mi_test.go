@@ -73,6 +73,14 @@ func TestMiOperatorCLI(t *testing.T) {
 		len(adopted.History) != 1 || adopted.History[0].Operation != forms.OpReloadFrontend || adopted.History[0].Outcome != workflows.OutcomeSucceeded {
 		t.Errorf("adopted mi-a: %+v", adopted)
 	}
+	// mi adopt takes an instance under management without an operation, and is idempotent.
+	simJSON(t, http.MethodPost, "/_sim/fleet", strings.NewReader(`{"instances":[{"slug":"mi-b","version":"5.9.0","type":"production","releaseChannel":"pause"}]}`), nil)
+	if out := miOK(t, "adopt", "mi-b", "mi-a"); !strings.Contains(out, "mi-b: adopted (active, production at 5.9.0)") || !strings.Contains(out, "mi-a: already managed (active)") {
+		t.Errorf("mi adopt mi-b mi-a:\n%s", out)
+	}
+	if out := miOK(t, "adopt", "mi-b"); !strings.Contains(out, "mi-b: already managed (active)") {
+		t.Errorf("mi adopt mi-b again:\n%s", out)
+	}
 	// A slug with no config.yaml has nothing to adopt: refused, and nothing is left running.
 	code, _, errText := runMi(t, "start", "suspend", "mi-nosuch", "-reason", "x", "-issue", "sourcegraph/customer#9999")
 	if code != 1 || !strings.Contains(errText, "there is no instance `mi-nosuch` managed here") {

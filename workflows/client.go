@@ -36,6 +36,7 @@ const (
 	WorkflowSetTelemetry    = "SetTelemetry"
 	WorkflowUpgrade         = "Upgrade"
 	WorkflowFleetUpgrade    = "FleetUpgrade"
+	WorkflowAdoptFleet      = "AdoptFleet"
 )
 
 // ErrTypeDuplicateRequest is the ApplicationError type of the refusal of a request that was
@@ -102,14 +103,10 @@ func AskInstance(ctx context.Context, c RequestClient, a Ask) (RequestAccepted, 
 	if req.Operation != forms.OpCreate && errors.As(err, &already) {
 		// The slug's entity has ended. A tombstone stays one; an entity that ended without ever
 		// holding an instance (a rejected create, a failed adoption) may be started afresh.
-		var rec InstanceRecord
-		v, qerr := c.QueryWorkflow(ctx, InstanceWorkflowID(req.Slug), "", QueryInstance)
-		if qerr == nil {
-			qerr = v.Get(&rec)
-		}
+		rec, qerr := endedRecord(ctx, c, req.Slug)
 		switch {
 		case qerr != nil:
-			return RequestAccepted{}, fmt.Errorf("reading the ended workflow of %s: %w", req.Slug, qerr)
+			return RequestAccepted{}, qerr
 		case rec.State == StateNone:
 			acc, err = askWithStart(ctx, c, a, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE)
 		default:
@@ -137,24 +134,74 @@ func startPolicy(op forms.Operation) enumspb.WorkflowIdReusePolicy {
 }
 
 func askWithStart(ctx context.Context, c RequestClient, a Ask, reuse enumspb.WorkflowIdReusePolicy) (RequestAccepted, error) {
-	req := a.Request
-	id := InstanceWorkflowID(req.Slug)
+	opts, in := entityStart(a)
+	var acc RequestAccepted
+	err := updateWithStart(ctx, c, opts, in, reuse, UpdateRequest, a.UpdateID, a.Request, &acc)
+	return acc, err
+}
+
+// updateWithStart sends an Update to the entity, starting it (with in) when none is open.
+func updateWithStart(ctx context.Context, c RequestClient, opts client.StartWorkflowOptions, in InstanceInput,
+	reuse enumspb.WorkflowIdReusePolicy, name, updateID string, arg, out any) error {
+	opts.WorkflowIDReusePolicy = reuse
 	upd := client.UpdateWorkflowOptions{
-		WorkflowID:   id,
-		UpdateID:     a.UpdateID,
-		UpdateName:   UpdateRequest,
-		Args:         []any{req},
+		WorkflowID:   opts.ID,
+		UpdateID:     updateID,
+		UpdateName:   name,
+		Args:         []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	}
-	opts, in := entityStart(a)
-	opts.WorkflowIDReusePolicy = reuse
 	start := c.NewWithStartWorkflowOperation(opts, WorkflowInstance, in)
 	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{StartWorkflowOperation: start, UpdateOptions: upd})
-	var acc RequestAccepted
 	if err == nil {
-		err = h.Get(ctx, &acc)
+		err = h.Get(ctx, out)
 	}
-	return acc, err
+	return err
+}
+
+// AdoptInstance takes an instance made before this service under management without starting
+// any operation: its entity starts and reads its config.yaml. An instance already managed answers
+// its record; a torn-down one (a tombstone) is refused as Gone. A refusal is a *Refused.
+func AdoptInstance(ctx context.Context, c RequestClient, slug, by, updateID string) (AdoptAnswer, error) {
+	opts := client.StartWorkflowOptions{
+		ID: InstanceWorkflowID(slug), TaskQueue: TaskQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		StaticSummary: fmt.Sprintf("instance `%s` (adopted)", slug),
+		StaticDetails: fmt.Sprintf("Lifecycle of instance `%s`, made before this service and adopted from its config.yaml by @%s.", slug, by),
+		TypedSearchAttributes: temporal.NewSearchAttributes(SAInstanceSlug.ValueSet(slug)),
+	}
+	in := InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: slug}}, Adopt: true}
+	var ans AdoptAnswer
+	err := updateWithStart(ctx, c, opts, in, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE, UpdateAdopt, updateID, AdoptRequest{By: by}, &ans)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		rec, qerr := endedRecord(ctx, c, slug)
+		switch {
+		case qerr != nil:
+			return ans, qerr
+		case rec.State == StateNone:
+			err = updateWithStart(ctx, c, opts, in, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, UpdateAdopt, updateID, AdoptRequest{By: by}, &ans)
+		default:
+			return ans, &Refused{Gone: true, Reason: tombstoneText(rec)}
+		}
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return ans, &Refused{Reason: app.Message()}
+	}
+	return ans, err
+}
+
+// endedRecord is the record an ended entity left (queries answer closed workflows too).
+func endedRecord(ctx context.Context, c RequestClient, slug string) (InstanceRecord, error) {
+	var rec InstanceRecord
+	v, err := c.QueryWorkflow(ctx, InstanceWorkflowID(slug), "", QueryInstance)
+	if err == nil {
+		err = v.Get(&rec)
+	}
+	if err != nil {
+		return rec, fmt.Errorf("reading the ended workflow of %s: %w", slug, err)
+	}
+	return rec, nil
 }
 
 // entityStart is how a request starts the instance's entity when none is open.
@@ -164,11 +211,8 @@ func entityStart(a Ask) (client.StartWorkflowOptions, InstanceInput) {
 	if a.Via != "" {
 		via += " (" + a.Via + ")"
 	}
-	opts := client.StartWorkflowOptions{
-		ID:                       InstanceWorkflowID(req.Slug),
-		TaskQueue:                TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}
+	opts := client.StartWorkflowOptions{ID: InstanceWorkflowID(req.Slug), TaskQueue: TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING}
 	sas := []temporal.SearchAttributeUpdate{SAInstanceSlug.ValueSet(req.Slug)}
 	if req.Issue != nil {
 		sas = append(sas, SAIssue.ValueSet(req.Issue.String()))
@@ -247,4 +291,32 @@ func (l *Lifecycle) Request(ctx context.Context, a Ask) (AskResult, error) {
 	}
 	return AskResult{}, activities.Transient(activities.ErrTransient,
 		fmt.Sprintf("asking %s for the %s: %v", InstanceWorkflowID(a.Request.Slug), a.Request.Operation, err), err, 0)
+}
+
+// AdoptInput is one adoption the AdoptFleet workflow asks for.
+type AdoptInput struct {
+	Slug     string `json:"slug"`
+	By       string `json:"by"`
+	UpdateID string `json:"updateId"`
+}
+
+// AdoptOutcome is one adoption's answer: the state it was found in, or why it could not be.
+type AdoptOutcome struct {
+	Slug    string        `json:"slug"`
+	State   InstanceState `json:"state,omitempty"`
+	New     bool          `json:"new,omitempty"`
+	Refused string        `json:"refused,omitempty"`
+}
+
+// Adopt takes one instance under management (activity "Adopt"). A refusal is data.
+func (l *Lifecycle) Adopt(ctx context.Context, in AdoptInput) (AdoptOutcome, error) {
+	ans, err := AdoptInstance(ctx, l.client, in.Slug, in.By, in.UpdateID)
+	var refused *Refused
+	switch {
+	case err == nil:
+		return AdoptOutcome{Slug: in.Slug, State: ans.Record.State, New: ans.New}, nil
+	case errors.As(err, &refused):
+		return AdoptOutcome{Slug: in.Slug, Refused: refused.Reason}, nil
+	}
+	return AdoptOutcome{}, activities.Transient(activities.ErrTransient, fmt.Sprintf("adopting %s: %v", in.Slug, err), err, 0)
 }

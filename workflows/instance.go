@@ -61,6 +61,10 @@ func InstanceLifecycle(ctx workflow.Context, in InstanceInput) (InstanceRecord, 
 		workflow.UpdateHandlerOptions{Validator: e.validate}); err != nil {
 		return e.rec, err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAdopt, e.adoptAnswer,
+		workflow.UpdateHandlerOptions{Validator: validateAdopt}); err != nil {
+		return e.rec, err
+	}
 	e.publish(ctx)
 	started := workflow.Now(ctx)
 	if e.adopting {
@@ -106,6 +110,38 @@ type entity struct {
 	// why there is nothing to adopt.
 	adopting    bool
 	adoptFailed string
+	// adoptedHere: this run adopted the instance; adoptAnswered once an adopt Update was told.
+	adoptedHere, adoptAnswered bool
+}
+
+func validateAdopt(_ workflow.Context, req AdoptRequest) error {
+	if strings.TrimSpace(req.By) == "" {
+		return errors.New("an adoption needs who asks for it (by)")
+	}
+	return nil
+}
+
+// adoptAnswer answers `mi adopt`: the record once the adoption (if any) is done.
+func (e *entity) adoptAnswer(ctx workflow.Context, req AdoptRequest) (AdoptAnswer, error) {
+	if err := workflow.Await(ctx, func() bool { return !e.adopting }); err != nil {
+		return AdoptAnswer{}, err
+	}
+	if e.adoptFailed != "" {
+		return AdoptAnswer{}, temporal.NewNonRetryableApplicationError(e.adoptFailed, "RequestRefused", nil)
+	}
+	switch e.rec.State {
+	case StateNone:
+		return AdoptAnswer{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("instance `%s` is not made yet (its create has not finished): there is nothing to adopt", e.rec.Instance.Slug), "RequestRefused", nil)
+	case StateDeleted:
+		return AdoptAnswer{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("instance `%s` was torn down: there is nothing to adopt", e.rec.Instance.Slug), "RequestRefused", nil)
+	}
+	// New only for the adoption this Update caused: not one made by a request, nor told before.
+	a := AdoptAnswer{Record: e.rec, New: e.adoptedHere && !e.adoptAnswered && e.rec.Current == nil && len(e.rec.History) == 0}
+	e.adoptAnswered = true
+	workflow.GetLogger(ctx).Info("adoption answered", "by", req.By, "new", a.New)
+	return a, nil
 }
 
 // adopt takes an instance made before this service into the entity, from its config.yaml: its
@@ -129,7 +165,7 @@ func (e *entity) adopt(ctx workflow.Context) {
 	c := rc.Config
 	e.rec.Instance = Instance{Slug: slug, Type: c.Type(), Domain: c.Spec.Domain.PrimaryDNSName, Region: c.Spec.Infrastructure.GCP.Region,
 		Size: c.Spec.Size, Version: c.Spec.SourcegraphVersion}
-	e.rec.State, e.rec.AdoptedAt = StateActive, workflow.Now(ctx)
+	e.rec.State, e.rec.AdoptedAt, e.adoptedHere = StateActive, workflow.Now(ctx), true
 	if c.Spec.Suspended {
 		e.rec.State = StateSuspended
 	}

@@ -20,7 +20,23 @@ const (
 	UpdateRequest = "request"
 	// QueryInstance returns the InstanceRecord: state, trial clock, running and past operations.
 	QueryInstance = "instance"
+	// UpdateAdopt (AdoptRequest → AdoptAnswer) takes an instance made before this service under
+	// management without any operation: sent with the entity's start by `mi adopt`. An instance
+	// already managed answers its record.
+	UpdateAdopt = "adopt"
 )
+
+// AdoptRequest asks an entity to adopt its instance; By is who asked.
+type AdoptRequest struct {
+	By string `json:"by"`
+}
+
+// AdoptAnswer is the adopted (or already managed) instance. New is set on the first answer of
+// the run that adopted it.
+type AdoptAnswer struct {
+	Record InstanceRecord `json:"record"`
+	New    bool           `json:"new,omitempty"`
+}
 
 // Messages of the teardown workflow (besides decide and progress, which every operation has).
 const (

@@ -21,5 +21,6 @@ func Workflows() []Registration {
 		{WorkflowSetTelemetry, SetTelemetry},
 		{WorkflowUpgrade, Upgrade},
 		{WorkflowFleetUpgrade, FleetUpgrade},
+		{WorkflowAdoptFleet, AdoptFleet},
 	}
 }

@@ -15,7 +15,7 @@ func TestEveryWorkflowNameIsRegistered(t *testing.T) {
 		}
 		registered = append(registered, r.Name)
 	}
-	used := []string{WorkflowInstance, WorkflowFleetUpgrade}
+	used := []string{WorkflowInstance, WorkflowFleetUpgrade, WorkflowAdoptFleet}
 	for _, name := range operationWorkflows {
 		used = append(used, name)
 	}

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/sourcegraph/lifecycle/internal/forms"
+	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/workflows"
 )
 
@@ -247,5 +248,43 @@ func TestRolloutControls(t *testing.T) {
 	code, _, errText = runMi(t, f, env, "rollout", "77")
 	if code != exitError || !strings.Contains(errText, "there is no rollout upgrade-fleet/sourcegraph/customer/77") {
 		t.Errorf("unknown rollout: exit %d %q", code, errText)
+	}
+}
+
+func TestAdoptNamedInstancesAndTheFleet(t *testing.T) {
+	f := newFake()
+	f.result = workflows.AdoptAnswer{Record: workflows.InstanceRecord{State: workflows.StateActive,
+		Instance: workflows.Instance{Slug: "acme", Type: spec.Production, Version: "5.9.0"}}, New: true}
+	env := map[string]string{"MI_USER": "carol"}
+	code, out, errText := runMi(t, f, env, "adopt", "acme")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errText)
+	}
+	wantContains(t, "adopt output", out, "acme: adopted (active, production at 5.9.0)")
+	u := f.updates[0]
+	if u.UpdateName != workflows.UpdateAdopt || u.WorkflowID != "instance/acme" || f.started == nil ||
+		f.started.WorkflowIDReusePolicy != enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE {
+		t.Errorf("update %+v, start %+v", u, f.started)
+	}
+	f.updateErr = temporal.NewApplicationError("there is no instance `nosuch` managed here: the config repo has no `x`", "RequestRefused")
+	code, out, _ = runMi(t, f, env, "adopt", "nosuch")
+	if code != exitError || !strings.Contains(out, "nosuch: not adopted: there is no instance `nosuch` managed here") {
+		t.Errorf("refused: exit %d %q", code, out)
+	}
+
+	f.updateErr = nil
+	f.runResult = workflows.AdoptFleetResult{Listed: 4, Adopted: []string{"a", "b"}, Managed: 1,
+		Refused: []workflows.AdoptOutcome{{Slug: "gone", Refused: "instance `gone` was torn down"}}}
+	code, out, _ = runMi(t, f, env, "adopt", "-all")
+	if code != exitError {
+		t.Errorf("-all with a refusal: exit %d", code)
+	}
+	wantContains(t, "adopt -all output", out, "4 instances in the config repo: 2 adopted, 1 already managed, 1 not adopted.",
+		"Adopted: a, b", "Not adopted: gone: instance `gone` was torn down")
+	if e := f.executed; len(e) != 1 || e[0].ID != workflows.AdoptFleetWorkflowID || e[0].WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING {
+		t.Errorf("started %+v", e)
+	}
+	if code, _, errText := runMi(t, nil, env, "adopt"); code != exitUsage || !strings.Contains(errText, "name the instances to adopt") {
+		t.Errorf("no slugs: exit %d %q", code, errText)
 	}
 }

@@ -35,8 +35,11 @@ type fakeTemporal struct {
 	updates   []client.UpdateWorkflowOptions
 	result    any
 	updateErr error
-	// started is the start of an Update-with-Start.
-	started *client.StartWorkflowOptions
+	// started is the start of an Update-with-Start; executed the options of ExecuteWorkflow, whose
+	// run answers runResult.
+	started   *client.StartWorkflowOptions
+	executed  []client.StartWorkflowOptions
+	runResult any
 }
 
 func newFake() *fakeTemporal {
@@ -79,6 +82,23 @@ func (f *fakeTemporal) NewWithStartWorkflowOperation(o client.StartWorkflowOptio
 func (f *fakeTemporal) UpdateWithStartWorkflow(ctx context.Context, o client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error) {
 	return f.UpdateWorkflow(ctx, o.UpdateOptions)
 }
+
+func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.executed = append(f.executed, o)
+	return fakeRun{id: o.ID, result: f.runResult}, nil
+}
+
+// fakeRun is a started workflow whose result is fixed.
+type fakeRun struct {
+	client.WorkflowRun
+	id     string
+	result any
+}
+
+func (r fakeRun) GetID() string                         { return r.id }
+func (r fakeRun) Get(_ context.Context, ptr any) error { return jsonValue{r.result}.Get(ptr) }
 
 // jsonValue is a query answer.
 type jsonValue struct{ v any }

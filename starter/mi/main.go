@@ -82,6 +82,7 @@ func commands() []command {
 		{"decide", "answer the parked step of an instance's running operation", decideUsage, (*app).decide},
 		{"start", "break-glass: request an operation without an issue form", startUsage, (*app).start},
 		{"rollout", "a fleet rollout's state, and its controls", rolloutUsage, (*app).rollout},
+		{"adopt", "take instances made before this service under management", adoptUsage, (*app).adopt},
 		{"help", "this text, or a command's help", helpUsage, nil},
 	}
 }
@@ -103,6 +104,7 @@ Usage:
   mi decide <slug> retry|skip|abort|rollback|restore [-reason R] [-by LOGIN]
   mi start <operation> <slug> -issue owner/repo#N [operation flags]
   mi rollout <issue-number|workflow-id> status|pause|resume|abort|approve|retry <slug>|skip <slug> [-reason R]
+  mi adopt <slug>...|-all [-by LOGIN]
   mi help [command]
 
 Commands:
@@ -127,7 +129,7 @@ Run "mi help <command>" for a command's flags and examples.
 
 const helpUsage = `Usage: mi help [command]
 
-Prints the overview, or the help of one command (list, status, decide, start, rollout).
+Prints the overview, or the help of one command (list, status, decide, start, rollout, adopt).
 `
 
 // rootShortUsage is printed after a mistake in the command name: the lines to choose from.
