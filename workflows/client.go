@@ -165,8 +165,8 @@ func updateWithStart(ctx context.Context, c RequestClient, opts client.StartWork
 func AdoptInstance(ctx context.Context, c RequestClient, slug, by, updateID string) (AdoptAnswer, error) {
 	opts := client.StartWorkflowOptions{
 		ID: InstanceWorkflowID(slug), TaskQueue: TaskQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		StaticSummary: fmt.Sprintf("instance `%s` (adopted)", slug),
-		StaticDetails: fmt.Sprintf("Lifecycle of instance `%s`, made before this service and adopted from its config.yaml by @%s.", slug, by),
+		StaticSummary:         fmt.Sprintf("instance `%s` (adopted)", slug),
+		StaticDetails:         fmt.Sprintf("Lifecycle of instance `%s`, made before this service and adopted from its config.yaml by @%s.", slug, by),
 		TypedSearchAttributes: temporal.NewSearchAttributes(SAInstanceSlug.ValueSet(slug)),
 	}
 	in := InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: slug}}, Adopt: true}

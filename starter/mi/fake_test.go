@@ -97,7 +97,7 @@ type fakeRun struct {
 	result any
 }
 
-func (r fakeRun) GetID() string                         { return r.id }
+func (r fakeRun) GetID() string                        { return r.id }
 func (r fakeRun) Get(_ context.Context, ptr any) error { return jsonValue{r.result}.Get(ptr) }
 
 // jsonValue is a query answer.
