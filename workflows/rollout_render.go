@@ -78,8 +78,10 @@ func (r *rollout) hasWave(name string) bool {
 	return false
 }
 
-// renderChecklist is the body section: one box per instance, ticked when upgraded. Finished waves
-// collapse to one line when the full list would pass GitHub's body limit.
+// renderChecklist is the body section: one box per instance, ticked when upgraded. When the full
+// list would pass GitHub's body limit it is compacted: each wave counts what is upgraded and what
+// waits, and lists only what is in flight or needs a look (at most compactListed lines a wave);
+// the whole state is the workflow's `rollout` query (the Web UI, `mi rollout`).
 func (r *rollout) renderChecklist() string {
 	full := r.checklist(false)
 	if len(full) <= rolloutBodyLimit {
@@ -88,9 +90,17 @@ func (r *rollout) renderChecklist() string {
 	return r.checklist(true)
 }
 
+// compactListed bounds the instances a compacted wave lists; 12 waves of it stay far under the
+// body limit (a line is under 200 characters).
+const compactListed = 100
+
 func (r *rollout) checklist(compact bool) string {
 	var b strings.Builder
 	b.WriteString(fmt.Sprintf("## Rollout of %s (%s)\n", r.st.Version, r.st.Phase))
+	if compact {
+		b.WriteString("\nA large fleet: each wave shows its counts and the instances in flight or needing a look; " +
+			"every instance is in the workflow's `rollout` query (Web UI, `mi rollout`).\n")
+	}
 	for i, w := range r.st.Waves {
 		b.WriteString(fmt.Sprintf("\n**Wave %d: %s**%s\n", i+1, w.Name, waveMark(w, i, r.st.Wave)))
 		if compact && !w.EndedAt.IsZero() {
@@ -105,10 +115,25 @@ func (r *rollout) checklist(compact bool) string {
 			b.WriteString(fmt.Sprintf("- [x] %d upgraded, %d other (see the workflow's `rollout` query)\n", ok, other))
 			continue
 		}
-		if w.Upgraded > 0 {
+		upgraded, pending, listed, unlisted := w.Upgraded, 0, 0, 0
+		if !compact && w.Upgraded > 0 {
 			b.WriteString(fmt.Sprintf("- [x] %d upgraded\n", w.Upgraded))
 		}
 		for _, in := range w.Instances {
+			if compact {
+				switch {
+				case in.Status == UpgradeSucceeded:
+					upgraded++
+					continue
+				case in.Status == UpgradePending:
+					pending++
+					continue
+				case listed == compactListed:
+					unlisted++
+					continue
+				}
+				listed++
+			}
 			box := " "
 			if in.Status == UpgradeSucceeded || in.Status == UpgradeSkipped {
 				box = "x"
@@ -127,6 +152,15 @@ func (r *rollout) checklist(compact bool) string {
 				b.WriteString(": " + oneLine(in.Error))
 			}
 			b.WriteString("\n")
+		}
+		if compact && upgraded > 0 {
+			b.WriteString(fmt.Sprintf("- [x] %d upgraded\n", upgraded))
+		}
+		if unlisted > 0 {
+			b.WriteString(fmt.Sprintf("- [ ] %d more in flight or needing a look (see the workflow's `rollout` query)\n", unlisted))
+		}
+		if pending > 0 {
+			b.WriteString(fmt.Sprintf("- [ ] %d waiting\n", pending))
 		}
 	}
 	return b.String()

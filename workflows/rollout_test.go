@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 	"time"
 
 	"go.temporal.io/sdk/converter"
@@ -933,4 +934,49 @@ func TestRolloutLeavesATornDownInstanceGone(t *testing.T) {
 	if slices.Contains(h.order(), "t3") {
 		t.Fatalf("t3 was upgraded: %v", h.order())
 	}
+}
+
+// GitHub refuses issue bodies and comments over 65,536 characters. At 10,000 instances the
+// tracking issue's checklist and every comment must stay under it, at every edit: detail for the
+// wave in progress and the exceptions, counts for the rest.
+func TestRolloutOf10000StaysUnderGitHubsBodyLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 10,000-instance rollout")
+	}
+	const limit = 65536
+	h := newRolloutHarness(t)
+	h.upgradeTime = time.Minute
+	types := map[string]spec.InstanceType{"rctest": spec.Internal}
+	for i := range 10000 {
+		typ := spec.Production
+		if i%4 == 0 {
+			typ = spec.Trial
+		}
+		types[fmt.Sprintf("customer-%05d", i)] = typ
+	}
+	h.fleet("5.9.0", types)
+	h.outcome["customer-09999"] = []UpgradeReport{{Status: UpgradeRolledBack, Reason: "rolled back by carol"}}
+	h.ctl(29*24*time.Hour, RolloutControl{Action: ControlResume, By: "carol"})
+	h.run(h.input(func(r *RolloutRequest) { r.Upgrade.Concurrency = 5 }), 30*24*time.Hour)
+	if st := h.result(); st.Phase != PhaseDone {
+		t.Fatalf("phase %s (%s)", st.Phase, st.Reason)
+	}
+	longest := 0
+	for _, in := range inputsOf[activities.EditIssueBodyInput](h.f, "EditIssueBody") {
+		longest = max(longest, utf8.RuneCountInString(in.Body))
+	}
+	if longest == 0 || longest > limit {
+		t.Errorf("the longest checklist edit is %d characters; GitHub refuses more than %d", longest, limit)
+	}
+	for _, c := range inputsOf[activities.CommentInput](h.f, "Comment") {
+		if n := utf8.RuneCountInString(c.Body); n > limit {
+			t.Errorf("a comment of %d characters", n)
+		}
+	}
+	for _, c := range inputsOf[activities.UpsertCommentInput](h.f, "UpsertComment") {
+		if n := utf8.RuneCountInString(c.Body); n > limit {
+			t.Errorf("a status comment of %d characters", n)
+		}
+	}
+	t.Logf("longest checklist: %d characters", longest)
 }

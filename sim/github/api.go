@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sourcegraph/lifecycle/sim"
 )
@@ -59,6 +60,24 @@ func invalid(errs ...fieldError) (int, any) {
 	b := errBody(422, "Validation Failed")
 	b.Errors = errs
 	return 422, b
+}
+
+// MaxBodyChars is GitHub's limit on an issue's, a pull request's or a comment's body, in
+// characters (code points): over it, creating or editing answers 422.
+const MaxBodyChars = 65536
+
+// tooLong is the 422 for a body over MaxBodyChars, as GitHub words it: issues and pull requests
+// name the body field ("custom"), comments the data ("unprocessable"), with a capital B.
+func tooLong(resource string, body *string) (int, any, bool) {
+	if body == nil || utf8.RuneCountInString(*body) <= MaxBodyChars {
+		return 0, nil, false
+	}
+	if resource == "IssueComment" {
+		code, v := invalid(fieldError{Resource: resource, Code: "unprocessable", Field: "data", Message: "Body is too long (maximum is 65536 characters)"})
+		return code, v, true
+	}
+	code, v := invalid(fieldError{Resource: resource, Code: "custom", Field: "body", Message: "body is too long (maximum is 65536 characters)"})
+	return code, v, true
 }
 
 // badJSON is what GitHub answers to a body it cannot parse.

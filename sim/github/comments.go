@@ -59,6 +59,9 @@ func (p *Part) createComment(c *call) (int, any) {
 	if req.Body == nil || strings.TrimSpace(*req.Body) == "" {
 		return invalid(fieldError{Resource: "IssueComment", Code: "missing_field", Field: "body"})
 	}
+	if code, v, bad := tooLong("IssueComment", req.Body); bad {
+		return code, v
+	}
 	now := p.s.Now()
 	cm := &comment{id: p.s.NextID(), issue: is, body: *req.Body, user: c.user, created: now, updated: now}
 	c.repo.comments[cm.id] = cm
@@ -120,6 +123,9 @@ func (p *Part) editComment(c *call) (int, any) {
 	}
 	if req.Body == nil || strings.TrimSpace(*req.Body) == "" {
 		return invalid(fieldError{Resource: "IssueComment", Code: "missing_field", Field: "body"})
+	}
+	if code, v, bad := tooLong("IssueComment", req.Body); bad {
+		return code, v
 	}
 	if *req.Body != cm.body {
 		from := cm.body

@@ -815,3 +815,42 @@ func TestStrictRepos(t *testing.T) {
 		t.Fatalf("404 body: %+v", er)
 	}
 }
+
+// GitHub limits an issue's and a comment's body to 65,536 characters (code points, so a
+// multi-byte body at the limit is taken) and answers 422 Validation Failed over it, on create
+// and on edit, in the wording each resource uses.
+func TestBodiesOverTheLimitAreRefused(t *testing.T) {
+	e := start(t, 0)
+	bot := e.client(t, "bot-token")
+	atLimit := strings.Repeat("é", github.MaxBodyChars) // 131,072 bytes, 65,536 characters
+	over := atLimit + "x"
+	is, _, err := bot.Issues.Create(ctx, "sourcegraph", "customers", &gh.IssueRequest{Title: gh.String("x"), Body: gh.String(atLimit)})
+	if err != nil {
+		t.Fatalf("a body of exactly 65,536 characters: %v", err)
+	}
+	want := func(what string, err error, resource, code, field, msg string) {
+		t.Helper()
+		var er *gh.ErrorResponse
+		if !errors.As(err, &er) || er.Response.StatusCode != 422 || er.Message != "Validation Failed" || len(er.Errors) != 1 ||
+			er.Errors[0].Resource != resource || er.Errors[0].Code != code || er.Errors[0].Field != field || er.Errors[0].Message != msg {
+			t.Errorf("%s: %v, want 422 %s/%s/%s %q", what, err, resource, code, field, msg)
+		}
+	}
+	issueMsg, commentMsg := "body is too long (maximum is 65536 characters)", "Body is too long (maximum is 65536 characters)"
+	_, _, err = bot.Issues.Create(ctx, "sourcegraph", "customers", &gh.IssueRequest{Title: gh.String("y"), Body: gh.String(over)})
+	want("create issue", err, "Issue", "custom", "body", issueMsg)
+	_, _, err = bot.Issues.Edit(ctx, "sourcegraph", "customers", is.GetNumber(), &gh.IssueRequest{Body: gh.String(over)})
+	want("edit issue", err, "Issue", "custom", "body", issueMsg)
+	_, _, err = bot.Issues.CreateComment(ctx, "sourcegraph", "customers", is.GetNumber(), &gh.IssueComment{Body: gh.String(over)})
+	want("create comment", err, "IssueComment", "unprocessable", "data", commentMsg)
+	cm, _, err := bot.Issues.CreateComment(ctx, "sourcegraph", "customers", is.GetNumber(), &gh.IssueComment{Body: gh.String(atLimit)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = bot.Issues.EditComment(ctx, "sourcegraph", "customers", cm.GetID(), &gh.IssueComment{Body: gh.String(over)})
+	want("edit comment", err, "IssueComment", "unprocessable", "data", commentMsg)
+	got, _, err := bot.Issues.Get(ctx, "sourcegraph", "customers", is.GetNumber())
+	if err != nil || got.GetBody() != atLimit {
+		t.Errorf("a refused edit changed the body: %v", err)
+	}
+}

@@ -208,6 +208,9 @@ func (p *Part) createIssue(c *call) (int, any) {
 	if req.Title == nil || strings.TrimSpace(*req.Title) == "" {
 		return invalid(fieldError{Resource: "Issue", Code: "missing_field", Field: "title"})
 	}
+	if code, v, bad := tooLong("Issue", req.Body); bad {
+		return code, v
+	}
 	rp, now := c.repo, p.s.Now()
 	rp.lastNumber++
 	is := &issue{id: p.s.NextID(), number: rp.lastNumber, title: *req.Title, state: "open",
@@ -266,6 +269,13 @@ func (p *Part) applyIssueEdit(c *call, rp *repo, is *issue, req issueRequest) (i
 	}
 	if req.Title != nil && strings.TrimSpace(*req.Title) == "" {
 		return invalid(fieldError{Resource: "Issue", Code: "missing_field", Field: "title"})
+	}
+	resource := "Issue"
+	if is.pull != nil {
+		resource = "PullRequest"
+	}
+	if code, v, bad := tooLong(resource, req.Body); bad {
+		return code, v
 	}
 	if req.State != nil && *req.State == "open" && is.pull != nil && is.pull.merged {
 		return invalid(fieldError{Resource: "PullRequest", Code: "custom", Message: "state cannot be changed. The pull request cannot be reopened."})

@@ -132,6 +132,9 @@ func (p *Part) createPull(c *call) (int, any) {
 	if req.Title == nil || strings.TrimSpace(*req.Title) == "" {
 		return invalid(fieldError{Resource: "PullRequest", Code: "missing_field", Field: "title"})
 	}
+	if code, v, bad := tooLong("Issue", req.Body); bad {
+		return code, v
+	}
 	headSHA, ok := rp.refs["refs/heads/"+head]
 	if !ok || head == "" {
 		return invalid(fieldError{Resource: "PullRequest", Code: "invalid", Field: "head"})
