@@ -11,9 +11,9 @@ import (
 
 	"github.com/cloudflare/cloudflare-go"
 
+	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/sim"
 	simcf "github.com/sourcegraph/lifecycle/sim/cloudflare"
-	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
 const (

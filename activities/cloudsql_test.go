@@ -13,8 +13,8 @@ import (
 	"go.temporal.io/sdk/converter"
 	sqladmin "google.golang.org/api/sqladmin/v1"
 
-	"github.com/sourcegraph/lifecycle/sim"
 	"github.com/sourcegraph/lifecycle/internal/spec"
+	"github.com/sourcegraph/lifecycle/sim"
 )
 
 // sqlFixture starts the simulator, creates the instance's GCP project in it (Cloud SQL refuses

@@ -14,9 +14,9 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/sim"
 	simgithub "github.com/sourcegraph/lifecycle/sim/github"
-	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
 // crFixture is the simulator with the config repo activities (as the bot) and a test-side client

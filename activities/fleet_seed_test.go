@@ -13,9 +13,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/sim"
 	"github.com/sourcegraph/lifecycle/sim/stack"
-	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
 // seedFixture is a simulator holding a seeded fleet, and every activity struct pointed at it.

@@ -10,8 +10,8 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/sourcegraph/lifecycle/sim"
 	"github.com/sourcegraph/lifecycle/internal/spec"
+	"github.com/sourcegraph/lifecycle/sim"
 )
 
 // projectsFixture starts the simulator and returns Projects activities polling fast.

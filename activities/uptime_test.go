@@ -15,8 +15,8 @@ import (
 	sqladmin "google.golang.org/api/sqladmin/v1"
 
 	"github.com/sourcegraph/lifecycle/internal/config"
-	"github.com/sourcegraph/lifecycle/sim"
 	"github.com/sourcegraph/lifecycle/internal/spec"
+	"github.com/sourcegraph/lifecycle/sim"
 )
 
 // upFixture is a serving instance in the simulator, built the way the create workflow will:

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"

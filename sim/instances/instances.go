@@ -26,8 +26,8 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/sourcegraph/lifecycle/sim"
 	"github.com/sourcegraph/lifecycle/internal/spec"
+	"github.com/sourcegraph/lifecycle/sim"
 )
 
 // Part is the simulated fleet of running instances.

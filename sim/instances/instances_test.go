@@ -19,9 +19,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/sim"
 	"github.com/sourcegraph/lifecycle/sim/stack"
-	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
 // probe asks the simulated instance for path by Host header, as an uptime check would.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/sim"
 	"github.com/sourcegraph/lifecycle/sim/cloudflare"
 	"github.com/sourcegraph/lifecycle/sim/cloudsql"
@@ -13,7 +14,6 @@ import (
 	"github.com/sourcegraph/lifecycle/sim/gkebackup"
 	"github.com/sourcegraph/lifecycle/sim/instances"
 	"github.com/sourcegraph/lifecycle/sim/resourcemanager"
-	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
 // FleetInstance is one instance to seed: an instance created by hand before the lifecycle service

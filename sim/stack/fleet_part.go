@@ -6,8 +6,8 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/sourcegraph/lifecycle/sim"
 	"github.com/sourcegraph/lifecycle/internal/spec"
+	"github.com/sourcegraph/lifecycle/sim"
 )
 
 const fleetName = "fleet"

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/sim"
 	simgithub "github.com/sourcegraph/lifecycle/sim/github"
 	"github.com/sourcegraph/lifecycle/sim/stack"
-	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
 // startFleetSim runs the whole simulator with a long rollout delay: seeded instances must serve at
