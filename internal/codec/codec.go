@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -194,15 +195,32 @@ func (c *Codec) DataConverter() converter.DataConverter {
 }
 
 // Handler is the codec server the Web UI calls (POST …/encode, …/decode), with CORS for the UI's
-// origin (e.g. http://127.0.0.1:8233) and, if token is set, a required bearer token.
-func Handler(c *Codec, origin, token string) http.Handler {
+// origins (comma-separated, e.g. "http://127.0.0.1:8233,http://localhost:8233": CORS names one
+// origin per answer, so the request's own is echoed when it is listed) and, if token is set, a
+// required bearer token.
+func Handler(c *Codec, origins, token string) http.Handler {
 	inner := converter.NewPayloadCodecHTTPHandler(c)
+	var allowed []string
+	for _, o := range strings.Split(origins, ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
+			allowed = append(allowed, o)
+		}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if origin != "" {
-			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Set("Access-Control-Allow-Credentials", "true")
-			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization")
-			w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+		if len(allowed) > 0 {
+			origin := allowed[0] // a caller without an Origin header is not a browser
+			if o := r.Header.Get("Origin"); o != "" {
+				origin = ""
+				if slices.Contains(allowed, o) {
+					origin = o
+				}
+			}
+			if origin != "" {
+				w.Header().Set("Access-Control-Allow-Origin", origin)
+				w.Header().Set("Access-Control-Allow-Credentials", "true")
+				w.Header().Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization")
+				w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+			}
 			w.Header().Add("Vary", "Origin")
 		}
 		if r.Method == http.MethodOptions {
