@@ -107,6 +107,19 @@ func redact(entry string) string {
 	return entry
 }
 
+// FromFile reads a key ring file.
+func FromFile(file string) (*Codec, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Parse(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return c, nil
+}
+
 // FromEnv reads the key ring from LIFECYCLE_CODEC_KEYS or the file LIFECYCLE_CODEC_KEYS_FILE;
 // nil, nil when neither is set (payloads stay unencrypted).
 func FromEnv() (*Codec, error) {
