@@ -164,13 +164,17 @@ func TestDocumentedCommands(t *testing.T) {
 		err := cmd.Run()
 		cancel()
 		all := out.String() + errb.String()
+		shown := all
+		if len(shown) > 2000 {
+			shown = shown[:2000] + "…"
+		}
 		switch {
 		case err != nil:
-			t.Errorf("documented command failed (%v):\n  %s\nran as:\n  %s\n%s", err, doc, run, all)
+			t.Errorf("documented command failed (%v):\n  %s\nran as:\n  %s\n%s", err, doc, run, shown)
 		case failure.MatchString(all):
-			t.Errorf("documented command printed an error:\n  %s\n%s", doc, all)
+			t.Errorf("documented command printed an error:\n  %s\n%s", doc, shown)
 		case ciphertext.MatchString(all):
-			t.Errorf("documented command printed encrypted payloads (a codec endpoint or key ring is missing):\n  %s\n%s", doc, all)
+			t.Errorf("documented command printed encrypted payloads (a codec endpoint or key ring is missing):\n  %s\n%s", doc, shown)
 		default:
 			t.Logf("ok: %s", doc)
 		}
