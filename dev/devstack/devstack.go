@@ -51,7 +51,7 @@ type Options struct {
 // version (LIFECYCLE_LATEST_VERSION).
 const LatestVersion = "5.10.0"
 
-// Defaults are the local stack's ports (DESIGN.md).
+// Defaults are the local stack's ports (README.md).
 func Defaults(root string) Options {
 	return Options{
 		Dir: filepath.Join(root, ".local"), BinDir: filepath.Join(root, "bin"), Temporal: filepath.Join(root, "bin", "temporal"),
@@ -191,7 +191,7 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 			args = append(args, "--ui-codec-endpoint", s.WorkerURL()+"/codec")
 		}
 		if !o.InMemory {
-			// WAL + synchronous=normal: ~3x the throughput of SQLite's default fsync mode (DESIGN.md).
+			// WAL + synchronous=normal: ~3x the throughput of SQLite's default fsync mode (docs/design.md).
 			args = append(args, "--db-filename", filepath.Join(o.Dir, "temporal.db"),
 				"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal")
 		}

@@ -1,4 +1,4 @@
-// Package codec encrypts every Temporal payload (DESIGN.md invariant 10): workflow inputs,
+// Package codec encrypts every Temporal payload (docs/design.md invariant 10): workflow inputs,
 // results, signals, Updates, memos and activity arguments hold customer data (admin emails,
 // allowlists), so Temporal's database and its operators see only ciphertext. AES-256-GCM with a
 // key ring for rotation: payloads are encrypted with the newest key and carry its ID in their
