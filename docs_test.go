@@ -1,11 +1,13 @@
 package lifecycle_test
 
 import (
+	"bytes"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -220,5 +222,53 @@ func TestConfigurationDocumentsEveryVariable(t *testing.T) {
 	}
 	for _, s := range stale {
 		t.Errorf("docs/configuration.md documents %s, which no code reads: remove its row or read it", s)
+	}
+}
+
+// TestRepositoryStandsOnItsOwn: a fresh clone has everything its text refers to. The README stays
+// a short entry point (under 10 KB), nothing cites files outside the repository, and every
+// relative link in the Markdown resolves to a file in it.
+func TestRepositoryStandsOnItsOwn(t *testing.T) {
+	if fi, err := os.Stat("README.md"); err != nil || fi.Size() >= 10*1024 {
+		t.Errorf("README.md must stay under 10 KB (%v, %v): move reference material to docs/", fi.Size(), err)
+	}
+	outside := []string{"../" + "shared", "DESIGN" + ".md", "runbooks " + "§", "ARCHITECTURE" + ".md"}
+	out, err := exec.Command("git", "ls-files").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := goldmark.New(goldmark.WithExtensions(extension.Table))
+	for _, f := range strings.Fields(string(out)) {
+		if strings.HasPrefix(f, "tests/replay/testdata/") || strings.HasSuffix(f, ".sum") {
+			continue // recorded histories and checksums hold no references
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // listed but deleted in the working tree
+		}
+		for _, o := range outside {
+			if bytes.Contains(b, []byte(o)) {
+				t.Errorf("%s refers to %q, which a clone does not have: cite docs/… or nothing", f, o)
+			}
+		}
+		if !strings.HasSuffix(f, ".md") {
+			continue
+		}
+		doc := md.Parser().Parse(text.NewReader(b))
+		gast.Walk(doc, func(n gast.Node, entering bool) (gast.WalkStatus, error) {
+			l, ok := n.(*gast.Link)
+			if !entering || !ok {
+				return gast.WalkContinue, nil
+			}
+			dest := string(l.Destination)
+			if strings.Contains(dest, "://") || strings.HasPrefix(dest, "#") || strings.HasPrefix(dest, "mailto:") {
+				return gast.WalkContinue, nil
+			}
+			path, _, _ := strings.Cut(dest, "#")
+			if _, err := os.Stat(filepath.Join(filepath.Dir(f), path)); err != nil {
+				t.Errorf("%s links to %s, which is not in the repository", f, dest)
+			}
+			return gast.WalkContinue, nil
+		})
 	}
 }
