@@ -131,7 +131,7 @@ func follow(ctx context.Context, s *devstack.Stack, id string, within time.Durat
 			}
 			switch {
 			case p.Parked != nil:
-				return "parked on " + p.Parked.Step + ": " + p.Parked.Error + " (decide with an Update, see the README)", nil
+				return "parked on " + p.Parked.Step + ": " + p.Parked.Error + " (decide with bin/mi decide, a slash command or an Update: docs/operating.md)", nil
 			case p.State != "running":
 				return p.State, nil
 			}
