@@ -30,7 +30,8 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool $(WFCHECK_TOOL) workflowcheck ./workflows/...
 
-## test: lint, then every test (unit, simulator conformance, end-to-end on a real dev server)
+## test: lint, then every test (unit, simulator conformance, end-to-end on a real dev server, and the
+## documentation: every variable in docs/configuration.md, every `sh tested` command run)
 test: lint
 	$(GO) test -count=1 -timeout 30m ./...
 

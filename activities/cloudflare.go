@@ -381,7 +381,7 @@ type SetAllowlistOutput struct {
 
 // SetAllowlist blocks every source outside the CIDRs from reaching the hostname, with one WAF
 // custom rule per hostname. Ranges are validated first: a range that is not a network address
-// (runbooks §6.9) needs the customer to confirm the correction, so it is a permanent error.
+// needs the customer to confirm the correction, so it is a permanent error.
 func (c *Cloudflare) SetAllowlist(ctx context.Context, in SetAllowlistInput) (SetAllowlistOutput, error) {
 	host := strings.ToLower(in.Host)
 	what := "set IP allowlist of " + host

@@ -148,7 +148,7 @@ func TestCloudflareAllowlist(t *testing.T) {
 		t.Fatalf("other host's allowlist %v %v", cidrs, ok)
 	}
 
-	// An invalid range is refused before any call, naming the corrected range (runbooks §6.9).
+	// An invalid range is refused before any call, naming the corrected range.
 	before := ledger(s, rsKey)
 	_, err := env.ExecuteActivity(c.SetAllowlist, SetAllowlistInput{Host: cfTestHost, CIDRs: []string{"142.250.217.110/29"}})
 	ae := appError(t, err, ErrInvalidArgument, true)

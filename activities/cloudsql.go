@@ -16,8 +16,8 @@ import (
 )
 
 // CloudSQL runs Cloud SQL Admin API mutations for an instance's database. It uses
-// google.golang.org/api/sqladmin/v1, the REST client: Cloud SQL Admin is served over REST only
-// (reference/emulation.md §3). The API has no request IDs, so idempotency comes from the
+// google.golang.org/api/sqladmin/v1, the REST client: Cloud SQL Admin is served over REST only.
+// The API has no request IDs, so idempotency comes from the
 // deterministic instance name, backup descriptions and operations resumed from heartbeats.
 type CloudSQL struct {
 	svc *sqladmin.Service
@@ -35,7 +35,7 @@ func NewCloudSQL(ctx context.Context, cfg config.Cloud) (*CloudSQL, error) {
 	return &CloudSQL{svc: svc, PollInterval: DefaultPollInterval}, nil
 }
 
-// Database settings every instance gets (runbooks §0 and §7: daily backups with point-in-time
+// Database settings every instance gets (daily backups with point-in-time
 // recovery, kept for 7 days; deletion protection until teardown lifts it).
 const (
 	SQLDatabaseVersion      = "POSTGRES_16"

@@ -21,10 +21,10 @@ import (
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
-// ConfigRepo reads and changes the GitOps config repo (runbooks §0): one config.yaml per instance
+// ConfigRepo reads and changes the GitOps config repo: one config.yaml per instance
 // at environments/<env>/deployments/<slug>/config.yaml. Merging to the default branch is the
 // deploy. Every change goes through a branch, a pull request and a merge, so each leaves the audit
-// trail SOC2 requires (CI-98, runbooks §8.6); nothing here pushes to the default branch directly.
+// trail SOC2 requires (CI-98); nothing here pushes to the default branch directly.
 type ConfigRepo struct {
 	client *github.Client
 	Owner  string
@@ -131,7 +131,7 @@ type FleetEntry struct {
 	MaintenanceWindow *spec.MaintenanceWindow `json:"maintenanceWindow,omitempty"`
 	// Account is the customer's sourcegraph/accounts link from the label "account"
 	// (https://github.com/sourcegraph/accounts/issues/NNN): tracking issues name customers by it,
-	// never by name (runbooks §3.1). A label that is not such a link is left out, so a customer
+	// never by name. A label that is not such a link is left out, so a customer
 	// name put there by hand never reaches an issue.
 	Account string `json:"account,omitempty"`
 	SHA     string `json:"sha"`
@@ -434,7 +434,7 @@ type ChangeConfigInput struct {
 	BaseSHA string `json:"baseSha,omitempty"`
 	// Create requires that the instance has no config yet (a slug collision is a Conflict).
 	Create bool `json:"create,omitempty"`
-	// Title and Body of the pull request; Body links the issue (runbooks §3.3, §8.6). Title defaults
+	// Title and Body of the pull request; Body links the issue. Title defaults
 	// to "<slug>: update config.yaml".
 	Title  string   `json:"title,omitempty"`
 	Body   string   `json:"body,omitempty"`

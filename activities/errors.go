@@ -27,7 +27,7 @@ const (
 	ErrRateLimited = "RateLimited" // 429 / RESOURCE_EXHAUSTED / GitHub rate limits; NextRetryDelay honours Retry-After
 	ErrBusy        = "Busy"        // another operation is running on the resource; retry once it is done
 
-	// Not retryable: the step parks and a human decides (DESIGN.md invariant 5).
+	// Not retryable: the step parks and a human decides (docs/design.md invariant 5).
 	ErrInvalidArgument   = "InvalidArgument"   // the request itself is wrong
 	ErrPermissionDenied  = "PermissionDenied"  // credentials lack a role
 	ErrQuotaExceeded     = "QuotaExceeded"     // project quota: needs a quota increase

@@ -1,5 +1,5 @@
 // Package activities is the only code that touches the outside world: one struct per external
-// system, holding its real client (DESIGN.md invariant 1).
+// system, holding its real client (docs/design.md invariant 1).
 package activities
 
 import (
@@ -82,7 +82,7 @@ type UpsertCommentInput struct {
 	CommentID int64 `json:"commentId,omitempty"`
 }
 
-// UpsertComment keeps one comment per marker on the issue (DESIGN.md invariant 7): it edits the
+// UpsertComment keeps one comment per marker on the issue (docs/design.md invariant 7): it edits the
 // comment carrying the marker, or creates it. An identical body is left alone, so re-running a
 // workflow step neither creates a second comment nor counts as an edit.
 func (g *GitHub) UpsertComment(ctx context.Context, in UpsertCommentInput) (CommentResult, error) {
@@ -277,7 +277,7 @@ type IssueStateResult struct {
 	Changed     bool   `json:"changed"`
 }
 
-// SetIssueState closes (teardown closes the request issue "directly after", runbooks §8.6) or
+// SetIssueState closes (teardown closes the request issue "directly after") or
 // reopens an issue. It reads first, so an issue already in that state is not touched: no
 // duplicate closed/reopened events on the issue's timeline.
 func (g *GitHub) SetIssueState(ctx context.Context, in IssueStateInput) (IssueStateResult, error) {
@@ -444,7 +444,7 @@ type ReleaseResult struct {
 	PublishedAt time.Time `json:"publishedAt"`
 }
 
-// GetRelease confirms a requested version exists before anything is changed (DESIGN.md invariant
+// GetRelease confirms a requested version exists before anything is changed (docs/design.md invariant
 // 9). A missing release is a permanent NotFound that names the tag and the fix.
 func (g *GitHub) GetRelease(ctx context.Context, in ReleaseInput) (ReleaseResult, error) {
 	tag := in.Tag

@@ -18,7 +18,7 @@ import (
 	"github.com/sourcegraph/lifecycle/internal/config"
 )
 
-// The Backup for GKE plan every instance gets (DESIGN.md: daily, 90 days). No delete lock, so a
+// The Backup for GKE plan every instance gets (docs/design.md: daily, 90 days). No delete lock, so a
 // teardown can delete the backups once a human approved it.
 const (
 	GKEBackupCron       = "0 3 * * *" // daily, 03:00 UTC

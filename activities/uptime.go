@@ -16,7 +16,7 @@ import (
 
 // Uptime probes the instances from the outside, the way a customer (and the GCP uptime check)
 // reaches them: the frontend's /healthz and /__version (healthCheckMiddleware) and the sign-in
-// page (runbooks §6.7).
+// page.
 type Uptime struct {
 	client *http.Client
 	// ProbeURL, when set, receives every probe with the instance's hostname in the Host header (the
@@ -182,7 +182,7 @@ type SoakResult struct {
 const upSoakMaxBlindSpot = 30 * time.Second
 
 // Soak waits for an instance to serve the expected version healthily, N probes in a row (after an
-// upgrade, a resume, a create: runbooks §3.3 "wait until the instance reports the target version",
+// upgrade, a resume, a create: "wait until the instance reports the target version",
 // then the uptime soak). It heartbeats every probe. A retry resumes from the last heartbeat: the
 // probe count and the deadline always carry over; the streak carries over only if the last probe
 // was at most max(2×Interval, 30 s) ago — a longer blind spot could hide an outage, so the streak
@@ -262,7 +262,7 @@ func upSoakFailed(in SoakInput, want string, p SoakProgress) error {
 	fix := "check the rollout (pods, migrator job, frontend logs)"
 	switch {
 	case want != "" && p.Last.Version == want:
-		fix = fmt.Sprintf("version %s is deployed but not healthy: check pods and the migrator; if the release is bad, roll back to the previous version (runbooks §3.3) and retry", want)
+		fix = fmt.Sprintf("version %s is deployed but not healthy: check pods and the migrator; if the release is bad, roll back to the previous version and retry", want)
 	case want != "" && p.Last.Version != "":
 		fix = fmt.Sprintf("the instance still serves %s: check that the config change was merged and the rollout to %s is progressing, then retry", p.Last.Version, want)
 	case p.Last.HealthzStatus == 0:

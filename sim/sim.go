@@ -1,4 +1,4 @@
-// Package sim is the one stand-in for the outside world (DESIGN.md invariant 2): a single process
+// Package sim is the one stand-in for the outside world (docs/design.md invariant 2): a single process
 // that speaks the real wire protocols of GKE, Backup for GKE, Resource Manager (gRPC), Cloud SQL
 // Admin, Cloudflare and GitHub (REST), and serves the instances themselves by Host header.
 //

@@ -23,7 +23,7 @@ import (
 
 // Slash commands on a request's issue steer its running operation (or, on a trial, extend or
 // convert it), and on an upgrade-tracking issue its fleet rollout and the rollout's instance
-// upgrades: the same Updates the Temporal CLI and Web UI send (DESIGN.md invariant 5), for members
+// upgrades: the same Updates the Temporal CLI and Web UI send (docs/design.md invariant 5), for members
 // of the approver team only. `/status` reads instead of steering.
 const (
 	requestHelp = "`/status` for the operation's progress; `/retry`, `/skip <reason>`, `/abort [reason]` (or `/rollback [reason]`), `/restore [reason]` " +

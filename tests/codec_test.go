@@ -82,3 +82,25 @@ func TestPayloadsAreEncrypted(t *testing.T) {
 		t.Fatalf("decoded create input: %s", fmt.Sprint(in.Request.Create))
 	}
 }
+
+// TestCodecServerAllowsBothLocalUIOrigins: the dev server prints its Web UI as
+// http://localhost:<port>, and people also open http://127.0.0.1:<port>; the local stack's codec
+// server must answer both, or the UI shows every payload encrypted.
+func TestCodecServerAllowsBothLocalUIOrigins(t *testing.T) {
+	for _, origin := range []string{
+		fmt.Sprintf("http://127.0.0.1:%d", stack.Opts.UIPort),
+		fmt.Sprintf("http://localhost:%d", stack.Opts.UIPort),
+	} {
+		req, _ := http.NewRequest(http.MethodOptions, stack.WorkerURL()+"/codec/decode", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != origin {
+			t.Errorf("codec preflight from the Web UI at %s: Access-Control-Allow-Origin %q", origin, got)
+		}
+	}
+}

@@ -173,3 +173,37 @@ func TestMiOperatorCLI(t *testing.T) {
 		t.Errorf("mi rollout of an unknown issue: exit %d, %q", code, errText)
 	}
 }
+
+// TestMiFindsTheLocalKeyRing: on the local stack, mi run from the repository (or below it) reads
+// the stack's key ring from .local/codec.keys without LIFECYCLE_CODEC_KEYS_FILE being set.
+func TestMiFindsTheLocalKeyRing(t *testing.T) {
+	root := t.TempDir()
+	ring, err := os.ReadFile(stack.CodecKeysFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, ".local"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, ".local", "codec.keys"), ring, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(root, "starter")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{root, sub} {
+		cmd := exec.Command(filepath.Join(stack.Opts.BinDir, "mi"), "list")
+		cmd.Dir = dir
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "TEMPORAL_") && !strings.HasPrefix(kv, "LIFECYCLE_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, "TEMPORAL_ADDRESS="+stack.TemporalAddr())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("mi list in %s without LIFECYCLE_CODEC_KEYS_FILE: %v\n%s", dir, err, out)
+		}
+	}
+}

@@ -14,11 +14,11 @@ import (
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
-// Create provisions a new dedicated instance (runbooks §1, v2 mapping). It validates the request
-// before it changes anything (version exists, slug and domain are free: runbooks §8.8), writes the
+// Create provisions a new dedicated instance. It validates the request
+// before it changes anything (version exists, slug and domain are free), writes the
 // instance's config.yaml (the merge is the deploy, GitOps), creates the project, cluster, database,
 // backup plan and DNS, waits until the instance serves the version and stays up, and only then
-// turns alerting on (runbooks §8.2) and hands the instance off. Every cloud call is an Ensure on
+// turns alerting on and hands the instance off. Every cloud call is an Ensure on
 // a deterministic name, so a retried step finds what an earlier attempt made; an abort undoes the
 // completed steps in reverse.
 func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
@@ -252,8 +252,8 @@ func createVersion(in OperationInput) string {
 	return in.Request.Settings.LatestVersion
 }
 
-// createValidate checks the request before anything is changed (DESIGN.md invariant 9, runbooks
-// §8.8). It returns the rejection reason, naming the field and the fix, or "" when the request can
+// createValidate checks the request before anything is changed (docs/design.md invariant
+// 9). It returns the rejection reason, naming the field and the fix, or "" when the request can
 // go ahead.
 func createValidate(ctx workflow.Context, inst Instance, form *forms.NewInstance, version string) string {
 	if form == nil {
@@ -316,7 +316,7 @@ func createValidate(ctx workflow.Context, inst Instance, form *forms.NewInstance
 }
 
 // createConfig is the new instance's config.yaml. Alerting stays off until the instance has
-// proved healthy (runbooks §8.2); deletion protection is on from the start.
+// proved healthy; deletion protection is on from the start.
 func createConfig(inst Instance, version string, allowlist []string, telemetry bool) *spec.Config {
 	return &spec.Config{
 		APIVersion: spec.APIVersion, Kind: spec.Kind,
@@ -352,7 +352,7 @@ func createDisplayName(slug string) string {
 	return n
 }
 
-// createHandoff is the comment that hands the instance to the requester (runbooks §1.2 step 6).
+// createHandoff is the comment that hands the instance to the requester.
 func createHandoff(inst Instance, version string, form *forms.NewInstance, alertingOn bool, trialExpiresAt time.Time, reminders []int) string {
 	var b strings.Builder
 	b.WriteString(fmt.Sprintf("### ✅ `%s` is ready\n\n", inst.Slug))

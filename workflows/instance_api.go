@@ -10,7 +10,7 @@ import (
 )
 
 // The instance contract: one long-lived entity workflow per instance owns its lifecycle state and
-// runs each requested operation as a child workflow, one at a time (DESIGN.md invariant 3).
+// runs each requested operation as a child workflow, one at a time (docs/design.md invariant 3).
 
 // Messages of the instance workflow.
 const (
@@ -101,7 +101,7 @@ type Settings struct {
 	// BackupRetention bounds how long a suspension can last before the newest on-demand backups
 	// expire (default 90 days: Backup for GKE's retention). Resume warns when it is near.
 	BackupRetention time.Duration `json:"backupRetention,omitempty"`
-	// LatestVersion is the latest tested version (runbooks §3.2: bumped after the internal
+	// LatestVersion is the latest tested version (bumped after the internal
 	// instances are upgraded): new instances get it when the form leaves the version empty, and a
 	// resumed instance that is behind catches up to it.
 	LatestVersion string `json:"latestVersion,omitempty"`

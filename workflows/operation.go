@@ -40,8 +40,8 @@ const (
 	DefaultVersionTimeout  = 30 * time.Minute
 )
 
-// DefaultRolloutWaves are the cumulative percentages of each group's rollout waves (runbooks §3.2:
-// "Follow 10%, 40%, 100% in each group respectively").
+// DefaultRolloutWaves are the cumulative percentages of each group's rollout waves ("Follow
+// 10%, 40%, 100% in each group respectively").
 var DefaultRolloutWaves = []int{10, 40, 100}
 
 // DefaultTrialReminders are the days before expiry at which a trial's issue is reminded.
@@ -260,7 +260,7 @@ func (o *operation) comment(ctx workflow.Context, kind, body string) error {
 }
 
 // startSLA computes the request's deadlines and arms the warning and breach timers
-// (DESIGN.md invariant 8). They live in history, so they survive worker restarts; the operation's
+// (docs/design.md invariant 8). They live in history, so they survive worker restarts; the operation's
 // end cancels them.
 func (o *operation) startSLA(ctx workflow.Context) {
 	req := o.in.Request
@@ -370,7 +370,7 @@ type slaComputed struct {
 func formatTime(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006 15:04 MST") }
 
 // changeConfig is a read-modify-write of the instance's config.yaml, merged through a pull request
-// that links the issue (runbooks §8.6). name makes the change's branch unique within the
+// that links the issue. name makes the change's branch unique within the
 // operation, and the same name on a retry finds the same branch and pull request.
 func (o *operation) changeConfig(ctx workflow.Context, name, title string, mutate func(*spec.Config) error) (activities.ChangeResult, error) {
 	slug := o.in.Instance.Slug

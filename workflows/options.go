@@ -8,7 +8,7 @@ import (
 )
 
 // ActivityKind groups activities that share timeouts and retry behaviour. Retries are bounded on
-// purpose: when they run out the step parks and a human decides (DESIGN.md invariant 5), rather
+// purpose: when they run out the step parks and a human decides (docs/design.md invariant 5), rather
 // than retrying a broken cloud call forever out of sight.
 type ActivityKind int
 

@@ -9,11 +9,11 @@ import (
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
-// Resume brings a suspended instance back (runbooks §4, the reverse of Suspend): Cloud SQL starts,
+// Resume brings a suspended instance back (the reverse of Suspend): Cloud SQL starts,
 // the node pool scales back to its tier, the hostname points at the instance again and
 // config.yaml records it as active. Alerting comes back on only after an uptime soak has shown
-// the instance healthy (§8.2: no false pages), and last the version catches up with the fleet
-// (§8.10), behind fresh on-demand backups (§8.4, invariant 6).
+// the instance healthy (no false pages), and last the version catches up with the fleet,
+// behind fresh on-demand backups (docs/design.md invariant 6).
 func Resume(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 	ctx = withOperation(ctx, in)
 	inst := in.Instance
@@ -88,7 +88,7 @@ func Resume(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		{
 			Name: "catch-up", Title: "Catch the version up with the fleet",
 			// No undo: a downgrade is not a safe undo (migrations may have run). Rolling back means a
-			// restore from the pre-upgrade backups recorded below (runbooks §6.4), a human decision.
+			// restore from the pre-upgrade backups recorded below, a human decision.
 			Run: func(ctx workflow.Context) error {
 				current := inst.Version
 				if channel == spec.Pause || channel == spec.Insiders {

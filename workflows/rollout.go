@@ -189,7 +189,7 @@ func (r *rollout) reject(ctx workflow.Context, why string) bool {
 	return true
 }
 
-// startSLA: the upgrade SLA counts from the release (runbooks §7: "within 1 week after patch",
+// startSLA: the upgrade SLA counts from the release ("within 1 week after patch",
 // "within 10 working days after latest release").
 func (r *rollout) startSLA(ctx workflow.Context, rel activities.ReleaseResult) {
 	kind := sla.UpgradePatch

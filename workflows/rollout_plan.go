@@ -10,7 +10,7 @@ import (
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
-// PlanRollout orders the fleet for an upgrade to target (runbooks §3.2, §8.5): the canary alone,
+// PlanRollout orders the fleet for an upgrade to target: the canary alone,
 // then the other internal instances, then trials and then customers, each group in waves of
 // cumulative percentages (10 % → 40 % → 100 % by default). Instances already at the target, on the
 // pause or insiders channel, suspended or with a broken config are left out, each with its reason.

@@ -12,7 +12,7 @@ import (
 // status comment (also the Web UI's current details) and the final summary.
 
 // name is how an instance is named on the tracking issue: customers by their accounts link when
-// the config has one (runbooks §8.6: never customer names on tracking issues), others by slug.
+// the config has one (never customer names on tracking issues), others by slug.
 func (r *rollout) name(in RolloutInstance) string {
 	if r.byAccount(in) {
 		return in.Account

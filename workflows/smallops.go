@@ -12,11 +12,11 @@ import (
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
-// The small operations: one or two steps each, all through config.yaml (runbooks §6.1, §6.2, §6.9,
-// §2 "convert to paid"), with the same harness as the big ones: status comment, SLA clock, parking
+// The small operations: one or two steps each, all through config.yaml (convert-to-paid
+// too), with the same harness as the big ones: status comment, SLA clock, parking
 // and operator decisions.
 
-// ReloadFrontend restarts the frontend so it reloads the site config (runbooks §6.1): bumping
+// ReloadFrontend restarts the frontend so it reloads the site config: bumping
 // spec.frontendRestartedAt rolls the deployment, like `kubectl rollout restart`. Then it waits
 // until the instance is healthy again and serves its version.
 func ReloadFrontend(ctx workflow.Context, in OperationInput) (OperationResult, error) {
@@ -57,7 +57,7 @@ func ReloadFrontend(ctx workflow.Context, in OperationInput) (OperationResult, e
 	return o.run(ctx, steps)
 }
 
-// SetTelemetry turns user-level telemetry on or off (runbooks §6.2) in config.yaml.
+// SetTelemetry turns user-level telemetry on or off in config.yaml.
 func SetTelemetry(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 	ctx = withOperation(ctx, in)
 	t := in.Request.Telemetry
@@ -109,7 +109,7 @@ func SetTelemetry(ctx workflow.Context, in OperationInput) (OperationResult, err
 	return o.run(ctx, steps)
 }
 
-// UpdateAllowlist replaces the instance's IP allowlist (runbooks §6.9): config.yaml first (the
+// UpdateAllowlist replaces the instance's IP allowlist: config.yaml first (the
 // declared state, reviewed in the pull request), then the Cloudflare WAF rule that enforces it.
 // Ranges that are not network addresses (142.250.217.110/29) are rejected with the corrected
 // range, never silently fixed: the customer must confirm the correction.
@@ -178,7 +178,7 @@ func UpdateAllowlist(ctx workflow.Context, in OperationInput) (OperationResult, 
 	return o.run(ctx, steps)
 }
 
-// ConvertTrial makes a trial a production instance (runbooks §2 "convert to paid"): the
+// ConvertTrial makes a trial a production instance ("convert to paid"): the
 // instance-type label in config.yaml becomes production, so the trial timer no longer applies and
 // costs are attributed to the customer. The instance workflow removes the trial clock.
 func ConvertTrial(ctx workflow.Context, in OperationInput) (OperationResult, error) {

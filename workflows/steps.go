@@ -14,7 +14,7 @@ import (
 	"github.com/sourcegraph/lifecycle/internal/metrics"
 )
 
-// The operator's controls on a parked step (DESIGN.md invariant 5), sent as a Temporal Update from
+// The operator's controls on a parked step (docs/design.md invariant 5), sent as a Temporal Update from
 // the CLI, the Web UI or a slash command on the issue.
 const (
 	UpdateDecide  = "decide"

@@ -13,8 +13,8 @@ import (
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
-// Suspend pauses an instance while keeping its data (runbooks §4, v2 mapping): alerting goes off
-// first so the suspension pages no one (§8.2), on-demand backups are taken while everything still
+// Suspend pauses an instance while keeping its data: alerting goes off
+// first so the suspension pages no one, on-demand backups are taken while everything still
 // runs, then the node pool scales to zero, Cloud SQL stops, the hostname shows the holding page
 // and config.yaml records the suspension. The project, Cloud SQL data, backups, DNS record and
 // allowlist all stay, so Resume can bring the instance back.

@@ -106,13 +106,13 @@ func (g *teardownGate) cancelled(o *operation) error {
 	return ErrCancelled
 }
 
-// Teardown deletes an instance and all its data (runbooks §5). Nothing is touched until a second
+// Teardown deletes an instance and all its data. Nothing is touched until a second
 // authorised person approved it and a grace period passed in which anyone can cancel it. Then, in
-// the v2 runbook's order: alerting and deletion protection off first (§8.2), final backups on
+// this order: alerting and deletion protection off first, final backups on
 // record, Cloud SQL deletion protection lifted, the Backup for GKE backups and plan removed (they
-// block the project's deletion, §8.3), the cluster, database, DNS and allowlist deleted, the project
+// block the project's deletion), the cluster, database, DNS and allowlist deleted, the project
 // deleted (recoverable for 30 days), config.yaml removed through a pull request that links the
-// issue, and the issue closed directly after (§5.2, SOC2/CI-41).
+// issue, and the issue closed directly after (SOC2/CI-41).
 //
 // It never calls EnsureSQLInstance: that would turn Cloud SQL's deletion protection back on.
 func Teardown(ctx workflow.Context, in OperationInput) (OperationResult, error) {
@@ -148,7 +148,7 @@ func Teardown(ctx workflow.Context, in OperationInput) (OperationResult, error) 
 		},
 		// From here on the steps delete. Only this first one, a config change, can be undone: a
 		// deleted cluster, database, DNS record or project cannot be put back by an abort (the
-		// project alone can be restored by hand within 30 days, runbooks §5).
+		// project alone can be restored by hand within 30 days).
 		{
 			Name: "alerting-off", Title: "Turn alerting and deletion protection off in config.yaml",
 			Run: func(ctx workflow.Context) error {

@@ -11,10 +11,10 @@ import (
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
-// UpgradeLabel marks upgrade pull requests (runbooks §3.3: reviewed with `gh pr list --label mi-upgrade`).
+// UpgradeLabel marks upgrade pull requests (reviewed with `gh pr list --label mi-upgrade`).
 const UpgradeLabel = "mi-upgrade"
 
-// Upgrade moves one instance to a release (runbooks §3.3, §8.4): pre-checks, on-demand Cloud SQL
+// Upgrade moves one instance to a release: pre-checks, on-demand Cloud SQL
 // and Backup for GKE backups (invariant 6), the version bump in config.yaml through a pull request
 // that links the issue, a bounded wait until /__version reports the target, then the uptime soak.
 // A failing step parks. Abort is the rollback: the version is reverted in the config repo and the
@@ -184,7 +184,7 @@ func upgradeChecks(ctx workflow.Context, o *operation, up *UpgradeRequest, targe
 	return "", "", nil
 }
 
-// restoreBackups overwrites the data with the pre-upgrade backups (runbooks §6.4): Cloud SQL from
+// restoreBackups overwrites the data with the pre-upgrade backups: Cloud SQL from
 // its on-demand backup run, then the cluster's workloads and disks from Backup for GKE.
 func restoreBackups(ctx workflow.Context, o *operation, ref srRef, b *BackupRecord) error {
 	if b == nil || b.SQLBackupRunID == 0 || b.GKEBackup == "" {

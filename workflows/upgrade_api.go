@@ -182,8 +182,8 @@ type Wave struct {
 type RolloutInstance struct {
 	Slug string            `json:"slug"`
 	Type spec.InstanceType `json:"type"`
-	// Account is the customer's sourcegraph/accounts link: tracking issues name customers by it
-	// (runbooks §8.6), never by slug, when the config has one.
+	// Account is the customer's sourcegraph/accounts link: tracking issues name customers by it,
+	// never by slug, when the config has one.
 	Account string `json:"account,omitempty"`
 	// Domain (empty: the default for the slug), Region and Size are what the instance's entity
 	// workflow is adopted with, if it has none; cleared once asked.

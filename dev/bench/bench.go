@@ -27,7 +27,7 @@ type Config struct {
 	Sizes []int
 	// HistorySize is the fleet rolled out with near-zero latencies to find the largest history (0 skips).
 	HistorySize int
-	// Concurrency is the rollout's upgrades in flight (the runbooks' "not more than 5").
+	// Concurrency is the rollout's upgrades in flight (the upgrade form's limit, 5).
 	Concurrency int
 	Latencies   Latencies
 	// Webhooks are delivery loads sent to the starter, each on the stack of the fleet its Fleet

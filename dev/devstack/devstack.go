@@ -51,7 +51,7 @@ type Options struct {
 // version (LIFECYCLE_LATEST_VERSION).
 const LatestVersion = "5.10.0"
 
-// Defaults are the local stack's ports (DESIGN.md).
+// Defaults are the local stack's ports (README.md).
 func Defaults(root string) Options {
 	return Options{
 		Dir: filepath.Join(root, ".local"), BinDir: filepath.Join(root, "bin"), Temporal: filepath.Join(root, "bin", "temporal"),
@@ -72,6 +72,11 @@ func (s *Stack) SimURL() string       { return fmt.Sprintf("http://127.0.0.1:%d"
 func (s *Stack) SimGRPCAddr() string  { return fmt.Sprintf("127.0.0.1:%d", s.Opts.SimGRPCPort) }
 func (s *Stack) StarterURL() string   { return fmt.Sprintf("http://127.0.0.1:%d", s.Opts.StarterPort) }
 func (s *Stack) WorkerURL() string    { return fmt.Sprintf("http://127.0.0.1:%d", s.Opts.WorkerPort) }
+
+// UIOrigins are the Web UI's origins: the dev server prints it as localhost, the stack as 127.0.0.1.
+func (s *Stack) UIOrigins() []string {
+	return []string{s.UIURL(), fmt.Sprintf("http://localhost:%d", s.Opts.UIPort)}
+}
 
 // Temporal is the connection configuration for this stack.
 func (s *Stack) Temporal() config.Temporal {
@@ -186,7 +191,7 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 			args = append(args, "--ui-codec-endpoint", s.WorkerURL()+"/codec")
 		}
 		if !o.InMemory {
-			// WAL + synchronous=normal: ~3x the throughput of SQLite's default fsync mode (DESIGN.md).
+			// WAL + synchronous=normal: ~3x the throughput of SQLite's default fsync mode (docs/design.md).
 			args = append(args, "--db-filename", filepath.Join(o.Dir, "temporal.db"),
 				"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal")
 		}
@@ -216,7 +221,7 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 		c, gh := s.Cloud(), s.GitHub()
 		env := append(common, "GITHUB_TOKEN="+gh.Token, "GCP_GRPC_ENDPOINT="+c.GCPGRPCEndpoint, "GCP_INSECURE=true",
 			"SQLADMIN_ENDPOINT="+c.SQLAdminEndpoint, "CLOUDFLARE_API_URL="+c.CloudflareAPIURL, "CLOUDFLARE_API_TOKEN="+c.CloudflareToken,
-			"INSTANCE_PROBE_URL="+c.ProbeURL, "LIFECYCLE_CODEC_CORS_ORIGIN="+s.UIURL())
+			"INSTANCE_PROBE_URL="+c.ProbeURL, "LIFECYCLE_CODEC_CORS_ORIGIN="+strings.Join(s.UIOrigins(), ","))
 		return args, env, func(ctx context.Context) error { return httpOK(ctx, s.WorkerURL()+"/readyz") }, nil
 	case "starter":
 		args = []string{filepath.Join(o.BinDir, "starter"), "-listen", fmt.Sprintf("127.0.0.1:%d", o.StarterPort)}

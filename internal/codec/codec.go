@@ -1,4 +1,4 @@
-// Package codec encrypts every Temporal payload (DESIGN.md invariant 10): workflow inputs,
+// Package codec encrypts every Temporal payload (docs/design.md invariant 10): workflow inputs,
 // results, signals, Updates, memos and activity arguments hold customer data (admin emails,
 // allowlists), so Temporal's database and its operators see only ciphertext. AES-256-GCM with a
 // key ring for rotation: payloads are encrypted with the newest key and carry its ID in their
@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -104,6 +105,19 @@ func redact(entry string) string {
 		return entry[:8] + "…"
 	}
 	return entry
+}
+
+// FromFile reads a key ring file.
+func FromFile(file string) (*Codec, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Parse(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return c, nil
 }
 
 // FromEnv reads the key ring from LIFECYCLE_CODEC_KEYS or the file LIFECYCLE_CODEC_KEYS_FILE;
@@ -194,15 +208,32 @@ func (c *Codec) DataConverter() converter.DataConverter {
 }
 
 // Handler is the codec server the Web UI calls (POST …/encode, …/decode), with CORS for the UI's
-// origin (e.g. http://127.0.0.1:8233) and, if token is set, a required bearer token.
-func Handler(c *Codec, origin, token string) http.Handler {
+// origins (comma-separated, e.g. "http://127.0.0.1:8233,http://localhost:8233": CORS names one
+// origin per answer, so the request's own is echoed when it is listed) and, if token is set, a
+// required bearer token.
+func Handler(c *Codec, origins, token string) http.Handler {
 	inner := converter.NewPayloadCodecHTTPHandler(c)
+	var allowed []string
+	for _, o := range strings.Split(origins, ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
+			allowed = append(allowed, o)
+		}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if origin != "" {
-			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Set("Access-Control-Allow-Credentials", "true")
-			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization")
-			w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+		if len(allowed) > 0 {
+			origin := allowed[0] // a caller without an Origin header is not a browser
+			if o := r.Header.Get("Origin"); o != "" {
+				origin = ""
+				if slices.Contains(allowed, o) {
+					origin = o
+				}
+			}
+			if origin != "" {
+				w.Header().Set("Access-Control-Allow-Origin", origin)
+				w.Header().Set("Access-Control-Allow-Credentials", "true")
+				w.Header().Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization")
+				w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+			}
 			w.Header().Add("Vary", "Origin")
 		}
 		if r.Method == http.MethodOptions {

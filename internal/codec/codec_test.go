@@ -138,3 +138,29 @@ func TestCodecServer(t *testing.T) {
 		t.Fatalf("preflight: %v %v", resp, err)
 	}
 }
+
+// The local dev server's Web UI is reached as http://127.0.0.1:8233 or, as the dev server itself
+// prints it, http://localhost:8233: the codec server answers each origin in its list with that
+// origin (CORS allows one), and no other.
+func TestCodecServerAllowsEachListedOrigin(t *testing.T) {
+	c, _ := Parse("k1:" + newKey(t))
+	srv := httptest.NewServer(Handler(c, "http://127.0.0.1:8233, http://localhost:8233", ""))
+	defer srv.Close()
+	for origin, want := range map[string]string{
+		"http://127.0.0.1:8233":    "http://127.0.0.1:8233",
+		"http://localhost:8233":    "http://localhost:8233",
+		"http://evil.example:8233": "",
+	} {
+		req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/decode", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != want {
+			t.Errorf("preflight from %s: Access-Control-Allow-Origin %q, want %q", origin, got, want)
+		}
+	}
+}

@@ -167,7 +167,7 @@ func (c *checker) number(label string, required bool, lo, hi, def int, unit stri
 }
 
 // cidrs reads a list of IP ranges, reporting each bad entry (a range with host bits set names the
-// network address to confirm with the customer, runbooks §6.9) and each duplicate. Ranges come
+// network address to confirm with the customer) and each duplicate. Ranges come
 // back in canonical form (lower-case IPv6, no leading zeros).
 func (c *checker) cidrs(label string, required bool) []string {
 	v := c.get(label, required)

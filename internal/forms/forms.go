@@ -5,7 +5,7 @@
 // field labels in the YAML are the Field* constants (templates_test.go keeps them from drifting).
 // A parser reports every bad field at once, each as a *spec.FieldError that names the field and
 // the fix, and returns an error whenever any field is bad, so invalid input never becomes a
-// request (DESIGN.md invariant 9).
+// request (docs/design.md invariant 9).
 package forms
 
 import (

@@ -2,7 +2,7 @@ package forms
 
 import "time"
 
-// Suspend, resume and teardown requests (runbooks §4, §5).
+// Suspend, resume and teardown requests.
 
 // Field labels and checkbox options of the suspend, resume and teardown forms
 // (.github/ISSUE_TEMPLATE/{suspend,resume,teardown}.yml). They also use FieldSlug, FieldReason
@@ -10,7 +10,7 @@ import "time"
 const (
 	FieldExpectedResume  = "Expected resume date"
 	FieldAcknowledgement = "Acknowledgement"
-	// OptionDataDeleted must be ticked on a teardown request (runbooks §5: the requester accepts
+	// OptionDataDeleted must be ticked on a teardown request (the requester accepts
 	// the data "will be permanently deleted").
 	OptionDataDeleted = "I understand the data will be permanently deleted"
 )

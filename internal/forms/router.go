@@ -22,7 +22,7 @@ const (
 	OpDisableTelemetry Operation = "disable-telemetry"
 	OpUpgradeFleet     Operation = "upgrade-fleet"
 	// OpUpgrade upgrades one instance. It has no form: the fleet rollout asks for it on each
-	// instance, and on-call can ask for it directly (README, "Upgrades").
+	// instance, and on-call can ask for it directly (docs/operating.md, "Upgrades and fleet rollouts").
 	OpUpgrade Operation = "upgrade"
 )
 

@@ -1,14 +1,13 @@
 package forms
 
-// Small operations: IP allowlist update, frontend reload, telemetry on/off (runbooks §6.1, §6.2,
-// §6.9).
+// Small operations: IP allowlist update, frontend reload, telemetry on/off.
 
 // Field labels and checkbox options of the small-operation forms
 // (.github/ISSUE_TEMPLATE/{update-ip-allowlist,reload-frontend,enable-telemetry,disable-telemetry}.yml).
 // They also use FieldSlug, FieldAllowlist and FieldReason.
 const (
 	FieldCustomerConfirmation = "Customer confirmation"
-	// OptionRangesConfirmed: "we need customer confirmation of the corrected subnet" (runbooks §6.9).
+	// OptionRangesConfirmed: "we need customer confirmation of the corrected subnet".
 	OptionRangesConfirmed = "The customer confirmed this exact list of ranges, including any corrected network addresses"
 
 	FieldCustomerAgreement = "Customer agreement"

@@ -1,6 +1,6 @@
 package forms
 
-// Trial requests: extend a trial, convert it to a paid (production) instance (runbooks §2).
+// Trial requests: extend a trial, convert it to a paid (production) instance.
 
 // Field labels of the extend-trial and convert-trial forms
 // (.github/ISSUE_TEMPLATE/{extend-trial,convert-trial}.yml). They also use FieldSlug,
@@ -10,7 +10,7 @@ const (
 )
 
 // Bounds of a trial extension, in days. A trial runs 30 days by default, and the playbook extends
-// in steps of 15 and decides "extend, convert or terminate" at 30 (runbooks §2, R18): one request
+// in steps of 15 and decides "extend, convert or terminate" at 30: one request
 // may add up to one more default trial period. Longer needs a new decision, so a new request
 // (the workflow adds each extension to the timer).
 const (

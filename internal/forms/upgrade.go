@@ -1,6 +1,6 @@
 package forms
 
-// The fleet upgrade's tracking issue (runbooks §3.1, §3.2): one per release, it drives the
+// The fleet upgrade's tracking issue: one per release, it drives the
 // rollout (canary on rctest, other internal instances, then waves of trials before customers,
 // 10 % → 40 % → 100 %) and carries its live checklist.
 
@@ -16,7 +16,7 @@ const (
 )
 
 // Bounds of the number of instances upgraded at once: "You should not upgrade more than 5
-// instances at a time, to limit the blast radius of issues" (runbooks §3.2, R12).
+// instances at a time, to limit the blast radius of issues".
 const (
 	MinConcurrency     = 1
 	MaxConcurrency     = 5

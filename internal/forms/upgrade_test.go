@@ -45,7 +45,7 @@ func TestParseUpgradeTracking(t *testing.T) {
 			errs: []string{"Target version `v5.9.0' @sourcegraph/cloud`: must be a full release version"}, n: 1},
 		formCase{name: "version empty", body: set(t, upgradeBody, FieldTargetVersion, NoResponse), errs: []string{"Target version: is required"}, n: 1},
 		formCase{name: "concurrency zero", body: set(t, upgradeBody, FieldConcurrency, "0"), errs: []string{"Concurrency `0`: " + outOfRange}, n: 1},
-		formCase{name: "concurrency above the runbook's cap", body: set(t, upgradeBody, FieldConcurrency, "10"), errs: []string{"Concurrency `10`: " + outOfRange}, n: 1},
+		formCase{name: "concurrency above the cap", body: set(t, upgradeBody, FieldConcurrency, "10"), errs: []string{"Concurrency `10`: " + outOfRange}, n: 1},
 		formCase{name: "concurrency words", body: set(t, upgradeBody, FieldConcurrency, "all"), errs: []string{"Concurrency `all`"}, n: 1},
 		formCase{name: "every field empty", body: emptyAll(upgradeBody), errs: []string{"Target version: is required"}, n: 1},
 		formCase{name: "two problems", body: setAll(t, upgradeBody, FieldTargetVersion, "v6.0.0", FieldConcurrency, "6"),

@@ -1,5 +1,5 @@
 // Package sla computes the response and resolution deadlines of lifecycle requests
-// (DESIGN.md invariant 8). Workflows turn them into durable timers, so the clocks live in
+// (docs/design.md invariant 8). Workflows turn them into durable timers, so the clocks live in
 // workflow history and survive worker restarts.
 //
 // The package is pure and deterministic so that workflow code may call it and replay gets the

@@ -19,7 +19,7 @@ const (
 	Internal   InstanceType = "internal"
 )
 
-// ReleaseChannel: fleet upgrades skip "pause" and "insiders" (runbooks §3.3).
+// ReleaseChannel: fleet upgrades skip "pause" and "insiders".
 type ReleaseChannel string
 
 const (

@@ -8,7 +8,7 @@ import (
 )
 
 // Fixed names inside an instance's own project. Deterministic names are what make every cloud
-// mutation idempotent (DESIGN.md invariant 4): a retried create finds its own resource.
+// mutation idempotent (docs/design.md invariant 4): a retried create finds its own resource.
 const (
 	ClusterName     = "sourcegraph"
 	NodePoolName    = "primary"
@@ -18,7 +18,7 @@ const (
 	HoldingPageHost = "holding.sourcegraphcloud.com"
 )
 
-// Regions an instance may be created in (runbooks §0); fixed at creation.
+// Regions an instance may be created in; fixed at creation.
 var Regions = []string{"us-central1", "europe-west3", "europe-west2", "asia-northeast1", "asia-northeast3", "australia-southeast1"}
 
 // DefaultDomainSuffix is appended to the slug when the request names no domain.

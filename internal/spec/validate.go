@@ -12,7 +12,7 @@ import (
 )
 
 // FieldError names the field that is wrong and how to fix it; it is what the requester reads on
-// the issue (DESIGN.md invariant 9).
+// the issue (docs/design.md invariant 9).
 type FieldError struct {
 	Field string // the issue-form label, e.g. "Slug"
 	Value string
@@ -71,7 +71,7 @@ func ValidateVersion(field, v string) error {
 func CompareVersions(a, b string) int { return semver.Compare("v"+a, "v"+b) }
 
 // ValidateCIDR requires a network address: 142.250.217.110/29 is rejected with the correct
-// 142.250.217.104/29 suggested (runbooks §6.9), since the customer must confirm the fix.
+// 142.250.217.104/29 suggested, since the customer must confirm the fix.
 func ValidateCIDR(field, c string) error {
 	p, err := netip.ParsePrefix(c)
 	if err != nil {
@@ -161,7 +161,7 @@ func ValidateMaintenanceWindow(field string, w *MaintenanceWindow) error {
 var accountLinkRE = regexp.MustCompile(`^https://github\.com/sourcegraph/accounts/issues/[1-9][0-9]*$`)
 
 // ValidateAccountLink checks a customer's sourcegraph/accounts link, the only way tracking issues
-// and commits may name a customer (runbooks §3.1): https://github.com/sourcegraph/accounts/issues/NNN.
+// and commits may name a customer: https://github.com/sourcegraph/accounts/issues/NNN.
 func ValidateAccountLink(field, s string) error {
 	if !accountLinkRE.MatchString(s) {
 		return &FieldError{field, s, "must be a sourcegraph/accounts issue link such as `https://github.com/sourcegraph/accounts/issues/123` (never a customer name)"}

@@ -314,7 +314,7 @@ func (p *Part) deleteInstance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.deletionProtection() {
-		// The real text is unverified (emulation.md §4.3); callers must not match on it.
+		// The real text is unverified; callers must not match on it.
 		writeError(w, http.StatusBadRequest, "deletionProtectionEnabled",
 			"The instance is protected from deletion: settings.deletionProtectionEnabled is true. Disable deletion protection before deleting the instance.",
 			"FAILED_PRECONDITION")

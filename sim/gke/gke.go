@@ -1,7 +1,7 @@
 // Package gke simulates the GKE API (google.container.v1.ClusterManager) over gRPC, for the real
 // cloud.google.com/go/container/apiv1 client: clusters, node pools and GKE's own operations.
 //
-// What it reproduces (see /work/shared/reference/emulation.md §2.1, §4.2):
+// What it reproduces:
 //   - Mutations return a containerpb.Operation with a short name ("operation-<ms>-<hex>") that the
 //     client polls with GetOperation("projects/P/locations/L/operations/<short>"). It goes PENDING →
 //     RUNNING (after a quarter of Timings.GKEOperation) → DONE (at the end).

@@ -6,7 +6,7 @@
 // store (sim.StartOperation), named "projects/P/locations/L/operations/operation-...", with
 // OperationMetadata{target, verb, apiVersion}; the client's typed wrappers (CreateBackupOperation
 // and friends: Wait, Poll, Metadata, and rebuilding one from its name) work against it. Operations
-// complete after Timings.BackupOperation. See /work/shared/reference/emulation.md §2.1 and §4.4.
+// complete after Timings.BackupOperation.
 package gkebackup
 
 import (

@@ -14,12 +14,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/sourcegraph/lifecycle/internal/codec"
 	"github.com/sourcegraph/lifecycle/internal/config"
 )
 
@@ -49,8 +52,45 @@ type app struct {
 
 func newApp(stdout, stderr io.Writer, getenv func(string) string) *app {
 	a := &app{stdout: stdout, stderr: stderr, getenv: getenv, tcfg: config.TemporalFromEnv(), now: time.Now}
+	if getenv(codec.EnvKeys) == "" && getenv(codec.EnvKeysFile) == "" && isLoopback(a.tcfg.Address) {
+		a.tcfg.LocalKeysFile = localKeyRing()
+	}
 	a.dial = a.dialTemporal
 	return a
+}
+
+// localKeyRing is the local stack's key ring (.local/codec.keys, which `make demo` writes at the
+// repository's root), looked for from the working directory up; "" when there is none.
+func localKeyRing() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		f := filepath.Join(dir, ".local", "codec.keys")
+		if _, err := os.Stat(f); err == nil {
+			return f
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return ""
+		}
+		dir = up
+	}
+}
+
+// isLoopback says whether a Temporal address is this machine's: only then can a local stack's
+// key ring be the right one.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // dialTemporal connects with the TEMPORAL_* settings every binary of the service reads.
@@ -60,6 +100,14 @@ func (a *app) dialTemporal(ctx context.Context) (temporalAPI, func(), error) {
 	// The SDK logs through this; a CLI shows only its warnings.
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	c, err := a.tcfg.Dial(ctx, log, nil)
+	var connect *config.ConnectError
+	if err != nil && !errors.As(err, &connect) {
+		// A setting stopped it before it dialled (key ring, TLS files): its message names it.
+		if a.tcfg.LocalKeysFile == "" && isLoopback(a.tcfg.Address) && errors.As(err, new(*config.NoKeyRingError)) {
+			return nil, nil, fmt.Errorf("%w\n  on the local stack, run mi from the repository: it reads .local/codec.keys, which `make demo` writes", err)
+		}
+		return nil, nil, err
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w\n  check TEMPORAL_ADDRESS (now %q) and TEMPORAL_NAMESPACE (now %q); a remote cluster needs TEMPORAL_TLS_CERT + TEMPORAL_TLS_KEY or TEMPORAL_API_KEY",
 			err, a.tcfg.Address, a.tcfg.Namespace)

@@ -1,5 +1,5 @@
 // Package replay replays recorded workflow histories against the current workflow code
-// (DESIGN.md invariant 11): a change that would make a running workflow take a different path
+// (docs/design.md invariant 11): a change that would make a running workflow take a different path
 // fails here, before it reaches a worker. The histories come from the end-to-end tests
 // (`make record-histories`); each is one closed run of a workflow type.
 package replay

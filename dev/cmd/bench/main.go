@@ -23,7 +23,7 @@ func main() {
 	root, _ := os.Getwd()
 	sizes := flag.String("sizes", "100,1000", "fleet sizes rolled out with the set latencies (comma-separated; \"none\" skips)")
 	history := flag.Int("history", 10000, "fleet size rolled out with near-zero latencies for the largest history (0 skips)")
-	conc := flag.Int("concurrency", 5, "upgrades in flight (the runbooks allow at most 5)")
+	conc := flag.Int("concurrency", 5, "upgrades in flight (the upgrade form allows at most 5)")
 	var hooks hookList
 	flag.Var(&hooks, "webhook", "FLEET:RATE:DURATION, e.g. 1000:50:20s: signed deliveries at RATE per second for DURATION, on the stack of the FLEET-instance rollout (repeatable; default 100:10:10s and 1000:50:20s; \"none\" skips)")
 	noBaseline := flag.Bool("no-baseline", false, "skip the goroutine-pool baseline runs")

@@ -69,7 +69,8 @@ func up(opts devstack.Options, sample bool, fleet int) error {
   simulator gRPC     %s
   starter            %s   (webhooks: /webhooks/github)
   worker health      %s/readyz
-`, s.TemporalAddr(), s.UIURL(), s.SimURL(), s.SimURL(), s.SimGRPCAddr(), s.StarterURL(), s.WorkerURL())
+  codec server       %s/codec   (bin/temporal ... --codec-endpoint %s/codec; bin/mi reads .local/codec.keys)
+`, s.TemporalAddr(), s.UIURL(), s.SimURL(), s.SimURL(), s.SimGRPCAddr(), s.StarterURL(), s.WorkerURL(), s.WorkerURL(), s.WorkerURL())
 	if fleet > 0 {
 		defer func() {
 			if err := rollout(ctx, s, fleet); err != nil {
@@ -131,7 +132,7 @@ func follow(ctx context.Context, s *devstack.Stack, id string, within time.Durat
 			}
 			switch {
 			case p.Parked != nil:
-				return "parked on " + p.Parked.Step + ": " + p.Parked.Error + " (decide with an Update, see the README)", nil
+				return "parked on " + p.Parked.Step + ": " + p.Parked.Error + " (decide with bin/mi decide, a slash command or an Update: docs/operating.md)", nil
 			case p.State != "running":
 				return p.State, nil
 			}
