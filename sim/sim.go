@@ -49,6 +49,11 @@ type Config struct {
 	// arrives, which then refuses the request. 0, the default, never does.
 	GKEBackgroundOps float64
 
+	// BackupNeedsNodes makes a Backup for GKE backup of a cluster with no nodes fail, as the real
+	// one does (its agent runs on the nodes). Off by default: today's teardown backs up suspended
+	// instances, whose node pools are at zero.
+	BackupNeedsNodes bool
+
 	Logger *slog.Logger
 }
 
