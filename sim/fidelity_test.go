@@ -19,11 +19,11 @@ import (
 // fidelityDoc is the table of modelled behaviours, relative to this package.
 const fidelityDoc = "../docs/fidelity.md"
 
-// fidelityRow is one table row: the behaviour, its source, and the code spans of the code and
-// test cells, in order.
+// fidelityRow is one table row: the behaviour, whether it names a source, and the code spans of
+// the code and test cells, in order.
 type fidelityRow struct {
 	line                 int
-	behaviour, source    string
+	behaviour            string
 	code, tests          []string
 	testsNone, sourceSet bool
 }

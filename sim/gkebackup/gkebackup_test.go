@@ -62,7 +62,8 @@ func setup(t *testing.T) (*sim.Sim, *gkebackupclient.BackupForGKEClient) {
 	cm, err := container.NewClusterManagerClient(ctx, opts...)
 	mustOK(t, err, "NewClusterManagerClient")
 	defer cm.Close()
-	op, err := cm.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{Name: "c1", InitialNodeCount: 1}})
+	op, err := cm.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{Name: "c1",
+		NodePools: []*containerpb.NodePool{{Name: "default-pool", InitialNodeCount: 1}}}})
 	mustOK(t, err, "CreateCluster")
 	for deadline := time.Now().Add(5 * time.Second); op.Status != containerpb.Operation_DONE; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
