@@ -3,6 +3,7 @@ GO      ?= go
 # Each tool has its own module so their dependency graphs never move each other's pins.
 TEMPORAL_TOOL := -modfile=dev/tools/go.mod
 WFCHECK_TOOL  := -modfile=dev/tools/workflowcheck/go.mod
+SCHECK_TOOL   := -modfile=dev/tools/staticcheck/go.mod
 BINS    := ./worker ./starter ./starter/mi ./sim/cmd/simulator ./dev/cmd/devstack ./dev/cmd/bench
 
 .PHONY: build demo stop test lint bench chaos clean record-histories
@@ -25,10 +26,11 @@ demo: build
 stop:
 	@if [ -x bin/devstack ]; then bin/devstack down; else $(GO) run ./dev/cmd/devstack down; fi
 
-## lint: go vet + workflowcheck (determinism of workflow code)
+## lint: go vet + workflowcheck (determinism of workflow code) + staticcheck (staticcheck.conf)
 lint:
 	$(GO) vet ./...
 	$(GO) tool $(WFCHECK_TOOL) workflowcheck ./workflows/...
+	$(GO) tool $(SCHECK_TOOL) staticcheck ./...
 
 ## test: lint, then every test (unit, simulator conformance, end-to-end on a real dev server, and the
 ## documentation: every variable in docs/configuration.md, every `sh tested` command run)

@@ -73,8 +73,27 @@ const (
 	cfPhaseFirewall = "http_request_firewall_custom"
 	cfPhaseRedirect = "http_request_dynamic_redirect"
 	cfCodeNoEntry   = 10003 // "could not find entrypoint ruleset in the <phase> phase"
-	cfCodeIdentical = 81058 // "An identical record already exists."
 )
+
+// cfExistsCodes are Cloudflare's answers to a create whose record, or another for the hostname,
+// exists: 81058 "An identical record already exists.", 81057 "Record already exists.", 81053 "An
+// A, AAAA, or CNAME record with that host already exists.", 81054 "A CNAME record with that host
+// already exists.".
+var cfExistsCodes = []int{81058, 81057, 81053, 81054}
+
+// cfExistsCode returns which of cfExistsCodes err carries, or 0.
+func cfExistsCode(err error) int {
+	var cfErr *cloudflare.RequestError
+	if !errors.As(err, &cfErr) {
+		return 0
+	}
+	for _, code := range cfExistsCodes {
+		if cfErr.InternalErrorCodeIs(code) {
+			return code
+		}
+	}
+	return 0
+}
 
 func cfAllowlistRef(host string) string   { return "allowlist:" + host }
 func cfHoldingPageRef(host string) string { return "holding-page:" + host }
@@ -237,52 +256,63 @@ func (c *Cloudflare) EnsureDNS(ctx context.Context, in EnsureDNSInput) (EnsureDN
 	if err != nil {
 		return out, err
 	}
-	switch len(recs) {
-	case 0:
-		rec, err := cfCall(ctx, what+": create record", func(ctx context.Context) (cloudflare.DNSRecord, error) {
-			return c.api.CreateDNSRecord(ctx, rc, cloudflare.CreateDNSRecordParams{
-				Type: typ, Name: host, Content: target, Proxied: &in.Proxied, TTL: 1, Comment: "managed by the lifecycle service",
+	for {
+		switch len(recs) {
+		case 0:
+			rec, err := cfCall(ctx, what+": create record", func(ctx context.Context) (cloudflare.DNSRecord, error) {
+				return c.api.CreateDNSRecord(ctx, rc, cloudflare.CreateDNSRecordParams{
+					Type: typ, Name: host, Content: target, Proxied: &in.Proxied, TTL: 1, Comment: "managed by the lifecycle service",
+				})
 			})
-		})
-		var cfErr *cloudflare.RequestError
-		if errors.As(err, &cfErr) && cfErr.InternalErrorCodeIs(cfCodeIdentical) {
-			// A concurrent attempt created exactly this record: that is success.
-			if recs, err = c.hostRecords(ctx, zoneID, host, what); err != nil {
+			if code := cfExistsCode(err); code != 0 {
+				// Made meanwhile (a concurrent attempt, or by hand): the same content is ours to
+				// adopt, anything else is not ours to overwrite.
+				createErr := err
+				if recs, err = c.hostRecords(ctx, zoneID, host, what); err != nil {
+					return out, err
+				}
+				if len(recs) == 1 && recs[0].Type == typ && strings.EqualFold(strings.TrimSuffix(recs[0].Content, "."), target) {
+					continue
+				}
+				if len(recs) == 0 {
+					return out, Transient(ErrBusy, what+": Cloudflare said the record exists, but it is gone again; checking again", createErr, 0)
+				}
+				var have []string
+				for _, r := range recs {
+					have = append(have, r.Type+" "+r.Content)
+				}
+				return out, Permanent(ErrConflict,
+					fmt.Sprintf("%s: Cloudflare refused to create the record (code %d): %s already has %s", what, code, host, strings.Join(have, ", ")),
+					"the hostname has a record this service did not make; check in the Cloudflare dashboard whose it is, delete it if it is stale, then retry the step", createErr)
+			}
+			if err != nil {
 				return out, err
 			}
-			if len(recs) == 1 {
-				out.RecordID = recs[0].ID
+			out.RecordID, out.Created = rec.ID, true
+			return out, nil
+		case 1:
+			cur := recs[0]
+			out.RecordID = cur.ID
+			if cur.Type == typ && strings.EqualFold(strings.TrimSuffix(cur.Content, "."), target) && cur.Proxied != nil && *cur.Proxied == in.Proxied {
 				return out, nil
 			}
-			return out, Transient(ErrBusy, what+": record created concurrently; checking again", nil, 0)
-		}
-		if err != nil {
-			return out, err
-		}
-		out.RecordID, out.Created = rec.ID, true
-		return out, nil
-	case 1:
-		cur := recs[0]
-		out.RecordID = cur.ID
-		if cur.Type == typ && strings.EqualFold(strings.TrimSuffix(cur.Content, "."), target) && cur.Proxied != nil && *cur.Proxied == in.Proxied {
+			if _, err := cfCall(ctx, what+": update record", func(ctx context.Context) (cloudflare.DNSRecord, error) {
+				return c.api.UpdateDNSRecord(ctx, rc, cloudflare.UpdateDNSRecordParams{
+					ID: cur.ID, Type: typ, Name: host, Content: target, Proxied: &in.Proxied, TTL: 1,
+				})
+			}); err != nil {
+				return out, err
+			}
+			out.Updated = true
 			return out, nil
+		default:
+			var have []string
+			for _, r := range recs {
+				have = append(have, r.Type+" "+r.Content)
+			}
+			return out, Permanent(ErrConflict, fmt.Sprintf("%s: %s has %d address records (%s); the workflow manages exactly one", what, host, len(recs), strings.Join(have, ", ")),
+				"delete the extra records for this hostname in the Cloudflare dashboard (keep none or one), then retry", nil)
 		}
-		if _, err := cfCall(ctx, what+": update record", func(ctx context.Context) (cloudflare.DNSRecord, error) {
-			return c.api.UpdateDNSRecord(ctx, rc, cloudflare.UpdateDNSRecordParams{
-				ID: cur.ID, Type: typ, Name: host, Content: target, Proxied: &in.Proxied, TTL: 1,
-			})
-		}); err != nil {
-			return out, err
-		}
-		out.Updated = true
-		return out, nil
-	default:
-		var have []string
-		for _, r := range recs {
-			have = append(have, r.Type+" "+r.Content)
-		}
-		return out, Permanent(ErrConflict, fmt.Sprintf("%s: %s has %d address records (%s); the workflow manages exactly one", what, host, len(recs), strings.Join(have, ", ")),
-			"delete the extra records for this hostname in the Cloudflare dashboard (keep none or one), then retry", nil)
 	}
 }
 

@@ -1,7 +1,10 @@
 package activities
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -373,5 +376,91 @@ func TestCloudflareDetectsLostUpdate(t *testing.T) {
 		if _, _, _, _, ok, _ := cfState(s, host); !ok {
 			t.Fatalf("%s has no allowlist", host)
 		}
+	}
+}
+
+// cfCreateRaceTransport runs inject just before the first record create of the activity under
+// test reaches Cloudflare, as another writer would between the activity's read and its create.
+// It keeps the body of that create's answer.
+type cfCreateRaceTransport struct {
+	once   sync.Once
+	inject func()
+	answer string
+}
+
+func (rt *cfCreateRaceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	create := req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/dns_records")
+	if create {
+		rt.once.Do(rt.inject)
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if create && err == nil && rt.answer == "" {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		rt.answer = string(body)
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	return resp, err
+}
+
+// A record made between EnsureDNS's read and its create is answered with one of Cloudflare's
+// "exists" codes (81058 identical, 81057 same with other settings, 81053/81054 the host is
+// taken): the same content is ours to adopt, other content is a conflict for a human.
+func TestCloudflareEnsureDNSRecordCreatedMeanwhile(t *testing.T) {
+	t.Parallel()
+	ingress := spec.IngressHost("acme")
+	for _, tc := range []struct {
+		name            string
+		typ, content    string
+		proxied         bool
+		target          string
+		wantCode        int
+		wantErr         string // "" = success
+		wantContentLeft string
+	}{
+		{"identical", "CNAME", ingress, true, ingress, 81058, "", ingress},
+		{"same, not proxied", "CNAME", ingress, false, ingress, 81057, "", ingress},
+		{"other CNAME", "CNAME", "elsewhere.example.com", true, ingress, 81053, ErrConflict, "elsewhere.example.com"},
+		{"CNAME where we want an A", "CNAME", "elsewhere.example.com", true, "203.0.113.7", 81054, ErrConflict, "elsewhere.example.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, other := cfFixture(t)
+			cfg := cloudConfig(s)
+			var injected error
+			rt := &cfCreateRaceTransport{inject: func() {
+				p := tc.proxied
+				_, injected = other.api.CreateDNSRecord(context.Background(), cloudflare.ZoneIdentifier(cfZone), cloudflare.CreateDNSRecordParams{
+					Type: tc.typ, Name: cfTestHost, Content: tc.content, Proxied: &p, TTL: 1})
+			}}
+			api, err := cloudflare.NewWithAPIToken(cfg.CloudflareToken, cloudflare.BaseURL(cfg.CloudflareAPIURL),
+				cloudflare.UsingRetryPolicy(0, 0, 0), cloudflare.UsingRateLimit(1000), cloudflare.HTTPClient(&http.Client{Transport: rt}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &Cloudflare{api: api}
+			v, err := activityEnv(c).ExecuteActivity(c.EnsureDNS, EnsureDNSInput{Host: cfTestHost, Target: tc.target, Proxied: true})
+			if injected != nil {
+				t.Fatalf("the competing create failed: %v", injected)
+			}
+			if tc.wantErr != "" {
+				ae := appError(t, err, tc.wantErr, true)
+				if !strings.Contains(ae.Error(), tc.content) || !strings.Contains(ae.Error(), "What to do") {
+					t.Fatalf("message %q", ae.Error())
+				}
+			} else {
+				var out EnsureDNSOutput
+				if err != nil || v.Get(&out) != nil || out.Created || out.RecordID == "" {
+					t.Fatalf("%+v %v", out, err)
+				}
+			}
+			if content, proxied, ok, _, _, _ := cfState(s, cfTestHost); !ok || content != tc.wantContentLeft || (tc.wantErr == "" && !proxied) {
+				t.Fatalf("record left: %q proxied=%v ok=%v", content, proxied, ok)
+			}
+			var answer struct{ Errors []struct{ Code int } }
+			if err := json.Unmarshal([]byte(rt.answer), &answer); err != nil || len(answer.Errors) != 1 || answer.Errors[0].Code != tc.wantCode {
+				t.Fatalf("the create was answered %s, want code %d", rt.answer, tc.wantCode)
+			}
+		})
 	}
 }

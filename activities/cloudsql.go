@@ -38,7 +38,10 @@ func NewCloudSQL(ctx context.Context, cfg config.Cloud) (*CloudSQL, error) {
 // Database settings every instance gets (daily backups with point-in-time
 // recovery, kept for 7 days; deletion protection until teardown lifts it).
 const (
-	SQLDatabaseVersion      = "POSTGRES_16"
+	SQLDatabaseVersion = "POSTGRES_16"
+	// SQLEdition is named explicitly: PostgreSQL 16 defaults to Enterprise Plus, which refuses the
+	// db-custom-* tiers below. Enterprise has them, and its 7-day log retention is what we keep.
+	SQLEdition              = "ENTERPRISE"
 	sqlRetentionDays        = 7
 	sqlActivationAlways     = "ALWAYS"
 	sqlActivationNever      = "NEVER"
@@ -274,6 +277,7 @@ func (c *CloudSQL) EnsureSQLInstance(ctx context.Context, in EnsureSQLInstanceIn
 					Region:          in.Region,
 					Settings: &sqladmin.Settings{
 						Tier:                      tier,
+						Edition:                   SQLEdition,
 						ActivationPolicy:          sqlActivationAlways,
 						DeletionProtectionEnabled: true,
 						BackupConfiguration:       desiredBackupConfig(),

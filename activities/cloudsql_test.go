@@ -118,7 +118,7 @@ func TestCloudSQLEnsureInstance(t *testing.T) {
 	}
 	in := sqlGet(t, cs, project)
 	bc := in.Settings.BackupConfiguration
-	if in.State != "RUNNABLE" || in.DatabaseVersion != SQLDatabaseVersion || in.Region != "us-central1" ||
+	if in.State != "RUNNABLE" || in.DatabaseVersion != SQLDatabaseVersion || in.Region != "us-central1" || in.Settings.Edition != "ENTERPRISE" ||
 		!in.Settings.DeletionProtectionEnabled || bc == nil || !bc.Enabled || !bc.PointInTimeRecoveryEnabled ||
 		bc.TransactionLogRetentionDays != 7 || bc.BackupRetentionSettings == nil || bc.BackupRetentionSettings.RetainedBackups != 7 {
 		t.Fatalf("instance not as specified: state %s version %s region %s settings %+v backup %+v", in.State, in.DatabaseVersion, in.Region, in.Settings, bc)

@@ -164,8 +164,10 @@ func classifyGRPC(what string, ae *apierror.APIError, err error) error {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.Internal, codes.Aborted, codes.Unknown:
 		return Transient(ErrTransient, detail, err, after)
 	case codes.FailedPrecondition:
-		// GKE answers FAILED_PRECONDITION while another operation runs on the cluster.
-		if strings.Contains(st.Message(), "Please wait and try again") || strings.Contains(st.Message(), "is currently") {
+		// GKE answers FAILED_PRECONDITION while another operation runs on the cluster: with reason
+		// CLUSTER_ALREADY_HAS_OPERATION ("Cluster is running incompatible operation ...", often
+		// GKE's own auto-upgrade or repair), or, with no reason, "Operation ... is currently ...".
+		if reason == "CLUSTER_ALREADY_HAS_OPERATION" || strings.Contains(st.Message(), "Please wait and try again") || strings.Contains(st.Message(), "is currently") {
 			return Transient(ErrBusy, detail, err, after)
 		}
 		return Permanent(ErrPrecondition, detail, "the resource is not in a state that allows this; inspect it in the console", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	container "cloud.google.com/go/container/apiv1"
@@ -144,7 +145,7 @@ func (g *GKE) EnsureCluster(ctx context.Context, in EnsureClusterInput) (Cluster
 		switch c.GetStatus() {
 		case containerpb.Cluster_ERROR:
 			return ClusterResult{}, Permanent(ErrPrecondition,
-				fmt.Sprintf("%s: the cluster is in ERROR: %s", what, c.GetStatusMessage()),
+				fmt.Sprintf("%s: the cluster is in ERROR: %s", what, gkeConditions(c)),
 				"read the message above (often quota or an org policy), fix its cause, delete the cluster (DeleteCluster), then retry this step", nil)
 		case containerpb.Cluster_STOPPING:
 			return ClusterResult{}, Transient(ErrBusy, what+": the cluster is being deleted; retrying recreates it once it is gone", nil, 0)
@@ -218,10 +219,28 @@ func gkeFindPool(c *containerpb.Cluster, name string) *containerpb.NodePool {
 	return nil
 }
 
+// gkeConditions is what GKE says about the cluster's status: its conditions' messages (the
+// deprecated statusMessage's replacement).
+func gkeConditions(c *containerpb.Cluster) string {
+	var msgs []string
+	for _, cond := range c.GetConditions() {
+		if m := cond.GetMessage(); m != "" {
+			msgs = append(msgs, m)
+		}
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// gkeLiveNodes is the cluster's current node count.
+func gkeLiveNodes(c *containerpb.Cluster) int32 {
+	//lint:ignore SA1019 GKE's API has no other live node count: its replacement is the Kubernetes API, which the worker does not call.
+	return c.GetCurrentNodeCount()
+}
+
 func gkeClusterResult(ref gkeClusterRef, c *containerpb.Cluster, pool string) ClusterResult {
 	r := ClusterResult{
-		Name: ref.name(), Exists: true, Status: c.GetStatus().String(), Message: c.GetStatusMessage(),
-		Version: c.GetCurrentMasterVersion(), Endpoint: c.GetEndpoint(), NodeCount: c.GetCurrentNodeCount(),
+		Name: ref.name(), Exists: true, Status: c.GetStatus().String(), Message: gkeConditions(c),
+		Version: c.GetCurrentMasterVersion(), Endpoint: c.GetEndpoint(), NodeCount: gkeLiveNodes(c),
 	}
 	if np := gkeFindPool(c, pool); np != nil {
 		r.NodePool, r.MachineType, r.PoolSize = np.GetName(), np.GetConfig().GetMachineType(), np.GetInitialNodeCount()
@@ -299,7 +318,7 @@ func (g *GKE) ResizeNodePool(ctx context.Context, in ResizeNodePoolInput) (Resiz
 	// Real GKE leaves initial_node_count at its creation value after a resize (the simulator keeps
 	// it current), so it only counts as "already there" when the cluster's live node count agrees
 	// on whether there are nodes at all. Otherwise resize: setting the same size again is harmless.
-	if np.GetInitialNodeCount() == in.NodeCount && (in.NodeCount == 0) == (c.GetCurrentNodeCount() == 0) &&
+	if np.GetInitialNodeCount() == in.NodeCount && (in.NodeCount == 0) == (gkeLiveNodes(c) == 0) &&
 		np.GetStatus() == containerpb.NodePool_RUNNING {
 		return res, nil
 	}
@@ -331,7 +350,7 @@ type DeleteClusterResult struct {
 // already gone is success. GKE has no server-side deletion protection; the teardown's approval is
 // the guard.
 func (g *GKE) DeleteCluster(ctx context.Context, in DeleteClusterInput) (DeleteClusterResult, error) {
-	ref := gkeClusterRef{in.Project, in.Region, in.Cluster}
+	ref := gkeClusterRef(in)
 	what := "delete GKE cluster " + ref.name()
 	res := DeleteClusterResult{Name: ref.name()}
 	if err := g.resume(ctx, ref, what); err != nil {
@@ -400,11 +419,8 @@ func (g *GKE) waitOp(ctx context.Context, ref gkeClusterRef, short, what string)
 		if op.GetStatus() != containerpb.Operation_DONE {
 			return false, nil
 		}
-		// GKE reports a failed operation in error (google.rpc.Status) and, deprecated, statusMessage.
-		msg := op.GetStatusMessage()
-		if e := op.GetError(); e.GetMessage() != "" {
-			msg = e.GetMessage()
-		}
+		// GKE reports a failed operation in error (google.rpc.Status); statusMessage is deprecated.
+		msg := op.GetError().GetMessage()
 		if op.GetError().GetCode() != 0 || msg != "" {
 			return false, Permanent(ErrOperationFailed,
 				fmt.Sprintf("%s: GKE operation %s (%s) failed: %s", what, full, op.GetOperationType(), msg),

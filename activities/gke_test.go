@@ -13,6 +13,7 @@ import (
 
 	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/sim"
+	simgke "github.com/sourcegraph/lifecycle/sim/gke"
 )
 
 const gkeTestSlug = "acme"
@@ -279,6 +280,22 @@ func TestGKEBusyClusterIsRetryable(t *testing.T) {
 	_, err := env.ExecuteActivity(g.ResizeNodePool, ResizeNodePoolInput{Project: st.ProjectID, Region: st.Region, Cluster: st.Cluster, NodePool: st.NodePool, NodeCount: 0})
 	ae := appError(t, err, ErrBusy, false)
 	if !strings.Contains(ae.Error(), "Please wait and try again") {
+		t.Fatalf("message %q", ae.Error())
+	}
+}
+
+// GKE's own operations (auto-upgrade, auto-repair) refuse ours with "Cluster is running
+// incompatible operation" and reason CLUSTER_ALREADY_HAS_OPERATION: that is Busy, retried.
+func TestGKEBackgroundOperationIsBusy(t *testing.T) {
+	s, g, st := gkeFixture(t)
+	env := activityEnv(g)
+	if _, err := env.ExecuteActivity(g.EnsureCluster, gkeEnsureInput(st, spec.Small)); err != nil {
+		t.Fatal(err)
+	}
+	func() { defer s.Lock()(); s.Part(simgke.Name).(*simgke.Part).SetBackgroundOps(1) }()
+	_, err := env.ExecuteActivity(g.ResizeNodePool, ResizeNodePoolInput{Project: st.ProjectID, Region: st.Region, Cluster: st.Cluster, NodePool: st.NodePool, NodeCount: 0})
+	ae := appError(t, err, ErrBusy, false)
+	if !strings.Contains(ae.Error(), "incompatible operation") {
 		t.Fatalf("message %q", ae.Error())
 	}
 }

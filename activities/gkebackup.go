@@ -336,7 +336,9 @@ func (b *GKEBackup) DeleteGKEBackups(ctx context.Context, in DeleteGKEBackupsInp
 				}
 				continue
 			}
-			op, err := b.client.DeleteBackup(ctx, &gkebackuppb.DeleteBackupRequest{Name: bk.GetName()})
+			// force: the plan backs up volume data, and without it only backups without volume
+			// backups can be deleted.
+			op, err := b.client.DeleteBackup(ctx, &gkebackuppb.DeleteBackupRequest{Name: bk.GetName(), Force: true})
 			if gcpNotFound(err) {
 				left--
 				continue
@@ -370,12 +372,17 @@ type DeleteBackupPlanResult struct {
 }
 
 // DeleteBackupPlan deletes the plan (its backups must be gone: DeleteGKEBackups) and waits until
-// it is gone. A plan already gone is success.
+// it is gone. The instance's restore plan, which a rollback creates and which uses this plan, goes
+// first. A plan already gone is success.
 func (b *GKEBackup) DeleteBackupPlan(ctx context.Context, in DeleteBackupPlanInput) (DeleteBackupPlanResult, error) {
 	name := gkeBackupPlanName(in.Project, in.Region, in.Plan)
 	what := "delete Backup for GKE plan " + name
 	res := DeleteBackupPlanResult{Name: name}
 	if err := b.resumeOp(ctx, what); err != nil {
+		return res, err
+	}
+	rpName := gkeBackupLocation(in.Project, in.Region) + "/restorePlans/" + gkeRestorePlanID(in.Plan)
+	if err := b.deleteRestorePlan(ctx, rpName, what+": delete its restore plan "+rpName); err != nil {
 		return res, err
 	}
 	bp, err := b.client.GetBackupPlan(ctx, &gkebackuppb.GetBackupPlanRequest{Name: name})
@@ -407,6 +414,27 @@ func (b *GKEBackup) DeleteBackupPlan(ctx context.Context, in DeleteBackupPlanInp
 			return true, nil
 		}
 		return false, gkeBackupClassify(what, err)
+	})
+}
+
+// deleteRestorePlan deletes the restore plan with its restores and waits until it is gone; one
+// that is gone already is success.
+func (b *GKEBackup) deleteRestorePlan(ctx context.Context, rpName, what string) error {
+	return pollUntil(ctx, b.PollInterval, lroProgress{}, func() (bool, error) {
+		rp, err := b.client.GetRestorePlan(ctx, &gkebackuppb.GetRestorePlanRequest{Name: rpName})
+		if gcpNotFound(err) {
+			return true, nil
+		}
+		if err != nil {
+			return false, gkeBackupClassify(what, err)
+		}
+		if rp.GetState() == gkebackuppb.RestorePlan_DELETING {
+			return false, nil
+		}
+		if _, err := b.client.DeleteRestorePlan(ctx, &gkebackuppb.DeleteRestorePlanRequest{Name: rpName, Force: true}); err != nil && !gcpNotFound(err) {
+			return false, gkeBackupClassify(what, err)
+		}
+		return false, nil
 	})
 }
 

@@ -325,6 +325,31 @@ func TestGKEBackupDeleteBackupsAndPlan(t *testing.T) {
 	}
 }
 
+// An upgrade's rollback leaves the instance's restore plan, which uses the backup plan: teardown
+// deletes it first, since the backup plan cannot go from under it.
+func TestGKEBackupDeletePlanDeletesItsRestorePlanFirst(t *testing.T) {
+	s, b, st := gkeBackupFixture(t)
+	gkeBackupMustPlan(t, b, st)
+	bk := gkeBackupTake(t, b, st, "pre-upgrade")
+	env := activityEnv(b)
+	if _, err := env.ExecuteActivity(b.RestoreGKE, RestoreGKEInput{Project: st.ProjectID, Region: st.Region, Plan: st.BackupPlan, Backup: bk.Name, Name: "rollback"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.ExecuteActivity(b.DeleteGKEBackups, DeleteGKEBackupsInput{Project: st.ProjectID, Region: st.Region, Plan: st.BackupPlan}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.ExecuteActivity(b.DeleteBackupPlan, DeleteBackupPlanInput{Project: st.ProjectID, Region: st.Region, Plan: st.BackupPlan}); err != nil {
+		t.Fatal(err)
+	}
+	rp := "gkebackup/" + gkeBackupLocation(st.ProjectID, st.Region) + "/restorePlans/" + gkeRestorePlanID(st.BackupPlan)
+	if c := ledger(s, rp); c.Created != 1 || c.Deleted != 1 {
+		t.Fatalf("restore plan ledger %+v", c)
+	}
+	if c := ledger(s, gkeBackupPlanKey(st)); c.Deleted != 1 {
+		t.Fatalf("plan ledger %+v", c)
+	}
+}
+
 func TestGKEBackupRestoreTwiceRestoresOnce(t *testing.T) {
 	s, b, st := gkeBackupFixture(t)
 	gkeBackupMustPlan(t, b, st)

@@ -75,7 +75,7 @@ func upServingInstance(t *testing.T, version string) *upFixture {
 		t.Fatal(err)
 	}
 	if _, err := sql.Instances.Insert(g.ProjectID, &sqladmin.DatabaseInstance{Name: g.CloudSQL, DatabaseVersion: "POSTGRES_16",
-		Region: g.Region, Settings: &sqladmin.Settings{Tier: "db-custom-2-8192"}}).Do(); err != nil {
+		Region: g.Region, Settings: &sqladmin.Settings{Tier: "db-custom-2-8192", Edition: "ENTERPRISE"}}).Do(); err != nil {
 		t.Fatal(err)
 	}
 	cf, err := cloudflare.NewWithAPIToken(cc.CloudflareToken, cloudflare.BaseURL(cc.CloudflareAPIURL),

@@ -44,6 +44,16 @@ type Config struct {
 	// Seed makes rate-based fault injection repeatable.
 	Seed int64
 
+	// GKEBackgroundOps is the chance (0 to 1) that GKE has just started an operation of its own
+	// (auto-upgrade, auto-repair, an add-on update) on an idle cluster when a mutating request
+	// arrives, which then refuses the request. 0, the default, never does.
+	GKEBackgroundOps float64
+
+	// BackupNeedsNodes makes a Backup for GKE backup of a cluster with no nodes fail, as the real
+	// one does (its agent runs on the nodes). Off by default: today's teardown backs up suspended
+	// instances, whose node pools are at zero.
+	BackupNeedsNodes bool
+
 	Logger *slog.Logger
 }
 
@@ -278,6 +288,10 @@ func (s *Sim) Lock() func() {
 	s.settle()
 	return s.mu.Unlock
 }
+
+// Chance reports true with probability p, from the seeded source (repeatable with Config.Seed).
+// Lock held.
+func (s *Sim) Chance(p float64) bool { return p > 0 && (p >= 1 || s.rng.Float64() < p) }
 
 // Now is the simulator's clock.
 func (s *Sim) Now() time.Time { return time.Now() }

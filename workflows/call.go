@@ -44,12 +44,6 @@ func executeLocalAsync[T any](ctx workflow.Context, kind ActivityKind, summary s
 	}
 }
 
-// executeVoid runs an activity that returns only an error.
-func executeVoid(ctx workflow.Context, kind ActivityKind, summary string, activity, input any) error {
-	err := workflow.ExecuteActivity(withActivity(ctx, kind, summary), activity, input).Get(ctx, nil)
-	return withAttempts(err, ActivityOptions(kind))
-}
-
 // attemptsError carries how many attempts the retry policy allowed, so a parked step can say
 // "failed after 10 attempts" rather than only "after its retry limit".
 type attemptsError struct {

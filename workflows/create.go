@@ -152,7 +152,7 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 					return err
 				}
 				_, err := execute[activities.DeleteBackupPlanResult](ctx, CloudOperation, "Delete Backup for GKE plan "+spec.BackupPlanName,
-					(*activities.GKEBackup).DeleteBackupPlan, activities.DeleteBackupPlanInput{Project: ref.Project, Region: ref.Region, Plan: ref.Plan})
+					(*activities.GKEBackup).DeleteBackupPlan, activities.DeleteBackupPlanInput(ref))
 				return err
 			},
 		},

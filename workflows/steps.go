@@ -407,7 +407,7 @@ func RenderProgress(p Progress, runURL string) string {
 	if pk := p.Parked; pk != nil {
 		b.WriteString(fmt.Sprintf("\n> [!WARNING]\n> **Needs attention:** step *%s* failed after %s:\n> `%s`\n>\n", pk.Title, pk.Retries, oneLine(pk.Error)))
 		if pk.Aborting {
-			b.WriteString(fmt.Sprintf("> The operation is being aborted. Reply `/retry` to try this compensation again, or `/skip <reason>` if you undid it by hand.\n"))
+			b.WriteString("> The operation is being aborted. Reply `/retry` to try this compensation again, or `/skip <reason>` if you undid it by hand.\n")
 		} else if pk.Restore {
 			b.WriteString("> Reply `/retry`, `/skip <reason>`, `/rollback` (undo the upgrade) or `/restore` (undo it and restore the pre-upgrade backups) on this issue.\n")
 		} else {

@@ -207,12 +207,12 @@ func render(t testing.TB, f issueForm, answers map[string]answer) string {
 func exampleBody(t testing.TB, f issueForm) string { return render(t, f, exampleAnswers(t, f)) }
 
 // tracedParse parses body as op's form, recording which labels and options the parser reads.
-func tracedParse(op Operation, body string) (Request, error, *readLog) {
+func tracedParse(op Operation, body string) (Request, *readLog, error) {
 	r, _ := routeFor(op)
 	f := Parse(body)
 	f.reads = &readLog{labels: map[string]bool{}, options: map[string]map[string]bool{}}
 	req, err := r.parse(f)
-	return req, err, f.reads
+	return req, f.reads, err
 }
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -380,7 +380,7 @@ func TestIssueFormsMatchParsers(t *testing.T) {
 		t.Run(f.file, func(t *testing.T) {
 			op := f.op(t)
 			body := exampleBody(t, f)
-			req, err, reads := tracedParse(op, body)
+			req, reads, err := tracedParse(op, body)
 			if err != nil {
 				t.Fatalf("the form's own examples must parse:\n%s\nbody:\n%s", Markdown(err), body)
 			}

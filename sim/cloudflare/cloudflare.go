@@ -14,8 +14,10 @@
 //     result_info, so ListDNSRecords auto-paginates), update (PATCH, what UpdateDNSRecord sends:
 //     only fields present change), overwrite (PUT) and delete. Relative names are completed with the
 //     zone name, proxied records get ttl 1 (automatic), comment and tags are kept. An identical
-//     record is 400/81058 "An identical record already exists.", a CNAME next to an A/AAAA/CNAME of
-//     the same name 400/81053, a missing record 404/81044 "Record does not exist.".
+//     record is 400/81058 "An identical record already exists.", the same record with another
+//     proxied or ttl 400/81057 "Record already exists.", a CNAME next to an A/AAAA/CNAME of the
+//     same name 400/81053, an A/AAAA next to a CNAME 400/81054, a missing record 404/81044
+//     "Record does not exist.".
 //   - Rulesets (zone level): the phase entrypoints (GetEntrypointRuleset / UpdateEntrypointRuleset:
 //     GET/PUT /zones/{zone}/rulesets/phases/{phase}/entrypoint; GET of a phase without one is
 //     404/10003 "could not find entrypoint ruleset in the <phase> phase"; PUT creates it), list,

@@ -147,8 +147,19 @@ func TestDNSRecords(t *testing.T) {
 	if !errors.As(err, &reqErr) || !reqErr.InternalErrorCodeIs(81058) || reqErr.ErrorMessages()[0] != "An identical record already exists." {
 		t.Fatalf("duplicate: %v", err)
 	}
+	// The same record with other settings (here not proxied): 81057.
+	_, err = api.CreateDNSRecord(ctx, rc, cloudflare.CreateDNSRecordParams{
+		Type: "CNAME", Name: host, Content: "acme.origin.sourcegraph.internal", Proxied: &no})
+	if !errors.As(err, &reqErr) || !reqErr.InternalErrorCodeIs(81057) || reqErr.ErrorMessages()[0] != "Record already exists." {
+		t.Fatalf("same record, other settings: %v", err)
+	}
+	// Another CNAME for the host: 81053. An address record next to the CNAME: 81054.
+	_, err = api.CreateDNSRecord(ctx, rc, cloudflare.CreateDNSRecordParams{Type: "CNAME", Name: host, Content: "elsewhere.example.com"})
+	if !errors.As(err, &reqErr) || !reqErr.InternalErrorCodeIs(81053) || !strings.HasPrefix(reqErr.ErrorMessages()[0], "An A, AAAA, or CNAME record with that host already exists.") {
+		t.Fatalf("CNAME next to CNAME: %v", err)
+	}
 	_, err = api.CreateDNSRecord(ctx, rc, cloudflare.CreateDNSRecordParams{Type: "A", Name: host, Content: "203.0.113.10"})
-	if !errors.As(err, &reqErr) || !reqErr.InternalErrorCodeIs(81053) {
+	if !errors.As(err, &reqErr) || !reqErr.InternalErrorCodeIs(81054) || !strings.HasPrefix(reqErr.ErrorMessages()[0], "A CNAME record with that host already exists.") {
 		t.Fatalf("A next to CNAME: %v", err)
 	}
 	_, err = api.CreateDNSRecord(ctx, rc, cloudflare.CreateDNSRecordParams{Type: "A", Name: "bad", Content: "not-an-ip"})

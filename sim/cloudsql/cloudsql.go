@@ -15,7 +15,9 @@
 //     patch/update; a patch that carries a stale settingsVersion gets 412. settings.deletionProtectionEnabled
 //     is enforced: delete answers 400 reason "deletionProtectionEnabled" until it is patched to false.
 //     Everything else in the body (backupConfiguration, tier, ipConfiguration, labels...) is stored
-//     as given and returned as stored.
+//     as given and returned as stored. An insert without settings.edition gets the version's
+//     default (ENTERPRISE_PLUS for POSTGRES_16 and later), and Enterprise Plus refuses any tier but
+//     db-perf-optimized-N-* with 400 invalid "Invalid Tier (...) for (ENTERPRISE_PLUS) Edition. ...".
 //   - Operations (sql#operation, uuid-like name): PENDING → RUNNING (half of Timings.SQLOperation) →
 //     DONE (all of it); a zero duration is DONE on the next request. get and list (?instance=).
 //     Only one operation per instance at a time: a second mutation gets 409 operationInProgress.

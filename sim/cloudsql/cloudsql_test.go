@@ -93,6 +93,7 @@ func newInstance(name string) *sqladmin.DatabaseInstance {
 		Region:          "us-central1",
 		Settings: &sqladmin.Settings{
 			Tier:                      "db-custom-1-4096",
+			Edition:                   "ENTERPRISE",
 			DeletionProtectionEnabled: true,
 			BackupConfiguration: &sqladmin.BackupConfiguration{
 				Enabled:                     true,
@@ -405,4 +406,33 @@ func TestUnknownProject(t *testing.T) {
 	_, err := svc.Instances.Insert("sg-ghost", newInstance("acme")).Do()
 	apiError(t, err, http.StatusForbidden, "notAuthorized")
 	mustDone(t, svc)(svc.Instances.Insert(project, newInstance("acme")).Do())
+}
+
+// Cloud SQL picks the edition from the database version when the request names none: Enterprise
+// Plus for PostgreSQL 16 and later, which refuses db-custom-* (and shared-core) tiers with a 400
+// that names the tier and the edition.
+func TestEditionDefaultsAndTiers(t *testing.T) {
+	_, svc := start(t, 0)
+
+	noEdition := newInstance("pg16")
+	noEdition.Settings.Edition = ""
+	_, err := svc.Instances.Insert(project, noEdition).Do()
+	gerr := apiError(t, err, http.StatusBadRequest, "invalid")
+	if want := "Invalid request: Invalid Tier (db-custom-1-4096) for (ENTERPRISE_PLUS) Edition. Use a predefined Tier like db-perf-optimized-N-* instead."; gerr.Message != want {
+		t.Fatalf("message %q, want %q", gerr.Message, want)
+	}
+
+	for _, tc := range []struct{ name, version, tier, edition, want string }{
+		{"pg16-ep", "POSTGRES_16", "db-perf-optimized-N-2", "", "ENTERPRISE_PLUS"},
+		{"pg16-e", "POSTGRES_16", "db-custom-1-4096", "ENTERPRISE", "ENTERPRISE"},
+		{"pg15", "POSTGRES_15", "db-custom-1-4096", "", "ENTERPRISE"},
+	} {
+		in := newInstance(tc.name)
+		in.DatabaseVersion, in.Settings.Tier, in.Settings.Edition = tc.version, tc.tier, tc.edition
+		mustDone(t, svc)(svc.Instances.Insert(project, in).Do())
+		got, err := svc.Instances.Get(project, tc.name).Do()
+		if err != nil || got.Settings.Edition != tc.want {
+			t.Fatalf("%s: edition %q (%v), want %q", tc.name, got.Settings.Edition, err, tc.want)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sourcegraph/lifecycle/sim"
@@ -160,7 +161,34 @@ func validateInsert(body map[string]any) (name, invalid string) {
 	if msg := validateSettings(settings); msg != "" {
 		return "", msg
 	}
+	if msg := checkEdition(body); msg != "" {
+		return "", msg
+	}
 	return name, ""
+}
+
+// plusByDefault are the database versions whose instances are Enterprise Plus unless the request
+// names an edition (hashicorp/terraform-provider-google#20498, GoogleCloudPlatform/magic-modules#18014).
+var plusByDefault = map[string]bool{"POSTGRES_16": true, "POSTGRES_17": true, "POSTGRES_18": true, "MYSQL_8_4": true}
+
+// checkEdition fills in settings.edition as the API does when it is absent, and refuses a tier
+// that Enterprise Plus does not offer (it only has the predefined db-perf-optimized-N-* tiers).
+func checkEdition(body map[string]any) string {
+	settings, _ := body["settings"].(map[string]any)
+	edition, _ := settings["edition"].(string)
+	if edition == "" {
+		version, _ := body["databaseVersion"].(string)
+		edition = "ENTERPRISE"
+		if plusByDefault[version] {
+			edition = "ENTERPRISE_PLUS"
+		}
+		settings["edition"] = edition
+	}
+	tier, _ := settings["tier"].(string)
+	if edition == "ENTERPRISE_PLUS" && !strings.HasPrefix(tier, "db-perf-optimized-N-") {
+		return fmt.Sprintf("Invalid Tier (%s) for (ENTERPRISE_PLUS) Edition. Use a predefined Tier like db-perf-optimized-N-* instead.", tier)
+	}
+	return ""
 }
 
 // newInstance builds a PENDING_CREATE instance from a validated insert body, created at now.

@@ -218,9 +218,7 @@ func (rp *repo) snapshot() map[string]any {
 	}
 	var files []string
 	if c := rp.resolve(""); c != nil {
-		for _, path := range sortedPaths(rp.files(c.tree)) {
-			files = append(files, path)
-		}
+		files = append(files, sortedPaths(rp.files(c.tree))...)
 	}
 	var releases []string
 	for _, r := range rp.releases {

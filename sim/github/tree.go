@@ -29,16 +29,6 @@ type entries struct {
 	chunks [][]treeEntry
 }
 
-func newEntries(sorted []treeEntry) entries {
-	var es entries
-	for len(sorted) > 0 {
-		n := min(len(sorted), chunkSize)
-		es.chunks = append(es.chunks, sorted[:n:n])
-		sorted = sorted[n:]
-	}
-	return es
-}
-
 func (es entries) len() int {
 	n := 0
 	for _, c := range es.chunks {

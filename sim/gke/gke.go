@@ -1,12 +1,16 @@
 // Package gke simulates the GKE API (google.container.v1.ClusterManager) over gRPC, for the real
 // cloud.google.com/go/container/apiv1 client: clusters, node pools and GKE's own operations.
 //
-// What it reproduces:
+// What it reproduces (sources in docs/fidelity.md):
 //   - Mutations return a containerpb.Operation with a short name ("operation-<ms>-<hex>") that the
 //     client polls with GetOperation("projects/P/locations/L/operations/<short>"). It goes PENDING →
 //     RUNNING (after a quarter of Timings.GKEOperation) → DONE (at the end).
 //   - One mutating operation per cluster at a time: a second one gets FAILED_PRECONDITION
 //     "Operation operation-... is currently <verb> cluster C. Please wait and try again once it is done."
+//   - GKE's own operations (auto-upgrade, auto-repair, add-on updates), started at random with
+//     chance Config.GKEBackgroundOps (seeded; 0 by default) just before a mutating request; they
+//     refuse it with FAILED_PRECONDITION "Cluster is running incompatible operation ..." and
+//     ErrorInfo reason CLUSTER_ALREADY_HAS_OPERATION.
 //   - Cluster PROVISIONING → RUNNING, STOPPING → gone; node pool PROVISIONING → RUNNING,
 //     RECONCILING during a resize, STOPPING → gone. A failed operation (failOperation fault) ends DONE
 //     with error and statusMessage, and leaves the resource it was working on in ERROR.
@@ -52,11 +56,15 @@ type Part struct {
 	ops map[string]*containerpb.Operation
 	// busy maps a cluster's full name to the operation running on it (not DONE yet).
 	busy map[string]*containerpb.Operation
+	// background marks the operations GKE started by itself (by full name).
+	background map[string]bool
+	// backgroundRate is the chance that a mutating request finds GKE's own operation just started.
+	backgroundRate float64
 }
 
 // New builds the part.
 func New(s *sim.Sim) sim.Part {
-	p := &Part{s: s}
+	p := &Part{s: s, backgroundRate: s.Config().GKEBackgroundOps}
 	p.Reset()
 	return p
 }
@@ -70,7 +78,12 @@ func (p *Part) Reset() {
 	p.clusters = map[string]*containerpb.Cluster{}
 	p.ops = map[string]*containerpb.Operation{}
 	p.busy = map[string]*containerpb.Operation{}
+	p.background = map[string]bool{}
 }
+
+// SetBackgroundOps changes the chance that GKE starts an operation of its own just before a
+// mutating request (Config.GKEBackgroundOps). Lock held.
+func (p *Part) SetBackgroundOps(rate float64) { p.backgroundRate = rate }
 
 // ClusterExists reports whether the cluster is known, whatever its status (it may be provisioning,
 // in error or being deleted). Call with the sim lock held (from another part's handler, which has

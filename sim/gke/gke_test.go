@@ -412,3 +412,58 @@ func TestValidationAndProjects(t *testing.T) {
 	_, err = c2.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: "projects/anything/locations/europe-west1-b", Cluster: &containerpb.Cluster{Name: "c1"}})
 	mustOK(t, err, "CreateCluster without resource manager")
 }
+
+// GKE runs operations of its own (auto-upgrade, auto-repair, add-on updates). A request that
+// arrives during one is refused with FAILED_PRECONDITION "Cluster is running incompatible
+// operation ..." and ErrorInfo reason CLUSTER_ALREADY_HAS_OPERATION; once it is done the request
+// goes through. The rate is off by default.
+func TestBackgroundOperations(t *testing.T) {
+	s := start(t, sim.Timings{GKEOperation: sim.Duration(50 * time.Millisecond)})
+	createProject(t, s, project)
+	c := newClient(t, s)
+	ctx := context.Background()
+	clusterName := parent + "/clusters/c1"
+	poolName := clusterName + "/nodePools/primary"
+	op, err := c.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{
+		Name: "c1", NodePools: []*containerpb.NodePool{{Name: "primary", InitialNodeCount: 1}},
+	}})
+	mustOK(t, err, "CreateCluster")
+	waitOp(t, c, op)
+
+	func() { defer s.Lock()(); part(s).SetBackgroundOps(1) }()
+	_, err = c.SetNodePoolSize(ctx, &containerpb.SetNodePoolSizeRequest{Name: poolName, NodeCount: 2})
+	wantCode(t, err, codes.FailedPrecondition, "SetNodePoolSize during a background operation")
+	ae, ok := apierror.FromError(err)
+	if !ok || ae.Reason() != "CLUSTER_ALREADY_HAS_OPERATION" || ae.Domain() != "container.googleapis.com" {
+		t.Fatalf("error details: %v", err)
+	}
+	msg := status.Convert(err).Message()
+	if !strings.HasPrefix(msg, "Cluster is running incompatible operation operation-") || !strings.HasSuffix(msg, ".") {
+		t.Fatalf("message %q", msg)
+	}
+	bgName := strings.TrimSuffix(strings.TrimPrefix(msg, "Cluster is running incompatible operation "), ".")
+
+	// The operation is GKE's own: listed, of a type the client did not ask for, and it ends.
+	func() { defer s.Lock()(); part(s).SetBackgroundOps(0) }()
+	ops, err := c.ListOperations(ctx, &containerpb.ListOperationsRequest{Parent: parent})
+	mustOK(t, err, "ListOperations")
+	var bg *containerpb.Operation
+	for _, o := range ops.Operations {
+		if o.Name == bgName {
+			bg = o
+		}
+	}
+	if bg == nil || !slices.Contains([]containerpb.Operation_Type{containerpb.Operation_UPGRADE_MASTER, containerpb.Operation_AUTO_REPAIR_NODES, containerpb.Operation_UPDATE_CLUSTER}, bg.OperationType) {
+		t.Fatalf("background operation %q not listed as GKE's own: %v", bgName, bg)
+	}
+	waitOp(t, c, bg)
+	op, err = c.SetNodePoolSize(ctx, &containerpb.SetNodePoolSizeRequest{Name: poolName, NodeCount: 2})
+	mustOK(t, err, "SetNodePoolSize after the background operation")
+
+	// A client's own operation in the way still gets the "is currently ... Please wait" form.
+	_, err = c.SetNodePoolSize(ctx, &containerpb.SetNodePoolSizeRequest{Name: poolName, NodeCount: 3})
+	wantCode(t, err, codes.FailedPrecondition, "SetNodePoolSize during a resize")
+	if msg := status.Convert(err).Message(); !strings.Contains(msg, "Operation "+op.Name+" is currently") || !strings.Contains(msg, "Please wait") {
+		t.Fatalf("message %q", msg)
+	}
+}

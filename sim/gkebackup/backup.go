@@ -13,6 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/sourcegraph/lifecycle/sim/gke"
 )
 
 func cloneBackup(b *gkebackuppb.Backup) *gkebackuppb.Backup {
@@ -106,6 +108,8 @@ func (p *Part) CreateBackup(ctx context.Context, req *gkebackuppb.CreateBackupRe
 		if failure == "" {
 			if err := p.checkCluster("backup_plan.cluster", bp.Cluster); err != nil {
 				failure = "The cluster went away during the backup: " + status.Convert(err).Message()
+			} else if p.needsNodes && !p.clusterHasNodes(bp.Cluster) {
+				failure = "The cluster has no nodes to run the backup agent on; scale a node pool up, then back up."
 			}
 		}
 		now := p.now()
@@ -163,8 +167,10 @@ func (p *Part) ListBackups(_ context.Context, req *gkebackuppb.ListBackupsReques
 	return &gkebackuppb.ListBackupsResponse{Backups: page, NextPageToken: next}, nil
 }
 
-// DeleteBackup refuses while the backup is being taken or is delete-locked. force only concerns
-// volume backups, which the simulator does not model, so it changes nothing.
+// DeleteBackup refuses while the backup is being taken or is delete-locked, and, without force,
+// when it holds volume backups (DeleteBackupRequest.force in google/cloud/gkebackup/v1/gkebackup.proto:
+// "Otherwise, the request will only succeed if the Backup has no VolumeBackups"; the code and
+// wording of the refusal are the simulator's).
 func (p *Part) DeleteBackup(ctx context.Context, req *gkebackuppb.DeleteBackupRequest) (*longrunningpb.Operation, error) {
 	defer p.s.Lock()()
 	b, err := p.backup(req.GetName())
@@ -183,6 +189,9 @@ func (p *Part) DeleteBackup(ctx context.Context, req *gkebackuppb.DeleteBackupRe
 	if lock := b.DeleteLockExpireTime; lock != nil && lock.AsTime().After(p.s.Now()) {
 		return nil, status.Errorf(codes.FailedPrecondition, "Backup %q is locked against deletion until %s.", b.Name, lock.AsTime().UTC().Format(time.RFC3339))
 	}
+	if b.VolumeCount > 0 && !req.GetForce() {
+		return nil, status.Errorf(codes.FailedPrecondition, "Backup %q has %d volume backup(s); set force to delete them with it.", b.Name, b.VolumeCount)
+	}
 	prev := b.State
 	b.State, b.Etag, b.UpdateTime = gkebackuppb.Backup_DELETING, p.etag(), p.now()
 	p.s.Deleted(Name, b.Name)
@@ -199,6 +208,14 @@ func (p *Part) DeleteBackup(ctx context.Context, req *gkebackuppb.DeleteBackupRe
 		delete(p.backups, name)
 		return &emptypb.Empty{}, nil
 	}), nil
+}
+
+// clusterHasNodes reports whether the cluster has a running node pool with nodes (the gke part's
+// Serving). Without a gke part every cluster has nodes. Lock held.
+func (p *Part) clusterHasNodes(cluster string) bool {
+	ids, ok := splitName(cluster, "projects", "locations", "clusters")
+	g, _ := p.s.Part(gke.Name).(*gke.Part)
+	return !ok || g == nil || g.Serving(ids[0], ids[1], ids[2])
 }
 
 func hasWildcard(name string) bool {

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/sourcegraph/lifecycle/sim"
 )
 
 // planUpdatable are the BackupPlan fields UpdateBackupPlan may change; the rest are output-only or
@@ -207,6 +209,12 @@ func (p *Part) DeleteBackupPlan(ctx context.Context, req *gkebackuppb.DeleteBack
 	}
 	if n := len(withPrefix(p.backups, bp.Name+"/backups/")); n > 0 {
 		return nil, status.Errorf(codes.FailedPrecondition, "BackupPlan %q still has %d backup(s); delete them before deleting the plan.", bp.Name, n)
+	}
+	// A restore plan names its backup plan; the plan cannot go from under it.
+	for _, rpName := range sim.SortedKeys(p.restorePlans) {
+		if p.restorePlans[rpName].BackupPlan == bp.Name {
+			return nil, status.Errorf(codes.FailedPrecondition, "BackupPlan %q is used by RestorePlan %q; delete the restore plan first.", bp.Name, rpName)
+		}
 	}
 	prev := bp.State
 	bp.State, bp.Etag, bp.UpdateTime = gkebackuppb.BackupPlan_DELETING, p.etag(), p.now()

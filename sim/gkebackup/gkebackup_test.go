@@ -62,7 +62,8 @@ func setup(t *testing.T) (*sim.Sim, *gkebackupclient.BackupForGKEClient) {
 	cm, err := container.NewClusterManagerClient(ctx, opts...)
 	mustOK(t, err, "NewClusterManagerClient")
 	defer cm.Close()
-	op, err := cm.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{Name: "c1", InitialNodeCount: 1}})
+	op, err := cm.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{Name: "c1",
+		NodePools: []*containerpb.NodePool{{Name: "default-pool", InitialNodeCount: 1}}}})
 	mustOK(t, err, "CreateCluster")
 	for deadline := time.Now().Add(5 * time.Second); op.Status != containerpb.Operation_DONE; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -210,7 +211,7 @@ func TestBackupPlanAndBackupLifecycle(t *testing.T) {
 	wantCode(t, err, codes.FailedPrecondition, "DeleteBackupPlan with backups")
 
 	for _, name := range []string{backupName, planName + "/backups/b2"} {
-		dop, err := bc.DeleteBackup(ctx, &gkebackuppb.DeleteBackupRequest{Name: name})
+		dop, err := bc.DeleteBackup(ctx, &gkebackuppb.DeleteBackupRequest{Name: name, Force: true})
 		mustOK(t, err, "DeleteBackup")
 		mustOK(t, dop.Wait(ctx), "DeleteBackup wait")
 		_, err = bc.GetBackup(ctx, &gkebackuppb.GetBackupRequest{Name: name})
@@ -327,4 +328,93 @@ func TestRestore(t *testing.T) {
 	wantCode(t, err, codes.NotFound, "GetRestore after cascading delete")
 	_, err = bc.GetRestorePlan(ctx, &gkebackuppb.GetRestorePlanRequest{Name: rpName})
 	wantCode(t, err, codes.NotFound, "GetRestorePlan after delete")
+}
+
+// A backup holding volume data is deleted only with force (DeleteBackupRequest.force: "Otherwise,
+// the request will only succeed if the Backup has no VolumeBackups").
+func TestDeleteBackupWithVolumeDataNeedsForce(t *testing.T) {
+	_, bc := setup(t)
+	ctx := context.Background()
+	createPlan(t, bc) // includes volume data
+	bop, err := bc.CreateBackup(ctx, &gkebackuppb.CreateBackupRequest{Parent: planName, BackupId: "b1"})
+	mustOK(t, err, "CreateBackup")
+	b, err := bop.Wait(ctx)
+	mustOK(t, err, "CreateBackup wait")
+	if !b.ContainsVolumeData || b.VolumeCount == 0 {
+		t.Fatalf("backup holds no volume data: %v", b)
+	}
+	_, err = bc.DeleteBackup(ctx, &gkebackuppb.DeleteBackupRequest{Name: b.Name})
+	wantCode(t, err, codes.FailedPrecondition, "DeleteBackup with volume backups, no force")
+	if msg := status.Convert(err).Message(); !strings.Contains(msg, "force") {
+		t.Errorf("message %q does not name force", msg)
+	}
+	dop, err := bc.DeleteBackup(ctx, &gkebackuppb.DeleteBackupRequest{Name: b.Name, Force: true})
+	mustOK(t, err, "DeleteBackup force")
+	mustOK(t, dop.Wait(ctx), "DeleteBackup wait")
+}
+
+// A backup plan cannot be deleted while a restore plan uses it.
+func TestDeleteBackupPlanUsedByRestorePlan(t *testing.T) {
+	_, bc := setup(t)
+	ctx := context.Background()
+	createPlan(t, bc)
+	rpName := parent + "/restorePlans/rp"
+	rpop, err := bc.CreateRestorePlan(ctx, &gkebackuppb.CreateRestorePlanRequest{Parent: parent, RestorePlanId: "rp", RestorePlan: &gkebackuppb.RestorePlan{
+		BackupPlan: planName, Cluster: cluster,
+		RestoreConfig: &gkebackuppb.RestoreConfig{NamespacedResourceRestoreScope: &gkebackuppb.RestoreConfig_AllNamespaces{AllNamespaces: true}},
+	}})
+	mustOK(t, err, "CreateRestorePlan")
+	_, err = rpop.Wait(ctx)
+	mustOK(t, err, "CreateRestorePlan wait")
+
+	_, err = bc.DeleteBackupPlan(ctx, &gkebackuppb.DeleteBackupPlanRequest{Name: planName})
+	wantCode(t, err, codes.FailedPrecondition, "DeleteBackupPlan used by a restore plan")
+	if msg := status.Convert(err).Message(); !strings.Contains(msg, rpName) {
+		t.Errorf("message %q does not name the restore plan", msg)
+	}
+	dop, err := bc.DeleteRestorePlan(ctx, &gkebackuppb.DeleteRestorePlanRequest{Name: rpName})
+	mustOK(t, err, "DeleteRestorePlan")
+	mustOK(t, dop.Wait(ctx), "DeleteRestorePlan wait")
+	pop, err := bc.DeleteBackupPlan(ctx, &gkebackuppb.DeleteBackupPlanRequest{Name: planName})
+	mustOK(t, err, "DeleteBackupPlan after its restore plan")
+	mustOK(t, pop.Wait(ctx), "DeleteBackupPlan wait")
+}
+
+// The backup agent runs on the cluster's nodes: with the option on, a backup of a cluster whose
+// node pools are at zero (a suspended instance) fails.
+func TestBackupOfClusterWithoutNodesFails(t *testing.T) {
+	s, bc := setup(t)
+	ctx := context.Background()
+	createPlan(t, bc)
+	cm, err := container.NewClusterManagerClient(ctx, option.WithEndpoint(s.GRPCAddr()), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	mustOK(t, err, "NewClusterManagerClient")
+	defer cm.Close()
+	op, err := cm.SetNodePoolSize(ctx, &containerpb.SetNodePoolSizeRequest{Name: cluster + "/nodePools/default-pool", NodeCount: 0})
+	mustOK(t, err, "SetNodePoolSize 0")
+	for deadline := time.Now().Add(5 * time.Second); op.Status != containerpb.Operation_DONE; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("resize did not finish")
+		}
+		op, err = cm.GetOperation(ctx, &containerpb.GetOperationRequest{Name: parent + "/operations/" + op.Name})
+		mustOK(t, err, "GetOperation")
+	}
+
+	// Off by default: today's flows back up suspended instances.
+	bop, err := bc.CreateBackup(ctx, &gkebackuppb.CreateBackupRequest{Parent: planName, BackupId: "off"})
+	mustOK(t, err, "CreateBackup (option off)")
+	_, err = bop.Wait(ctx)
+	mustOK(t, err, "CreateBackup wait (option off)")
+
+	func() { defer s.Lock()(); s.Part(gkebackup.Name).(*gkebackup.Part).SetBackupNeedsNodes(true) }()
+	bop, err = bc.CreateBackup(ctx, &gkebackuppb.CreateBackupRequest{Parent: planName, BackupId: "on"})
+	mustOK(t, err, "CreateBackup (option on)")
+	if _, err = bop.Wait(ctx); err == nil {
+		t.Fatal("backup of a cluster without nodes succeeded")
+	}
+	b, err := bc.GetBackup(ctx, &gkebackuppb.GetBackupRequest{Name: planName + "/backups/on"})
+	mustOK(t, err, "GetBackup")
+	if b.State != gkebackuppb.Backup_FAILED || !strings.Contains(b.StateReason, "no nodes") {
+		t.Fatalf("backup %v %q", b.State, b.StateReason)
+	}
 }

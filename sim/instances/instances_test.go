@@ -139,7 +139,7 @@ func TestInstanceServesOnlyWhatTheCloudsSay(t *testing.T) {
 		t.Fatalf("no database yet: want 502 naming Cloud SQL, got %d %q", code, body)
 	}
 	if _, err := sql.Instances.Insert(g.ProjectID, &sqladmin.DatabaseInstance{Name: g.CloudSQL, DatabaseVersion: "POSTGRES_16",
-		Region: g.Region, Settings: &sqladmin.Settings{Tier: "db-custom-2-8192"}}).Do(); err != nil {
+		Region: g.Region, Settings: &sqladmin.Settings{Tier: "db-custom-2-8192", Edition: "ENTERPRISE"}}).Do(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the instance to serve 5.9.0", func() bool {

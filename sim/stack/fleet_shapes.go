@@ -37,6 +37,7 @@ var sqlTiers = map[spec.Size]string{
 
 const (
 	sqlDatabaseVersion = "POSTGRES_16" // activities.SQLDatabaseVersion
+	sqlEdition         = "ENTERPRISE"  // activities.SQLEdition
 	sqlRetentionDays   = 7
 	backupCron         = "0 3 * * *" // activities.GKEBackupCron
 	backupRetainDays   = 90          // activities.GKEBackupRetainDays
@@ -109,6 +110,7 @@ func sqlInsertBody(region string, size spec.Size) ([]byte, error) {
 		Region:          region,
 		Settings: &sqladmin.Settings{
 			Tier:                      tier,
+			Edition:                   sqlEdition,
 			ActivationPolicy:          "ALWAYS",
 			DeletionProtectionEnabled: true,
 			BackupConfiguration: &sqladmin.BackupConfiguration{
