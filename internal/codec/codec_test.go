@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,7 +13,9 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 func newKey(t *testing.T) string {
@@ -136,5 +139,26 @@ func TestCodecServer(t *testing.T) {
 	pre, _ := http.NewRequest(http.MethodOptions, srv.URL+"/decode", nil)
 	if resp, err := http.DefaultClient.Do(pre); err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("preflight: %v %v", resp, err)
+	}
+}
+
+// A failure's message and stack trace are encrypted like payloads, and decode for key holders.
+func TestFailureConverterHidesTheMessage(t *testing.T) {
+	c, err := Parse("k1:" + newKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "point DNS record acme.example.com at ingress"
+	f := c.FailureConverter().ErrorToFailure(temporal.NewNonRetryableApplicationError(secret, "InvalidArgument", nil))
+	b, err := proto.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("acme.example.com")) {
+		t.Fatalf("the failure holds the message in clear: %v", f)
+	}
+	var app *temporal.ApplicationError
+	if err := c.FailureConverter().FailureToError(f); !errors.As(err, &app) || app.Message() != secret || app.Type() != "InvalidArgument" {
+		t.Fatalf("decoded: %v", err)
 	}
 }

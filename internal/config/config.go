@@ -71,7 +71,7 @@ func (t Temporal) ClientOptions(log *slog.Logger) (client.Options, error) {
 	case err != nil:
 		return o, err
 	case cdc != nil:
-		o.DataConverter = cdc.DataConverter()
+		o.DataConverter, o.FailureConverter = cdc.DataConverter(), cdc.FailureConverter()
 	case os.Getenv(EnvCodecDisabled) != "1":
 		return o, fmt.Errorf("%s (or %s) is not set: payloads would reach Temporal in clear. Set a key ring, e.g. %s=k1:$(openssl rand -base64 32), the same on every worker, starter and mi; or %s=1 for a throwaway stack",
 			codec.EnvKeys, codec.EnvKeysFile, codec.EnvKeys, EnvCodecDisabled)
