@@ -316,7 +316,13 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	if compensating {
 		r.p.State = "aborting"
 	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(true))
+	// Versioned: runs parked before this change replay without the reason in their upsert.
+	withReason := workflow.GetVersion(ctx, "attention-reason", workflow.DefaultVersion, 1) == 1
+	if withReason {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(true), SAAttentionReason.ValueSet(attentionReason(r.p.Operation, pk)))
+	} else {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(true))
+	}
 	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge(metrics.StepsParked).Update(1)
 	workflow.GetLogger(ctx).Warn("step parked: waiting for an operator decision", "step", st.Name, "error", st.Error)
 	r.publish(ctx)
@@ -331,7 +337,11 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	if compensating {
 		r.p.State = "aborting"
 	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(false))
+	if withReason {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(false), SAAttentionReason.ValueSet(""))
+	} else {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(false))
+	}
 	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge(metrics.StepsParked).Update(0)
 	// Versioned: runs parked before this change replay without the extra status comment edit.
 	if d.Action == ActionRetry && workflow.GetVersion(ctx, "publish-on-retry", workflow.DefaultVersion, 1) == 1 {
@@ -341,6 +351,25 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 		r.publish(ctx)
 	}
 	return d, nil
+}
+
+// attentionReason is the parked step in a line for the Web UI's list: operation, step, the error's
+// type and what to do. The error's message stays out: it may name customer data, and search
+// attributes are not encrypted.
+func attentionReason(operation string, pk *Parked) string {
+	what := "step " + pk.Step
+	if pk.Aborting {
+		what = "undo of step " + pk.Step
+	}
+	typ := pk.ErrorType
+	if typ == "" {
+		typ = "error"
+	}
+	do := "/retry, /skip <reason> or /abort"
+	if pk.Aborting {
+		do = "/retry or /skip <reason>"
+	}
+	return fmt.Sprintf("%s: %s parked (%s); %s on the issue", operation, what, typ, do)
 }
 
 // abort undoes the completed steps in reverse order. A failing compensation parks too (retry or
