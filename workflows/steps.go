@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
@@ -369,7 +370,23 @@ func attentionReason(operation string, pk *Parked) string {
 	if pk.Aborting {
 		do = "/retry or /skip <reason>"
 	}
-	return fmt.Sprintf("%s: %s parked (%s); %s on the issue", operation, what, typ, do)
+	return clip(fmt.Sprintf("%s: %s parked (%s); %s on the issue", operation, what, typ, do), attentionReasonMax)
+}
+
+// attentionReasonMax keeps AttentionReason well under Temporal's size limit of a search
+// attribute's value (2 KB by default); the issue and the Web UI's details have the rest.
+const attentionReasonMax = 300
+
+// clip shortens s to at most n bytes, on a rune boundary, marking the cut with "…".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // abort undoes the completed steps in reverse order. A failing compensation parks too (retry or
