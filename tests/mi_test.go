@@ -32,7 +32,7 @@ func runMi(t *testing.T, args ...string) (code int, stdout, stderr string) {
 		}
 	}
 	cmd.Env = append(cmd.Env, "TEMPORAL_ADDRESS="+stack.TemporalAddr(), "TEMPORAL_NAMESPACE=default", "TEMPORAL_UI_URL="+stack.UIURL(), "MI_USER=carol",
-		"LIFECYCLE_CODEC_KEYS_FILE="+stack.CodecKeysFile())
+		"LIFECYCLE_CODEC_KEYS_FILE="+stack.CodecKeysFile(), "GITHUB_TOKEN="+stack.GitHub().Token, "GITHUB_API_URL="+stack.GitHub().APIURL)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -67,7 +67,17 @@ func TestMiOperatorCLI(t *testing.T) {
 	// pause channel, so that TestFleetUpgradeEndToEnd's rollouts of the shared config repo leave
 	// it out.)
 	simJSON(t, http.MethodPost, "/_sim/fleet", strings.NewReader(`{"instances":[{"slug":"mi-a","version":"5.9.0","type":"production","releaseChannel":"pause"}]}`), nil)
+	// An issue that does not exist is refused before anything starts.
 	code, _, errText := runMi(t, "start", "upgrade", "mi-a", "-version", "5.10.0", "-issue", "sourcegraph/customer#9999")
+	if code != 1 || !strings.Contains(errText, "issue sourcegraph/customer#9999 does not exist") {
+		t.Errorf("mi start on an issue that does not exist: exit %d, stderr %q", code, errText)
+	}
+	unadopted, _, err := stack.GitHubAs("carol").Issues.Create(context.Background(), devstack.SampleOwner, devstack.SampleRepo,
+		&github.IssueRequest{Title: github.String("Upgrade mi-a (mi)")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errText = runMi(t, "start", "upgrade", "mi-a", "-version", "5.10.0", "-issue", fmt.Sprint(unadopted.GetNumber()))
 	if code != 1 || !strings.Contains(errText, "instance mi-a has no workflow yet: it was made before this service") || !strings.Contains(errText, "through a rollout") {
 		t.Errorf("mi start upgrade on an unadopted instance: exit %d, stderr %q", code, errText)
 	}
@@ -113,6 +123,14 @@ func TestMiOperatorCLI(t *testing.T) {
 	suspendID := workflows.OperationWorkflowID(forms.OpSuspend, slug, workflows.IssueKey(workflows.IssueRef{Owner: devstack.SampleOwner, Repo: devstack.SampleRepo, Number: audit.GetNumber()}))
 	if !strings.Contains(out, "suspend of `mi-life` started") || !strings.Contains(out, suspendID) {
 		t.Errorf("mi start suspend printed:\n%s", out)
+	}
+	// Who asked, through mi, and why are on the issue.
+	var audited bool
+	for _, c := range botComments(t, audit.GetNumber()) {
+		audited = audited || strings.Contains(c.GetBody(), "Requested by @carol via `mi start`") && strings.Contains(c.GetBody(), "**Reason:** break-glass test")
+	}
+	if !audited {
+		t.Errorf("mi start left no comment saying who asked and why on %s", issue)
 	}
 	eventually(t, 30*time.Second, "the suspend to park", func() bool {
 		p, err := progressOf(t, tc, suspendID)
