@@ -450,6 +450,10 @@ func RenderProgress(p Progress, runURL string) string {
 		}
 		b.WriteByte('\n')
 	}
+	if strings.HasPrefix(p.State, "rejected") && p.Issue != nil {
+		// The starter takes an edited form of a rejected request as its next attempt.
+		b.WriteString("\nNothing was changed. To fix the request, edit the form in this issue's description: a changed form is checked again and, if it passes, starts. Or file a new issue.\n")
+	}
 	if pk := p.Parked; pk != nil {
 		b.WriteString(fmt.Sprintf("\n> [!WARNING]\n> **Needs attention:** step *%s* failed after %s:\n> `%s`\n>\n", pk.Title, pk.Retries, oneLine(pk.Error)))
 		if pk.Aborting {

@@ -277,3 +277,16 @@ func TestParkSetsAndClearsTheAttentionReason(t *testing.T) {
 		t.Errorf("reason after the decision %q, want it cleared", reasons[1])
 	}
 }
+
+// A request the workflow's own checks rejected says, on its status comment, that editing the
+// issue's form asks again (the starter takes a changed form as the next attempt).
+func TestRejectedProgressSaysHowToFixIt(t *testing.T) {
+	is := &IssueRef{Owner: "sourcegraph", Repo: "customer", Number: 7}
+	got := RenderProgress(Progress{Operation: "create", Slug: "acme", Issue: is, State: "rejected: release 9.9.9 does not exist"}, "")
+	if !strings.Contains(got, "edit the form") || !strings.Contains(got, "checked again") {
+		t.Errorf("a rejection does not say how to fix it:\n%s", got)
+	}
+	if got := RenderProgress(Progress{Operation: "create", Slug: "acme", Issue: is, State: "succeeded"}, ""); strings.Contains(got, "edit the form") {
+		t.Errorf("a success talks about fixing:\n%s", got)
+	}
+}
