@@ -153,3 +153,23 @@ func TestTrackingIssueEditAfterTheStartIsAnswered(t *testing.T) {
 		t.Fatalf("want one comment on the rollout's issue, got %q", cs)
 	}
 }
+
+// A form answered "not started" and then fixed by an edit starts, and the answer on the issue
+// says so instead of still saying "not started".
+func TestFixedFormReplacesTheNotStartedAnswer(t *testing.T) {
+	tmp, gh := newFakeTemporal(), newFakeGitHub(t)
+	h := newTestWebhook(tmp, gh)
+	bad := newInstanceBody("Acme Corp")
+	deliver(h, "issues", issuesEvent("opened", "alice", ghIssue(7, "alice", "New", bad, newInstanceLabel)))
+	if cs := gh.commentsOn(7); len(cs) != 1 || !strings.Contains(cs[0], "Request not started") {
+		t.Fatalf("the invalid form's answer: %q", cs)
+	}
+	rec := deliver(h, "issues", editedEvent(ghIssue(7, "alice", "New", newInstanceBody("acme"), newInstanceLabel), bad))
+	if rec.Code != http.StatusAccepted || tmp.calls() != 2 { // the update and its with-start
+		t.Fatalf("the fixed form: status %d, %d calls", rec.Code, tmp.calls())
+	}
+	cs := gh.commentsOn(7)
+	if len(cs) != 1 || strings.Contains(cs[0], "not started") || !strings.Contains(cs[0], "create of `acme` started") {
+		t.Errorf("the answer after the fix: %q", cs)
+	}
+}
