@@ -14,6 +14,9 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	failurepb "go.temporal.io/api/failure/v1"
 	historypb "go.temporal.io/api/history/v1"
+	querypb "go.temporal.io/api/query/v1"
+	sdkpb "go.temporal.io/api/sdk/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -147,6 +150,21 @@ func TestFailuresAndSummariesAreEncrypted(t *testing.T) {
 	}
 	if got := fc.FailureToError(failures[0]); !strings.Contains(got.Error(), domain) {
 		t.Errorf("decoded failure %q does not name the domain", got)
+	}
+
+	// The Web UI's current details (the parked error names the domain) leave the worker only as
+	// ciphertext: the metadata query's raw answer, as the server passes it on.
+	qr, err := tc.WorkflowService().QueryWorkflow(context.Background(), &workflowservice.QueryWorkflowRequest{Namespace: "default",
+		Execution: &commonpb.WorkflowExecution{WorkflowId: createID}, Query: &querypb.WorkflowQuery{QueryType: "__temporal_workflow_metadata"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := proto.Marshal(qr); len(b) == 0 || bytes.Contains(b, []byte(domain)) {
+		t.Errorf("the current details reach the server in clear (%d bytes)", len(b))
+	}
+	var meta sdkpb.WorkflowMetadata
+	if err := o.DataConverter.FromPayloads(qr.GetQueryResult(), &meta); err != nil || !strings.Contains(meta.GetCurrentDetails(), domain) {
+		t.Errorf("the decoded current details do not show the parked error: %v %q", err, meta.GetCurrentDetails())
 	}
 
 	// Leave nothing parked: abort undoes the create's steps.
