@@ -79,6 +79,10 @@ func (ci commandIssue) help() string {
 func (ci commandIssue) command(cmd, arg, user string) (command, error) {
 	if !ci.tracking {
 		c := command{workflowID: workflows.OperationWorkflowID(ci.op, ci.slug, workflows.IssueKey(ci.ref)), target: "the operation of this issue"}
+		if (cmd == "/cancel" || cmd == "/skip") && strings.TrimSpace(arg) == "" {
+			// The issue is the audit trail: say why a teardown was stopped or a step left out.
+			return command{}, fmt.Errorf("a %s needs a reason: `%s <reason>`.", cmd[1:], cmd)
+		}
 		switch cmd {
 		case "/status":
 			c.status = true

@@ -142,3 +142,13 @@ func TestTrackingIssueRetryFallsBackToTheRollout(t *testing.T) {
 		t.Fatalf("got %s %s %+v, want the rollout's control %+v", got.workflowID, got.update, got.arg, want)
 	}
 }
+
+// A cancel needs a reason, as a skip does: the starter says so before anything is sent.
+func TestRequestIssueCancelAndSkipNeedAReason(t *testing.T) {
+	for _, cmd := range []string{"/cancel", "/skip"} {
+		_, err := requestIssue.command(cmd, "  ", "carol")
+		if err == nil || !strings.Contains(err.Error(), "`"+cmd+" <reason>`") {
+			t.Errorf("%s without a reason: %v, want a refusal naming `%s <reason>`", cmd, err, cmd)
+		}
+	}
+}

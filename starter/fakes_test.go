@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +21,11 @@ import (
 	"time"
 
 	"github.com/google/go-github/v55/github"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -52,6 +57,65 @@ type fakeTemporal struct {
 	updateErr error
 	// guard is called before each start or update; the fuzz test fails there.
 	guard func(what string, opts client.UpdateWorkflowOptions)
+	// operations are operation workflows as visibility lists them, with their results.
+	operations []fakeOperation
+}
+
+type fakeOperation struct {
+	id, issue string
+	status    enumspb.WorkflowExecutionStatus
+	result    workflows.OperationResult
+}
+
+func (f *fakeTemporal) addOperation(id, issue string, status enumspb.WorkflowExecutionStatus, result workflows.OperationResult) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.operations = append(f.operations, fakeOperation{id: id, issue: issue, status: status, result: result})
+}
+
+var issueQueryRE = regexp.MustCompile(`Issue = '([^']+)'`)
+
+// ListWorkflow answers a visibility query by its Issue clause.
+func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	m := issueQueryRE.FindStringSubmatch(req.GetQuery())
+	if m == nil {
+		return nil, serviceerror.NewInvalidArgument("the fake answers queries by Issue only: " + req.GetQuery())
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	resp := &workflowservice.ListWorkflowExecutionsResponse{}
+	for _, o := range f.operations {
+		if o.issue == m[1] {
+			resp.Executions = append(resp.Executions, &workflowpb.WorkflowExecutionInfo{
+				Execution: &commonpb.WorkflowExecution{WorkflowId: o.id, RunId: "run-1"}, Status: o.status})
+		}
+	}
+	return resp, nil
+}
+
+// DescribeWorkflowExecution finds the operations the test added.
+func (f *fakeTemporal) DescribeWorkflowExecution(_ context.Context, workflowID, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, o := range f.operations {
+		if o.id == workflowID {
+			return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+				Execution: &commonpb.WorkflowExecution{WorkflowId: o.id, RunId: "run-1"}, Status: o.status}}, nil
+		}
+	}
+	return nil, serviceerror.NewNotFound("workflow not found for ID: " + workflowID)
+}
+
+// GetWorkflow is an operation's run; Get returns its result.
+func (f *fakeTemporal) GetWorkflow(_ context.Context, workflowID, _ string) client.WorkflowRun {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, o := range f.operations {
+		if o.id == workflowID {
+			return &fakeRun{id: workflowID, result: o.result}
+		}
+	}
+	return &fakeRun{id: workflowID, err: serviceerror.NewNotFound("workflow not found for ID: " + workflowID)}
 }
 
 func newFakeTemporal() *fakeTemporal { return &fakeTemporal{queries: map[string]any{}} }
@@ -162,7 +226,16 @@ func (h *fakeHandle) Get(_ context.Context, ptr any) error {
 
 type fakeRun struct {
 	client.WorkflowRun
-	id string
+	id     string
+	result any
+	err    error
+}
+
+func (r *fakeRun) Get(_ context.Context, ptr any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return jsonValue{r.result}.Get(ptr)
 }
 
 func (r *fakeRun) GetID() string    { return r.id }

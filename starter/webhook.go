@@ -171,6 +171,26 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 		return answer{http.StatusUnprocessableEntity, outcomeInvalid, "ambiguous request labels"}
 	}
 	op := ops[0]
+	attempt := 0
+	if op == forms.OpUpgradeFleet && e.GetAction() == "edited" && e.GetChanges().GetBody() != nil {
+		if a, done := h.rolloutEdited(ctx, log, ref, e); done {
+			return a
+		}
+	}
+	if op != forms.OpUpgradeFleet && e.GetAction() != "opened" {
+		// An issue starts one operation: an edit or a label after the start must not start another
+		// (the slug may have changed, so the Update ID alone does not catch it).
+		prior, err := h.issueOperations(ctx, ref)
+		if err != nil {
+			log.Error("could not list the issue's operations", "err", err)
+			return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not reach Temporal; GitHub will redeliver"}
+		}
+		var a answer
+		var done bool
+		if a, attempt, done = h.afterStart(ctx, log, ref, e, op, prior); done {
+			return a
+		}
+	}
 	req, err := forms.ParseRequest(op, is.GetBody())
 	if err != nil {
 		log.Info("request rejected", "operation", op, "reason", err)
@@ -179,7 +199,12 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 		return answer{http.StatusUnprocessableEntity, outcomeInvalid, "invalid form"}
 	}
 	if req.InstanceSlug() != "" {
-		return h.requestOperation(ctx, log, ref, is, req)
+		a := h.requestOperation(ctx, log, ref, is, req, attempt)
+		if a.outcome == outcomeAccepted && e.GetAction() == "edited" {
+			// An earlier version of the form may have been answered "not started": say it is now.
+			h.editComment(ctx, log, ref, rejectionMarker, "### Request started\n\nThe edited form is valid: "+a.msg+".\n")
+		}
+		return a
 	}
 	if up, ok := req.(forms.UpgradeTracking); ok {
 		return h.startRollout(ctx, log, ref, is, up)
@@ -191,10 +216,15 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 // requestOperation hands an instance request to the instance's entity workflow as an Update. The
 // entity's validator decides: a conflicting or impossible request is rejected before it enters
 // history, and the reason goes on the issue. A create starts the entity if it is not running.
-func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, is *github.Issue, req forms.Request) answer {
+// attempt > 1 asks again after the workflow rejected the issue's earlier attempts.
+func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, is *github.Issue, req forms.Request, attempt int) answer {
 	op, slug := req.Operation(), req.InstanceSlug()
 	r := workflows.OperationRequest{Operation: op, Slug: slug, Issue: &ref, Requester: is.GetUser().GetLogin(),
 		RequestedAt: is.GetCreatedAt().Time, Settings: h.settings}
+	updateID := workflows.IssueKey(ref) + "/" + string(op)
+	if attempt > 1 {
+		r.Attempt, updateID = attempt, fmt.Sprintf("%s/%d", updateID, attempt)
+	}
 	switch v := req.(type) {
 	case forms.NewInstance:
 		r.Create = &v
@@ -224,7 +254,7 @@ func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref wo
 			r.RequestedAt = t
 		}
 	}
-	accepted, err := workflows.AskInstance(ctx, h.temporal, workflows.Ask{Request: r, UpdateID: workflows.RequestUpdateID(ref, op, "")})
+	accepted, err := workflows.AskInstance(ctx, h.temporal, workflows.Ask{Request: r, UpdateID: updateID})
 	var refused *workflows.Refused
 	switch {
 	case err == nil:
@@ -326,6 +356,15 @@ const rejectionMarker = "<!-- lifecycle:form-rejection -->"
 
 // upsertComment edits the issue's comment carrying marker, or creates it.
 func (h *webhook) upsertComment(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, marker, body string) {
+	h.writeComment(ctx, log, ref, marker, body, true)
+}
+
+// editComment edits the issue's comment carrying marker, if there is one.
+func (h *webhook) editComment(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, marker, body string) {
+	h.writeComment(ctx, log, ref, marker, body, false)
+}
+
+func (h *webhook) writeComment(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, marker, body string, create bool) {
 	body = marker + "\n" + body
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for {
@@ -349,6 +388,9 @@ func (h *webhook) upsertComment(ctx context.Context, log *slog.Logger, ref workf
 			break
 		}
 		opts.Page = resp.NextPage
+	}
+	if !create {
+		return
 	}
 	if _, _, err := h.gh.Issues.CreateComment(ctx, ref.Owner, ref.Repo, ref.Number, &github.IssueComment{Body: &body}); err != nil {
 		log.Error("could not comment on the issue", "err", err)

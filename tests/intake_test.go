@@ -229,3 +229,59 @@ func TestEveryFormIsRoutedByItsLabel(t *testing.T) {
 		t.Fatalf("an ambiguous issue must start nothing; %d workflows did", n)
 	}
 }
+
+// TestEditedIssueStartsAtMostOneOperation: a create that its workflow rejects (the release does not
+// exist) says on the issue how to fix it, and editing the form asks again (a second attempt) and
+// creates the instance; an edit after that (a new slug) starts nothing and is answered once.
+func TestEditedIssueStartsAtMostOneOperation(t *testing.T) {
+	ctx := context.Background()
+	tc := temporalClient(t)
+	const slug, other = "e2e-edit", "e2e-edit-other"
+	withVersion := func(body, v string) string {
+		return strings.Replace(body, "### "+forms.FieldVersion+"\n\n_No response_", "### "+forms.FieldVersion+"\n\n"+v, 1)
+	}
+	body := withVersion(devstack.SampleNewInstanceBody(slug), "9.9.9")
+	is := fileIssue(t, "alice", forms.OpCreate, "New instance: "+slug, body)
+	first := opID(forms.OpCreate, slug, is)
+	var c string
+	eventually(t, time.Minute, "the rejection on the status comment", func() bool {
+		c = statusComment(t, is.GetNumber(), first)
+		return strings.Contains(c, "rejected")
+	})
+	if !strings.Contains(c, "9.9.9") || !strings.Contains(c, "edit the form") {
+		t.Fatalf("the rejection does not say what is wrong and how to fix it:\n%s", c)
+	}
+
+	edit := func(body string) {
+		t.Helper()
+		if _, _, err := stack.GitHubAs("alice").Issues.Edit(ctx, devstack.SampleOwner, devstack.SampleRepo, is.GetNumber(),
+			&github.IssueRequest{Body: github.String(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The fix: a released version. The edit is the request's second attempt.
+	body = withVersion(devstack.SampleNewInstanceBody(slug), devstack.LatestVersion)
+	edit(body)
+	r := waitState(t, tc, slug, workflows.StateActive, 2*time.Minute)
+	if r.Instance.Version != devstack.LatestVersion || r.History[len(r.History)-1].WorkflowID != first+"/2" {
+		t.Fatalf("after the fix: %+v", r)
+	}
+
+	// Another slug after the create succeeded: nothing starts, one comment says why.
+	edit(strings.Replace(body, "\n"+slug+"\n", "\n"+other+"\n", 1))
+	var answer string
+	eventually(t, 30*time.Second, "the answer to the edit after the start", func() bool {
+		for _, c := range botComments(t, is.GetNumber()) {
+			if strings.Contains(c.GetBody(), "Edit not applied") {
+				answer = c.GetBody()
+			}
+		}
+		return answer != ""
+	})
+	if !strings.Contains(answer, "already started `create` of `"+slug+"`") || !strings.Contains(answer, "slug") || !strings.Contains(answer, "file a new issue") {
+		t.Errorf("the answer to the slug edit:\n%s", answer)
+	}
+	if _, err := tc.DescribeWorkflowExecution(ctx, workflows.InstanceWorkflowID(other), ""); err == nil {
+		t.Errorf("the slug edit started instance/%s", other)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-github/v55/github"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/sourcegraph/lifecycle/dev/devstack"
 	"github.com/sourcegraph/lifecycle/internal/forms"
@@ -321,11 +322,20 @@ func TestParkedStepRetriesAfterFaultCleared(t *testing.T) {
 	eventually(t, 30*time.Second, "the parked state on the issue", func() bool {
 		return strings.Contains(statusComment(t, create.GetNumber(), id), "Needs attention")
 	})
-	eventually(t, 30*time.Second, "NeedsAttention in visibility", func() bool {
+	var reason string
+	eventually(t, 30*time.Second, "NeedsAttention and AttentionReason in visibility", func() bool {
 		resp, err := tc.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
 			Query: fmt.Sprintf("NeedsAttention = true AND WorkflowId = '%s'", id)})
-		return err == nil && len(resp.GetExecutions()) == 1
+		if err != nil || len(resp.GetExecutions()) != 1 {
+			return false
+		}
+		p := resp.GetExecutions()[0].GetSearchAttributes().GetIndexedFields()[workflows.SAAttentionReason.GetName()]
+		return p != nil && converter.GetDefaultDataConverter().FromPayload(p, &reason) == nil && reason != ""
 	})
+	// The Web UI's list column: which step and what to do; the error's text stays encrypted.
+	if !strings.Contains(reason, "step backup-plan parked") || !strings.Contains(reason, "/retry") || strings.Contains(reason, "injected") {
+		t.Errorf("AttentionReason %q", reason)
+	}
 
 	// A conflicting request while the create is parked: one clear comment, nothing started.
 	suspend := fileIssue(t, "alice", forms.OpSuspend, "Suspend "+slug, suspendBody(slug))

@@ -32,7 +32,7 @@ func runMi(t *testing.T, args ...string) (code int, stdout, stderr string) {
 		}
 	}
 	cmd.Env = append(cmd.Env, "TEMPORAL_ADDRESS="+stack.TemporalAddr(), "TEMPORAL_NAMESPACE=default", "TEMPORAL_UI_URL="+stack.UIURL(), "MI_USER=carol",
-		"LIFECYCLE_CODEC_KEYS_FILE="+stack.CodecKeysFile())
+		"LIFECYCLE_CODEC_KEYS_FILE="+stack.CodecKeysFile(), "GITHUB_TOKEN="+stack.GitHub().Token, "GITHUB_API_URL="+stack.GitHub().APIURL)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -67,7 +67,17 @@ func TestMiOperatorCLI(t *testing.T) {
 	// config.yaml (on the pause channel, so that TestFleetUpgradeEndToEnd's rollouts of the shared
 	// config repo leave it out).
 	simJSON(t, http.MethodPost, "/_sim/fleet", strings.NewReader(`{"instances":[{"slug":"mi-a","version":"5.9.0","type":"internal","releaseChannel":"pause"}]}`), nil)
-	miOK(t, "start", "reload-frontend", "mi-a", "-issue", "sourcegraph/customer#9999")
+	// An issue that does not exist is refused before anything starts.
+	code, _, errText := runMi(t, "start", "reload-frontend", "mi-a", "-issue", "sourcegraph/customer#9999")
+	if code != 1 || !strings.Contains(errText, "issue sourcegraph/customer#9999 does not exist") {
+		t.Errorf("mi start on an issue that does not exist: exit %d, stderr %q", code, errText)
+	}
+	adoptIssue, _, err := stack.GitHubAs("carol").Issues.Create(context.Background(), devstack.SampleOwner, devstack.SampleRepo,
+		&github.IssueRequest{Title: github.String("Reload mi-a (mi)")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	miOK(t, "start", "reload-frontend", "mi-a", "-issue", fmt.Sprint(adoptIssue.GetNumber()))
 	adopted := waitState(t, tc, "mi-a", workflows.StateActive, 2*time.Minute)
 	if adopted.AdoptedAt.IsZero() || adopted.Instance.Type != spec.Internal || adopted.Instance.Version != "5.9.0" ||
 		len(adopted.History) != 1 || adopted.History[0].Operation != forms.OpReloadFrontend || adopted.History[0].Outcome != workflows.OutcomeSucceeded {
@@ -82,7 +92,7 @@ func TestMiOperatorCLI(t *testing.T) {
 		t.Errorf("mi adopt mi-b again:\n%s", out)
 	}
 	// A slug with no config.yaml has nothing to adopt: refused, and nothing is left running.
-	code, _, errText := runMi(t, "start", "suspend", "mi-nosuch", "-reason", "x", "-issue", "sourcegraph/customer#9999")
+	code, _, errText = runMi(t, "start", "suspend", "mi-nosuch", "-reason", "x", "-issue", fmt.Sprint(adoptIssue.GetNumber()))
 	if code != 1 || !strings.Contains(errText, "there is no instance `mi-nosuch` managed here") {
 		t.Errorf("mi start suspend of an unknown slug: exit %d, stderr %q", code, errText)
 	}
@@ -128,6 +138,14 @@ func TestMiOperatorCLI(t *testing.T) {
 	suspendID := workflows.OperationWorkflowID(forms.OpSuspend, slug, workflows.IssueKey(workflows.IssueRef{Owner: devstack.SampleOwner, Repo: devstack.SampleRepo, Number: audit.GetNumber()}))
 	if !strings.Contains(out, "suspend of `mi-life` started") || !strings.Contains(out, suspendID) {
 		t.Errorf("mi start suspend printed:\n%s", out)
+	}
+	// Who asked, through mi, and why are on the issue.
+	var audited bool
+	for _, c := range botComments(t, audit.GetNumber()) {
+		audited = audited || strings.Contains(c.GetBody(), "Requested by @carol via `mi start`") && strings.Contains(c.GetBody(), "**Reason:** break-glass test")
+	}
+	if !audited {
+		t.Errorf("mi start left no comment saying who asked and why on %s", issue)
 	}
 	eventually(t, 30*time.Second, "the suspend to park", func() bool {
 		p, err := progressOf(t, tc, suspendID)

@@ -30,9 +30,12 @@ var (
 	SAOperation      = temporal.NewSearchAttributeKeyKeyword("Operation")
 	SAInstanceState  = temporal.NewSearchAttributeKeyKeyword("InstanceState")
 	SANeedsAttention = temporal.NewSearchAttributeKeyBool("NeedsAttention")
-	SASLADeadline    = temporal.NewSearchAttributeKeyTime("SLADeadline")
-	SASLABreached    = temporal.NewSearchAttributeKeyBool("SLABreached")
-	SAIssue          = temporal.NewSearchAttributeKeyKeyword("Issue")
+	// SAAttentionReason says why NeedsAttention is set, as a column of the Web UI's workflow list:
+	// the step and the error's type, never its message (search attributes are stored in clear).
+	SAAttentionReason = temporal.NewSearchAttributeKeyKeyword("AttentionReason")
+	SASLADeadline     = temporal.NewSearchAttributeKeyTime("SLADeadline")
+	SASLABreached     = temporal.NewSearchAttributeKeyBool("SLABreached")
+	SAIssue           = temporal.NewSearchAttributeKeyKeyword("Issue")
 )
 
 // SearchAttributeTypes lists every custom search attribute with its type, for registration.
@@ -45,6 +48,7 @@ var SearchAttributeTypes = []struct {
 	{SAOperation.GetName(), enums.INDEXED_VALUE_TYPE_KEYWORD},
 	{SAInstanceState.GetName(), enums.INDEXED_VALUE_TYPE_KEYWORD},
 	{SANeedsAttention.GetName(), enums.INDEXED_VALUE_TYPE_BOOL},
+	{SAAttentionReason.GetName(), enums.INDEXED_VALUE_TYPE_KEYWORD},
 	{SASLADeadline.GetName(), enums.INDEXED_VALUE_TYPE_DATETIME},
 	{SASLABreached.GetName(), enums.INDEXED_VALUE_TYPE_BOOL},
 	{SAIssue.GetName(), enums.INDEXED_VALUE_TYPE_KEYWORD},

@@ -579,8 +579,30 @@ func (e *entity) publish(ctx workflow.Context) {
 	if r.Instance.Issue != nil {
 		sas = append(sas, SAIssue.ValueSet(r.Instance.Issue.String()))
 	}
+	// Asked only while there is a reason to set or clear, so runs that never need attention get
+	// no version marker; runs from before the change replay without the reason.
+	if cur, _ := workflow.GetTypedSearchAttributes(ctx).GetKeyword(SAAttentionReason); r.NeedsAttention || cur != "" {
+		if workflow.GetVersion(ctx, "attention-reason", workflow.DefaultVersion, 1) == 1 {
+			sas = append(sas, SAAttentionReason.ValueSet(instanceAttentionReason(r)))
+		}
+	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, sas...)
 	workflow.SetCurrentDetails(ctx, RenderInstance(r))
+}
+
+// instanceAttentionReason is the instance's AttentionReason: which operation failed outright.
+func instanceAttentionReason(r InstanceRecord) string {
+	if !r.NeedsAttention {
+		return ""
+	}
+	what := "an operation workflow failed outright, or could not start"
+	for i := len(r.History) - 1; i >= 0; i-- {
+		if h := r.History[i]; h.Outcome == OutcomeFailed {
+			what = fmt.Sprintf("`%s` failed outright (%s)", h.Operation, h.WorkflowID)
+			break
+		}
+	}
+	return clip("instance: "+what+"; its changes may be half made: read its history before the next request", attentionReasonMax)
 }
 
 // end returns the tombstone (or the record of a create that never made an instance).

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -27,6 +28,7 @@ type entityTest struct {
 	env      *testsuite.TestWorkflowEnvironment
 	f        *fakeCloud
 	outcomes map[string]Outcome // child workflow type → outcome (default succeeded)
+	fails    map[string]int     // child workflow type → how many runs fail outright (an error, no result)
 	started  []string           // child workflow IDs, in start order
 	rejected map[string]string  // update ID → rejection
 	dups     map[string]bool    // update ID → rejected as a duplicate (by the error's type)
@@ -38,7 +40,7 @@ func newEntityTest(t *testing.T) *entityTest {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
-	h := &entityTest{t: t, env: env, f: newFakeCloud(), outcomes: map[string]Outcome{}, rejected: map[string]string{}, dups: map[string]bool{}, accepted: map[string]RequestAccepted{}}
+	h := &entityTest{t: t, env: env, f: newFakeCloud(), outcomes: map[string]Outcome{}, fails: map[string]int{}, rejected: map[string]string{}, dups: map[string]bool{}, accepted: map[string]RequestAccepted{}}
 	h.f.register(env)
 	env.RegisterWorkflow(InstanceLifecycle)
 	for _, name := range []string{"Create", "Suspend", "Resume", "Teardown", "ConvertTrial", "UpdateAllowlist", "ReloadFrontend", "SetTelemetry"} {
@@ -55,6 +57,10 @@ func (h *entityTest) standIn(name string) func(workflow.Context, OperationInput)
 			return OperationResult{}, err
 		}
 		res := OperationResult{Outcome: OutcomeSucceeded, Instance: in.Instance}
+		if h.fails[name] > 0 {
+			h.fails[name]--
+			return res, temporal.NewNonRetryableApplicationError("stand-in failed outright", "Bug", nil)
+		}
 		if o, ok := h.outcomes[name]; ok {
 			res.Outcome = o
 		}
@@ -503,5 +509,30 @@ func TestInstanceAdoptionWithoutConfigRefusesAndEnds(t *testing.T) {
 	}
 	if d := h.env.Now().Sub(t0); d >= idleExit {
 		t.Errorf("the entity waited %v before ending; nothing was adopted, it should end at once", d)
+	}
+}
+
+// An operation workflow that failed outright sets the instance's AttentionReason (the Web UI list's
+// column) as well as NeedsAttention; the next success clears both.
+func TestFailedOperationSetsTheInstanceAttentionReason(t *testing.T) {
+	h := newEntityTest(t)
+	h.fails["Suspend"] = 1
+	var reasons []string
+	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		if v, ok := args.Get(0).(temporal.SearchAttributes).GetKeyword(SAAttentionReason); ok && (len(reasons) == 0 || reasons[len(reasons)-1] != v) {
+			reasons = append(reasons, v)
+		}
+	}).Return(nil)
+	h.request(time.Second, createReq(1, spec.Production))
+	h.request(2*time.Hour, opReq(forms.OpSuspend, 2))
+	h.at(4*time.Hour, func(r InstanceRecord) {
+		if !r.NeedsAttention {
+			t.Errorf("the failed suspend did not set NeedsAttention: %+v", r)
+		}
+	})
+	h.request(5*time.Hour, opReq(forms.OpSuspend, 3))
+	h.run(8 * time.Hour)
+	if len(reasons) != 2 || !strings.Contains(reasons[0], "suspend") || !strings.Contains(reasons[0], "failed") || reasons[1] != "" {
+		t.Errorf("AttentionReason values %q: want one naming the failed suspend, then cleared", reasons)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sourcegraph/lifecycle/activities"
@@ -688,8 +689,18 @@ func (r *rollout) publishNow(ctx workflow.Context) {
 	r.dirty, r.published = false, workflow.Now(ctx)
 	workflow.SetCurrentDetails(ctx, r.renderStatus(""))
 	is := r.req.Issue
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SAOperation.ValueSet(string(forms.OpUpgradeFleet)), SAIssue.ValueSet(is.String()),
-		SANeedsAttention.ValueSet(r.st.Phase == PhaseHalted || r.st.Phase == PhaseApproval))
+	attention := r.st.Phase == PhaseHalted || r.st.Phase == PhaseApproval
+	sas := []temporal.SearchAttributeUpdate{SAOperation.ValueSet(string(forms.OpUpgradeFleet)), SAIssue.ValueSet(is.String()),
+		SANeedsAttention.ValueSet(attention)}
+	// Versioned: runs from before this change replay without the reason in their upserts.
+	if workflow.GetVersion(ctx, "attention-reason", workflow.DefaultVersion, 1) == 1 {
+		reason := ""
+		if attention {
+			reason = clip(fmt.Sprintf("%s %s: %s", forms.OpUpgradeFleet, r.st.Phase, r.st.Reason), attentionReasonMax)
+		}
+		sas = append(sas, SAAttentionReason.ValueSet(reason))
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, sas...)
 	if len(r.st.Waves) > 0 {
 		if _, err := executeLocal[activities.EditIssueBodyResult](ctx, GitHubCall, "Tick the checklist on the tracking issue", (*activities.GitHub).EditIssueBody,
 			activities.EditIssueBodyInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Section: rolloutSection, Body: r.renderChecklist()}); err != nil {

@@ -7,11 +7,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -979,4 +982,38 @@ func TestRolloutOf10000StaysUnderGitHubsBodyLimit(t *testing.T) {
 		}
 	}
 	t.Logf("longest checklist: %d characters", longest)
+}
+
+// A rollout that waits for a human says why in the AttentionReason search attribute (the Web UI
+// list's column), and clears it once it goes on.
+func TestRolloutAttentionReasonWhileAwaitingApproval(t *testing.T) {
+	h := newRolloutHarness(t)
+	h.fleet("5.9.0", mixedFleet())
+	var mu sync.Mutex
+	var reasons []string
+	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		sa := args.Get(0).(temporal.SearchAttributes)
+		if v, ok := sa.GetKeyword(SAAttentionReason); ok {
+			mu.Lock()
+			if len(reasons) == 0 || reasons[len(reasons)-1] != v {
+				reasons = append(reasons, v)
+			}
+			mu.Unlock()
+		}
+	}).Return(nil)
+	h.ctl(6*time.Hour, RolloutControl{Action: ControlApprove, By: "bob", Reason: "canary and trials are fine"})
+	h.run(h.input(func(r *RolloutRequest) { r.Upgrade.RequireApproval = true }), 72*time.Hour)
+	h.result()
+	var approval bool
+	for i, r := range reasons {
+		if strings.Contains(r, string(PhaseApproval)) && strings.Contains(r, "/approve") {
+			approval = true
+			if i+1 >= len(reasons) || reasons[i+1] != "" {
+				t.Errorf("the reason was not cleared after the approval: %q", reasons)
+			}
+		}
+	}
+	if !approval {
+		t.Errorf("AttentionReason values %q: none names the approval gate and /approve", reasons)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
@@ -316,7 +317,13 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	if compensating {
 		r.p.State = "aborting"
 	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(true))
+	// Versioned: runs parked before this change replay without the reason in their upsert.
+	withReason := workflow.GetVersion(ctx, "attention-reason", workflow.DefaultVersion, 1) == 1
+	if withReason {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(true), SAAttentionReason.ValueSet(attentionReason(r.p.Operation, pk)))
+	} else {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(true))
+	}
 	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge(metrics.StepsParked).Update(1)
 	workflow.GetLogger(ctx).Warn("step parked: waiting for an operator decision", "step", st.Name, "error", st.Error)
 	r.publish(ctx)
@@ -331,7 +338,11 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	if compensating {
 		r.p.State = "aborting"
 	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(false))
+	if withReason {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(false), SAAttentionReason.ValueSet(""))
+	} else {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(false))
+	}
 	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge(metrics.StepsParked).Update(0)
 	// Versioned: runs parked before this change replay without the extra status comment edit.
 	if d.Action == ActionRetry && workflow.GetVersion(ctx, "publish-on-retry", workflow.DefaultVersion, 1) == 1 {
@@ -341,6 +352,41 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 		r.publish(ctx)
 	}
 	return d, nil
+}
+
+// attentionReason is the parked step in a line for the Web UI's list: operation, step, the error's
+// type and what to do. The error's message stays out: it may name customer data, and search
+// attributes are not encrypted.
+func attentionReason(operation string, pk *Parked) string {
+	what := "step " + pk.Step
+	if pk.Aborting {
+		what = "undo of step " + pk.Step
+	}
+	typ := pk.ErrorType
+	if typ == "" {
+		typ = "error"
+	}
+	do := "/retry, /skip <reason> or /abort"
+	if pk.Aborting {
+		do = "/retry or /skip <reason>"
+	}
+	return clip(fmt.Sprintf("%s: %s parked (%s); %s on the issue", operation, what, typ, do), attentionReasonMax)
+}
+
+// attentionReasonMax keeps AttentionReason well under Temporal's size limit of a search
+// attribute's value (2 KB by default); the issue and the Web UI's details have the rest.
+const attentionReasonMax = 300
+
+// clip shortens s to at most n bytes, on a rune boundary, marking the cut with "…".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // abort undoes the completed steps in reverse order. A failing compensation parks too (retry or
@@ -403,6 +449,10 @@ func RenderProgress(p Progress, runURL string) string {
 			b.WriteString(fmt.Sprintf(" (%s)", s.Note))
 		}
 		b.WriteByte('\n')
+	}
+	if strings.HasPrefix(p.State, "rejected") && p.Issue != nil {
+		// The starter takes an edited form of a rejected request as its next attempt.
+		b.WriteString("\nNothing was changed. To fix the request, edit the form in this issue's description: a changed form is checked again and, if it passes, starts. Or file a new issue.\n")
 	}
 	if pk := p.Parked; pk != nil {
 		b.WriteString(fmt.Sprintf("\n> [!WARNING]\n> **Needs attention:** step *%s* failed after %s:\n> `%s`\n>\n", pk.Title, pk.Retries, oneLine(pk.Error)))

@@ -3,11 +3,13 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -239,5 +241,52 @@ func TestDecisionsForStepsThatAreNotParkedAreRejected(t *testing.T) {
 	env2.ExecuteWorkflow(runnerWorkflow)
 	if late == nil || !strings.Contains(late.Error(), "no step is parked") {
 		t.Fatalf("want 'no step is parked', got %v", late)
+	}
+}
+
+// A parked step names itself in the AttentionReason search attribute (a Web UI list column), with
+// the error's type and the commands but not its message (search attributes are not encrypted);
+// the decision clears it.
+func TestParkSetsAndClearsTheAttentionReason(t *testing.T) {
+	env, _ := newRunnerEnv(t, map[string]int{"b": 1})
+	var mu sync.Mutex
+	var reasons []string
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		sa := args.Get(0).(temporal.SearchAttributes)
+		for k, v := range sa.GetUntypedValues() {
+			if k.GetName() == SAAttentionReason.GetName() {
+				mu.Lock()
+				reasons = append(reasons, fmt.Sprint(v))
+				mu.Unlock()
+			}
+		}
+	}).Return(nil)
+	var rejected error
+	decide(env, 2*time.Hour, Decision{Step: "b", Action: "retry", By: "bob"}, &rejected)
+	env.ExecuteWorkflow(runnerWorkflow)
+	if err := env.GetWorkflowResult(nil); err != nil || rejected != nil {
+		t.Fatalf("result %v, rejected %v", err, rejected)
+	}
+	if len(reasons) != 2 {
+		t.Fatalf("AttentionReason upserts %q; want one set at the park, one clear at the decision", reasons)
+	}
+	if r := reasons[0]; !strings.Contains(r, "step b") || !strings.Contains(r, "Boom") || strings.Contains(r, "broke") {
+		t.Errorf("reason while parked %q: want the step and the error type, not the message", r)
+	}
+	if reasons[1] != "" {
+		t.Errorf("reason after the decision %q, want it cleared", reasons[1])
+	}
+}
+
+// A request the workflow's own checks rejected says, on its status comment, that editing the
+// issue's form asks again (the starter takes a changed form as the next attempt).
+func TestRejectedProgressSaysHowToFixIt(t *testing.T) {
+	is := &IssueRef{Owner: "sourcegraph", Repo: "customer", Number: 7}
+	got := RenderProgress(Progress{Operation: "create", Slug: "acme", Issue: is, State: "rejected: release 9.9.9 does not exist"}, "")
+	if !strings.Contains(got, "edit the form") || !strings.Contains(got, "checked again") {
+		t.Errorf("a rejection does not say how to fix it:\n%s", got)
+	}
+	if got := RenderProgress(Progress{Operation: "create", Slug: "acme", Issue: is, State: "succeeded"}, ""); strings.Contains(got, "edit the form") {
+		t.Errorf("a success talks about fixing:\n%s", got)
 	}
 }

@@ -17,7 +17,16 @@ const (
 	tdFactWaiting    = "Waiting for"
 	tdFactApprovedBy = "Approved by"
 	tdFactDeletion   = "Deletion starts"
+	tdFactCancelled  = "Cancelled by"
 )
+
+// tdWho is "@login" or "@login: reason": the audit trail of a decision.
+func tdWho(a Approval) string {
+	if r := strings.TrimSpace(a.Reason); r != "" {
+		return "@" + tdLogin(a.By) + ": " + r
+	}
+	return "@" + tdLogin(a.By)
+}
 
 // teardownGate is the teardown's human gate: the approval by a second authorised person, and the
 // cancellation that is possible until the grace period ends. The Update handlers write it; the
@@ -61,6 +70,9 @@ func (g *teardownGate) validateCancel(_ workflow.Context, a Approval) error {
 	switch {
 	case tdLogin(a.By) == "":
 		return errors.New("say who cancels: set \"by\" to your GitHub login")
+	case strings.TrimSpace(a.Reason) == "":
+		// As for a skip: the issue is the audit trail of why an approved deletion did not happen.
+		return errors.New("a cancel needs a reason: reply `/cancel <reason>`")
 	case g.destructive:
 		return errors.New("too late: deletion has started (the grace period is over); a teardown cannot be stopped once it deletes")
 	case g.cancel != nil:
@@ -98,11 +110,11 @@ func (g *teardownGate) register(ctx workflow.Context) error {
 
 // cancelled ends the operation for an accepted cancellation.
 func (g *teardownGate) cancelled(o *operation) error {
-	o.cancelReason = "cancelled by @" + g.cancel.By
-	if r := strings.TrimSpace(g.cancel.Reason); r != "" {
-		o.cancelReason += ": " + r
-	}
+	o.cancelReason = "cancelled by " + tdWho(*g.cancel)
+	// The status comment must not go on announcing a deletion that will not happen.
 	delete(o.runner.p.Facts, tdFactWaiting)
+	delete(o.runner.p.Facts, tdFactDeletion)
+	o.runner.SetFact(tdFactCancelled, tdWho(*g.cancel)+" (nothing was deleted)")
 	return ErrCancelled
 }
 
@@ -308,7 +320,7 @@ func tdAwaitApproval(ctx workflow.Context, o *operation, g *teardownGate, org, t
 		}
 		g.approved = &a
 		delete(o.runner.p.Facts, tdFactWaiting)
-		o.runner.SetFact(tdFactApprovedBy, "@"+a.By)
+		o.runner.SetFact(tdFactApprovedBy, tdWho(a))
 		return nil
 	}
 }
@@ -325,7 +337,7 @@ func tdGrace(ctx workflow.Context, o *operation, g *teardownGate, grace time.Dur
 		end := workflow.Now(ctx).Add(grace)
 		by := "an authorised approver"
 		if g.approved != nil {
-			by = "@" + g.approved.By
+			by = tdWho(*g.approved)
 		}
 		if err := o.comment(ctx, "grace", fmt.Sprintf("### ⏳ Teardown of `%s` approved by %s\n\n"+
 			"**All data of this instance will be permanently deleted from %s** (after a %s grace period).\n\n"+
@@ -374,7 +386,7 @@ func tdSummary(slug, project, host string, g *teardownGate, b *BackupRecord, pr 
 	var s strings.Builder
 	s.WriteString(fmt.Sprintf("### 🗑️ `%s` has been torn down\n\n", slug))
 	if g.approved != nil {
-		s.WriteString(fmt.Sprintf("Approved by @%s; the grace period ended %s.\n\n", g.approved.By, formatTime(g.graceEnd)))
+		s.WriteString(fmt.Sprintf("Approved by %s; the grace period ended %s.\n\n", tdWho(*g.approved), formatTime(g.graceEnd)))
 	}
 	s.WriteString("Deleted:\n\n")
 	s.WriteString(fmt.Sprintf("- the Backup for GKE backups and plan `%s`\n", spec.BackupPlanName))

@@ -409,3 +409,36 @@ func TestTeardownRejectsABadApproverTeam(t *testing.T) {
 		t.Fatalf("ran %v", got)
 	}
 }
+
+// Who decided and why goes on the issue: the approval's reason on the grace comment and the
+// status comment, the cancellation's in place of "Deletion starts", and a cancel needs a reason.
+func TestTeardownDecisionsRecordWhoAndWhy(t *testing.T) {
+	env, f := tdEnv(t)
+	tdSend(env, time.Hour, UpdateApprove, Approval{By: "bob", Reason: "contract ended 2026-11-30"})
+	noReason := tdSend(env, 5*time.Hour, UpdateCancel, Approval{By: "carol"})
+	var during string
+	env.RegisterDelayedCallback(func() { during = f.comment("<!-- lifecycle:status:") }, 6*time.Hour)
+	cancel := tdSend(env, 10*time.Hour, UpdateCancel, Approval{By: "carol", Reason: "the customer renewed"})
+	env.ExecuteWorkflow("Teardown", tdInput())
+	res := tdResult(t, env)
+
+	if noReason.rejected == nil || !strings.Contains(noReason.rejected.Error(), "reason") {
+		t.Errorf("a cancel without a reason must be rejected, naming the reason: %v", noReason.rejected)
+	}
+	if cancel.rejected != nil || res.Outcome != OutcomeCancelled {
+		t.Fatalf("cancel: %v, outcome %s", cancel.rejected, res.Outcome)
+	}
+	if g := f.comment("<!-- lifecycle:grace:"); !strings.Contains(g, "contract ended 2026-11-30") {
+		t.Errorf("the grace comment does not give the approval's reason:\n%s", g)
+	}
+	if !strings.Contains(during, "@bob: contract ended 2026-11-30") {
+		t.Errorf("the status comment during the grace period does not give who approved and why:\n%s", during)
+	}
+	st := f.comment("<!-- lifecycle:status:")
+	if strings.Contains(st, "Deletion starts") {
+		t.Errorf("after the cancel the status comment still says deletion starts:\n%s", st)
+	}
+	if !strings.Contains(st, "@carol: the customer renewed") {
+		t.Errorf("the status comment does not say who cancelled and why:\n%s", st)
+	}
+}

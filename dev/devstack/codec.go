@@ -42,7 +42,8 @@ func (s *Stack) ClientOptions() (client.Options, error) {
 	if err != nil {
 		return client.Options{}, fmt.Errorf("%s: %w", s.CodecKeysFile(), err)
 	}
-	return client.Options{HostPort: s.TemporalAddr(), Logger: quietLogger{}, DataConverter: cdc.DataConverter()}, nil
+	return client.Options{HostPort: s.TemporalAddr(), Logger: quietLogger{},
+		DataConverter: cdc.DataConverter(), FailureConverter: cdc.FailureConverter()}, nil
 }
 
 // Dial is a Temporal client for this stack that reads its encrypted payloads.

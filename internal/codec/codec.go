@@ -22,6 +22,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 )
 
 // Metadata of an encrypted payload.
@@ -205,6 +206,15 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 // DataConverter is the default converter with this codec: what clients and workers use.
 func (c *Codec) DataConverter() converter.DataConverter {
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)
+}
+
+// FailureConverter encrypts failures too: an error's message and stack trace (say, a DNS step's
+// "point DNS record <customer domain> at …") go into the failure's encoded attributes, a payload
+// this codec encrypts, and Temporal stores "Encoded failure" in their place. Every client and
+// worker must use it with DataConverter, or they read each other's failures as that placeholder.
+func (c *Codec) FailureConverter() converter.FailureConverter {
+	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+		DataConverter: c.DataConverter(), EncodeCommonAttributes: true})
 }
 
 // Handler is the codec server the Web UI calls (POST …/encode, …/decode), with CORS for the UI's

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,7 +13,9 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 func newKey(t *testing.T) string {
@@ -162,5 +165,26 @@ func TestCodecServerAllowsEachListedOrigin(t *testing.T) {
 		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != want {
 			t.Errorf("preflight from %s: Access-Control-Allow-Origin %q, want %q", origin, got, want)
 		}
+	}
+}
+
+// A failure's message and stack trace are encrypted like payloads, and decode for key holders.
+func TestFailureConverterHidesTheMessage(t *testing.T) {
+	c, err := Parse("k1:" + newKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "point DNS record acme.example.com at ingress"
+	f := c.FailureConverter().ErrorToFailure(temporal.NewNonRetryableApplicationError(secret, "InvalidArgument", nil))
+	b, err := proto.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("acme.example.com")) {
+		t.Fatalf("the failure holds the message in clear: %v", f)
+	}
+	var app *temporal.ApplicationError
+	if err := c.FailureConverter().FailureToError(f); !errors.As(err, &app) || app.Message() != secret || app.Type() != "InvalidArgument" {
+		t.Fatalf("decoded: %v", err)
 	}
 }

@@ -77,7 +77,7 @@ func (t Temporal) ClientOptions(log *slog.Logger) (client.Options, error) {
 	case err != nil:
 		return o, err
 	case cdc != nil:
-		o.DataConverter = cdc.DataConverter()
+		o.DataConverter, o.FailureConverter = cdc.DataConverter(), cdc.FailureConverter()
 	case os.Getenv(EnvCodecDisabled) != "1":
 		return o, &NoKeyRingError{}
 	}

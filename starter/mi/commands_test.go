@@ -139,7 +139,8 @@ func TestStartSendsTheRequestUpdate(t *testing.T) {
 	rec.Settings = workflows.Settings{TrialDays: 14, SoakProbes: 2, LatestVersion: "5.9.0"}
 	f.answers["instance/acme instance"] = rec
 	f.result = workflows.RequestAccepted{WorkflowID: "suspend/acme/sourcegraph/customer/9", Message: "suspend of `acme` started: workflow suspend/acme/sourcegraph/customer/9"}
-	env := map[string]string{"MI_USER": "carol", "LIFECYCLE_LATEST_VERSION": "5.10.0"}
+	_, env := newFakeGitHub(t, map[int]string{9: "open", 9999: "open"})
+	env["MI_USER"], env["LIFECYCLE_LATEST_VERSION"] = "carol", "5.10.0"
 	code, out, errText := runMi(t, f, env, "start", "suspend", "acme", "-reason", "unpaid", "-issue", "sourcegraph/customer#9")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errText)
@@ -193,7 +194,9 @@ func TestStartSendsTheRequestUpdate(t *testing.T) {
 func TestStartCreateUsesUpdateWithStart(t *testing.T) {
 	f := newFake()
 	f.result = workflows.RequestAccepted{WorkflowID: "create/acme/sourcegraph/customer/9", Message: "create of `acme` started"}
-	code, _, errText := runMi(t, f, map[string]string{"MI_USER": "carol"}, "start", "create", "acme", "-customer", "Acme", "-type", "production",
+	_, env := newFakeGitHub(t, map[int]string{9: "open"})
+	env["MI_USER"] = "carol"
+	code, _, errText := runMi(t, f, env, "start", "create", "acme", "-customer", "Acme", "-type", "production",
 		"-admin-email", "admin@acme.com", "-version", "5.10.0", "-issue", "9")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errText)

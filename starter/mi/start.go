@@ -19,8 +19,12 @@ const startUsageFormat = `Usage: mi start <operation> <slug> -issue owner/repo#N
 Break-glass: asks the instance for an operation without an issue form, as the same "request"
 Update the starter sends for a form (a create starts the instance's workflow, as the form does).
 The instance's workflow checks it like any request: one operation at a time, the state machine.
--issue is required for now: the issue is the request's audit trail, where the status comment,
-the SLA clock and the decisions go. File an issue (any, without a request label) and name it.
+-issue is required: the issue is the request's audit trail, where the status comment, the SLA
+clock and the decisions go. File an issue (any, without a request label) and name it. mi checks
+on GitHub that it exists and is open before it starts anything, and once the request is accepted
+comments there who asked (-by), that it came through mi, and why (-reason, on every operation).
+GitHub is reached with the worker's GITHUB_TOKEN (the bot) and GITHUB_API_URL (GitHub Enterprise
+or the local stack's simulator; empty for github.com).
 
 Operations and their flags:
 %sA teardown is not offered here: file the teardown issue form (it needs a second person's approval).
@@ -56,10 +60,10 @@ var startOrder = []string{"suspend", "resume", "reload-frontend", "enable-teleme
 	"extend-trial", "convert-trial", "update-ip-allowlist", "create"}
 
 var startOps = map[string]startOp{
-	"create": {forms.OpCreate, []string{"customer", "type", "admin-email", "domain", "size", "region", "version", "allowlist", "telemetry", "agreement-date"},
+	"create": {forms.OpCreate, []string{"customer", "type", "admin-email", "domain", "size", "region", "version", "allowlist", "telemetry", "agreement-date", "reason"},
 		[]string{"customer", "type", "admin-email"},
 		"-customer NAME -type production|trial|internal -admin-email ADDR [-domain D] [-size small|medium|large]\n" +
-			"    [-region R] [-version X.Y.Z] [-allowlist CIDR,...] [-telemetry] [-agreement-date YYYY-MM-DD]"},
+			"    [-region R] [-version X.Y.Z] [-allowlist CIDR,...] [-telemetry] [-agreement-date YYYY-MM-DD] [-reason R]"},
 	"suspend": {forms.OpSuspend, []string{"reason", "expected-resume", "agreement-date"}, []string{"reason"},
 		"-reason R [-expected-resume YYYY-MM-DD] [-agreement-date YYYY-MM-DD]"},
 	"resume":          {forms.OpResume, []string{"reason"}, nil, "[-reason R]"},
@@ -67,12 +71,12 @@ var startOps = map[string]startOp{
 	"enable-telemetry": {forms.OpEnableTelemetry, []string{"reason", "customer-agreed"}, []string{"customer-agreed"},
 		"-customer-agreed (the customer agreed in writing) [-reason R]"},
 	"disable-telemetry": {forms.OpDisableTelemetry, []string{"reason"}, nil, "[-reason R]"},
-	"upgrade": {forms.OpUpgrade, []string{"version", "force"}, []string{"version"},
-		"-version X.Y.Z [-force (also on the pause/insiders release channel)]"},
+	"upgrade": {forms.OpUpgrade, []string{"version", "force", "reason"}, []string{"version"},
+		"-version X.Y.Z [-force (also on the pause/insiders release channel)] [-reason R]"},
 	"extend-trial":  {forms.OpExtendTrial, []string{"days", "reason"}, []string{"days", "reason"}, "-days N (1-30) -reason R"},
-	"convert-trial": {forms.OpConvertTrial, []string{"agreement-date"}, []string{"agreement-date"}, "-agreement-date YYYY-MM-DD (when the paid agreement was signed)"},
-	"update-ip-allowlist": {forms.OpUpdateAllowlist, []string{"allowlist", "confirmed"}, []string{"allowlist", "confirmed"},
-		"-allowlist CIDR,CIDR -confirmed (the customer confirmed this exact list)"},
+	"convert-trial": {forms.OpConvertTrial, []string{"agreement-date", "reason"}, []string{"agreement-date"}, "-agreement-date YYYY-MM-DD (when the paid agreement was signed) [-reason R]"},
+	"update-ip-allowlist": {forms.OpUpdateAllowlist, []string{"allowlist", "confirmed", "reason"}, []string{"allowlist", "confirmed"},
+		"-allowlist CIDR,CIDR -confirmed (the customer confirmed this exact list) [-reason R]"},
 }
 
 // startLine is one operation's line of the usage.
@@ -341,6 +345,14 @@ func (a *app) start(ctx context.Context, args []string) error {
 	if _, err := buildRequest(o, settings, a.now()); err != nil {
 		return err
 	}
+	// The issue is the audit trail: it must exist and be open before anything starts.
+	gh, err := a.githubClient()
+	if err != nil {
+		return err
+	}
+	if err := checkIssue(ctx, gh, o.Issue); err != nil {
+		return err
+	}
 	tc, closeFn, err := a.dial(ctx)
 	if err != nil {
 		return err
@@ -350,6 +362,7 @@ func (a *app) start(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	a.recordOnIssue(ctx, gh, o.Issue, auditComment(o, msg))
 	fmt.Fprintln(a.stdout, msg)
 	return nil
 }

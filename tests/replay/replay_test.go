@@ -46,7 +46,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			if !registered[name] {
 				t.Fatalf("%s is recorded but no workflow of that name is registered: a removed workflow type must keep its code until its runs are gone", name)
 			}
-			r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: cdc.DataConverter()})
+			r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: cdc.DataConverter(), FailureConverter: cdc.FailureConverter()})
 			if err != nil {
 				t.Fatal(err)
 			}
