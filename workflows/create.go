@@ -272,7 +272,7 @@ func createValidate(ctx workflow.Context, inst Instance, form *forms.NewInstance
 		spec.ValidateRegion(forms.FieldRegion, inst.Region),
 		spec.ValidateSize(forms.FieldSize, inst.Size),
 		spec.ValidateInstanceType(forms.FieldType, inst.Type),
-		spec.ValidateCIDRs(forms.FieldAllowlist, form.IPAllowlist),
+		allowlistError(ctx, forms.FieldAllowlist, form.IPAllowlist),
 	} {
 		if err != nil {
 			return err.Error()
