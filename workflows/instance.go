@@ -122,6 +122,20 @@ func (e *entity) validate(ctx workflow.Context, req OperationRequest) error {
 		return fmt.Errorf("instance `%s` was torn down on %s (%s); file a new-instance request to create it again",
 			slug, formatTime(last.EndedAt), issueText(last.Issue))
 	}
+	if cur := e.rec.Current; cur != nil && req.Operation == forms.OpCreate {
+		// The slug is taken whatever the running operation: waiting for it would only end in
+		// "already exists", so the answer names the request that holds the slug.
+		if cur.Operation != forms.OpCreate {
+			return fmt.Errorf("instance `%s` already exists (%s); choose another slug", slug, st)
+		}
+		run := "`" + cur.WorkflowID + "`"
+		if u := req.Settings.RunURL(cur.WorkflowID); u != "" {
+			run = "[" + cur.WorkflowID + "](" + u + ")"
+		}
+		return fmt.Errorf("Another request for `%s` is running: the create requested by @%s on %s (%s). "+
+			"If this issue asks for the same instance, follow that request; for a different instance, choose another slug by editing this issue",
+			slug, cur.Requester, issueText(cur.Issue), run)
+	}
 	if cur := e.rec.Current; cur != nil {
 		return fmt.Errorf("`%s` cannot start: `%s` is running for `%s` (requested by @%s on %s, workflow `%s`). "+
 			"One operation runs at a time: file the request again when it has finished", req.Operation, cur.Operation, slug, cur.Requester,

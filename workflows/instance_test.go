@@ -175,7 +175,9 @@ func TestInstanceLifecycleRunsOneOperationAtATime(t *testing.T) {
 		}
 	})
 	conflict := h.request(2*time.Minute, opReq(forms.OpSuspend, 2))
-	again := h.request(3*time.Minute, createReq(3, spec.Production))
+	againReq := createReq(3, spec.Production)
+	againReq.Settings.WebUI = "http://ui.test/namespaces/default/workflows"
+	again := h.request(3*time.Minute, againReq)
 	dup := h.request(4*time.Minute, createReq(1, spec.Production))
 	h.at(2*time.Hour, func(r InstanceRecord) { wantState(t, r, StateActive) })
 	existing := h.request(2*time.Hour, createReq(4, spec.Production))
@@ -200,8 +202,11 @@ func TestInstanceLifecycleRunsOneOperationAtATime(t *testing.T) {
 		t.Fatalf("create not accepted: %v", h.rejected[create])
 	}
 	for id, want := range map[string]string{
-		conflict:        "`suspend` cannot start: `create` is running for `acme`",
-		again:           "`create` cannot start: `create` is running",
+		conflict: "`suspend` cannot start: `create` is running for `acme`",
+		// A second create of the slug while the first runs: what is true, with the other request's
+		// issue and run, not "file it again" (a refiled create would be told the instance exists).
+		again: "Another request for `acme` is running: the create requested by @alice on sourcegraph/customer#1 " +
+			"([create/acme/sourcegraph/customer/1](http://ui.test/namespaces/default/workflows/create%2Facme%2Fsourcegraph%2Fcustomer%2F1)).",
 		dup:             DuplicateRequest,
 		existing:        "instance `acme` already exists (active)",
 		resume:          "`acme` is active, not suspended",
@@ -213,6 +218,9 @@ func TestInstanceLifecycleRunsOneOperationAtATime(t *testing.T) {
 		if got := h.rejected[id]; !strings.Contains(got, want) {
 			t.Errorf("request %s: rejection %q, want it to contain %q", id, got, want)
 		}
+	}
+	if got := h.rejected[again]; strings.Contains(got, "file the request again") {
+		t.Errorf("a concurrent create must not be told to file again: %q", got)
 	}
 	if _, ok := h.accepted[suspend]; !ok {
 		t.Errorf("suspend not accepted: %v", h.rejected[suspend])
