@@ -225,6 +225,9 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 	if !knownCommands[cmd] {
 		return answer{http.StatusAccepted, outcomeIgnored, "unknown command"}
 	}
+	if op, ok := forms.ByLabel(labelNames(is.Labels)); ok && !h.repos.servesOp(repoName(e.GetRepo()), op) {
+		return h.otherRepository(log, e.GetRepo(), is)
+	}
 	team := h.approverTeam()
 	member, err := h.members.isMember(ctx, team, user)
 	if err != nil {

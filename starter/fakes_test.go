@@ -312,7 +312,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func newTestWebhook(tc client.Client, gh *fakeGitHub) *webhook {
 	c := gh.client()
 	return &webhook{secret: []byte(testSecret), temporal: tc, gh: c, settings: workflows.Settings{WebUI: "http://ui.test/namespaces/default/workflows"},
-		auth: auth{requesterTeams: defaultRequesterTeams}, members: newMemberships(c, membershipTTL),
+		repos: repos{request: []string{defaultRequestRepo}, tracking: defaultRequestRepo},
+		auth:  auth{requesterTeams: defaultRequesterTeams}, members: newMemberships(c, membershipTTL),
 		log: slog.New(slog.DiscardHandler)}
 }
 

@@ -47,6 +47,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	served, err := reposFromEnv()
+	if err != nil {
+		return err
+	}
 	metricsReg := metrics.New("starter")
 	defer metricsReg.Close()
 	tc, err := tcfg.Dial(context.Background(), log, metricsReg.SDKHandler())
@@ -62,7 +66,7 @@ func run() error {
 	}
 
 	hook := &webhook{secret: []byte(gcfg.WebhookSecret), temporal: tc, gh: gh, settings: settings,
-		auth: authz, members: newMemberships(gh, membershipTTL), metrics: metricsReg.SDKHandler(), log: log}
+		repos: served, auth: authz, members: newMemberships(gh, membershipTTL), metrics: metricsReg.SDKHandler(), log: log}
 	srv := &http.Server{Addr: *listen, Handler: routes(hook, tc, metricsReg), ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -70,7 +74,8 @@ func run() error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("starter listening", "addr", *listen, "temporal", tcfg.Address, "namespace", tcfg.Namespace,
-		"requesterTeams", authz.requesterTeams, "requesterAllowlist", authz.allowlist, "approverTeam", hook.approverTeam())
+		"requesterTeams", authz.requesterTeams, "requesterAllowlist", authz.allowlist, "approverTeam", hook.approverTeam(),
+		"requestRepos", served.request, "trackingRepo", served.tracking)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("listening on %s: %w", *listen, err)

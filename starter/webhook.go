@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,9 @@ type webhook struct {
 	temporal client.Client
 	gh       *github.Client
 	settings workflows.Settings
+	// repos are the repositories whose issues are served; deliveries from any other are counted
+	// and logged, and get no answer on the issue.
+	repos repos
 	// auth is who may file requests; members answers (and briefly remembers) team membership,
 	// for requesters and for the approver team's slash commands.
 	auth    auth
@@ -62,6 +66,8 @@ const (
 	outcomeRejected     = "rejected"     // the workflow refused it (conflict, unknown instance, not running); answered
 	outcomeUnavailable  = "unavailable"  // Temporal or GitHub could not be asked: 503, GitHub redelivers
 	outcomeFailed       = "failed"       // a command could not be sent; answered
+	// outcomeOtherRepository: from a repository not served (or not for this kind of request); not answered.
+	outcomeOtherRepository = "other_repository"
 )
 
 // knownEvents are the event names the metric keeps apart; any other is counted as "other" (the
@@ -112,11 +118,25 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request) answer {
 	log := h.log.With("delivery", r.Header.Get("X-GitHub-Delivery"), "event", github.WebHookType(r))
 	switch e := event.(type) {
 	case *github.IssuesEvent:
+		if !h.repos.serves(repoName(e.GetRepo())) {
+			return h.otherRepository(log, e.GetRepo(), e.GetIssue())
+		}
 		return h.onIssue(r.Context(), log, e)
 	case *github.IssueCommentEvent:
+		if !h.repos.serves(repoName(e.GetRepo())) {
+			return h.otherRepository(log, e.GetRepo(), e.GetIssue())
+		}
 		return h.onComment(r.Context(), log, e)
 	}
 	return answer{http.StatusAccepted, outcomeIgnored, "ignored event"}
+}
+
+// otherRepository answers a delivery from a repository the starter does not serve (for this kind
+// of request): 2xx, so GitHub does not redeliver it, and nothing on the issue.
+func (h *webhook) otherRepository(log *slog.Logger, repo *github.Repository, is *github.Issue) answer {
+	log.Warn("delivery from a repository not served for it: ignored", "repository", repoName(repo), "issue", is.GetNumber(),
+		"requestRepos", h.repos.request, "trackingRepo", h.repos.tracking)
+	return answer{http.StatusOK, outcomeOtherRepository, "repository not served"}
 }
 
 // approverTeam is the team whose members may use slash commands ("org/team").
@@ -147,6 +167,9 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 	ops := forms.OpsByLabel(labels)
 	if len(ops) == 0 {
 		return answer{http.StatusAccepted, outcomeIgnored, "no request label"}
+	}
+	if !slices.ContainsFunc(ops, func(op forms.Operation) bool { return h.repos.servesOp(repoName(e.GetRepo()), op) }) {
+		return h.otherRepository(log, e.GetRepo(), is)
 	}
 	// The issue's author is the requester: only they are checked, whoever labelled or edited it.
 	requester := is.GetUser().GetLogin()

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/sourcegraph/lifecycle/workflows"
+)
+
+// Intake: which repositories are served, whose comments are commands, and how deliveries are
+// counted.
+
+// inRepo moves a delivery to another repository, as GitHub would send it from there.
+func inRepo(body []byte, owner, name string) []byte {
+	var e map[string]any
+	if err := json.Unmarshal(body, &e); err != nil {
+		panic(err)
+	}
+	r := e["repository"].(map[string]any)
+	r["name"], r["full_name"] = name, owner+"/"+name
+	r["owner"].(map[string]any)["login"] = owner
+	return mustJSON(e)
+}
+
+// countingMetrics records counter increments by outcome tag.
+type countingMetrics struct {
+	mu     *sync.Mutex
+	tags   map[string]string
+	counts map[string]int64
+}
+
+func newCountingMetrics() countingMetrics {
+	return countingMetrics{mu: &sync.Mutex{}, tags: map[string]string{}, counts: map[string]int64{}}
+}
+
+func (m countingMetrics) WithTags(tags map[string]string) client.MetricsHandler {
+	n := countingMetrics{mu: m.mu, tags: map[string]string{}, counts: m.counts}
+	for k, v := range m.tags {
+		n.tags[k] = v
+	}
+	for k, v := range tags {
+		n.tags[k] = v
+	}
+	return n
+}
+
+func (m countingMetrics) Counter(name string) client.MetricsCounter {
+	return counterFunc(func(d int64) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.counts[m.tags["outcome"]] += d
+	})
+}
+func (m countingMetrics) Gauge(string) client.MetricsGauge { return nil }
+func (m countingMetrics) Timer(string) client.MetricsTimer { return nil }
+
+func (m countingMetrics) count(outcome string) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.counts[outcome]
+}
+
+type counterFunc func(int64)
+
+func (f counterFunc) Inc(d int64) { f(d) }
+
+// A form filed in any repository but the served ones (a public one, another organisation's) starts
+// nothing and gets no comment (the hand-off would carry the admin's email there); the delivery is
+// answered 2xx and counted.
+func TestWebhookServesOnlyItsRepositories(t *testing.T) {
+	tmp, gh := newFakeTemporal(), newFakeGitHub(t)
+	h := newTestWebhook(tmp, gh)
+	m := newCountingMetrics()
+	h.metrics = m
+	form := issuesEvent("opened", "alice", ghIssue(7, "alice", "New", newInstanceBody("acme"), newInstanceLabel))
+	tracking := issuesEvent("opened", "alice", ghIssue(7, "alice", "5.10.0", upgradeBody("5.10.0"), trackingLabel))
+	retry := commentEvent("carol", 3001, "/retry", ghIssue(7, "alice", "New", newInstanceBody("acme"), newInstanceLabel))
+	bad := issuesEvent("opened", "alice", ghIssue(7, "alice", "New", newInstanceBody("Acme Corp"), newInstanceLabel))
+	refused := issuesEvent("opened", "mallory", ghIssue(7, "mallory", "New", newInstanceBody("acme"), newInstanceLabel))
+	for _, repo := range [][2]string{{"sourcegraph", "sourcegraph"}, {"acme-corp", "customer"}, {"Sourcegraph", "customer-fork"}} {
+		for name, d := range map[string]struct {
+			event string
+			body  []byte
+		}{
+			"form": {"issues", form}, "tracking": {"issues", tracking}, "command": {"issue_comment", retry},
+			"invalid form": {"issues", bad}, "unauthorised requester": {"issues", refused},
+		} {
+			rec := deliver(h, d.event, inRepo(d.body, repo[0], repo[1]))
+			if rec.Code < 200 || rec.Code > 299 {
+				t.Errorf("%s in %s/%s: status %d, want 2xx (handled, not to be redelivered)", name, repo[0], repo[1], rec.Code)
+			}
+		}
+	}
+	if n := tmp.calls(); n != 0 {
+		t.Fatalf("deliveries from other repositories reached Temporal %d times", n)
+	}
+	if cs := gh.commentsOn(7); len(cs) != 0 {
+		t.Fatalf("deliveries from other repositories were answered on their issues: %q", cs)
+	}
+	if n := m.count(outcomeOtherRepository); n != 15 {
+		t.Fatalf("%d deliveries counted as %s, want 15", n, outcomeOtherRepository)
+	}
+}
+
+// Instance requests are served from the request repositories, upgrade-tracking issues from the
+// tracking repository only.
+func TestWebhookServesEachKindFromItsRepository(t *testing.T) {
+	tmp, gh := newFakeTemporal(), newFakeGitHub(t)
+	h := newTestWebhook(tmp, gh)
+	h.repos = repos{request: []string{"sourcegraph/customer", "sourcegraph/customer-eu"}, tracking: "sourcegraph/releases"}
+	form := issuesEvent("opened", "alice", ghIssue(7, "alice", "New", newInstanceBody("acme"), newInstanceLabel))
+	tracking := issuesEvent("opened", "alice", ghIssue(8, "alice", "5.10.0", upgradeBody("5.10.0"), trackingLabel))
+
+	for _, d := range [][]byte{inRepo(form, "sourcegraph", "releases"), inRepo(tracking, "sourcegraph", "customer")} {
+		if rec := deliver(h, "issues", d); rec.Code < 200 || rec.Code > 299 {
+			t.Fatalf("status %d", rec.Code)
+		}
+	}
+	if n := tmp.calls(); n != 0 {
+		t.Fatalf("a request from the wrong kind of repository reached Temporal %d times", n)
+	}
+	if rec := deliver(h, "issues", inRepo(form, "sourcegraph", "Customer-EU")); rec.Code != http.StatusAccepted {
+		t.Fatalf("a form in a request repository: status %d: %s", rec.Code, rec.Body)
+	}
+	if rec := deliver(h, "issues", inRepo(tracking, "sourcegraph", "releases")); rec.Code != http.StatusAccepted {
+		t.Fatalf("a tracking issue in the tracking repository: status %d: %s", rec.Code, rec.Body)
+	}
+	updates, starts := tmp.recorded()
+	if len(updates) != 1 || updates[0].Args[0].(workflows.OperationRequest).Issue.Repo != "Customer-EU" {
+		t.Fatalf("updates %+v", updates)
+	}
+	if len(starts) != 2 || starts[1].ID != workflows.RolloutWorkflowID(workflows.IssueRef{Owner: "sourcegraph", Repo: "releases", Number: 8}) {
+		t.Fatalf("starts %+v", starts)
+	}
+}
+
+func TestReposFromEnv(t *testing.T) {
+	r, err := reposFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.request, []string{"sourcegraph/customer"}) || r.tracking != "sourcegraph/customer" {
+		t.Fatalf("defaults %+v", r)
+	}
+	t.Setenv("LIFECYCLE_REQUEST_REPOS", " sourcegraph/customer, Sourcegraph/Customer-EU ,sourcegraph/customer")
+	t.Setenv("LIFECYCLE_TRACKING_REPO", "sourcegraph/releases")
+	if r, err = reposFromEnv(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.request, []string{"sourcegraph/customer", "sourcegraph/customer-eu"}) || r.tracking != "sourcegraph/releases" {
+		t.Fatalf("parsed %+v", r)
+	}
+	for _, tc := range []struct{ name, value string }{
+		{"LIFECYCLE_REQUEST_REPOS", "sourcegraph"},
+		{"LIFECYCLE_REQUEST_REPOS", "sourcegraph/customer/x"},
+		{"LIFECYCLE_REQUEST_REPOS", " , "},
+		{"LIFECYCLE_TRACKING_REPO", "sourcegraph/a,sourcegraph/b"},
+		{"LIFECYCLE_TRACKING_REPO", "customer"},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			t.Setenv(tc.name, tc.value)
+			_, err := reposFromEnv()
+			if err == nil || !strings.Contains(err.Error(), tc.name) || !strings.Contains(err.Error(), "owner/name") {
+				t.Fatalf("error %v, want one naming %s and the owner/name form", err, tc.name)
+			}
+		})
+	}
+}
+
