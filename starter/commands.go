@@ -210,6 +210,11 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 	if e.GetAction() != "created" || !strings.HasPrefix(body, "/") {
 		return answer{http.StatusAccepted, outcomeIgnored, "not a command"}
 	}
+	// The service never obeys itself, nor any app: its answers quote commands, and an app on the
+	// approver team would otherwise steer operations.
+	if author := e.GetComment().GetUser(); h.isBot(author) || h.isBot(e.GetSender()) {
+		return answer{http.StatusAccepted, outcomeIgnored, "comment by a bot"}
+	}
 	line, _, _ := strings.Cut(body, "\n")
 	cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
 	cmd, arg = strings.ToLower(cmd), strings.TrimSpace(arg)
@@ -342,6 +347,28 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 	log.Error("could not send the command", "workflowID", id, "err", err)
 	reply(fmt.Sprintf("could not reach `%s`: %v. Commands here: %s.", id, err, ci.help()))
 	return answer{http.StatusOK, outcomeFailed, "failed"}
+}
+
+// isBot reports whether u is the service's own account or any Bot account (a GitHub App).
+func (h *webhook) isBot(u *github.User) bool {
+	if u == nil {
+		return false
+	}
+	return strings.EqualFold(u.GetType(), "Bot") || strings.HasSuffix(u.GetLogin(), "[bot]") ||
+		(h.self != "" && strings.EqualFold(u.GetLogin(), h.self))
+}
+
+// botLogin asks GitHub whose token the starter holds (GET /user): the login whose comments are
+// never commands.
+func botLogin(ctx context.Context, gh *github.Client) (string, error) {
+	u, _, err := gh.Users.Get(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	if u.GetLogin() == "" {
+		return "", errors.New("GitHub answered GET /user without a login")
+	}
+	return strings.ToLower(u.GetLogin()), nil
 }
 
 // status answers /status: the progress of a request's operation, or the phase and counts of a

@@ -202,6 +202,11 @@ func newFakeGitHub(t testing.TB) *fakeGitHub {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v3/orgs/{org}/teams/{team}/memberships/{user}", g.membership)
+	// The token's own account, as GET /user answers it (https://docs.github.com/rest/users/users#get-the-authenticated-user).
+	mux.HandleFunc("GET /api/v3/user", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"login": "sg-cloud-bot", "id": 9001, "node_id": "U_kgDO009001", "type": "User",
+			"site_admin": false, "name": "Sourcegraph Cloud bot", "url": g.srv.URL + "/api/v3/users/sg-cloud-bot"})
+	})
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/issues/{number}/comments", g.listComments)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/{number}/comments", g.createComment)
 	mux.HandleFunc("PATCH /api/v3/repos/{owner}/{repo}/issues/comments/{id}", g.editComment)

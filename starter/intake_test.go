@@ -173,3 +173,55 @@ func TestReposFromEnv(t *testing.T) {
 	}
 }
 
+// The service never obeys itself: a comment by its own login (even with the bot on the approver
+// team) or by any Bot account is not a command, and is not answered.
+func TestCommandsFromTheBotAreIgnored(t *testing.T) {
+	tmp, gh := newFakeTemporal(), newFakeGitHub(t)
+	gh.teams["sourcegraph/cloud"] = append(gh.teams["sourcegraph/cloud"], "sg-cloud-bot", "renovate")
+	self, err := botLogin(t.Context(), gh.client())
+	if err != nil || self != "sg-cloud-bot" {
+		t.Fatalf("the bot's login from GET /user: %q, %v", self, err)
+	}
+	h := newTestWebhook(tmp, gh)
+	h.self = self
+	issue := ghIssue(7, "alice", "New", newInstanceBody("acme"), newInstanceLabel)
+	tmp.answer(workflows.OperationWorkflowID("create", "acme", "sourcegraph/customer/7"), workflows.QueryProgress,
+		workflows.Progress{State: "parked", Parked: &workflows.Parked{Step: "database"}})
+	m := newCountingMetrics()
+	h.metrics = m
+
+	own := commentEvent("carol", 4001, "@carol: no step is parked.\n\n/retry", issue)
+	own = setCommenter(own, "SG-Cloud-Bot", "User")
+	app := setCommenter(commentEvent("carol", 4002, "/retry", issue), "renovate[bot]", "Bot")
+	appNamed := setCommenter(commentEvent("carol", 4003, "/retry", issue), "renovate", "Bot")
+	for name, d := range map[string][]byte{"own login": own, "a bot": app, "a bot named like a member": appNamed} {
+		if rec := deliver(h, "issue_comment", d); rec.Code < 200 || rec.Code > 299 {
+			t.Fatalf("%s: status %d", name, rec.Code)
+		}
+	}
+	if n := tmp.calls(); n != 0 {
+		t.Fatalf("the bot's comments were obeyed: %d Updates", n)
+	}
+	if cs := gh.commentsOn(7); len(cs) != 0 {
+		t.Fatalf("the bot's comments were answered: %q", cs)
+	}
+	if n := m.count(outcomeIgnored); n != 3 {
+		t.Fatalf("%d ignored, want 3", n)
+	}
+	// carol's own /retry still works.
+	if rec := deliver(h, "issue_comment", commentEvent("carol", 4004, "/retry", issue)); rec.Code != http.StatusOK || tmp.calls() != 1 {
+		t.Fatalf("carol's /retry: status %d, %d Updates", rec.Code, tmp.calls())
+	}
+}
+
+// setCommenter makes a comment delivery come from another account (login and type).
+func setCommenter(body []byte, login, typ string) []byte {
+	var e map[string]any
+	if err := json.Unmarshal(body, &e); err != nil {
+		panic(err)
+	}
+	for _, u := range []map[string]any{e["comment"].(map[string]any)["user"].(map[string]any), e["sender"].(map[string]any)} {
+		u["login"], u["type"] = login, typ
+	}
+	return mustJSON(e)
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -65,7 +66,12 @@ func run() error {
 		}
 	}
 
-	hook := &webhook{secret: []byte(gcfg.WebhookSecret), temporal: tc, gh: gh, settings: settings,
+	self, err := askBotLogin(gh, log)
+	if err != nil {
+		return err
+	}
+
+	hook := &webhook{self: self, secret: []byte(gcfg.WebhookSecret), temporal: tc, gh: gh, settings: settings,
 		repos: served, auth: authz, members: newMemberships(gh, membershipTTL), metrics: metricsReg.SDKHandler(), log: log}
 	srv := &http.Server{Addr: *listen, Handler: routes(hook, tc, metricsReg), ReadHeaderTimeout: 10 * time.Second}
 
@@ -75,7 +81,7 @@ func run() error {
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("starter listening", "addr", *listen, "temporal", tcfg.Address, "namespace", tcfg.Namespace,
 		"requesterTeams", authz.requesterTeams, "requesterAllowlist", authz.allowlist, "approverTeam", hook.approverTeam(),
-		"requestRepos", served.request, "trackingRepo", served.tracking)
+		"bot", self, "requestRepos", served.request, "trackingRepo", served.tracking)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("listening on %s: %w", *listen, err)
@@ -85,6 +91,26 @@ func run() error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// askBotLogin asks GitHub for the token's own login, a few times over about 30 s: the starter does
+// not serve commands without knowing whose comments to ignore.
+func askBotLogin(gh *github.Client, log *slog.Logger) (string, error) {
+	var err error
+	for attempt, wait := 1, time.Second; attempt <= 5; attempt, wait = attempt+1, wait*2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var login string
+		login, err = botLogin(ctx, gh)
+		cancel()
+		if err == nil {
+			return login, nil
+		}
+		log.Warn("could not ask GitHub for the bot's login (GET /user); retrying", "attempt", attempt, "err", err)
+		if attempt < 5 {
+			time.Sleep(wait)
+		}
+	}
+	return "", fmt.Errorf("GITHUB_TOKEN: GitHub did not say whose token it is (GET /user), so the starter cannot tell its own comments from commands; check the token and GITHUB_API_URL: %w", err)
 }
 
 // routes are the starter's endpoints: GitHub deliveries, the health probes and Prometheus metrics

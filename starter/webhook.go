@@ -31,6 +31,9 @@ type webhook struct {
 	temporal client.Client
 	gh       *github.Client
 	settings workflows.Settings
+	// self is the bot's own login (lower case), asked of GitHub at start: its comments are never
+	// commands, whatever they contain.
+	self string
 	// repos are the repositories whose issues are served; deliveries from any other are counted
 	// and logged, and get no answer on the issue.
 	repos repos
