@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/google/go-github/v55/github"
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/text"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -206,8 +209,8 @@ func decisionAction(cmd string) string {
 
 // onComment runs a slash command from a new comment on a request's or a tracking issue.
 func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.IssueCommentEvent) answer {
-	body := strings.TrimSpace(e.GetComment().GetBody())
-	if e.GetAction() != "created" || !strings.HasPrefix(body, "/") {
+	cmd, arg := findCommand(e.GetComment().GetBody())
+	if e.GetAction() != "created" || cmd == "" {
 		return answer{http.StatusAccepted, outcomeIgnored, "not a command"}
 	}
 	// The service never obeys itself, nor any app: its answers quote commands, and an app on the
@@ -215,9 +218,6 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 	if author := e.GetComment().GetUser(); h.isBot(author) || h.isBot(e.GetSender()) {
 		return answer{http.StatusAccepted, outcomeIgnored, "comment by a bot"}
 	}
-	line, _, _ := strings.Cut(body, "\n")
-	cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
-	cmd, arg = strings.ToLower(cmd), strings.TrimSpace(arg)
 	is := e.GetIssue()
 	ref := workflows.IssueRef{Owner: e.GetRepo().GetOwner().GetLogin(), Repo: e.GetRepo().GetName(), Number: is.GetNumber()}
 	user := e.GetComment().GetUser().GetLogin()
@@ -347,6 +347,28 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 	log.Error("could not send the command", "workflowID", id, "err", err)
 	reply(fmt.Sprintf("could not reach `%s`: %v. Commands here: %s.", id, err, ci.help()))
 	return answer{http.StatusOK, outcomeFailed, "failed"}
+}
+
+// findCommand is the comment's command (lower case) and its argument, "" if it has none. A
+// command is a top-level paragraph whose text starts with "/", found with a CommonMark parser (as
+// GitHub renders the comment): a command shown in code, a quote, an HTML comment or a list is not
+// given. The first such paragraph counts, and its first line.
+func findCommand(body string) (cmd, arg string) {
+	src := []byte(strings.ReplaceAll(body, "\r\n", "\n"))
+	doc := goldmark.DefaultParser().Parse(text.NewReader(src))
+	for n := doc.FirstChild(); n != nil; n = n.NextSibling() {
+		if n.Kind() != ast.KindParagraph || n.Lines().Len() == 0 {
+			continue
+		}
+		first := n.Lines().At(0)
+		line := strings.TrimSpace(string(first.Value(src)))
+		if !strings.HasPrefix(line, "/") {
+			continue
+		}
+		cmd, arg, _ = strings.Cut(line, " ")
+		return strings.ToLower(cmd), strings.TrimSpace(arg)
+	}
+	return "", ""
 }
 
 // isBot reports whether u is the service's own account or any Bot account (a GitHub App).

@@ -225,3 +225,62 @@ func setCommenter(body []byte, login, typ string) []byte {
 	}
 	return mustJSON(e)
 }
+
+// Commands are found in the comment's Markdown, as GitHub renders it: a paragraph that starts with
+// "/". Code, quotes, HTML comments and list items show a command without giving it.
+func TestCommandsAreParagraphsThatStartWithASlash(t *testing.T) {
+	for _, tc := range []struct{ name, body, cmd, arg string }{
+		{"alone", "/retry", "/retry", ""},
+		{"upper case", "/RETRY", "/retry", ""},
+		{"with arguments", "/skip acme flaky network", "/skip", "acme flaky network"},
+		{"first line of its paragraph", "/skip the probe flaked\nsee the dashboard", "/skip", "the probe flaked"},
+		{"after other text", "Looked at it, the quota is raised.\n\n/retry", "/retry", ""},
+		{"indented by up to three spaces", "   /retry", "/retry", ""},
+		{"CRLF", "Done.\r\n\r\n/retry\r\n", "/retry", ""},
+		{"the first command counts", "/retry\n\n/abort", "/retry", ""},
+		{"indented code block", "    /retry", "", ""},
+		{"indented code after text", "To retry, say:\n\n    /retry\n", "", ""},
+		{"fenced code", "```\n/retry\n```", "", ""},
+		{"tilde fence", "~~~sh\n/retry\n~~~", "", ""},
+		{"block quote", "> /retry", "", ""},
+		{"quoted reply", "> @carol: no step is parked.\n> /retry\n\nthanks", "", ""},
+		{"HTML comment", "<!-- /retry -->", "", ""},
+		{"HTML comment over lines", "<!--\n/retry\n-->", "", ""},
+		{"list item", "- /retry", "", ""},
+		{"numbered list item", "1. /retry", "", ""},
+		{"inline code", "`/retry`", "", ""},
+		{"in a sentence", "Please /retry", "", ""},
+		{"heading", "# /retry", "", ""},
+		{"empty", "", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd, arg := findCommand(tc.body)
+			if cmd != tc.cmd || arg != tc.arg {
+				t.Fatalf("findCommand(%q) = %q %q, want %q %q", tc.body, cmd, arg, tc.cmd, tc.arg)
+			}
+		})
+	}
+}
+
+// An indented code block showing /retry does not re-run a parked step.
+func TestCommandInCodeIsNotRun(t *testing.T) {
+	tmp, gh := newFakeTemporal(), newFakeGitHub(t)
+	h := newTestWebhook(tmp, gh)
+	issue := ghIssue(7, "alice", "New", newInstanceBody("acme"), newInstanceLabel)
+	tmp.answer(workflows.OperationWorkflowID("create", "acme", "sourcegraph/customer/7"), workflows.QueryProgress,
+		workflows.Progress{State: "parked", Parked: &workflows.Parked{Step: "database"}})
+	for i, body := range []string{"    /retry", "```\n/retry\n```", "> /retry", "<!-- /retry -->", "- /retry"} {
+		if rec := deliver(h, "issue_comment", commentEvent("carol", int64(5000+i), body, issue)); rec.Code != http.StatusAccepted {
+			t.Fatalf("%q: status %d", body, rec.Code)
+		}
+	}
+	if n := tmp.calls(); n != 0 {
+		t.Fatalf("a command shown in Markdown was run: %d Updates", n)
+	}
+	if cs := gh.commentsOn(7); len(cs) != 0 {
+		t.Fatalf("answered: %q", cs)
+	}
+	if rec := deliver(h, "issue_comment", commentEvent("carol", 5100, "The quota is raised.\n\n/retry", issue)); rec.Code != http.StatusOK || tmp.calls() != 1 {
+		t.Fatalf("a command after text: status %d, %d Updates", rec.Code, tmp.calls())
+	}
+}
