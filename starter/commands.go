@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -276,7 +277,7 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 			reply(fmt.Sprintf("this comment has no ID to tell its %s apart from others; comment again.", cmd))
 			return answer{http.StatusOK, outcomeInvalid, "comment without an ID"}
 		}
-		r.Attempt, r.Settings = attempt, h.settings
+		r.Attempt, r.Settings, r.RequestID = attempt, h.settings, rand.Text()
 		if r.RequestedAt.IsZero() {
 			r.RequestedAt = e.GetComment().GetCreatedAt().Time
 		}
@@ -315,11 +316,15 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 	handle, err := h.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: c.update,
 		UpdateID: commentUpdateID(e), Args: []any{c.arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	var res string
+	repeated := false
 	if err == nil {
 		if c.update == workflows.UpdateRequest {
 			var accepted workflows.RequestAccepted
 			err = handle.Get(ctx, &accepted)
 			res = accepted.Message
+			// Temporal answered a redelivered comment with the first delivery's answer.
+			sent, _ := c.arg.(workflows.OperationRequest)
+			repeated = accepted.RequestID != "" && accepted.RequestID != sent.RequestID
 		} else {
 			err = handle.Get(ctx, &res)
 		}
@@ -327,6 +332,8 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 	var app *temporal.ApplicationError
 	var notFound *serviceerror.NotFound
 	switch {
+	case err == nil && repeated:
+		return answer{http.StatusOK, outcomeDuplicate, "already started"}
 	case err == nil:
 		log.Info("command applied", "workflowID", id)
 		if res == "" {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/go-github/v55/github"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -44,6 +45,8 @@ type fakeTemporal struct {
 	// workflows started or asked to start (the with-start operation and ExecuteWorkflow).
 	updates []client.UpdateWorkflowOptions
 	starts  []client.StartWorkflowOptions
+	// done are the outcomes of completed Updates by workflow and Update ID.
+	done map[string]any
 	// queries answer QueryWorkflow by workflow ID and query type; a missing one is NotFound.
 	queries map[string]any
 	// updateErr, when set, is the outcome of every Update.
@@ -52,7 +55,9 @@ type fakeTemporal struct {
 	guard func(what string, opts client.UpdateWorkflowOptions)
 }
 
-func newFakeTemporal() *fakeTemporal { return &fakeTemporal{queries: map[string]any{}} }
+func newFakeTemporal() *fakeTemporal {
+	return &fakeTemporal{queries: map[string]any{}, done: map[string]any{}}
+}
 
 func (f *fakeTemporal) answer(workflowID, queryType string, v any) {
 	f.mu.Lock()
@@ -107,6 +112,17 @@ func (f *fakeTemporal) update(opts client.UpdateWorkflowOptions) (client.Workflo
 	defer f.mu.Unlock()
 	f.updates = append(f.updates, opts)
 	h := &fakeHandle{opts: opts, err: f.updateErr}
+	// As Temporal does, an Update ID already completed answers with its first outcome.
+	key := opts.WorkflowID + "|" + opts.UpdateID
+	if first, ok := f.done[key]; ok && opts.UpdateID != "" {
+		h.result = first
+		return h, nil
+	}
+	defer func() {
+		if h.err == nil {
+			f.done[key] = h.result
+		}
+	}()
 	if opts.UpdateName == workflows.UpdateRequest {
 		r, _ := opts.Args[0].(workflows.OperationRequest)
 		key := workflows.IssueKey(*r.Issue)
@@ -114,7 +130,8 @@ func (f *fakeTemporal) update(opts client.UpdateWorkflowOptions) (client.Workflo
 			key += fmt.Sprintf("/%d", r.Attempt)
 		}
 		id := workflows.OperationWorkflowID(r.Operation, r.Slug, key)
-		h.result = workflows.RequestAccepted{WorkflowID: id, Message: fmt.Sprintf("%s of `%s` started: workflow %s", r.Operation, r.Slug, id)}
+		h.result = workflows.RequestAccepted{WorkflowID: id, Message: fmt.Sprintf("%s of `%s` started: workflow %s", r.Operation, r.Slug, id),
+			RequestID: r.RequestID}
 	} else {
 		h.result = opts.UpdateName + " accepted"
 	}
@@ -127,6 +144,12 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkf
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// As Temporal does: a second start of an ID fails unless the conflict policy uses the existing run.
+	for _, s := range f.starts {
+		if s.ID == opts.ID && opts.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING {
+			return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("workflow execution already started", "", "run-1")
+		}
+	}
 	f.starts = append(f.starts, opts)
 	return &fakeRun{id: opts.ID}, nil
 }

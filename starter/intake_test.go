@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/sourcegraph/lifecycle/internal/forms"
 	"github.com/sourcegraph/lifecycle/workflows"
 )
 
@@ -282,5 +283,36 @@ func TestCommandInCodeIsNotRun(t *testing.T) {
 	}
 	if rec := deliver(h, "issue_comment", commentEvent("carol", 5100, "The quota is raised.\n\n/retry", issue)); rec.Code != http.StatusOK || tmp.calls() != 1 {
 		t.Fatalf("a command after text: status %d, %d Updates", rec.Code, tmp.calls())
+	}
+}
+
+// Repeated deliveries of one request (opened, labeled, edited, GitHub's redelivery) count as
+// duplicate, not accepted: accepted counts requests started.
+func TestRepeatedDeliveriesCountAsDuplicates(t *testing.T) {
+	tmp, gh := newFakeTemporal(), newFakeGitHub(t)
+	h := newTestWebhook(tmp, gh)
+	m := newCountingMetrics()
+	h.metrics = m
+	create := ghIssue(7, "alice", "New", newInstanceBody("acme"), forms.TeamLabel, newInstanceLabel)
+	tracking := ghIssue(8, "alice", "5.10.0", upgradeBody("5.10.0"), trackingLabel)
+	extend := commentEvent("carol", 6001, "/extend 10", create)
+	for _, d := range []struct {
+		event string
+		body  []byte
+	}{
+		{"issues", issuesEvent("opened", "alice", create)}, {"issues", issuesEvent("labeled", "alice", create)},
+		{"issues", issuesEvent("labeled", "alice", create)}, {"issues", issuesEvent("edited", "alice", create)},
+		{"issues", issuesEvent("opened", "alice", tracking)}, {"issues", issuesEvent("labeled", "alice", tracking)},
+		{"issue_comment", extend}, {"issue_comment", extend},
+	} {
+		if rec := deliver(h, d.event, d.body); rec.Code < 200 || rec.Code > 299 {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+	if a, d := m.count(outcomeAccepted), m.count(outcomeDuplicate); a != 3 || d != 5 {
+		t.Fatalf("%d accepted and %d duplicate; want 3 requests accepted (create, rollout, /extend) and 5 duplicates", a, d)
+	}
+	if cs := gh.commentsOn(7); len(cs) != 1 {
+		t.Fatalf("want one answer to the /extend comment, got %q", cs)
 	}
 }

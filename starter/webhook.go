@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -54,12 +55,14 @@ type answer struct {
 	msg     string
 }
 
-// Outcomes of a delivery (the outcome tag of metrics.WebhooksReceived).
+// Outcomes of a delivery (the outcome tag of metrics.WebhooksReceived). Letters and underscores
+// only: the Prometheus exporter turns any other character into "_", and logs, docs and alerts must
+// read the same name as /metrics.
 const (
-	outcomeBadMethod    = "bad-method"    // not a POST
+	outcomeBadMethod    = "bad_method"    // not a POST
 	outcomeUnsigned     = "unsigned"      // no signature header
-	outcomeBadSignature = "bad-signature" // wrong signature, or unreadable body
-	outcomeTooLarge     = "too-large"
+	outcomeBadSignature = "bad_signature" // wrong signature, or unreadable body
+	outcomeTooLarge     = "too_large"
 	outcomeUnparseable  = "unparseable"  // signed, but not a GitHub event of its type
 	outcomeIgnored      = "ignored"      // not for us (other events and actions, no request label, not a command)
 	outcomeInvalid      = "invalid"      // a form or a command that does not parse; answered on the issue
@@ -220,7 +223,7 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, is *github.Issue, req forms.Request) answer {
 	op, slug := req.Operation(), req.InstanceSlug()
 	r := workflows.OperationRequest{Operation: op, Slug: slug, Issue: &ref, Requester: is.GetUser().GetLogin(),
-		RequestedAt: is.GetCreatedAt().Time, Settings: h.settings}
+		RequestedAt: is.GetCreatedAt().Time, Settings: h.settings, RequestID: rand.Text()}
 	switch v := req.(type) {
 	case forms.NewInstance:
 		r.Create = &v
@@ -283,6 +286,10 @@ func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref wo
 	var notFound *serviceerror.NotFound
 	var app *temporal.ApplicationError
 	switch {
+	case err == nil && accepted.RequestID != "" && accepted.RequestID != r.RequestID:
+		// Temporal answered with the first delivery's answer: this one repeated it.
+		log.Debug("request already started", "operation", op, "instance", slug, "workflowID", accepted.WorkflowID)
+		return answer{http.StatusOK, outcomeDuplicate, "already started"}
 	case err == nil:
 		log.Info("request accepted", "operation", op, "instance", slug, "workflowID", accepted.WorkflowID)
 		return answer{http.StatusAccepted, outcomeAccepted, accepted.Message}
@@ -330,14 +337,13 @@ func (h *webhook) startRollout(ctx context.Context, log *slog.Logger, ref workfl
 	if err != nil {
 		var already *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &already) {
-			// The rollout of this issue ran and ended; it is not started again.
+			// The rollout of this issue runs or ran; it is not started again.
 			log.Debug("rollout already started", "workflowID", opts.ID)
 			return answer{http.StatusOK, outcomeDuplicate, "already started"}
 		}
 		log.Error("starting the rollout failed", "workflowID", opts.ID, "err", err)
 		return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not start the rollout; GitHub will redeliver"}
 	}
-	// USE_EXISTING answers a running rollout's run as if it had just started: a redelivery lands here too.
 	log.Info("rollout running", "version", up.Version, "workflowID", run.GetID(), "runID", run.GetRunID())
 	return answer{http.StatusAccepted, outcomeAccepted, "rollout " + run.GetID()}
 }
@@ -355,10 +361,11 @@ func rolloutStart(ref workflows.IssueRef, is *github.Issue, up forms.UpgradeTrac
 	opts := client.StartWorkflowOptions{
 		ID:        workflows.RolloutWorkflowID(ref),
 		TaskQueue: workflows.TaskQueue,
-		// One rollout per issue, ever: a running one is answered (USE_EXISTING), an ended one is
-		// not started again (REJECT_DUPLICATE).
+		// One rollout per issue, ever: neither a running one (FAIL) nor an ended one
+		// (REJECT_DUPLICATE) is started again, and the already-started error tells the starter
+		// that this delivery repeated the request.
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		StaticSummary:            fmt.Sprintf("fleet upgrade to %s (%s)", up.Version, ref),
 		StaticDetails: fmt.Sprintf("Fleet rollout of Sourcegraph %s, tracked on %s: %s.",
 			up.Version, ref, strings.Join(how, ", ")),

@@ -187,7 +187,9 @@ const DuplicateRequest = "duplicate: "
 func (e *entity) accept(ctx workflow.Context, req OperationRequest) (RequestAccepted, error) {
 	e.rec.Settings = req.Settings
 	if req.Operation == forms.OpExtendTrial {
-		return e.extendTrial(ctx, req), nil
+		res := e.extendTrial(ctx, req)
+		res.RequestID = req.RequestID
+		return res, nil
 	}
 	if req.Operation == forms.OpCreate {
 		ni := req.Create
@@ -202,7 +204,8 @@ func (e *entity) accept(ctx workflow.Context, req OperationRequest) (RequestAcce
 	if err != nil {
 		return RequestAccepted{}, err
 	}
-	return RequestAccepted{WorkflowID: id, Message: fmt.Sprintf("%s of `%s` started: workflow %s", req.Operation, req.Slug, id)}, nil
+	return RequestAccepted{WorkflowID: id, Message: fmt.Sprintf("%s of `%s` started: workflow %s", req.Operation, req.Slug, id),
+		RequestID: req.RequestID}, nil
 }
 
 // transitional is the state an instance is in while an operation runs.

@@ -167,7 +167,9 @@ func wantState(t *testing.T, r InstanceRecord, want InstanceState) {
 
 func TestInstanceLifecycleRunsOneOperationAtATime(t *testing.T) {
 	h := newEntityTest(t)
-	create := h.request(time.Second, createReq(1, spec.Production))
+	first := createReq(1, spec.Production)
+	first.RequestID = "delivery-1"
+	create := h.request(time.Second, first)
 	h.at(time.Minute, func(r InstanceRecord) {
 		wantState(t, r, StateProvisioning)
 		if r.Current == nil || r.Current.WorkflowID != "create/acme/sourcegraph/customer/1" {
@@ -198,8 +200,8 @@ func TestInstanceLifecycleRunsOneOperationAtATime(t *testing.T) {
 	h.at(8*time.Hour+time.Minute, func(r InstanceRecord) { wantState(t, r, StateTearingDown) })
 	r := h.run(0)
 
-	if _, ok := h.accepted[create]; !ok {
-		t.Fatalf("create not accepted: %v", h.rejected[create])
+	if a, ok := h.accepted[create]; !ok || a.RequestID != "delivery-1" {
+		t.Fatalf("create not accepted, or its answer does not echo its RequestID: %+v %v", a, h.rejected[create])
 	}
 	for id, want := range map[string]string{
 		conflict: "`suspend` cannot start: `create` is running for `acme`",
