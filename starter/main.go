@@ -52,6 +52,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	gaugeEvery := defaultGaugeInterval
+	if v := os.Getenv("LIFECYCLE_GAUGE_INTERVAL"); v != "" {
+		if gaugeEvery, err = time.ParseDuration(v); err != nil || gaugeEvery < time.Second {
+			return fmt.Errorf("LIFECYCLE_GAUGE_INTERVAL=%q: want a Go duration of at least 1s, e.g. 30s (how often the starter counts workflows for its gauges)", v)
+		}
+	}
 	metricsReg := metrics.New("starter")
 	defer metricsReg.Close()
 	tc, err := tcfg.Dial(context.Background(), log, metricsReg.SDKHandler())
@@ -77,6 +83,8 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	gauges := &visibilityGauges{tc: tc, metrics: metricsReg.SDKHandler(), now: time.Now, log: log}
+	go gauges.run(ctx, gaugeEvery)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("starter listening", "addr", *listen, "temporal", tcfg.Address, "namespace", tcfg.Namespace,

@@ -312,6 +312,14 @@ func TestParkedStepRetriesAfterFaultCleared(t *testing.T) {
 		return err == nil && len(resp.GetExecutions()) == 1
 	})
 
+	// The starter's gauge counts it from visibility, whatever other workflows wrote last.
+	var needing float64
+	eventually(t, 30*time.Second, "the starter's gauge to count the parked create", func() bool {
+		var ok bool
+		needing, ok = starterGauge(t, "starter_lifecycle_operations_needing_attention")
+		return ok && needing >= 1
+	})
+
 	// A conflicting request while the create is parked: one clear comment, nothing started.
 	suspend := fileIssue(t, "alice", forms.OpSuspend, "Suspend "+slug, suspendBody(slug))
 	var rejection string
@@ -343,6 +351,10 @@ func TestParkedStepRetriesAfterFaultCleared(t *testing.T) {
 	}
 	say(t, "carol", create.GetNumber(), "/retry")
 	waitState(t, tc, slug, workflows.StateActive, 2*time.Minute)
+	eventually(t, 30*time.Second, "the gauge to drop by the retried create", func() bool {
+		n, ok := starterGauge(t, "starter_lifecycle_operations_needing_attention")
+		return ok && n == needing-1
+	})
 	p, err := progressOf(t, tc, id)
 	if err != nil {
 		t.Fatal(err)
@@ -360,4 +372,24 @@ func TestParkedStepRetriesAfterFaultCleared(t *testing.T) {
 	if r, err := instance(t, tc, slug); err != nil || r.State != workflows.StateActive || len(r.History) != 1 {
 		t.Errorf("after the create: record %+v, %v; the rejected suspend must not have run", r, err)
 	}
+}
+
+// starterGauge reads an unlabelled gauge from the starter's /metrics.
+func starterGauge(t *testing.T, name string) (float64, bool) {
+	t.Helper()
+	resp, err := http.Get(stack.StarterURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err == nil {
+				return f, true
+			}
+		}
+	}
+	return 0, false
 }

@@ -317,7 +317,6 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 		r.p.State = "aborting"
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(true))
-	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge(metrics.StepsParked).Update(1)
 	workflow.GetLogger(ctx).Warn("step parked: waiting for an operator decision", "step", st.Name, "error", st.Error)
 	r.publish(ctx)
 
@@ -332,7 +331,6 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 		r.p.State = "aborting"
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(false))
-	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge(metrics.StepsParked).Update(0)
 	// Versioned: runs parked before this change replay without the extra status comment edit.
 	if d.Action == ActionRetry && workflow.GetVersion(ctx, "publish-on-retry", workflow.DefaultVersion, 1) == 1 {
 		// Say at once that the step runs again (a retried soak can take minutes), on the issue and
