@@ -303,7 +303,8 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 			c = ci.rolloutInstanceCommand(cmd, d, c.slug)
 			id = c.workflowID
 		case err != nil:
-			reply(fmt.Sprintf("%s does not answer (`%s`): %v", c.target, id, err))
+			log.Warn("could not query the operation for its parked step", "workflowID", id, "err", err)
+			reply(fmt.Sprintf("%s does not answer (`%s`); try again in a minute. If it persists, on-call finds the error in the starter's log.", c.target, id))
 			return answer{http.StatusOK, outcomeRejected, "no operation"}
 		case p.Parked == nil:
 			reply(fmt.Sprintf("no step is parked; %s is %s.", c.target, p.State))
@@ -352,7 +353,7 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 		return answer{http.StatusOK, outcomeRejected, "not running"}
 	}
 	log.Error("could not send the command", "workflowID", id, "err", err)
-	reply(fmt.Sprintf("could not reach `%s`: %v. Commands here: %s.", id, err, ci.help()))
+	reply(fmt.Sprintf("could not reach `%s` (Temporal did not answer); try again in a minute. If it persists, on-call finds the error in the starter's log. Commands here: %s.", id, ci.help()))
 	return answer{http.StatusOK, outcomeFailed, "failed"}
 }
 
@@ -411,7 +412,7 @@ func (h *webhook) status(ctx context.Context, ci commandIssue, c command) (strin
 			err = v.Get(&st)
 		}
 		if err != nil {
-			return notAnswering(c, err)
+			return h.notAnswering(c, err)
 		}
 		return rolloutStatus(st, h.settings.RunURL(c.workflowID)), ok
 	}
@@ -440,17 +441,19 @@ func (h *webhook) status(ctx context.Context, ci commandIssue, c command) (strin
 		return instanceStatus(rec), ok
 	}
 	c.workflowID = id
-	return notAnswering(c, err)
+	return h.notAnswering(c, err)
 }
 
-// notAnswering is the reply to /status when the workflow cannot be queried.
-func notAnswering(c command, err error) (string, answer) {
+// notAnswering is the reply to /status when the workflow cannot be queried; the error goes to the log.
+func (h *webhook) notAnswering(c command, err error) (string, answer) {
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return fmt.Sprintf("%s is not running (`%s` never started, or is gone).", c.target, c.workflowID),
 			answer{http.StatusOK, outcomeRejected, "not running"}
 	}
-	return fmt.Sprintf("%s does not answer (`%s`): %v", c.target, c.workflowID, err), answer{http.StatusOK, outcomeRejected, "no answer"}
+	h.log.Warn("could not query the workflow for /status", "workflowID", c.workflowID, "err", err)
+	return fmt.Sprintf("%s does not answer (`%s`); try again in a minute. If it persists, on-call finds the error in the starter's log.", c.target, c.workflowID),
+		answer{http.StatusOK, outcomeRejected, "no answer"}
 }
 
 // latestOperation is the workflow of the newest operation the instance ran for this issue, "" if

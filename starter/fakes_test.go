@@ -49,8 +49,9 @@ type fakeTemporal struct {
 	done map[string]any
 	// queries answer QueryWorkflow by workflow ID and query type; a missing one is NotFound.
 	queries map[string]any
-	// updateErr, when set, is the outcome of every Update.
+	// updateErr, when set, is the outcome of every Update; queryErr of every query.
 	updateErr error
+	queryErr  error
 	// guard is called before each start or update; the fuzz test fails there.
 	guard func(what string, opts client.UpdateWorkflowOptions)
 }
@@ -157,6 +158,9 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkf
 func (f *fakeTemporal) QueryWorkflow(_ context.Context, workflowID, _, queryType string, _ ...any) (converter.EncodedValue, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.queryErr != nil {
+		return nil, f.queryErr
+	}
 	v, ok := f.queries[workflowID+"|"+queryType]
 	if !ok {
 		return nil, serviceerror.NewNotFound("workflow not found for ID: " + workflowID)

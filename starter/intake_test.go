@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -314,5 +315,42 @@ func TestRepeatedDeliveriesCountAsDuplicates(t *testing.T) {
 	}
 	if cs := gh.commentsOn(7); len(cs) != 1 {
 		t.Fatalf("want one answer to the /extend comment, got %q", cs)
+	}
+}
+
+// When Temporal cannot be asked, the reply says so and what to do; the error chain goes to the log.
+func TestCommandRepliesCarryNoErrorChain(t *testing.T) {
+	chain := errors.New("rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while dialing: dial tcp 10.0.0.7:7233: connect: connection refused\"")
+	issue := ghIssue(7, "alice", "New", newInstanceBody("acme"), newInstanceLabel)
+	for _, tc := range []struct {
+		name, body string
+		setup      func(*fakeTemporal)
+	}{
+		{"query fails", "/retry", func(f *fakeTemporal) { f.queryErr = chain }},
+		{"status query fails", "/status", func(f *fakeTemporal) { f.queryErr = chain }},
+		{"update fails", "/retry", func(f *fakeTemporal) {
+			f.answer(workflows.OperationWorkflowID("create", "acme", "sourcegraph/customer/7"), workflows.QueryProgress,
+				workflows.Progress{State: "parked", Parked: &workflows.Parked{Step: "database"}})
+			f.updateErr = chain
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp, gh := newFakeTemporal(), newFakeGitHub(t)
+			tc.setup(tmp)
+			h := newTestWebhook(tmp, gh)
+			deliver(h, "issue_comment", commentEvent("carol", 7001, tc.body, issue))
+			cs := gh.commentsOn(7)
+			if len(cs) != 1 {
+				t.Fatalf("want one reply, got %q", cs)
+			}
+			for _, bad := range []string{"rpc error", "dial tcp", "10.0.0.7"} {
+				if strings.Contains(cs[0], bad) {
+					t.Errorf("the reply carries the error chain (%q): %s", bad, cs[0])
+				}
+			}
+			if !strings.Contains(cs[0], "try again") {
+				t.Errorf("the reply should say what to do: %s", cs[0])
+			}
+		})
 	}
 }

@@ -165,6 +165,8 @@ type Runner struct {
 	// pre-upgrade backups exist). restoring is set once it was chosen.
 	RestoreOffered func() bool
 	restoring      bool
+	// cause is the error chain behind a rejection, for the run's details only (noteCause).
+	cause string
 }
 
 // Restoring reports whether the operation is being aborted with a restore from backups.
@@ -365,7 +367,7 @@ func (r *Runner) abort(ctx workflow.Context, steps []Step, failed int) error {
 
 // details shows the checklist in the Web UI (cheap: no history events).
 func (r *Runner) details(ctx workflow.Context) {
-	workflow.SetCurrentDetails(ctx, RenderProgress(r.p, ""))
+	workflow.SetCurrentDetails(ctx, RenderProgress(r.p, "")+causeDetails(r.cause))
 }
 
 // publish refreshes the Web UI details and the status comment.
