@@ -15,9 +15,13 @@ import (
 // "no such instance" answer a team member would get.
 func TestUnauthorisedRequesterIsRefused(t *testing.T) {
 	tc := temporalClient(t)
+	mark := deliveryMark(t)
 	is := fileIssue(t, "mallory", forms.OpSuspend, "Suspend acme-corp", suspendBody("acme-corp"))
-	eventually(t, 15*time.Second, "the refusal", func() bool { return len(botComments(t, is.GetNumber())) > 0 })
-	time.Sleep(time.Second) // the labeled deliveries of the same issue
+	// Every delivery of the issue (opened, then one labeled per label) is handled: only then can
+	// "one comment, nothing started" be checked.
+	if got := waitHandled(t, mark, is.GetNumber()); len(got) < 2 {
+		t.Fatalf("deliveries handled: %v, want opened and labeled", got)
+	}
 	cs := botComments(t, is.GetNumber())
 	if len(cs) != 1 {
 		t.Fatalf("want one refusal comment, got %d", len(cs))

@@ -321,6 +321,7 @@ func TestParkedStepRetriesAfterFaultCleared(t *testing.T) {
 	})
 
 	// A conflicting request while the create is parked: one clear comment, nothing started.
+	suspendMark := deliveryMark(t)
 	suspend := fileIssue(t, "alice", forms.OpSuspend, "Suspend "+slug, suspendBody(slug))
 	var rejection string
 	eventually(t, 30*time.Second, "the conflict comment", func() bool {
@@ -367,8 +368,11 @@ func TestParkedStepRetriesAfterFaultCleared(t *testing.T) {
 			t.Errorf("%s created %d times", k, c.Created)
 		}
 	}
-	// The rejected suspend stays rejected once the create is done: no late delivery revives it.
-	time.Sleep(3 * time.Second)
+	// The rejected suspend stays rejected once the create is done: every delivery of its issue
+	// was handled (rejected), so none is left to revive it.
+	if got := waitHandled(t, suspendMark, suspend.GetNumber()); len(got) < 2 {
+		t.Fatalf("deliveries of the suspend handled: %v", got)
+	}
 	if r, err := instance(t, tc, slug); err != nil || r.State != workflows.StateActive || len(r.History) != 1 {
 		t.Errorf("after the create: record %+v, %v; the rejected suspend must not have run", r, err)
 	}
@@ -392,4 +396,63 @@ func starterGauge(t *testing.T, name string) (float64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// simDelivery is a webhook delivery as the simulated GitHub's log shows it.
+type simDelivery struct {
+	ID      int64           `json:"id"`
+	Event   string          `json:"event"`
+	Action  string          `json:"action"`
+	Repo    string          `json:"repo"`
+	Status  string          `json:"status"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// deliveryMark is the newest delivery in the simulated GitHub's log: the deliveries an action
+// causes come after it (they are logged before the API call that causes them returns).
+func deliveryMark(t *testing.T) int64 {
+	t.Helper()
+	var ds []simDelivery
+	simJSON(t, http.MethodGet, "/_sim/github/deliveries", nil, &ds)
+	var mark int64
+	for _, d := range ds {
+		mark = max(mark, d.ID)
+	}
+	return mark
+}
+
+// waitHandled waits until the starter has answered every delivery after mark about the issue (the
+// log shows none of them pending; the starter answers once it has handled one) and returns them as
+// "event.action", oldest first. A check that nothing else happened can run after it: nothing about
+// the issue is still on its way.
+func waitHandled(t *testing.T, mark int64, number int) []string {
+	t.Helper()
+	var handled []string
+	eventually(t, time.Minute, fmt.Sprintf("the starter to answer the deliveries of issue #%d", number), func() bool {
+		var ds []simDelivery
+		simJSON(t, http.MethodGet, "/_sim/github/deliveries?repo="+devstack.SampleOwner+"/"+devstack.SampleRepo, nil, &ds)
+		handled = handled[:0]
+		for _, d := range ds {
+			if d.ID <= mark || (d.Event != "issues" && d.Event != "issue_comment") {
+				continue
+			}
+			var full simDelivery
+			simJSON(t, http.MethodGet, fmt.Sprintf("/_sim/github/deliveries/%d", d.ID), nil, &full)
+			var p struct {
+				Issue struct{ Number int } `json:"issue"`
+			}
+			if err := json.Unmarshal(full.Payload, &p); err != nil {
+				t.Fatal(err)
+			}
+			if p.Issue.Number != number {
+				continue
+			}
+			if full.Status == "pending" {
+				return false
+			}
+			handled = append(handled, d.Event+"."+d.Action)
+		}
+		return len(handled) > 0
+	})
+	return handled
 }
