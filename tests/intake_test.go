@@ -239,3 +239,36 @@ func TestEveryFormIsRoutedByItsLabel(t *testing.T) {
 		t.Fatalf("an ambiguous issue must start nothing; %d workflows did", n)
 	}
 }
+
+// TestFormsFromOtherRepositoriesAreIgnored: the webhook hears of issues in every repository, but a
+// form filed outside the request repositories (a public one, another organisation's) starts
+// nothing and is not answered there: the hand-off would post the admin's email.
+func TestFormsFromOtherRepositoriesAreIgnored(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tc := temporalClient(t)
+	const slug = "e2e-foreign"
+	for _, repo := range [][2]string{{"sourcegraph", "sourcegraph"}, {"acme-corp", "customer"}} {
+		mark := deliveryMark(t)
+		is, _, err := stack.GitHubAs("alice").Issues.Create(ctx, repo[0], repo[1], &github.IssueRequest{
+			Title: github.String("New Cloud instance: " + slug), Body: github.String(devstack.SampleNewInstanceBody(slug)),
+			Labels: &[]string{forms.TeamLabel, forms.NewInstanceLabel},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := waitHandledIn(t, repo[0]+"/"+repo[1], mark, is.GetNumber()); len(got) < 2 {
+			t.Fatalf("%s/%s: deliveries handled %v, want opened and labeled", repo[0], repo[1], got)
+		}
+		cs, _, err := stack.GitHubAs("bob").Issues.ListComments(ctx, repo[0], repo[1], is.GetNumber(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) != 0 {
+			t.Errorf("%s/%s: the issue was answered: %q", repo[0], repo[1], cs[0].GetBody())
+		}
+	}
+	if _, err := tc.DescribeWorkflowExecution(ctx, workflows.InstanceWorkflowID(slug), ""); err == nil {
+		t.Fatal("a form from another repository started the instance workflow")
+	}
+}

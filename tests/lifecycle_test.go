@@ -427,10 +427,16 @@ func deliveryMark(t *testing.T) int64 {
 // the issue is still on its way.
 func waitHandled(t *testing.T, mark int64, number int) []string {
 	t.Helper()
+	return waitHandledIn(t, devstack.SampleOwner+"/"+devstack.SampleRepo, mark, number)
+}
+
+// waitHandledIn is waitHandled for an issue of another repository ("owner/name").
+func waitHandledIn(t *testing.T, repo string, mark int64, number int) []string {
+	t.Helper()
 	var handled []string
 	eventually(t, time.Minute, fmt.Sprintf("the starter to answer the deliveries of issue #%d", number), func() bool {
 		var ds []simDelivery
-		simJSON(t, http.MethodGet, "/_sim/github/deliveries?repo="+devstack.SampleOwner+"/"+devstack.SampleRepo, nil, &ds)
+		simJSON(t, http.MethodGet, "/_sim/github/deliveries?repo="+repo, nil, &ds)
 		handled = handled[:0]
 		for _, d := range ds {
 			if d.ID <= mark || (d.Event != "issues" && d.Event != "issue_comment") {
