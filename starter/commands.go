@@ -302,6 +302,9 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 			// rollout itself asks again or leaves the instance out.
 			c = ci.rolloutInstanceCommand(cmd, d, c.slug)
 			id = c.workflowID
+		case err != nil && errors.As(err, new(*serviceerror.NotFound)):
+			reply(fmt.Sprintf("%s is not running (`%s` never started, or is gone).", c.target, id))
+			return answer{http.StatusOK, outcomeRejected, "not running"}
 		case err != nil:
 			log.Warn("could not query the operation for its parked step", "workflowID", id, "err", err)
 			reply(fmt.Sprintf("%s does not answer (`%s`); try again in a minute. If it persists, on-call finds the error in the starter's log.", c.target, id))

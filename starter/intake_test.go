@@ -354,3 +354,14 @@ func TestCommandRepliesCarryNoErrorChain(t *testing.T) {
 		})
 	}
 }
+
+// /retry on an issue whose operation never started says so, not "does not answer".
+func TestRetryOfAnOperationThatDoesNotExist(t *testing.T) {
+	tmp, gh := newFakeTemporal(), newFakeGitHub(t)
+	h := newTestWebhook(tmp, gh)
+	issue := ghIssue(7, "alice", "Suspend", suspendBody("acme"), suspendLabel)
+	deliver(h, "issue_comment", commentEvent("carol", 7101, "/retry", issue))
+	if cs := gh.commentsOn(7); len(cs) != 1 || !strings.Contains(cs[0], "is not running (`suspend/acme/sourcegraph/customer/7` never started, or is gone)") {
+		t.Fatalf("replies %q", cs)
+	}
+}
