@@ -317,7 +317,9 @@ func TestParkedStepRetriesAfterFaultCleared(t *testing.T) {
 	eventually(t, 30*time.Second, "the starter's gauge to count the parked create", func() bool {
 		var ok bool
 		needing, ok = starterGauge(t, "starter_lifecycle_operations_needing_attention")
-		return ok && needing >= 1
+		// Set only when every count (the SLA buckets too) was answered.
+		at, counted := starterGauge(t, "starter_lifecycle_visibility_counted_at")
+		return ok && needing >= 1 && counted && at > 0
 	})
 
 	// A conflicting request while the create is parked: one clear comment, nothing started.
