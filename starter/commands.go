@@ -363,7 +363,8 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 // findCommand is the comment's command (lower case) and its argument, "" if it has none. A
 // command is a top-level paragraph whose text starts with "/", found with a CommonMark parser (as
 // GitHub renders the comment): a command shown in code, a quote, an HTML comment or a list is not
-// given. The first such paragraph counts, and its first line.
+// given. The first such paragraph naming a known command counts (a path like /tmp does not), and
+// its first line.
 func findCommand(body string) (cmd, arg string) {
 	src := []byte(strings.ReplaceAll(body, "\r\n", "\n"))
 	doc := goldmark.DefaultParser().Parse(text.NewReader(src))
@@ -377,7 +378,9 @@ func findCommand(body string) (cmd, arg string) {
 			continue
 		}
 		cmd, arg, _ = strings.Cut(line, " ")
-		return strings.ToLower(cmd), strings.TrimSpace(arg)
+		if cmd = strings.ToLower(cmd); knownCommands[cmd] {
+			return cmd, strings.TrimSpace(arg)
+		}
 	}
 	return "", ""
 }

@@ -240,6 +240,8 @@ func TestCommandsAreParagraphsThatStartWithASlash(t *testing.T) {
 		{"indented by up to three spaces", "   /retry", "/retry", ""},
 		{"CRLF", "Done.\r\n\r\n/retry\r\n", "/retry", ""},
 		{"the first command counts", "/retry\n\n/abort", "/retry", ""},
+		{"a path is not a command", "/tmp filled up, cleaned.\n\n/retry", "/retry", ""},
+		{"unknown command", "/shrug", "", ""},
 		{"indented code block", "    /retry", "", ""},
 		{"indented code after text", "To retry, say:\n\n    /retry\n", "", ""},
 		{"fenced code", "```\n/retry\n```", "", ""},
