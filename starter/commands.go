@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/google/go-github/v55/github"
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/text"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -210,13 +214,15 @@ func decisionAction(cmd string) string {
 
 // onComment runs a slash command from a new comment on a request's or a tracking issue.
 func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.IssueCommentEvent) answer {
-	body := strings.TrimSpace(e.GetComment().GetBody())
-	if e.GetAction() != "created" || !strings.HasPrefix(body, "/") {
+	cmd, arg := findCommand(e.GetComment().GetBody())
+	if e.GetAction() != "created" || cmd == "" {
 		return answer{http.StatusAccepted, outcomeIgnored, "not a command"}
 	}
-	line, _, _ := strings.Cut(body, "\n")
-	cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
-	cmd, arg = strings.ToLower(cmd), strings.TrimSpace(arg)
+	// The service never obeys itself, nor any app: its answers quote commands, and an app on the
+	// approver team would otherwise steer operations.
+	if author := e.GetComment().GetUser(); h.isBot(author) || h.isBot(e.GetSender()) {
+		return answer{http.StatusAccepted, outcomeIgnored, "comment by a bot"}
+	}
 	is := e.GetIssue()
 	ref := workflows.IssueRef{Owner: e.GetRepo().GetOwner().GetLogin(), Repo: e.GetRepo().GetName(), Number: is.GetNumber()}
 	user := e.GetComment().GetUser().GetLogin()
@@ -228,6 +234,9 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 	}
 	if !knownCommands[cmd] {
 		return answer{http.StatusAccepted, outcomeIgnored, "unknown command"}
+	}
+	if op, ok := forms.ByLabel(labelNames(is.Labels)); ok && !h.repos.servesOp(repoName(e.GetRepo()), op) {
+		return h.otherRepository(log, e.GetRepo(), is)
 	}
 	team := h.approverTeam()
 	member, err := h.members.isMember(ctx, team, user)
@@ -272,7 +281,7 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 			reply(fmt.Sprintf("this comment has no ID to tell its %s apart from others; comment again.", cmd))
 			return answer{http.StatusOK, outcomeInvalid, "comment without an ID"}
 		}
-		r.Attempt, r.Settings = attempt, h.settings
+		r.Attempt, r.Settings, r.RequestID = attempt, h.settings, rand.Text()
 		if r.RequestedAt.IsZero() {
 			r.RequestedAt = e.GetComment().GetCreatedAt().Time
 		}
@@ -297,8 +306,12 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 			// rollout itself asks again or leaves the instance out.
 			c = ci.rolloutInstanceCommand(cmd, d, c.slug)
 			id = c.workflowID
+		case err != nil && errors.As(err, new(*serviceerror.NotFound)):
+			reply(fmt.Sprintf("%s is not running (`%s` never started, or is gone).", c.target, id))
+			return answer{http.StatusOK, outcomeRejected, "not running"}
 		case err != nil:
-			reply(fmt.Sprintf("%s does not answer (`%s`): %v", c.target, id, err))
+			log.Warn("could not query the operation for its parked step", "workflowID", id, "err", err)
+			reply(fmt.Sprintf("%s does not answer (`%s`); try again in a minute. If it persists, on-call finds the error in the starter's log.", c.target, id))
 			return answer{http.StatusOK, outcomeRejected, "no operation"}
 		case p.Parked == nil:
 			reply(fmt.Sprintf("no step is parked; %s is %s.", c.target, p.State))
@@ -311,11 +324,15 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 	handle, err := h.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: c.update,
 		UpdateID: commentUpdateID(e), Args: []any{c.arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	var res string
+	repeated := false
 	if err == nil {
 		if c.update == workflows.UpdateRequest {
 			var accepted workflows.RequestAccepted
 			err = handle.Get(ctx, &accepted)
 			res = accepted.Message
+			// Temporal answered a redelivered comment with the first delivery's answer.
+			sent, _ := c.arg.(workflows.OperationRequest)
+			repeated = accepted.RequestID != "" && accepted.RequestID != sent.RequestID
 		} else {
 			err = handle.Get(ctx, &res)
 		}
@@ -323,6 +340,8 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 	var app *temporal.ApplicationError
 	var notFound *serviceerror.NotFound
 	switch {
+	case err == nil && repeated:
+		return answer{http.StatusOK, outcomeDuplicate, "already started"}
 	case err == nil:
 		log.Info("command applied", "workflowID", id)
 		if res == "" {
@@ -341,8 +360,55 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 		return answer{http.StatusOK, outcomeRejected, "not running"}
 	}
 	log.Error("could not send the command", "workflowID", id, "err", err)
-	reply(fmt.Sprintf("could not reach `%s`: %v. Commands here: %s.", id, err, ci.help()))
+	reply(fmt.Sprintf("could not reach `%s` (Temporal did not answer); try again in a minute. If it persists, on-call finds the error in the starter's log. Commands here: %s.", id, ci.help()))
 	return answer{http.StatusOK, outcomeFailed, "failed"}
+}
+
+// findCommand is the comment's command (lower case) and its argument, "" if it has none. A
+// command is a top-level paragraph whose text starts with "/", found with a CommonMark parser (as
+// GitHub renders the comment): a command shown in code, a quote, an HTML comment or a list is not
+// given. The first such paragraph naming a known command counts (a path like /tmp does not), and
+// its first line.
+func findCommand(body string) (cmd, arg string) {
+	src := []byte(strings.ReplaceAll(body, "\r\n", "\n"))
+	doc := goldmark.DefaultParser().Parse(text.NewReader(src))
+	for n := doc.FirstChild(); n != nil; n = n.NextSibling() {
+		if n.Kind() != ast.KindParagraph || n.Lines().Len() == 0 {
+			continue
+		}
+		first := n.Lines().At(0)
+		line := strings.TrimSpace(string(first.Value(src)))
+		if !strings.HasPrefix(line, "/") {
+			continue
+		}
+		cmd, arg, _ = strings.Cut(line, " ")
+		if cmd = strings.ToLower(cmd); knownCommands[cmd] {
+			return cmd, strings.TrimSpace(arg)
+		}
+	}
+	return "", ""
+}
+
+// isBot reports whether u is the service's own account or any Bot account (a GitHub App).
+func (h *webhook) isBot(u *github.User) bool {
+	if u == nil {
+		return false
+	}
+	return strings.EqualFold(u.GetType(), "Bot") || strings.HasSuffix(u.GetLogin(), "[bot]") ||
+		(h.self != "" && strings.EqualFold(u.GetLogin(), h.self))
+}
+
+// botLogin asks GitHub whose token the starter holds (GET /user): the login whose comments are
+// never commands.
+func botLogin(ctx context.Context, gh *github.Client) (string, error) {
+	u, _, err := gh.Users.Get(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	if u.GetLogin() == "" {
+		return "", errors.New("GitHub answered GET /user without a login")
+	}
+	return strings.ToLower(u.GetLogin()), nil
 }
 
 // status answers /status: the progress of a request's operation, or the phase and counts of a
@@ -356,7 +422,7 @@ func (h *webhook) status(ctx context.Context, ci commandIssue, c command) (strin
 			err = v.Get(&st)
 		}
 		if err != nil {
-			return notAnswering(c, err)
+			return h.notAnswering(c, err)
 		}
 		return rolloutStatus(st, h.settings.RunURL(c.workflowID)), ok
 	}
@@ -385,17 +451,19 @@ func (h *webhook) status(ctx context.Context, ci commandIssue, c command) (strin
 		return instanceStatus(rec), ok
 	}
 	c.workflowID = id
-	return notAnswering(c, err)
+	return h.notAnswering(c, err)
 }
 
-// notAnswering is the reply to /status when the workflow cannot be queried.
-func notAnswering(c command, err error) (string, answer) {
+// notAnswering is the reply to /status when the workflow cannot be queried; the error goes to the log.
+func (h *webhook) notAnswering(c command, err error) (string, answer) {
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return fmt.Sprintf("%s is not running (`%s` never started, or is gone).", c.target, c.workflowID),
 			answer{http.StatusOK, outcomeRejected, "not running"}
 	}
-	return fmt.Sprintf("%s does not answer (`%s`): %v", c.target, c.workflowID, err), answer{http.StatusOK, outcomeRejected, "no answer"}
+	h.log.Warn("could not query the workflow for /status", "workflowID", c.workflowID, "err", err)
+	return fmt.Sprintf("%s does not answer (`%s`); try again in a minute. If it persists, on-call finds the error in the starter's log.", c.target, c.workflowID),
+		answer{http.StatusOK, outcomeRejected, "no answer"}
 }
 
 // latestOperation is the workflow of the newest operation the instance ran for this issue, "" if

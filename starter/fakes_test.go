@@ -51,10 +51,13 @@ type fakeTemporal struct {
 	starts  []client.StartWorkflowOptions
 	// executed counts ExecuteWorkflow's starts (the others go with an Update).
 	executed int
+	// done are the outcomes of completed Updates by workflow and Update ID.
+	done map[string]any
 	// queries answer QueryWorkflow by workflow ID and query type; a missing one is NotFound.
 	queries map[string]any
-	// updateErr, when set, is the outcome of every Update.
+	// updateErr, when set, is the outcome of every Update; queryErr of every query.
 	updateErr error
+	queryErr  error
 	// guard is called before each start or update; the fuzz test fails there.
 	guard func(what string, opts client.UpdateWorkflowOptions)
 	// operations are operation workflows as visibility lists them, with their results.
@@ -118,7 +121,9 @@ func (f *fakeTemporal) GetWorkflow(_ context.Context, workflowID, _ string) clie
 	return &fakeRun{id: workflowID, err: serviceerror.NewNotFound("workflow not found for ID: " + workflowID)}
 }
 
-func newFakeTemporal() *fakeTemporal { return &fakeTemporal{queries: map[string]any{}} }
+func newFakeTemporal() *fakeTemporal {
+	return &fakeTemporal{queries: map[string]any{}, done: map[string]any{}}
+}
 
 func (f *fakeTemporal) answer(workflowID, queryType string, v any) {
 	f.mu.Lock()
@@ -173,6 +178,17 @@ func (f *fakeTemporal) update(opts client.UpdateWorkflowOptions) (client.Workflo
 	defer f.mu.Unlock()
 	f.updates = append(f.updates, opts)
 	h := &fakeHandle{opts: opts, err: f.updateErr}
+	// As Temporal does, an Update ID already completed answers with its first outcome.
+	key := opts.WorkflowID + "|" + opts.UpdateID
+	if first, ok := f.done[key]; ok && opts.UpdateID != "" {
+		h.result = first
+		return h, nil
+	}
+	defer func() {
+		if h.err == nil {
+			f.done[key] = h.result
+		}
+	}()
 	if opts.UpdateName == workflows.UpdateRequest {
 		r, _ := opts.Args[0].(workflows.OperationRequest)
 		key := workflows.IssueKey(*r.Issue)
@@ -180,7 +196,8 @@ func (f *fakeTemporal) update(opts client.UpdateWorkflowOptions) (client.Workflo
 			key += fmt.Sprintf("/%d", r.Attempt)
 		}
 		id := workflows.OperationWorkflowID(r.Operation, r.Slug, key)
-		h.result = workflows.RequestAccepted{WorkflowID: id, Message: fmt.Sprintf("%s of `%s` started: workflow %s", r.Operation, r.Slug, id)}
+		h.result = workflows.RequestAccepted{WorkflowID: id, Message: fmt.Sprintf("%s of `%s` started: workflow %s", r.Operation, r.Slug, id),
+			RequestID: r.RequestID}
 	} else {
 		h.result = opts.UpdateName + " accepted"
 	}
@@ -193,6 +210,12 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkf
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// As Temporal does: a second start of an ID fails unless the conflict policy uses the existing run.
+	for _, s := range f.starts {
+		if s.ID == opts.ID && opts.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING {
+			return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("workflow execution already started", "", "run-1")
+		}
+	}
 	f.starts = append(f.starts, opts)
 	f.executed++
 	return &fakeRun{id: opts.ID}, nil
@@ -201,6 +224,9 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkf
 func (f *fakeTemporal) QueryWorkflow(_ context.Context, workflowID, _, queryType string, _ ...any) (converter.EncodedValue, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.queryErr != nil {
+		return nil, f.queryErr
+	}
 	v, ok := f.queries[workflowID+"|"+queryType]
 	if !ok {
 		return nil, serviceerror.NewNotFound("workflow not found for ID: " + workflowID)
@@ -278,6 +304,11 @@ func newFakeGitHub(t testing.TB) *fakeGitHub {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v3/orgs/{org}/teams/{team}/memberships/{user}", g.membership)
+	// The token's own account, as GET /user answers it (https://docs.github.com/rest/users/users#get-the-authenticated-user).
+	mux.HandleFunc("GET /api/v3/user", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"login": "sg-cloud-bot", "id": 9001, "node_id": "U_kgDO009001", "type": "User",
+			"site_admin": false, "name": "Sourcegraph Cloud bot", "url": g.srv.URL + "/api/v3/users/sg-cloud-bot"})
+	})
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/issues/{number}/comments", g.listComments)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/{number}/comments", g.createComment)
 	mux.HandleFunc("PATCH /api/v3/repos/{owner}/{repo}/issues/comments/{id}", g.editComment)
@@ -388,7 +419,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func newTestWebhook(tc client.Client, gh *fakeGitHub) *webhook {
 	c := gh.client()
 	return &webhook{secret: []byte(testSecret), temporal: tc, gh: c, settings: workflows.Settings{WebUI: "http://ui.test/namespaces/default/workflows"},
-		auth: auth{requesterTeams: defaultRequesterTeams}, members: newMemberships(c, membershipTTL),
+		repos: repos{request: []string{defaultRequestRepo}, tracking: defaultRequestRepo},
+		auth:  auth{requesterTeams: defaultRequesterTeams}, members: newMemberships(c, membershipTTL),
 		log: slog.New(slog.DiscardHandler)}
 }
 

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +32,12 @@ type webhook struct {
 	temporal client.Client
 	gh       *github.Client
 	settings workflows.Settings
+	// self is the bot's own login (lower case), asked of GitHub at start: its comments are never
+	// commands, whatever they contain.
+	self string
+	// repos are the repositories whose issues are served; deliveries from any other are counted
+	// and logged, and get no answer on the issue.
+	repos repos
 	// auth is who may file requests; members answers (and briefly remembers) team membership,
 	// for requesters and for the approver team's slash commands.
 	auth    auth
@@ -47,12 +55,14 @@ type answer struct {
 	msg     string
 }
 
-// Outcomes of a delivery (the outcome tag of metrics.WebhooksReceived).
+// Outcomes of a delivery (the outcome tag of metrics.WebhooksReceived). Letters and underscores
+// only: the Prometheus exporter turns any other character into "_", and logs, docs and alerts must
+// read the same name as /metrics.
 const (
-	outcomeBadMethod    = "bad-method"    // not a POST
+	outcomeBadMethod    = "bad_method"    // not a POST
 	outcomeUnsigned     = "unsigned"      // no signature header
-	outcomeBadSignature = "bad-signature" // wrong signature, or unreadable body
-	outcomeTooLarge     = "too-large"
+	outcomeBadSignature = "bad_signature" // wrong signature, or unreadable body
+	outcomeTooLarge     = "too_large"
 	outcomeUnparseable  = "unparseable"  // signed, but not a GitHub event of its type
 	outcomeIgnored      = "ignored"      // not for us (other events and actions, no request label, not a command)
 	outcomeInvalid      = "invalid"      // a form or a command that does not parse; answered on the issue
@@ -62,6 +72,8 @@ const (
 	outcomeRejected     = "rejected"     // the workflow refused it (conflict, unknown instance, not running); answered
 	outcomeUnavailable  = "unavailable"  // Temporal or GitHub could not be asked: 503, GitHub redelivers
 	outcomeFailed       = "failed"       // a command could not be sent; answered
+	// outcomeOtherRepository: from a repository not served (or not for this kind of request); not answered.
+	outcomeOtherRepository = "other_repository"
 )
 
 // knownEvents are the event names the metric keeps apart; any other is counted as "other" (the
@@ -112,11 +124,25 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request) answer {
 	log := h.log.With("delivery", r.Header.Get("X-GitHub-Delivery"), "event", github.WebHookType(r))
 	switch e := event.(type) {
 	case *github.IssuesEvent:
+		if !h.repos.serves(repoName(e.GetRepo())) {
+			return h.otherRepository(log, e.GetRepo(), e.GetIssue())
+		}
 		return h.onIssue(r.Context(), log, e)
 	case *github.IssueCommentEvent:
+		if !h.repos.serves(repoName(e.GetRepo())) {
+			return h.otherRepository(log, e.GetRepo(), e.GetIssue())
+		}
 		return h.onComment(r.Context(), log, e)
 	}
 	return answer{http.StatusAccepted, outcomeIgnored, "ignored event"}
+}
+
+// otherRepository answers a delivery from a repository the starter does not serve (for this kind
+// of request): 2xx, so GitHub does not redeliver it, and nothing on the issue.
+func (h *webhook) otherRepository(log *slog.Logger, repo *github.Repository, is *github.Issue) answer {
+	log.Warn("delivery from a repository not served for it: ignored", "repository", repoName(repo), "issue", is.GetNumber(),
+		"requestRepos", h.repos.request, "trackingRepo", h.repos.tracking)
+	return answer{http.StatusOK, outcomeOtherRepository, "repository not served"}
 }
 
 // approverTeam is the team whose members may use slash commands ("org/team").
@@ -147,6 +173,9 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 	ops := forms.OpsByLabel(labels)
 	if len(ops) == 0 {
 		return answer{http.StatusAccepted, outcomeIgnored, "no request label"}
+	}
+	if !slices.ContainsFunc(ops, func(op forms.Operation) bool { return h.repos.servesOp(repoName(e.GetRepo()), op) }) {
+		return h.otherRepository(log, e.GetRepo(), is)
 	}
 	// The issue's author is the requester: only they are checked, whoever labelled or edited it.
 	requester := is.GetUser().GetLogin()
@@ -220,7 +249,7 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref workflows.IssueRef, is *github.Issue, req forms.Request, attempt int) answer {
 	op, slug := req.Operation(), req.InstanceSlug()
 	r := workflows.OperationRequest{Operation: op, Slug: slug, Issue: &ref, Requester: is.GetUser().GetLogin(),
-		RequestedAt: is.GetCreatedAt().Time, Settings: h.settings}
+		RequestedAt: is.GetCreatedAt().Time, Settings: h.settings, RequestID: rand.Text()}
 	updateID := workflows.IssueKey(ref) + "/" + string(op)
 	if attempt > 1 {
 		r.Attempt, updateID = attempt, fmt.Sprintf("%s/%d", updateID, attempt)
@@ -257,6 +286,10 @@ func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref wo
 	accepted, err := workflows.AskInstance(ctx, h.temporal, workflows.Ask{Request: r, UpdateID: updateID})
 	var refused *workflows.Refused
 	switch {
+	case err == nil && accepted.RequestID != "" && accepted.RequestID != r.RequestID:
+		// Temporal answered with the first delivery's answer: this one repeated it.
+		log.Debug("request already started", "operation", op, "instance", slug, "workflowID", accepted.WorkflowID)
+		return answer{http.StatusOK, outcomeDuplicate, "already started"}
 	case err == nil:
 		log.Info("request accepted", "operation", op, "instance", slug, "workflowID", accepted.WorkflowID)
 		return answer{http.StatusAccepted, outcomeAccepted, accepted.Message}
@@ -305,14 +338,13 @@ func (h *webhook) startRollout(ctx context.Context, log *slog.Logger, ref workfl
 	if err != nil {
 		var already *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &already) {
-			// The rollout of this issue ran and ended; it is not started again.
+			// The rollout of this issue runs or ran; it is not started again.
 			log.Debug("rollout already started", "workflowID", opts.ID)
 			return answer{http.StatusOK, outcomeDuplicate, "already started"}
 		}
 		log.Error("starting the rollout failed", "workflowID", opts.ID, "err", err)
 		return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not start the rollout; GitHub will redeliver"}
 	}
-	// USE_EXISTING answers a running rollout's run as if it had just started: a redelivery lands here too.
 	log.Info("rollout running", "version", up.Version, "workflowID", run.GetID(), "runID", run.GetRunID())
 	return answer{http.StatusAccepted, outcomeAccepted, "rollout " + run.GetID()}
 }
@@ -330,10 +362,11 @@ func rolloutStart(ref workflows.IssueRef, is *github.Issue, up forms.UpgradeTrac
 	opts := client.StartWorkflowOptions{
 		ID:        workflows.RolloutWorkflowID(ref),
 		TaskQueue: workflows.TaskQueue,
-		// One rollout per issue, ever: a running one is answered (USE_EXISTING), an ended one is
-		// not started again (REJECT_DUPLICATE).
+		// One rollout per issue, ever: neither a running one (FAIL) nor an ended one
+		// (REJECT_DUPLICATE) is started again, and the already-started error tells the starter
+		// that this delivery repeated the request.
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		StaticSummary:            fmt.Sprintf("fleet upgrade to %s (%s)", up.Version, ref),
 		StaticDetails: fmt.Sprintf("Fleet rollout of Sourcegraph %s, tracked on %s: %s.",
 			up.Version, ref, strings.Join(how, ", ")),

@@ -25,7 +25,7 @@ func TestRolloutStart(t *testing.T) {
 		t.Errorf("started %q on %q", opts.ID, opts.TaskQueue)
 	}
 	if opts.WorkflowIDReusePolicy != enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE ||
-		opts.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING {
+		opts.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL {
 		t.Errorf("a redelivered issue could start a second rollout: reuse %s, conflict %s", opts.WorkflowIDReusePolicy, opts.WorkflowIDConflictPolicy)
 	}
 	if op, _ := opts.TypedSearchAttributes.GetKeyword(workflows.SAOperation); op != "upgrade-fleet" {

@@ -1,9 +1,13 @@
 package tests
 
 import (
+	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-github/v55/github"
 
 	"github.com/sourcegraph/lifecycle/dev/devstack"
 	"github.com/sourcegraph/lifecycle/internal/forms"
@@ -15,9 +19,13 @@ import (
 // "no such instance" answer a team member would get.
 func TestUnauthorisedRequesterIsRefused(t *testing.T) {
 	tc := temporalClient(t)
+	mark := deliveryMark(t)
 	is := fileIssue(t, "mallory", forms.OpSuspend, "Suspend acme-corp", suspendBody("acme-corp"))
-	eventually(t, 15*time.Second, "the refusal", func() bool { return len(botComments(t, is.GetNumber())) > 0 })
-	time.Sleep(time.Second) // the labeled deliveries of the same issue
+	// Every delivery of the issue (opened, then one labeled per label) is handled: only then can
+	// "one comment, nothing started" be checked.
+	if got := waitHandled(t, mark, is.GetNumber()); len(got) < 2 {
+		t.Fatalf("deliveries handled: %v, want opened and labeled", got)
+	}
 	cs := botComments(t, is.GetNumber())
 	if len(cs) != 1 {
 		t.Fatalf("want one refusal comment, got %d", len(cs))
@@ -95,5 +103,41 @@ func TestIssueFormTrialIsSteeredBySlashCommands(t *testing.T) {
 		for _, c := range botComments(t, n) {
 			t.Log(c.GetBody())
 		}
+	}
+}
+
+// TestBotCommentsAreNotCommands: the service's own account, even on the approver team, comments
+// /status and /retry on a request's issue: neither is answered nor applied.
+func TestBotCommentsAreNotCommands(t *testing.T) {
+	bot := func(teams string) {
+		simJSON(t, http.MethodPost, "/_sim/github/users", strings.NewReader(
+			`{"login":"sg-cloud-bot","token":"bot-token","name":"Sourcegraph Cloud bot","teams":[`+teams+`]}`), nil)
+	}
+	bot(`"sourcegraph/cloud"`)
+	t.Cleanup(func() { bot("") })
+	is := fileIssue(t, "alice", forms.OpSuspend, "Suspend e2e-bot-cmd", suspendBody("e2e-bot-cmd"))
+	eventually(t, 30*time.Second, "the answer to the request", func() bool { return len(botComments(t, is.GetNumber())) > 0 })
+	before := len(botComments(t, is.GetNumber()))
+
+	mark := deliveryMark(t)
+	gh, err := github.NewClient(nil).WithAuthToken("bot-token").WithEnterpriseURLs(stack.SimURL()+"/", stack.SimURL()+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"/status", "/retry"} {
+		if _, _, err := gh.Issues.CreateComment(context.Background(), devstack.SampleOwner, devstack.SampleRepo, is.GetNumber(),
+			&github.IssueComment{Body: github.String(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := waitHandled(t, mark, is.GetNumber()); len(got) < 2 {
+		t.Fatalf("deliveries handled: %v, want the two comments", got)
+	}
+	cs := botComments(t, is.GetNumber())
+	if len(cs) != before+2 {
+		for _, c := range cs[before:] {
+			t.Log(c.GetBody())
+		}
+		t.Fatalf("%d comments by the bot after its two commands, want only those two", len(cs)-before)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,11 +105,14 @@ func TestIssueFormReachesTheInstanceThroughSignedWebhook(t *testing.T) {
 	// Editing the issue delivers another webhook for the same issue: nothing new starts and the
 	// starter says nothing more.
 	before := len(botComments(t, is.GetNumber()))
+	mark := deliveryMark(t)
 	if _, _, err := stack.GitHubAs("alice").Issues.Edit(ctx, devstack.SampleOwner, devstack.SampleRepo, is.GetNumber(),
 		&github.IssueRequest{Body: github.String(is.GetBody() + "\n")}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // let the edited webhook arrive and be handled
+	if got := waitHandled(t, mark, is.GetNumber()); !slices.Contains(got, "issues.edited") {
+		t.Fatalf("deliveries handled after the edit: %v, want issues.edited", got)
+	}
 	eventually(t, 10*time.Second, "visibility to list the runs", func() bool { return runsForIssue(t, tc, is.GetNumber()) >= 2 })
 	if n := runsForIssue(t, tc, is.GetNumber()); n != 2 {
 		t.Fatalf("want the instance and its create workflow for the issue after a second delivery, got %d runs", n)
@@ -126,6 +130,7 @@ func TestInvalidFormIsAnsweredAndStartsNothing(t *testing.T) {
 	tc := temporalClient(t)
 	body := strings.Replace(devstack.SampleNewInstanceBody("placeholder"), "placeholder", "Acme Corp", 1)
 	body = strings.Replace(body, "203.0.113.0/24", "142.250.217.110/29", 1)
+	mark := deliveryMark(t)
 	is, _, err := stack.GitHubAs("alice").Issues.Create(ctx, devstack.SampleOwner, devstack.SampleRepo, &github.IssueRequest{
 		Title: github.String("New Cloud instance: broken"), Body: github.String(body), Labels: &[]string{forms.NewInstanceLabel},
 	})
@@ -138,7 +143,9 @@ func TestInvalidFormIsAnsweredAndStartsNothing(t *testing.T) {
 		return len(cs) > 0
 	})
 	// opened + labeled deliveries arrive for the one issue; the answer is a single comment.
-	time.Sleep(time.Second)
+	if got := waitHandled(t, mark, is.GetNumber()); len(got) < 2 {
+		t.Fatalf("deliveries handled: %v, want opened and labeled", got)
+	}
 	if cs = botComments(t, is.GetNumber()); len(cs) != 1 {
 		t.Fatalf("want exactly one rejection comment, got %d", len(cs))
 	}
@@ -210,6 +217,7 @@ func TestEveryFormIsRoutedByItsLabel(t *testing.T) {
 	}
 
 	// Two request labels: one explanation, nothing started.
+	mark := deliveryMark(t)
 	two, _, err := gh.Issues.Create(ctx, devstack.SampleOwner, devstack.SampleRepo, &github.IssueRequest{
 		Title: github.String("Suspend and tear down?"), Body: github.String(suspend),
 		Labels: &[]string{forms.LabelOf(forms.OpSuspend), forms.LabelOf(forms.OpTeardown)},
@@ -221,7 +229,9 @@ func TestEveryFormIsRoutedByItsLabel(t *testing.T) {
 		cs = botComments(t, two.GetNumber())
 		return len(cs) > 0
 	})
-	time.Sleep(time.Second) // the remaining labeled deliveries
+	if got := waitHandled(t, mark, two.GetNumber()); len(got) < 3 {
+		t.Fatalf("deliveries handled: %v, want opened and a labeled per label", got)
+	}
 	if cs = botComments(t, two.GetNumber()); len(cs) != 1 || !strings.Contains(cs[0].GetBody(), "more than one request label") {
 		t.Fatalf("want one comment about the labels, got %d: %v", len(cs), cs)
 	}
@@ -283,5 +293,38 @@ func TestEditedIssueStartsAtMostOneOperation(t *testing.T) {
 	}
 	if _, err := tc.DescribeWorkflowExecution(ctx, workflows.InstanceWorkflowID(other), ""); err == nil {
 		t.Errorf("the slug edit started instance/%s", other)
+	}
+}
+
+// TestFormsFromOtherRepositoriesAreIgnored: the webhook hears of issues in every repository, but a
+// form filed outside the request repositories (a public one, another organisation's) starts
+// nothing and is not answered there: the hand-off would post the admin's email.
+func TestFormsFromOtherRepositoriesAreIgnored(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tc := temporalClient(t)
+	const slug = "e2e-foreign"
+	for _, repo := range [][2]string{{"sourcegraph", "sourcegraph"}, {"acme-corp", "customer"}} {
+		mark := deliveryMark(t)
+		is, _, err := stack.GitHubAs("alice").Issues.Create(ctx, repo[0], repo[1], &github.IssueRequest{
+			Title: github.String("New Cloud instance: " + slug), Body: github.String(devstack.SampleNewInstanceBody(slug)),
+			Labels: &[]string{forms.TeamLabel, forms.NewInstanceLabel},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := waitHandledIn(t, repo[0]+"/"+repo[1], mark, is.GetNumber()); len(got) < 2 {
+			t.Fatalf("%s/%s: deliveries handled %v, want opened and labeled", repo[0], repo[1], got)
+		}
+		cs, _, err := stack.GitHubAs("bob").Issues.ListComments(ctx, repo[0], repo[1], is.GetNumber(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) != 0 {
+			t.Errorf("%s/%s: the issue was answered: %q", repo[0], repo[1], cs[0].GetBody())
+		}
+	}
+	if _, err := tc.DescribeWorkflowExecution(ctx, workflows.InstanceWorkflowID(slug), ""); err == nil {
+		t.Fatal("a form from another repository started the instance workflow")
 	}
 }

@@ -337,7 +337,18 @@ func TestParkedStepRetriesAfterFaultCleared(t *testing.T) {
 		t.Errorf("AttentionReason %q", reason)
 	}
 
+	// The starter's gauge counts it from visibility, whatever other workflows wrote last.
+	var needing float64
+	eventually(t, 30*time.Second, "the starter's gauge to count the parked create", func() bool {
+		var ok bool
+		needing, ok = starterGauge(t, "starter_lifecycle_operations_needing_attention")
+		// Set only when every count (the SLA buckets too) was answered.
+		at, counted := starterGauge(t, "starter_lifecycle_visibility_counted_at")
+		return ok && needing >= 1 && counted && at > 0
+	})
+
 	// A conflicting request while the create is parked: one clear comment, nothing started.
+	suspendMark := deliveryMark(t)
 	suspend := fileIssue(t, "alice", forms.OpSuspend, "Suspend "+slug, suspendBody(slug))
 	var rejection string
 	eventually(t, 30*time.Second, "the conflict comment", func() bool {
@@ -368,6 +379,10 @@ func TestParkedStepRetriesAfterFaultCleared(t *testing.T) {
 	}
 	say(t, "carol", create.GetNumber(), "/retry")
 	waitState(t, tc, slug, workflows.StateActive, 2*time.Minute)
+	eventually(t, 30*time.Second, "the gauge to drop by the retried create", func() bool {
+		n, ok := starterGauge(t, "starter_lifecycle_operations_needing_attention")
+		return ok && n == needing-1
+	})
 	p, err := progressOf(t, tc, id)
 	if err != nil {
 		t.Fatal(err)
@@ -380,9 +395,97 @@ func TestParkedStepRetriesAfterFaultCleared(t *testing.T) {
 			t.Errorf("%s created %d times", k, c.Created)
 		}
 	}
-	// The rejected suspend stays rejected once the create is done: no late delivery revives it.
-	time.Sleep(3 * time.Second)
+	// The rejected suspend stays rejected once the create is done: every delivery of its issue
+	// was handled (rejected), so none is left to revive it.
+	if got := waitHandled(t, suspendMark, suspend.GetNumber()); len(got) < 2 {
+		t.Fatalf("deliveries of the suspend handled: %v", got)
+	}
 	if r, err := instance(t, tc, slug); err != nil || r.State != workflows.StateActive || len(r.History) != 1 {
 		t.Errorf("after the create: record %+v, %v; the rejected suspend must not have run", r, err)
 	}
+}
+
+// starterGauge reads an unlabelled gauge from the starter's /metrics.
+func starterGauge(t *testing.T, name string) (float64, bool) {
+	t.Helper()
+	resp, err := http.Get(stack.StarterURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err == nil {
+				return f, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// simDelivery is a webhook delivery as the simulated GitHub's log shows it.
+type simDelivery struct {
+	ID      int64           `json:"id"`
+	Event   string          `json:"event"`
+	Action  string          `json:"action"`
+	Repo    string          `json:"repo"`
+	Status  string          `json:"status"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// deliveryMark is the newest delivery in the simulated GitHub's log: the deliveries an action
+// causes come after it (they are logged before the API call that causes them returns).
+func deliveryMark(t *testing.T) int64 {
+	t.Helper()
+	var ds []simDelivery
+	simJSON(t, http.MethodGet, "/_sim/github/deliveries", nil, &ds)
+	var mark int64
+	for _, d := range ds {
+		mark = max(mark, d.ID)
+	}
+	return mark
+}
+
+// waitHandled waits until the starter has answered every delivery after mark about the issue (the
+// log shows none of them pending; the starter answers once it has handled one) and returns them as
+// "event.action", oldest first. A check that nothing else happened can run after it: nothing about
+// the issue is still on its way.
+func waitHandled(t *testing.T, mark int64, number int) []string {
+	t.Helper()
+	return waitHandledIn(t, devstack.SampleOwner+"/"+devstack.SampleRepo, mark, number)
+}
+
+// waitHandledIn is waitHandled for an issue of another repository ("owner/name").
+func waitHandledIn(t *testing.T, repo string, mark int64, number int) []string {
+	t.Helper()
+	var handled []string
+	eventually(t, time.Minute, fmt.Sprintf("the starter to answer the deliveries of issue #%d", number), func() bool {
+		var ds []simDelivery
+		simJSON(t, http.MethodGet, "/_sim/github/deliveries?repo="+repo, nil, &ds)
+		handled = handled[:0]
+		for _, d := range ds {
+			if d.ID <= mark || (d.Event != "issues" && d.Event != "issue_comment") {
+				continue
+			}
+			var full simDelivery
+			simJSON(t, http.MethodGet, fmt.Sprintf("/_sim/github/deliveries/%d", d.ID), nil, &full)
+			var p struct {
+				Issue struct{ Number int } `json:"issue"`
+			}
+			if err := json.Unmarshal(full.Payload, &p); err != nil {
+				t.Fatal(err)
+			}
+			if p.Issue.Number != number {
+				continue
+			}
+			if full.Status == "pending" {
+				return false
+			}
+			handled = append(handled, d.Event+"."+d.Action)
+		}
+		return len(handled) > 0
+	})
+	return handled
 }

@@ -194,14 +194,19 @@ func getRelease(ctx workflow.Context, summary, version string) (activities.Relea
 }
 
 // publishedRelease is the release of version if it is published; otherwise why not (unknown,
-// unreachable, or still a draft), for a rejection.
-func publishedRelease(ctx workflow.Context, summary, version string) (activities.ReleaseResult, string) {
+// unreachable, or still a draft), for a rejection, and the error behind it, for the log and the
+// run's details.
+func publishedRelease(ctx workflow.Context, summary, version string) (activities.ReleaseResult, string, error) {
 	rel, err := getRelease(ctx, summary, version)
+	repo := requestSettings(ctx).ReleaseRepo
 	switch {
+	case errorType(err) == activities.ErrNotFound:
+		return rel, fmt.Sprintf("version %s has no release in %s: check the version (written without the `v`, see https://github.com/%s/releases), "+
+			"or ask again once the release is published", version, repo, repo), err
 	case err != nil:
-		return rel, errorMessage(err)
+		return rel, fmt.Sprintf("could not confirm that release %s exists: %s; ask again once GitHub answers", version, failureText("GitHub", err)), err
 	case rel.Draft:
-		return rel, fmt.Sprintf("release %s of %s is still a draft: publish it first", rel.Tag, requestSettings(ctx).ReleaseRepo)
+		return rel, fmt.Sprintf("release %s of %s is still a draft: publish it first", rel.Tag, repo), nil
 	}
-	return rel, ""
+	return rel, "", nil
 }

@@ -226,7 +226,10 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 	}
 	o.in.Instance.Domain = host
 	o.in.Instance.Version = version
-	if reason := createValidate(ctx, inst, form, version); reason != "" {
+	if reason, cause := createValidate(ctx, inst, form, version); reason != "" {
+		if cause != nil {
+			o.runner.noteCause(ctx, "the pre-checks", cause)
+		}
 		return o.reject(ctx, reason), nil
 	}
 	o.runner.SetFact("Sourcegraph version", version)
@@ -252,16 +255,16 @@ func createVersion(in OperationInput) string {
 	return in.Request.Settings.LatestVersion
 }
 
-// createValidate checks the request before anything is changed (docs/design.md invariant
-// 9). It returns the rejection reason, naming the field and the fix, or "" when the request can
-// go ahead.
-func createValidate(ctx workflow.Context, inst Instance, form *forms.NewInstance, version string) string {
+// createValidate checks the request before anything is changed (docs/design.md invariant 9). It
+// returns the rejection reason, naming the field and the fix, or "" when the request can go ahead,
+// and the error behind the reason, if a call failed (for the log and the run's details).
+func createValidate(ctx workflow.Context, inst Instance, form *forms.NewInstance, version string) (string, error) {
 	if form == nil {
-		return "the request carries no new-instance form; file the request with the new-instance issue template"
+		return "the request carries no new-instance form; file the request with the new-instance issue template", nil
 	}
 	if version == "" {
 		return (&spec.FieldError{Field: forms.FieldVersion,
-			Fix: "the form leaves it empty and no latest tested version is configured (LIFECYCLE_LATEST_VERSION); fill in the version"}).Error()
+			Fix: "the form leaves it empty and no latest tested version is configured (LIFECYCLE_LATEST_VERSION); fill in the version"}).Error(), nil
 	}
 	// The starter validated the form already; these run again because a wrong region or domain
 	// cannot be fixed after creation.
@@ -272,10 +275,10 @@ func createValidate(ctx workflow.Context, inst Instance, form *forms.NewInstance
 		spec.ValidateRegion(forms.FieldRegion, inst.Region),
 		spec.ValidateSize(forms.FieldSize, inst.Size),
 		spec.ValidateInstanceType(forms.FieldType, inst.Type),
-		spec.ValidateCIDRs(forms.FieldAllowlist, form.IPAllowlist),
+		allowlistError(ctx, forms.FieldAllowlist, form.IPAllowlist),
 	} {
 		if err != nil {
-			return err.Error()
+			return err.Error(), nil
 		}
 	}
 
@@ -288,31 +291,31 @@ func createValidate(ctx workflow.Context, inst Instance, form *forms.NewInstance
 	case errors.As(err, &app) && app.Type() == activities.ErrNotFound:
 		repo := requestSettings(ctx).ReleaseRepo
 		return (&spec.FieldError{Field: forms.FieldVersion, Value: version,
-			Fix: "has no release in " + repo + " (" + oneLine(app.Error()) + "); choose a released version (https://github.com/" + repo + "/releases), written without the `v`"}).Error()
+			Fix: "has no release in " + repo + "; choose a released version (https://github.com/" + repo + "/releases), written without the `v`"}).Error(), err
 	case err != nil:
-		return fmt.Sprintf("%s `%s`: could not confirm the release exists: %s; file the request again once GitHub answers",
-			forms.FieldVersion, version, oneLine(errorMessage(err)))
+		return fmt.Sprintf("%s `%s`: could not confirm the release exists: %s. File the request again once GitHub answers",
+			forms.FieldVersion, version, failureText("GitHub", err)), err
 	}
 
 	// Slug and domain must be free across the fleet.
 	fleet, err := listFleet(ctx, "List the fleet: are the slug and domain free?")
 	if err != nil {
-		return fmt.Sprintf("could not list the fleet to check that slug `%s` and domain `%s` are free: %s; file the request again once the config repo answers",
-			inst.Slug, inst.Domain, oneLine(errorMessage(err)))
+		return fmt.Sprintf("could not list the fleet to check that slug `%s` and domain `%s` are free: %s. File the request again once it answers",
+			inst.Slug, inst.Domain, failureText("the config repo", err)), err
 	}
 	for _, e := range fleet {
 		if e.Slug == inst.Slug {
 			return (&spec.FieldError{Field: forms.FieldSlug, Value: inst.Slug,
-				Fix: "already has a config.yaml in the config repo (the instance exists); choose another slug"}).Error()
+				Fix: "already has a config.yaml in the config repo (the instance exists); choose another slug"}).Error(), nil
 		}
 	}
 	for _, e := range fleet {
 		if e.Domain != "" && strings.EqualFold(e.Domain, inst.Domain) {
 			return (&spec.FieldError{Field: forms.FieldDomain, Value: inst.Domain,
-				Fix: fmt.Sprintf("is already used by instance `%s`; choose another domain", e.Slug)}).Error()
+				Fix: fmt.Sprintf("is already used by instance `%s`; choose another domain", e.Slug)}).Error(), nil
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // createConfig is the new instance's config.yaml. Alerting stays off until the instance has

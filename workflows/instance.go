@@ -209,6 +209,20 @@ func (e *entity) checkState(req OperationRequest) error {
 		return fmt.Errorf("instance `%s` was torn down on %s (%s); file a new-instance request to create it again",
 			slug, formatTime(last.EndedAt), issueText(last.Issue))
 	}
+	if cur := e.rec.Current; cur != nil && req.Operation == forms.OpCreate {
+		// The slug is taken whatever the running operation: waiting for it would only end in
+		// "already exists", so the answer names the request that holds the slug.
+		if cur.Operation != forms.OpCreate {
+			return fmt.Errorf("instance `%s` already exists (%s); choose another slug", slug, st)
+		}
+		run := "`" + cur.WorkflowID + "`"
+		if u := req.Settings.RunURL(cur.WorkflowID); u != "" {
+			run = "[" + cur.WorkflowID + "](" + u + ")"
+		}
+		return fmt.Errorf("Another request for `%s` is running: the create requested by @%s on %s (%s). "+
+			"If this issue asks for the same instance, follow that request; for a different instance, choose another slug by editing this issue",
+			slug, cur.Requester, issueText(cur.Issue), run)
+	}
 	if cur := e.rec.Current; cur != nil {
 		return fmt.Errorf("`%s` cannot start: `%s` is running for `%s` (requested by @%s on %s, workflow `%s`). "+
 			"One operation runs at a time: file the request again when it has finished", req.Operation, cur.Operation, slug, cur.Requester,
@@ -264,7 +278,9 @@ func (e *entity) accept(ctx workflow.Context, req OperationRequest) (RequestAcce
 	}
 	e.rec.Settings = req.Settings
 	if req.Operation == forms.OpExtendTrial {
-		return e.extendTrial(ctx, req), nil
+		res := e.extendTrial(ctx, req)
+		res.RequestID = req.RequestID
+		return res, nil
 	}
 	if req.Operation == forms.OpCreate {
 		ni := req.Create
@@ -279,7 +295,8 @@ func (e *entity) accept(ctx workflow.Context, req OperationRequest) (RequestAcce
 	if err != nil {
 		return RequestAccepted{}, err
 	}
-	return RequestAccepted{WorkflowID: id, Message: fmt.Sprintf("%s of `%s` started: workflow %s", req.Operation, req.Slug, id)}, nil
+	return RequestAccepted{WorkflowID: id, Message: fmt.Sprintf("%s of `%s` started: workflow %s", req.Operation, req.Slug, id),
+		RequestID: req.RequestID}, nil
 }
 
 // transitional is the state an instance is in while an operation runs.

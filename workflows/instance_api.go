@@ -161,6 +161,10 @@ type OperationRequest struct {
 	// after a refusal or a rollback); 0 and 1 are the first. It keeps each attempt's workflow ID
 	// apart.
 	Attempt int `json:"attempt,omitempty"`
+	// RequestID is unique to one hand-over of the request (the starter makes one per delivery). The
+	// answer echoes it; Temporal answers a repeated Update ID with the first answer, so a sender
+	// seeing another ID knows its delivery repeated a request already started.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // inRollout reports whether a fleet rollout asked for this request.
@@ -170,6 +174,8 @@ func (r OperationRequest) inRollout() bool { return r.Upgrade != nil && r.Upgrad
 type RequestAccepted struct {
 	WorkflowID string `json:"workflowId"`
 	Message    string `json:"message"`
+	// RequestID is the accepted request's (OperationRequest.RequestID).
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // Instance is the instance as its operations need it: what was declared at create, kept by the

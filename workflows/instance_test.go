@@ -181,7 +181,9 @@ func wantState(t *testing.T, r InstanceRecord, want InstanceState) {
 
 func TestInstanceLifecycleRunsOneOperationAtATime(t *testing.T) {
 	h := newEntityTest(t)
-	create := h.request(time.Second, createReq(1, spec.Production))
+	first := createReq(1, spec.Production)
+	first.RequestID = "delivery-1"
+	create := h.request(time.Second, first)
 	h.at(time.Minute, func(r InstanceRecord) {
 		wantState(t, r, StateProvisioning)
 		if r.Current == nil || r.Current.WorkflowID != "create/acme/sourcegraph/customer/1" {
@@ -189,7 +191,9 @@ func TestInstanceLifecycleRunsOneOperationAtATime(t *testing.T) {
 		}
 	})
 	conflict := h.request(2*time.Minute, opReq(forms.OpSuspend, 2))
-	again := h.request(3*time.Minute, createReq(3, spec.Production))
+	againReq := createReq(3, spec.Production)
+	againReq.Settings.WebUI = "http://ui.test/namespaces/default/workflows"
+	again := h.request(3*time.Minute, againReq)
 	dup := h.request(4*time.Minute, createReq(1, spec.Production))
 	h.at(2*time.Hour, func(r InstanceRecord) { wantState(t, r, StateActive) })
 	existing := h.request(2*time.Hour, createReq(4, spec.Production))
@@ -210,12 +214,15 @@ func TestInstanceLifecycleRunsOneOperationAtATime(t *testing.T) {
 	h.at(8*time.Hour+time.Minute, func(r InstanceRecord) { wantState(t, r, StateTearingDown) })
 	r := h.run(0)
 
-	if _, ok := h.accepted[create]; !ok {
-		t.Fatalf("create not accepted: %v", h.rejected[create])
+	if a, ok := h.accepted[create]; !ok || a.RequestID != "delivery-1" {
+		t.Fatalf("create not accepted, or its answer does not echo its RequestID: %+v %v", a, h.rejected[create])
 	}
 	for id, want := range map[string]string{
-		conflict:        "`suspend` cannot start: `create` is running for `acme`",
-		again:           "`create` cannot start: `create` is running",
+		conflict: "`suspend` cannot start: `create` is running for `acme`",
+		// A second create of the slug while the first runs: what is true, with the other request's
+		// issue and run, not "file it again" (a refiled create would be told the instance exists).
+		again: "Another request for `acme` is running: the create requested by @alice on sourcegraph/customer#1 " +
+			"([create/acme/sourcegraph/customer/1](http://ui.test/namespaces/default/workflows/create%2Facme%2Fsourcegraph%2Fcustomer%2F1)).",
 		dup:             "sourcegraph/customer#1 already started create for `acme`",
 		existing:        "instance `acme` already exists (active)",
 		resume:          "`acme` is active, not suspended",
@@ -232,6 +239,9 @@ func TestInstanceLifecycleRunsOneOperationAtATime(t *testing.T) {
 		if h.dups[id] != (id == dup) {
 			t.Errorf("request %s: rejected as a duplicate: %v, want %v (%q)", id, h.dups[id], id == dup, h.rejected[id])
 		}
+	}
+	if got := h.rejected[again]; strings.Contains(got, "file the request again") {
+		t.Errorf("a concurrent create must not be told to file again: %q", got)
 	}
 	if _, ok := h.accepted[suspend]; !ok {
 		t.Errorf("suspend not accepted: %v", h.rejected[suspend])

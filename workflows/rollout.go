@@ -70,6 +70,8 @@ func FleetUpgrade(ctx workflow.Context, in RolloutInput) (RolloutState, error) {
 
 // rollout is the workflow's state and handlers.
 type rollout struct {
+	// cause is the error chain behind a rejection, for the run's details only.
+	cause       string
 	req         RolloutRequest
 	s           Settings
 	id          string
@@ -149,14 +151,18 @@ func (r *rollout) plan(ctx workflow.Context) bool {
 	if err := spec.ValidateVersion("version", target); err != nil {
 		return r.reject(ctx, err.Error())
 	}
-	rel, why := publishedRelease(ctx, "Look up release "+target, target)
+	rel, why, cause := publishedRelease(ctx, "Look up release "+target, target)
 	if why != "" {
+		if cause != nil {
+			r.cause = logCause(ctx, "the release lookup", cause)
+		}
 		return r.reject(ctx, why)
 	}
 	r.st.Release = rel.URL
 	fleet, err := listFleet(ctx, "List the fleet in the config repo")
 	if err != nil {
-		return r.reject(ctx, "could not list the fleet in the config repo: "+errorMessage(err))
+		r.cause = logCause(ctx, "listing the fleet", err)
+		return r.reject(ctx, "could not list the fleet: "+failureText("the config repo", err)+"; file the tracking issue again once it answers")
 	}
 	if v := srFleetVersion(fleet); v != "" && spec.CompareVersions(target, v) < 0 {
 		return r.reject(ctx, fmt.Sprintf("%s is older than %s, which customer instances already run: a rollout only moves forward", target, v))
@@ -381,7 +387,8 @@ func (r *rollout) request(ctx workflow.Context, in *RolloutInstance) func(workfl
 func (r *rollout) settle(ctx workflow.Context, in *RolloutInstance, res AskResult, err error) {
 	switch {
 	case err != nil:
-		in.Status, in.Error, in.EndedAt = UpgradeRejected, "could not ask the instance workflow: "+errorMessage(err), workflow.Now(ctx)
+		workflow.GetLogger(ctx).Warn("could not ask the instance workflow for its upgrade", "instance", in.Slug, "err", err)
+		in.Status, in.Error, in.EndedAt = UpgradeRejected, "could not ask the instance workflow (Temporal did not answer; the error is in the worker's log): `/retry "+in.Slug+"` asks again", workflow.Now(ctx)
 	case res.Gone:
 		// Torn down since the plan was made: nothing to upgrade, and it is not brought back.
 		in.Status, in.Error, in.EndedAt = UpgradeSkipped, "gone: "+res.Rejected, workflow.Now(ctx)
@@ -687,7 +694,7 @@ func (r *rollout) refresh(ctx workflow.Context) time.Time {
 // details. Failures to reach GitHub are logged: the next refresh tries again.
 func (r *rollout) publishNow(ctx workflow.Context) {
 	r.dirty, r.published = false, workflow.Now(ctx)
-	workflow.SetCurrentDetails(ctx, r.renderStatus(""))
+	workflow.SetCurrentDetails(ctx, r.renderStatus("")+causeDetails(r.cause))
 	is := r.req.Issue
 	attention := r.st.Phase == PhaseHalted || r.st.Phase == PhaseApproval
 	sas := []temporal.SearchAttributeUpdate{SAOperation.ValueSet(string(forms.OpUpgradeFleet)), SAIssue.ValueSet(is.String()),

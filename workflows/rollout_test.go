@@ -568,18 +568,25 @@ func TestRolloutDryRunAndRejections(t *testing.T) {
 	t.Run("unknown release", func(t *testing.T) {
 		h := newRolloutHarness(t)
 		h.fleet("5.9.0", mixedFleet())
-		h.f.fail("GetRelease")
+		h.f.mu.Lock()
+		h.f.fails["GetRelease"] = activities.Permanent(activities.ErrNotFound, "release v5.10.0 does not exist in sourcegraph/sourcegraph", "check the version",
+			errors.New("GET http://127.0.0.1:8090/api/v3/repos/sourcegraph/sourcegraph/releases/tags/v5.10.0: 404 Not Found []"))
+		h.f.mu.Unlock()
 		h.run(h.input(nil), time.Hour)
 		st := h.result()
-		if st.Phase != PhaseRejected || !strings.Contains(st.Reason, "GetRelease failed (injected)") || len(st.Waves) != 0 {
+		// A short reason and what to do; the error chain stays off the issue.
+		if st.Phase != PhaseRejected || !strings.Contains(st.Reason, "version 5.10.0 has no release in sourcegraph/sourcegraph: check the version") || len(st.Waves) != 0 {
 			t.Fatalf("phase %s (%s)", st.Phase, st.Reason)
 		}
 		if len(h.order()) != 0 || slices.Contains(h.f.names(false), "ListFleet") {
 			t.Fatalf("requested %v; activities %v", h.order(), h.f.names(false))
 		}
-		if c := h.f.comment("<!-- lifecycle:status:"); !strings.Contains(c, "rejected") || !strings.Contains(c, "GetRelease failed") {
+		c := h.f.comment("<!-- lifecycle:status:")
+		if !strings.Contains(c, "rejected") || !strings.Contains(c, "has no release in sourcegraph/sourcegraph") {
 			t.Fatalf("status comment %q", c)
 		}
+		noChain(t, "the status comment", c)
+		noChain(t, "the rollout's reason", st.Reason)
 	})
 	t.Run("downgrade", func(t *testing.T) {
 		h := newRolloutHarness(t)

@@ -171,11 +171,25 @@ func UpdateAllowlist(ctx workflow.Context, in OperationInput) (OperationResult, 
 	if len(want) == 0 {
 		return o.reject(ctx, "the allowlist is empty: that would open the instance to everyone; list at least one range"), nil
 	}
-	if err := spec.ValidateCIDRs("IP allowlist", want); err != nil {
+	if err := allowlistError(ctx, "IP allowlist", want); err != nil {
 		return o.reject(ctx, err.Error()), nil
 	}
 	o.runner.SetFact("New allowlist", soList(want))
 	return o.run(ctx, steps)
+}
+
+// allowlistError is why an allowlist is refused, nil if it is not. Refusing private and
+// non-routable ranges came after some workflows ran: the version marker is written only when such
+// a range is refused, so a history that accepted one replays as it ran, and others gain no event.
+func allowlistError(ctx workflow.Context, field string, cidrs []string) error {
+	if err := spec.ValidateCIDRs(field, cidrs); err != nil {
+		return err
+	}
+	if err := spec.ValidateAllowlist(field, cidrs); err != nil &&
+		workflow.GetVersion(ctx, "allowlist-public-ranges", workflow.DefaultVersion, 1) == 1 {
+		return err
+	}
+	return nil
 }
 
 // ConvertTrial makes a trial a production instance ("convert to paid"): the

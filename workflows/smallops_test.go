@@ -42,6 +42,22 @@ func TestAllowlistRejectsHostBits(t *testing.T) {
 	}
 }
 
+// A private range behind Cloudflare lets nobody in: the update is refused before anything changes.
+func TestAllowlistRejectsPrivateRanges(t *testing.T) {
+	env, f := tdEnv(t)
+	c := activeConfig("acme", spec.Production, "5.9.0")
+	c.Spec.IPAllowlist = []string{"203.0.113.0/24"}
+	f.putConfig(c)
+	env.ExecuteWorkflow("UpdateAllowlist", soAllowlistInput("198.51.100.0/24", "10.0.0.0/8"))
+	res := tdResult(t, env)
+	if res.Outcome != OutcomeRejected || !strings.Contains(res.Reason, "`10.0.0.0/8`: is a private range (RFC 1918)") {
+		t.Fatalf("outcome %s: %q", res.Outcome, res.Reason)
+	}
+	if got := f.names(false); len(got) != 0 {
+		t.Fatalf("a rejected allowlist changes nothing, ran %v", got)
+	}
+}
+
 func TestAllowlistUpdateWritesConfigThenCloudflare(t *testing.T) {
 	env, f := tdEnv(t)
 	c := activeConfig("acme", spec.Production, "5.9.0")

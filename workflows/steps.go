@@ -166,6 +166,8 @@ type Runner struct {
 	// pre-upgrade backups exist). restoring is set once it was chosen.
 	RestoreOffered func() bool
 	restoring      bool
+	// cause is the error chain behind a rejection, for the run's details only (noteCause).
+	cause string
 }
 
 // Restoring reports whether the operation is being aborted with a restore from backups.
@@ -324,7 +326,6 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	} else {
 		_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(true))
 	}
-	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge(metrics.StepsParked).Update(1)
 	workflow.GetLogger(ctx).Warn("step parked: waiting for an operator decision", "step", st.Name, "error", st.Error)
 	r.publish(ctx)
 
@@ -343,7 +344,6 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	} else {
 		_ = workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(false))
 	}
-	workflow.GetMetricsHandler(ctx).WithTags(r.metricsTags).Gauge(metrics.StepsParked).Update(0)
 	// Versioned: runs parked before this change replay without the extra status comment edit.
 	if d.Action == ActionRetry && workflow.GetVersion(ctx, "publish-on-retry", workflow.DefaultVersion, 1) == 1 {
 		// Say at once that the step runs again (a retried soak can take minutes), on the issue and
@@ -413,7 +413,7 @@ func (r *Runner) abort(ctx workflow.Context, steps []Step, failed int) error {
 
 // details shows the checklist in the Web UI (cheap: no history events).
 func (r *Runner) details(ctx workflow.Context) {
-	workflow.SetCurrentDetails(ctx, RenderProgress(r.p, ""))
+	workflow.SetCurrentDetails(ctx, RenderProgress(r.p, "")+causeDetails(r.cause))
 }
 
 // publish refreshes the Web UI details and the status comment.

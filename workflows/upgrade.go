@@ -148,7 +148,10 @@ func upgradeChecks(ctx workflow.Context, o *operation, up *UpgradeRequest, targe
 	}
 	if up.Rollout == "" {
 		// Alone, the version was not checked by a rollout: it must be a published release.
-		if _, why := publishedRelease(ctx, "Look up release "+target, target); why != "" {
+		if _, why, cause := publishedRelease(ctx, "Look up release "+target, target); why != "" {
+			if cause != nil {
+				o.runner.noteCause(ctx, "the release lookup", cause)
+			}
 			return "", why, nil
 		}
 	}
@@ -156,7 +159,8 @@ func upgradeChecks(ctx workflow.Context, o *operation, up *UpgradeRequest, targe
 		activities.ReadConfigInput{Slug: o.in.Instance.Slug})
 	switch {
 	case err != nil:
-		return "", "could not read config.yaml from the config repo: " + errorMessage(err), nil
+		o.runner.noteCause(ctx, "reading config.yaml", err)
+		return "", "could not read config.yaml: " + failureText("the config repo", err) + "; ask again once it answers", nil
 	case !rc.Found:
 		return "", fmt.Sprintf("`%s` has no config.yaml in the config repo (%s)", o.in.Instance.Slug, rc.Path), nil
 	}
@@ -175,7 +179,8 @@ func upgradeChecks(ctx workflow.Context, o *operation, up *UpgradeRequest, targe
 	}
 	p, err := executeLocal[activities.ProbeResult](ctx, Probe, "Health check before the upgrade", (*activities.Uptime).Probe, activities.ProbeInput{Host: host})
 	if err != nil {
-		return "", "could not probe " + host + ": " + errorMessage(err), nil
+		o.runner.noteCause(ctx, "the health check", err)
+		return "", "could not check that " + host + " is healthy before the upgrade (the probe failed); ask again once it answers", nil
 	}
 	if !p.Healthy {
 		return "", fmt.Sprintf("%s is not healthy before the upgrade (%s); an upgrade now would hide the cause. Fix it, then ask again", host, orDash(p.Error)), nil

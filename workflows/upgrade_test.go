@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -132,8 +133,14 @@ func TestUpgradeSkipsAndRejects(t *testing.T) {
 			"suspended"},
 		{"unhealthy", func(f *fakeCloud) { f.unhealthy = "GET /healthz: 503" }, nil,
 			"acme.sourcegraphcloud.com is not healthy before the upgrade (GET /healthz: 503)"},
-		{"unknown release", func(f *fakeCloud) { f.fail("GetRelease") }, nil,
-			"GetRelease failed (injected)"},
+		{"unknown release", func(f *fakeCloud) {
+			f.mu.Lock()
+			f.fails["GetRelease"] = activities.Permanent(activities.ErrNotFound, "release v5.10.0 does not exist in sourcegraph/sourcegraph", "check the version",
+				errors.New("GET http://127.0.0.1:8090/api/v3/repos/sourcegraph/sourcegraph/releases/tags/v5.10.0: 404 Not Found []"))
+			f.mu.Unlock()
+		}, nil, "version 5.10.0 has no release in sourcegraph/sourcegraph: check the version"},
+		{"GitHub down", func(f *fakeCloud) { f.fail("GetRelease") }, nil,
+			"could not confirm that release 5.10.0 exists: GitHub did not answer; ask again once GitHub answers"},
 		{"not a version", nil, func(u *UpgradeRequest) { u.Version = "latest" }, "latest"},
 		{"no config.yaml", func(f *fakeCloud) { f.mu.Lock(); delete(f.configs, "acme"); f.mu.Unlock() }, nil,
 			"has no config.yaml"},
@@ -149,6 +156,7 @@ func TestUpgradeSkipsAndRejects(t *testing.T) {
 			if res.Outcome != OutcomeRejected || !strings.Contains(res.Reason, tc.reason) {
 				t.Fatalf("result %s %q, want rejected with %q", res.Outcome, res.Reason, tc.reason)
 			}
+			noChain(t, "the rejection", res.Reason)
 			for _, n := range f.names(false) {
 				if n != "ReadInstanceConfig" && n != "Probe" {
 					t.Fatalf("a refused upgrade must change nothing; it ran %v", f.names(false))

@@ -182,7 +182,7 @@ func (c *checker) cidrs(label string, required bool) []string {
 			c.fail(label, item, "must be an IPv4 or IPv6 range in CIDR notation, e.g. `203.0.113.0/24`")
 			continue
 		}
-		if err := spec.ValidateCIDR(label, item); err != nil {
+		if err := spec.ValidatePublicCIDR(label, item); err != nil {
 			c.add(err)
 			continue
 		}

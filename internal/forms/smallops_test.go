@@ -39,6 +39,8 @@ func TestParseAllowlistUpdate(t *testing.T) {
 		formCase{name: "every bad range is reported", body: set(t, allowlistBody, FieldAllowlist, "203.0.113.7/24\n198.51.100.16/28\n10.1.2.3\noffice VPN\n0.0.0.0/0"),
 			errs: []string{"`203.0.113.7/24`", "`203.0.113.0/24`", "`10.1.2.3`: is an address, not a range; write `10.1.2.3/32`",
 				"`office VPN`: must be an IPv4 or IPv6 range", "`0.0.0.0/0`: would allow the whole internet"}, n: 4},
+		formCase{name: "private and non-routable ranges are refused", body: set(t, allowlistBody, FieldAllowlist, "203.0.113.0/24\n10.0.0.0/8\n100.64.0.0/10\nfd00::/8"),
+			errs: []string{"IP allowlist `10.0.0.0/8`: is a private range (RFC 1918)", "`100.64.0.0/10`: is shared address space (RFC 6598)", "`fd00::/8`: is an IPv6 unique-local range"}, n: 3},
 		formCase{name: "duplicates, also across notations", body: set(t, allowlistBody, FieldAllowlist, "2001:db8::/32\n2001:DB8::/32"),
 			errs: []string{"IP allowlist `2001:DB8::/32`: is listed twice"}, n: 1},
 		formCase{name: "annotated range", body: set(t, allowlistBody, FieldAllowlist, "203.0.113.0/24 (London office)"),

@@ -19,13 +19,19 @@ import (
 const (
 	OperationsStarted   = "lifecycle_operations_started"   // tag operation
 	OperationsCompleted = "lifecycle_operations_completed" // tags operation, outcome (succeeded|aborted|failed)
-	StepsParked         = "lifecycle_steps_parked"         // gauge, tag operation
 	StepDuration        = "lifecycle_step_duration"        // timer, tags operation, step
 	SLAWarnings         = "lifecycle_sla_warnings"         // tag operation
 	SLABreaches         = "lifecycle_sla_breaches"         // tag operation
 	WebhooksReceived    = "lifecycle_webhooks_received"    // tags event, outcome
 	RolloutHalts        = "lifecycle_rollout_halts"        // fleet rollouts halted by failures
 	RolloutUpgrades     = "lifecycle_rollout_upgrades"     // tag status: instance upgrades ended in a rollout
+
+	// Gauges the starter counts in Temporal's visibility (not written by workflows, where the last
+	// writer would win): open workflows with NeedsAttention, open operations by the time left to
+	// their SLA deadline (tag sla_left), and when they were last counted (Unix seconds).
+	OperationsNeedingAttention = "lifecycle_operations_needing_attention"
+	OpenOperations             = "lifecycle_open_operations"
+	VisibilityCountedAt        = "lifecycle_visibility_counted_at"
 )
 
 // Registry is a Prometheus registry fed by a tally scope.

@@ -89,6 +89,49 @@ func ValidateCIDR(field, c string) error {
 	return nil
 }
 
+// nonPublic are the ranges an IP allowlist refuses. Cloudflare sees only the public address a
+// request comes from, so a private or non-routable range matches nobody and locks every user out.
+var nonPublic = []struct {
+	prefix netip.Prefix
+	what   string
+}{
+	{netip.MustParsePrefix("10.0.0.0/8"), "a private range (RFC 1918)"},
+	{netip.MustParsePrefix("172.16.0.0/12"), "a private range (RFC 1918)"},
+	{netip.MustParsePrefix("192.168.0.0/16"), "a private range (RFC 1918)"},
+	{netip.MustParsePrefix("100.64.0.0/10"), "shared address space (RFC 6598) for carrier-grade NAT"},
+	{netip.MustParsePrefix("127.0.0.0/8"), "a loopback range"},
+	{netip.MustParsePrefix("::1/128"), "the IPv6 loopback address"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "a link-local range"},
+	{netip.MustParsePrefix("fe80::/10"), "an IPv6 link-local range"},
+	{netip.MustParsePrefix("fc00::/7"), "an IPv6 unique-local range"},
+}
+
+// ValidatePublicCIDR checks c as ValidateCIDR does and refuses a range that is, or contains,
+// a private or non-routable one.
+func ValidatePublicCIDR(field, c string) error {
+	if err := ValidateCIDR(field, c); err != nil {
+		return err
+	}
+	p := netip.MustParsePrefix(c)
+	for _, np := range nonPublic {
+		if np.prefix.Addr().Is4() == p.Addr().Is4() && p.Overlaps(np.prefix) {
+			return &FieldError{field, c, "is " + np.what + ": the instance is behind Cloudflare, which sees only the public address a user " +
+				"connects from, so this range would let nobody in. Ask the customer for the public ranges of their office or VPN egress"}
+		}
+	}
+	return nil
+}
+
+// ValidateAllowlist checks an instance's IP allowlist as requested: public ranges, no duplicates.
+func ValidateAllowlist(field string, cidrs []string) error {
+	for _, c := range cidrs {
+		if err := ValidatePublicCIDR(field, c); err != nil {
+			return err
+		}
+	}
+	return ValidateCIDRs(field, cidrs)
+}
+
 // ValidateCIDRs checks each range and rejects duplicates.
 func ValidateCIDRs(field string, cidrs []string) error {
 	seen := map[string]bool{}

@@ -193,6 +193,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"start", "extend-trial", "acme", "-days", "45", "-reason", "x", "-issue", "9"}, []string{"-days 45", "1 to 30 days"}},
 		{[]string{"start", "enable-telemetry", "acme", "-issue", "9"}, []string{"enable-telemetry needs -customer-agreed"}},
 		{[]string{"start", "update-ip-allowlist", "acme", "-allowlist", "10.0.0.1/8", "-confirmed", "-issue", "9"}, []string{"network address for /8 is `10.0.0.0/8`"}},
+		{[]string{"start", "update-ip-allowlist", "acme", "-allowlist", "203.0.113.0/24,192.168.0.0/16", "-confirmed", "-issue", "9"}, []string{"-allowlist `192.168.0.0/16`: is a private range (RFC 1918)", "Cloudflare"}},
 		{[]string{"start", "create", "acme", "-customer", "A", "-type", "trial", "-admin-email", "nobody", "-version", "5.10.0", "-issue", "9"}, []string{"-admin-email `nobody`"}},
 		{[]string{"start", "create", "acme", "-customer", "A", "-type", "trial", "-admin-email", "a@b.co", "-issue", "9"}, []string{"create needs -version"}},
 		{[]string{"rollout"}, []string{"mi rollout <issue-number>"}},

@@ -235,7 +235,7 @@ func buildRequest(o startOptions, settings workflows.Settings, now time.Time) (w
 	var cidrs []string
 	if o.Allowlist != "" {
 		cidrs = forms.ParseList(o.Allowlist)
-		if err := spec.ValidateCIDRs("-allowlist", cidrs); err != nil {
+		if err := spec.ValidateAllowlist("-allowlist", cidrs); err != nil {
 			return bad(err)
 		}
 	}
