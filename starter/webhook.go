@@ -244,8 +244,9 @@ func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref wo
 			StaticSummary:         fmt.Sprintf("instance `%s` (%s)", slug, ni.Domain),
 			StaticDetails:         fmt.Sprintf("Lifecycle of instance `%s`: %s, %s, %s. Created from %s.", slug, ni.Type, ni.Region, ni.Size, ref),
 			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SAInstanceSlug.ValueSet(slug),
-				workflows.SAInstanceType.ValueSet(string(ni.Type)), workflows.SAIssue.ValueSet(ref.String())),
-		}, workflows.InstanceLifecycle, workflows.InstanceInput{Record: workflows.InstanceRecord{Instance: workflows.Instance{Slug: slug}}})
+				workflows.SAInstanceType.ValueSet(string(ni.Type)), workflows.SAIssue.ValueSet(ref.String()),
+				workflows.SARevision.ValueSet(workflows.CurrentRevision)),
+		}, workflows.InstanceLifecycle, workflows.InstanceInput{Record: workflows.InstanceRecord{Instance: workflows.Instance{Slug: slug}}, Revision: workflows.CurrentRevision})
 		handle, err = h.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{StartWorkflowOperation: start, UpdateOptions: upd})
 	} else {
 		handle, err = h.temporal.UpdateWorkflow(ctx, upd)
@@ -337,7 +338,8 @@ func rolloutStart(ref workflows.IssueRef, is *github.Issue, up forms.UpgradeTrac
 		StaticDetails: fmt.Sprintf("Fleet rollout of Sourcegraph %s, tracked on %s: %s.",
 			up.Version, ref, strings.Join(how, ", ")),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SAOperation.ValueSet(string(forms.OpUpgradeFleet)), workflows.SAIssue.ValueSet(ref.String())),
+			workflows.SAOperation.ValueSet(string(forms.OpUpgradeFleet)), workflows.SAIssue.ValueSet(ref.String()),
+			workflows.SARevision.ValueSet(workflows.CurrentRevision)),
 	}
 	in := workflows.RolloutInput{Request: workflows.RolloutRequest{
 		Issue:       ref,

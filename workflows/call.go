@@ -77,10 +77,13 @@ type settingsKey struct{}
 type revisionKey struct{}
 
 // Revisions number the changes to how workflows make their calls. A workflow takes the revision it
-// was started with from its input (set by whoever starts it: the starter, the instance workflow,
-// continue-as-new) and keeps it for its whole run, so a run started before a change replays the
-// calls it made; it costs no history event, unlike workflow.GetVersion's marker and search
-// attribute, which every one of a fleet's upgrades would pay.
+// was started with from its input's Revision field (set by whoever starts it: the starter, mi, the
+// instance workflow, the rollout, continue-as-new), publishes it as the LifecycleRevision search
+// attribute, and keeps it for its whole run, so a run started before a change replays the calls it
+// made, and `LifecycleRevision < N` lists the runs that still need the code of revisions below N.
+// It costs no history event, unlike workflow.GetVersion's marker and search attribute, which every
+// one of a fleet's upgrades would pay. An input without the field is a run started before the
+// field existed: revision 0, the oldest path, which is what those runs took.
 const (
 	// RevisionLocalActivities: quick calls (config reads, probes, comments and tracking-issue
 	// edits, a rollout's requests) are local activities, a rollout asks for a wave's upgrades all
@@ -89,8 +92,17 @@ const (
 	// RevisionHistoryBudget: a rollout's byte cap counts the state its continue-as-new carries,
 	// which lands in the run's last event (issue 8).
 	RevisionHistoryBudget = 2
+	// RevisionUndoFailedStep (issue 19): an abort also undoes the step that failed (it may have
+	// done half its work); the instance workflow records a trial reminder only when it was posted
+	// and says why it suspended an expired trial.
+	RevisionUndoFailedStep = 3
 	// CurrentRevision is what new workflows are started with.
-	CurrentRevision = RevisionHistoryBudget
+	CurrentRevision = RevisionUndoFailedStep
+	// OldestRevision is the oldest revision whose code is kept: runs started with it may still
+	// be open. The replay test needs a recorded history of every revision from here to
+	// CurrentRevision; raise it (and delete the code paths below it) once
+	// `LifecycleRevision < N` lists no open run.
+	OldestRevision = 0
 )
 
 // withOperation makes an operation's settings and revision reach every call below ctx.
@@ -98,12 +110,20 @@ func withOperation(ctx workflow.Context, in OperationInput) workflow.Context {
 	return withRevision(withSettings(ctx, in.Request.Settings), in.Revision)
 }
 
+// withRevision puts the run's revision (its input's Revision) on ctx; every workflow calls it
+// first.
 func withRevision(ctx workflow.Context, rev int) workflow.Context {
 	return workflow.WithValue(ctx, revisionKey{}, rev)
 }
 
+// revision is the run's revision. A context without one is a bug (a workflow that did not call
+// withRevision), not the oldest path: it panics, which fails the workflow task and shows in the
+// worker's log, rather than silently taking old code.
 func revision(ctx workflow.Context) int {
-	rev, _ := ctx.Value(revisionKey{}).(int)
+	rev, ok := ctx.Value(revisionKey{}).(int)
+	if !ok {
+		panic("workflows: the run's revision is not on ctx: call withRevision with the input's Revision at the workflow's start")
+	}
 	return rev
 }
 

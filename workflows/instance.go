@@ -48,7 +48,8 @@ const (
 // trial and backup-retention clocks, and continues as new when Temporal suggests it. After a
 // teardown it ends; its result is the tombstone.
 func InstanceLifecycle(ctx workflow.Context, in InstanceInput) (InstanceRecord, error) {
-	e := &entity{rec: in.Record}
+	ctx = withRevision(ctx, in.Revision)
+	e := &entity{rec: in.Record, rev: in.Revision}
 	if e.rec.Instance.Slug == "" {
 		e.rec.Instance.Slug = strings.TrimPrefix(workflow.GetInfo(ctx).WorkflowExecution.ID, "instance/")
 	}
@@ -71,7 +72,7 @@ func InstanceLifecycle(ctx workflow.Context, in InstanceInput) (InstanceRecord, 
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return e.rec, err
 			}
-			return e.rec, workflow.NewContinueAsNewError(ctx, InstanceLifecycle, InstanceInput{Record: e.rec})
+			return e.rec, workflow.NewContinueAsNewError(ctx, InstanceLifecycle, InstanceInput{Record: e.rec, Revision: CurrentRevision})
 		}
 		wake := e.nextEvent()
 		if e.rec.State == StateNone && e.rec.Current == nil && len(e.rec.History) == 0 {
@@ -90,6 +91,8 @@ func InstanceLifecycle(ctx workflow.Context, in InstanceInput) (InstanceRecord, 
 // entity is the instance workflow's state and handlers.
 type entity struct {
 	rec InstanceRecord
+	// rev is the run's revision (InstanceInput.Revision).
+	rev int
 	// prevState is the state to return to when the running operation does not succeed.
 	prevState InstanceState
 	// The running child's result, set by the coroutine that waits for it.
@@ -218,7 +221,7 @@ func (e *entity) start(ctx workflow.Context, req OperationRequest, key string) (
 	}
 	e.publish(ctx)
 	sas := []temporal.SearchAttributeUpdate{SAInstanceSlug.ValueSet(inst.Slug), SAOperation.ValueSet(string(req.Operation)),
-		SAInstanceType.ValueSet(string(inst.Type)), SANeedsAttention.ValueSet(false)}
+		SAInstanceType.ValueSet(string(inst.Type)), SANeedsAttention.ValueSet(false), SARevision.ValueSet(CurrentRevision)}
 	if req.Issue != nil {
 		sas = append(sas, SAIssue.ValueSet(req.Issue.String()))
 	}
@@ -481,7 +484,7 @@ func (e *entity) publish(ctx workflow.Context) {
 		op = string(r.Current.Operation)
 	}
 	sas := []temporal.SearchAttributeUpdate{SAInstanceSlug.ValueSet(r.Instance.Slug), SAInstanceState.ValueSet(string(r.State)),
-		SAOperation.ValueSet(op), SANeedsAttention.ValueSet(r.NeedsAttention)}
+		SAOperation.ValueSet(op), SANeedsAttention.ValueSet(r.NeedsAttention), SARevision.ValueSet(int64(e.rev))}
 	if r.Instance.Type != "" {
 		sas = append(sas, SAInstanceType.ValueSet(string(r.Instance.Type)))
 	}

@@ -227,6 +227,9 @@ type BackupRecord struct {
 // InstanceInput starts (or continues) the entity workflow.
 type InstanceInput struct {
 	Record InstanceRecord `json:"record"`
+	// Revision is how the run makes its calls (CurrentRevision when started or continued; absent
+	// in runs started before the field existed, which took revision 0's path).
+	Revision int `json:"revision,omitempty"`
 }
 
 // Outcome is how an operation ended.

@@ -25,6 +25,10 @@ type entityTest struct {
 	f        *fakeCloud
 	outcomes map[string]Outcome // child workflow type → outcome (default succeeded)
 	started  []string           // child workflow IDs, in start order
+	// revisions are the children's input revisions and LifecycleRevision search attributes.
+	revisions, revisionSAs []int64
+	// rev is the entity's input revision (CurrentRevision, as the starter sends).
+	rev int
 	rejected map[string]string  // update ID → rejection
 	accepted map[string]RequestAccepted
 	ids      []string
@@ -34,7 +38,7 @@ func newEntityTest(t *testing.T) *entityTest {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
-	h := &entityTest{t: t, env: env, f: newFakeCloud(), outcomes: map[string]Outcome{}, rejected: map[string]string{}, accepted: map[string]RequestAccepted{}}
+	h := &entityTest{t: t, env: env, f: newFakeCloud(), outcomes: map[string]Outcome{}, rejected: map[string]string{}, accepted: map[string]RequestAccepted{}, rev: CurrentRevision}
 	h.f.register(env)
 	env.RegisterWorkflow(InstanceLifecycle)
 	for _, name := range []string{"Create", "Suspend", "Resume", "Teardown", "ConvertTrial", "UpdateAllowlist", "ReloadFrontend", "SetTelemetry"} {
@@ -47,6 +51,8 @@ func newEntityTest(t *testing.T) *entityTest {
 func (h *entityTest) standIn(name string) func(workflow.Context, OperationInput) (OperationResult, error) {
 	return func(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		h.started = append(h.started, workflow.GetInfo(ctx).WorkflowExecution.ID)
+		sa, _ := workflow.GetTypedSearchAttributes(ctx).GetInt64(SARevision)
+		h.revisions, h.revisionSAs = append(h.revisions, int64(in.Revision)), append(h.revisionSAs, sa)
 		if err := workflow.Sleep(ctx, time.Hour); err != nil {
 			return OperationResult{}, err
 		}
@@ -145,7 +151,7 @@ func (h *entityTest) run(stop time.Duration) InstanceRecord {
 	if stop > 0 {
 		h.env.RegisterDelayedCallback(h.env.CancelWorkflow, stop)
 	}
-	h.env.ExecuteWorkflow(InstanceLifecycle, InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: "acme"}}})
+	h.env.ExecuteWorkflow(InstanceLifecycle, InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: "acme"}}, Revision: h.rev})
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("entity workflow did not complete")
 	}
@@ -373,6 +379,8 @@ func TestInstanceLifecycleUpgradesOnlyAnActiveInstance(t *testing.T) {
 	var asked []UpgradeRequest
 	h.env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		h.started = append(h.started, workflow.GetInfo(ctx).WorkflowExecution.ID)
+		sa, _ := workflow.GetTypedSearchAttributes(ctx).GetInt64(SARevision)
+		h.revisions, h.revisionSAs = append(h.revisions, int64(in.Revision)), append(h.revisionSAs, sa)
 		asked = append(asked, *in.Request.Upgrade)
 		if err := workflow.Sleep(ctx, time.Hour); err != nil {
 			return OperationResult{}, err
@@ -430,5 +438,42 @@ func TestInstanceLifecycleUpgradesOnlyAnActiveInstance(t *testing.T) {
 	}
 	if want := []string{"create/acme/sourcegraph/customer/1", "upgrade/acme/sourcegraph/customer/2", "suspend/acme/sourcegraph/customer/4"}; strings.Join(h.started, " ") != strings.Join(want, " ") {
 		t.Errorf("operations %v, want %v", h.started, want)
+	}
+}
+
+// Every operation runs at the current revision, and says so in its LifecycleRevision search
+// attribute, so `LifecycleRevision < N` finds the runs that still need old code.
+func TestOperationsRunAtTheCurrentRevisionAndPublishIt(t *testing.T) {
+	h := newEntityTest(t)
+	h.request(time.Second, createReq(1, spec.Production))
+	h.request(2*time.Hour, opReq(forms.OpSuspend, 2))
+	h.run(4 * time.Hour)
+	if len(h.started) != 2 {
+		t.Fatalf("operations %v", h.started)
+	}
+	for i := range h.started {
+		if h.revisions[i] != CurrentRevision || h.revisionSAs[i] != CurrentRevision {
+			t.Errorf("%s: input revision %d, LifecycleRevision %d; want %d", h.started[i], h.revisions[i], h.revisionSAs[i], CurrentRevision)
+		}
+	}
+}
+
+// revisionless reads the revision without having put it on ctx.
+func revisionless(ctx workflow.Context) (int, error) { return revision(ctx), nil }
+
+// A workflow that forgot withRevision must not silently take the oldest path.
+func TestRevisionMissingFromCtxIsAnError(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(revisionless)
+	env.ExecuteWorkflow(revisionless)
+	var rev int
+	err := env.GetWorkflowError()
+	if err == nil {
+		_ = env.GetWorkflowResult(&rev)
+		t.Fatalf("revision(ctx) without withRevision returned %d, want a failure", rev)
+	}
+	if !strings.Contains(err.Error(), "withRevision") {
+		t.Errorf("error %v does not say what to do", err)
 	}
 }

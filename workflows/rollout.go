@@ -369,7 +369,7 @@ func (r *rollout) request(ctx workflow.Context, in *RolloutInstance) func(workfl
 	in.Attempt = max(in.Attempt, 1)
 	req.Attempt = in.Attempt
 	adopt := InstanceInput{Record: InstanceRecord{State: StateActive, Settings: r.req.Settings,
-		Instance: Instance{Slug: in.Slug, Type: in.Type, Domain: cmp.Or(in.Domain, spec.DefaultDomain(in.Slug)), Region: in.Region, Size: in.Size, Version: in.From}}}
+		Instance: Instance{Slug: in.Slug, Type: in.Type, Domain: cmp.Or(in.Domain, spec.DefaultDomain(in.Slug)), Region: in.Region, Size: in.Size, Version: in.From}}, Revision: CurrentRevision}
 	// encoding/json is deterministic here (struct fields in order, map keys sorted); workflowcheck
 	// cannot tell, as it flags the reflection inside.
 	arg, _ := json.Marshal(req)     //workflowcheck:ignore
@@ -694,7 +694,7 @@ func (r *rollout) publishNow(ctx workflow.Context) {
 	workflow.SetCurrentDetails(ctx, r.renderStatus(""))
 	is := r.req.Issue
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SAOperation.ValueSet(string(forms.OpUpgradeFleet)), SAIssue.ValueSet(is.String()),
-		SANeedsAttention.ValueSet(r.st.Phase == PhaseHalted || r.st.Phase == PhaseApproval))
+		SANeedsAttention.ValueSet(r.st.Phase == PhaseHalted || r.st.Phase == PhaseApproval), SARevision.ValueSet(int64(revision(ctx))))
 	if len(r.st.Waves) > 0 {
 		if _, err := executeLocal[activities.EditIssueBodyResult](ctx, GitHubCall, "Tick the checklist on the tracking issue", (*activities.GitHub).EditIssueBody,
 			activities.EditIssueBodyInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Section: rolloutSection, Body: r.renderChecklist()}); err != nil {

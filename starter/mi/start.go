@@ -411,8 +411,9 @@ func (a *app) sendRequest(ctx context.Context, tc temporalAPI, o startOptions) (
 			StaticSummary:         fmt.Sprintf("instance `%s` (%s)", o.Slug, ni.Domain),
 			StaticDetails:         fmt.Sprintf("Lifecycle of instance `%s`: %s, %s, %s. Created from %s (mi, by @%s).", o.Slug, ni.Type, ni.Region, ni.Size, o.Issue, o.By),
 			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SAInstanceSlug.ValueSet(o.Slug),
-				workflows.SAInstanceType.ValueSet(string(ni.Type)), workflows.SAIssue.ValueSet(o.Issue.String())),
-		}, workflows.InstanceLifecycle, workflows.InstanceInput{Record: workflows.InstanceRecord{Instance: workflows.Instance{Slug: o.Slug}}})
+				workflows.SAInstanceType.ValueSet(string(ni.Type)), workflows.SAIssue.ValueSet(o.Issue.String()),
+				workflows.SARevision.ValueSet(workflows.CurrentRevision)),
+		}, workflows.InstanceLifecycle, workflows.InstanceInput{Record: workflows.InstanceRecord{Instance: workflows.Instance{Slug: o.Slug}}, Revision: workflows.CurrentRevision})
 		h, err = tc.UpdateWithStartWorkflow(uctx, client.UpdateWithStartWorkflowOptions{StartWorkflowOperation: start, UpdateOptions: upd})
 	} else {
 		h, err = tc.UpdateWorkflow(uctx, upd)
