@@ -343,8 +343,10 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	return d, nil
 }
 
-// abort undoes the completed steps in reverse order. A failing compensation parks too (retry or
-// skip only): an abort never silently leaves a half-made instance.
+// abort undoes the completed steps in reverse order, starting with the step that failed: it may
+// have done half its work (a DNS record made, the allowlist not), and undos accept "already gone".
+// A failing compensation parks too (retry or skip only): an abort never silently leaves a
+// half-made instance. Runs before RevisionUndoFailedStep left the failed step as it was.
 func (r *Runner) abort(ctx workflow.Context, steps []Step, failed int) error {
 	r.p.State = "aborting"
 	for j := failed + 1; j < len(steps); j++ {
@@ -352,6 +354,11 @@ func (r *Runner) abort(ctx workflow.Context, steps []Step, failed int) error {
 	}
 	r.p.Steps[failed].State = StepNotRun
 	r.publish(ctx)
+	if steps[failed].Undo != nil && revision(ctx) >= RevisionUndoFailedStep {
+		if _, err := r.runStep(ctx, failed, steps[failed].Undo, true); err != nil {
+			return err
+		}
+	}
 	for j := failed - 1; j >= 0; j-- {
 		if steps[j].Undo == nil || r.p.Steps[j].State != StepDone {
 			continue

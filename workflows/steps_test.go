@@ -42,7 +42,16 @@ func (s *script) log() string {
 
 // runnerWorkflow runs three steps a, b, c; a and b have undo activities.
 func runnerWorkflow(ctx workflow.Context) (string, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
+	return runnerWorkflowAt(ctx, CurrentRevision)
+}
+
+// runnerWorkflowRev2 is runnerWorkflow as a run started at revision 2 runs it.
+func runnerWorkflowRev2(ctx workflow.Context) (string, error) {
+	return runnerWorkflowAt(ctx, RevisionHistoryBudget)
+}
+
+func runnerWorkflowAt(ctx workflow.Context, rev int) (string, error) {
+	ctx = withRevision(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute}), rev)
 	call := func(name string) func(workflow.Context) error {
 		return func(ctx workflow.Context) error { return workflow.ExecuteActivity(ctx, name).Get(ctx, nil) }
 	}
@@ -73,6 +82,7 @@ func newRunnerEnv(t *testing.T, fails map[string]int) (*testsuite.TestWorkflowEn
 		env.RegisterActivityWithOptions(sc.act(n), activity.RegisterOptions{Name: n})
 	}
 	env.RegisterWorkflow(runnerWorkflow)
+	env.RegisterWorkflow(runnerWorkflowRev2)
 	return env, sc
 }
 
@@ -185,6 +195,56 @@ func TestParkThenAbortRunsCompensationsInReverse(t *testing.T) {
 	p := progress(t, env)
 	if p.State != "aborted" || p.Steps[0].State != StepCompensated || p.Steps[1].State != StepCompensated || p.Steps[2].State != StepNotRun {
 		t.Fatalf("progress %+v", p)
+	}
+}
+
+// A step that failed half-way (DNS record made, allowlist not) is undone too, first.
+func TestAbortUndoesTheFailedStepToo(t *testing.T) {
+	env, sc := newRunnerEnv(t, map[string]int{"b": 1})
+	var rejected error
+	decide(env, time.Hour, Decision{Step: "b", Action: "abort", By: "carol"}, &rejected)
+	env.ExecuteWorkflow(runnerWorkflow)
+	var out string
+	if err := env.GetWorkflowResult(&out); err != nil || out != "aborted" || rejected != nil {
+		t.Fatalf("result %q, %v (decision rejected: %v)", out, err, rejected)
+	}
+	if got := sc.log(); got != "a,b,undo-b,undo-a" {
+		t.Fatalf("abort must undo the failed step, then the completed ones in reverse: ran %s", got)
+	}
+	p := progress(t, env)
+	if p.State != "aborted" || p.Steps[0].State != StepCompensated || p.Steps[1].State != StepCompensated || p.Steps[2].State != StepNotRun {
+		t.Fatalf("progress %+v", p)
+	}
+}
+
+// A run started before RevisionUndoFailedStep replays the abort it made: no undo of the failed step.
+func TestAbortBeforeRevision3LeavesTheFailedStep(t *testing.T) {
+	env, sc := newRunnerEnv(t, map[string]int{"b": 1})
+	var rejected error
+	decide(env, time.Hour, Decision{Step: "b", Action: "abort", By: "carol"}, &rejected)
+	env.ExecuteWorkflow(runnerWorkflowRev2)
+	var out string
+	if err := env.GetWorkflowResult(&out); err != nil || out != "aborted" {
+		t.Fatalf("result %q, %v", out, err)
+	}
+	if got := sc.log(); got != "a,b,undo-a" {
+		t.Fatalf("ran %s", got)
+	}
+}
+
+// The failed step's own undo can fail too: it parks like any compensation.
+func TestFailingUndoOfTheFailedStepParks(t *testing.T) {
+	env, sc := newRunnerEnv(t, map[string]int{"b": 1, "undo-b": 1})
+	var abort, retry error
+	decide(env, time.Hour, Decision{Step: "b", Action: "abort", By: "carol"}, &abort)
+	decide(env, 2*time.Hour, Decision{Step: "b", Action: "retry", By: "carol"}, &retry)
+	env.ExecuteWorkflow(runnerWorkflow)
+	var out string
+	if err := env.GetWorkflowResult(&out); err != nil || out != "aborted" || abort != nil || retry != nil {
+		t.Fatalf("result %q, %v (abort %v, retry %v)", out, err, abort, retry)
+	}
+	if got := sc.log(); got != "a,b,undo-b,undo-b,undo-a" {
+		t.Fatalf("ran %s", got)
 	}
 }
 
