@@ -114,6 +114,9 @@ func (e *entity) validate(ctx workflow.Context, req OperationRequest) error {
 	if !req.hasPayload() {
 		return fmt.Errorf("the %s request carries no %s details", req.Operation, req.Operation)
 	}
+	if err := req.checkPayload(); err != nil {
+		return err
+	}
 	if req.Issue == nil {
 		return errors.New("a request needs the issue it was filed on")
 	}

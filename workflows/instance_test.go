@@ -28,8 +28,8 @@ type entityTest struct {
 	// revisions are the children's input revisions and LifecycleRevision search attributes.
 	revisions, revisionSAs []int64
 	// rev is the entity's input revision (CurrentRevision, as the starter sends).
-	rev int
-	rejected map[string]string  // update ID → rejection
+	rev      int
+	rejected map[string]string // update ID → rejection
 	accepted map[string]RequestAccepted
 	ids      []string
 }
@@ -475,5 +475,34 @@ func TestRevisionMissingFromCtxIsAnError(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "withRevision") {
 		t.Errorf("error %v does not say what to do", err)
+	}
+}
+
+// The request Update is an entry point too (the Temporal CLI, the Web UI): its validator holds a
+// request to the form's rules, so `days: -9` cannot move a trial's expiry into the past.
+func TestRequestValidatorEnforcesTheFormRules(t *testing.T) {
+	h := newEntityTest(t)
+	h.request(time.Second, createReq(1, spec.Trial))
+	back := h.request(2*time.Hour, extendReq(2, -9))
+	noReason := extendReq(3, 5)
+	noReason.ExtendTrial.Reason = ""
+	missing := h.request(2*time.Hour+time.Minute, noReason)
+	other := extendReq(4, 5)
+	other.ExtendTrial.Slug = "globex"
+	mismatch := h.request(2*time.Hour+2*time.Minute, other)
+	h.at(3*time.Hour, func(r InstanceRecord) {
+		wantState(t, r, StateActive)
+		if r.Trial == nil || !r.Trial.ExpiresAt.Equal(t0.Add(30*day+time.Hour+time.Second)) {
+			t.Errorf("trial clock moved by a rejected request: %+v", r.Trial)
+		}
+	})
+	h.run(4 * time.Hour)
+	for id, want := range map[string]string{back: "Additional days `-9`: must be a whole number from 1 to 30", missing: "Reason", mismatch: "`globex`"} {
+		if got := h.rejected[id]; !strings.Contains(got, want) {
+			t.Errorf("request %s: rejection %q, want it to say %q", id, got, want)
+		}
+	}
+	if len(h.started) != 1 {
+		t.Errorf("operations %v", h.started)
 	}
 }
