@@ -156,6 +156,11 @@ func (e *entity) validate(ctx workflow.Context, req OperationRequest) error {
 		if st == StateActive {
 			return fmt.Errorf("`%s` is active, not suspended: there is nothing to resume", slug)
 		}
+		if t := e.rec.Trial; t != nil && t.Expired {
+			// Resumed as it is, the trial would run with no clock: no reminder, no expiry.
+			return fmt.Errorf("the trial of `%s` expired on %s: extend it (the extend-trial form, or `/extend <days>` on its issue) "+
+				"or convert it to paid first, then file the resume again", slug, formatTime(t.ExpiresAt))
+		}
 		return wantState(StateSuspended, StateResuming)
 	case forms.OpTeardown:
 		return wantState(StateActive, StateSuspended, StateProvisioning, StateSuspending, StateResuming, StateTearingDown)

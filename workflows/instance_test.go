@@ -506,3 +506,30 @@ func TestRequestValidatorEnforcesTheFormRules(t *testing.T) {
 		t.Errorf("operations %v", h.started)
 	}
 }
+
+// A trial suspended at its expiry is not resumed as it is (it would run with no clock): the
+// answer says to extend or convert it first. After an extension it resumes, with its clock.
+func TestExpiredTrialIsResumedOnlyAfterExtendOrConvert(t *testing.T) {
+	h := newEntityTest(t)
+	h.request(time.Second, createReq(1, spec.Trial))
+	// The trial expires at +30d+1h; the expiry suspension ends an hour later.
+	early := h.request(31*day, opReq(forms.OpResume, 2))
+	ext := h.request(31*day+time.Hour, extendReq(3, 10))
+	late := h.request(31*day+2*time.Hour, opReq(forms.OpResume, 4))
+	h.at(31*day+4*time.Hour, func(r InstanceRecord) {
+		wantState(t, r, StateActive)
+		if r.Trial == nil || r.Trial.Expired || !r.Trial.ExpiresAt.After(t0.Add(40*day)) {
+			t.Errorf("resumed trial has no clock: %+v", r.Trial)
+		}
+	})
+	h.run(32 * day)
+	if got := h.rejected[early]; !strings.Contains(got, "expired") || !strings.Contains(got, "extend it") || !strings.Contains(got, "convert it") {
+		t.Errorf("resume of an expired trial: rejection %q, want it to say to extend or convert first", got)
+	}
+	if h.rejected[ext] != "" || h.rejected[late] != "" {
+		t.Errorf("extend then resume rejected: %q, %q", h.rejected[ext], h.rejected[late])
+	}
+	if len(h.started) != 3 || !strings.HasPrefix(h.started[2], "resume/acme/") {
+		t.Errorf("operations %v, want create, the expiry suspension, then the resume", h.started)
+	}
+}
