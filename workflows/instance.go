@@ -357,7 +357,7 @@ func (e *entity) events() []event {
 	s := e.rec.Settings.WithDefaults()
 	if t := e.rec.Trial; t != nil && !t.Expired {
 		for _, d := range s.TrialReminders {
-			if slices.Contains(t.Reminded, d) || e.rec.State != StateActive {
+			if slices.Contains(t.Reminded, d) || slices.Contains(t.Skipped, d) || e.rec.State != StateActive {
 				continue
 			}
 			out = append(out, event{at: t.ExpiresAt.Add(-time.Duration(d) * 24 * time.Hour), fire: func(ctx workflow.Context) { e.remind(ctx, d) }})
@@ -399,13 +399,19 @@ func (e *entity) clocks(ctx workflow.Context) {
 	}
 }
 
+// remind posts a trial reminder and records whether it was posted (the record is what mi status
+// reports as sent).
 func (e *entity) remind(ctx workflow.Context, days int) {
 	t := e.rec.Trial
-	t.Reminded = append(t.Reminded, days)
-	e.notify(ctx, e.rec.Instance.Issue, fmt.Sprintf("trial-reminder-%d", days), fmt.Sprintf(
+	posted := e.notify(ctx, e.rec.Instance.Issue, fmt.Sprintf("trial-reminder-%d", days), fmt.Sprintf(
 		"### ⏳ Trial ends in %d day(s)\n\nThe trial of `%s` expires **%s**; the instance is then suspended (its data is kept).\n\n"+
 			"To keep it running, file an *extend trial* request (1–30 days) or a *convert to paid* request.\n",
 		days, e.rec.Instance.Slug, formatTime(t.ExpiresAt)))
+	if posted {
+		t.Reminded = append(t.Reminded, days)
+	} else {
+		t.Skipped = append(t.Skipped, days)
+	}
 }
 
 // expire suspends a trial whose time is up. A suspended trial just records it.
@@ -420,10 +426,23 @@ func (e *entity) expire(ctx workflow.Context) {
 	req := OperationRequest{Operation: forms.OpSuspend, Slug: slug, Issue: e.rec.Instance.Issue, Requester: systemActor,
 		RequestedAt: workflow.Now(ctx), Settings: e.rec.Settings,
 		Suspend: &forms.Suspend{Slug: slug, Reason: "trial expired on " + formatTime(t.ExpiresAt)}}
-	if _, err := e.start(ctx, req, "trial-expired-"+t.ExpiresAt.UTC().Format("20060102T1504")); err != nil {
+	id, err := e.start(ctx, req, "trial-expired-"+t.ExpiresAt.UTC().Format("20060102T1504"))
+	if err != nil {
 		workflow.GetLogger(ctx).Error("could not suspend the expired trial", "error", err)
 		e.rec.NeedsAttention = true
 		e.publish(ctx)
+		return
+	}
+	if e.rev >= RevisionUndoFailedStep {
+		// Say on the trial's issue why the instance goes down, and where to follow it.
+		run := "`" + id + "`"
+		if u := e.rec.Settings.WithDefaults().RunURL(id); u != "" {
+			run = fmt.Sprintf("[`%s`](%s)", id, u)
+		}
+		e.notify(ctx, e.rec.Instance.Issue, "trial-expired-"+t.ExpiresAt.UTC().Format("20060102T1504"), fmt.Sprintf(
+			"### ⌛ Trial expired\n\nThe trial of `%s` expired on **%s**, so it is being suspended automatically (its data is kept): workflow %s.\n\n"+
+				"To bring it back, extend the trial (the extend-trial form, or `/extend <days>` here) or convert it to paid, then file a resume request.\n",
+			slug, formatTime(t.ExpiresAt), run))
 	}
 }
 
@@ -446,7 +465,7 @@ func (e *entity) extendTrial(ctx workflow.Context, req OperationRequest) Request
 		from = now
 	}
 	t.ExpiresAt, t.Expired = from.Add(time.Duration(req.ExtendTrial.Days)*24*time.Hour), false
-	t.Reminded = nil
+	t.Reminded, t.Skipped = nil, nil
 	e.skipPastReminders(now)
 	e.remember(OperationRef{Operation: forms.OpExtendTrial, Issue: req.Issue, Requester: req.Requester, StartedAt: now, EndedAt: now, Outcome: OutcomeSucceeded, Attempt: req.Attempt})
 	msg := fmt.Sprintf("The trial of `%s` is extended by %d day(s) by @%s: it now expires **%s**.", req.Slug, req.ExtendTrial.Days, req.Requester, formatTime(t.ExpiresAt))
@@ -458,21 +477,22 @@ func (e *entity) extendTrial(ctx workflow.Context, req OperationRequest) Request
 	return RequestAccepted{Message: msg}
 }
 
-// skipPastReminders marks reminders whose time has already passed as sent: a short trial or a
-// short extension must not announce "ends in 7 days" when 3 are left.
+// skipPastReminders marks reminders whose time has already passed as skipped (not sent): a short
+// trial or a short extension must not announce "ends in 7 days" when 3 are left.
 func (e *entity) skipPastReminders(now time.Time) {
 	t := e.rec.Trial
 	for _, d := range e.rec.Settings.WithDefaults().TrialReminders {
-		if !t.ExpiresAt.Add(-time.Duration(d)*24*time.Hour).After(now) && !slices.Contains(t.Reminded, d) {
-			t.Reminded = append(t.Reminded, d)
+		if !t.ExpiresAt.Add(-time.Duration(d)*24*time.Hour).After(now) && !slices.Contains(t.Reminded, d) && !slices.Contains(t.Skipped, d) {
+			t.Skipped = append(t.Skipped, d)
 		}
 	}
 }
 
-// notify comments on an issue (idempotently, by marker); failures are logged, not fatal.
-func (e *entity) notify(ctx workflow.Context, is *IssueRef, kind, body string) {
+// notify comments on an issue (idempotently, by marker) and reports whether it did; failures are
+// logged, not fatal.
+func (e *entity) notify(ctx workflow.Context, is *IssueRef, kind, body string) bool {
 	if is == nil {
-		return
+		return false
 	}
 	marker := fmt.Sprintf("<!-- lifecycle:%s:%s:%s -->", kind, InstanceWorkflowID(e.rec.Instance.Slug), IssueKey(*is))
 	if e.rec.Trial != nil && strings.HasPrefix(kind, "trial-reminder") {
@@ -481,7 +501,9 @@ func (e *entity) notify(ctx workflow.Context, is *IssueRef, kind, body string) {
 	if _, err := execute[activities.CommentResult](ctx, GitHubCall, "Comment on "+is.String()+": "+kind, (*activities.GitHub).UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: marker, Body: body}); err != nil {
 		workflow.GetLogger(ctx).Warn("could not comment on the issue", "issue", is.String(), "kind", kind, "error", err)
+		return false
 	}
+	return true
 }
 
 // publish mirrors the record into search attributes and the Web UI's current details.

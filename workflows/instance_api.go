@@ -172,8 +172,12 @@ type Instance struct {
 // TrialClock is a trial's expiry. Extend moves ExpiresAt; convert to paid removes the clock.
 type TrialClock struct {
 	ExpiresAt time.Time `json:"expiresAt"`
-	// Reminded lists the reminders already sent, as days before expiry.
+	// Reminded lists the reminders posted on the trial's issue, as days before expiry.
 	Reminded []int `json:"reminded,omitempty"`
+	// Skipped lists the reminders that were not posted: their time had passed when the clock
+	// was set (a trial or extension shorter than the reminder), or the comment could not be posted.
+	// Runs before this field existed listed them in Reminded.
+	Skipped []int `json:"skipped,omitempty"`
 	// Expired is set once the expiry suspension has been started.
 	Expired bool `json:"expired,omitempty"`
 }

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,7 +67,7 @@ func (h *entityTest) standIn(name string) func(workflow.Context, OperationInput)
 				res.Instance.Version = "5.10.0"
 			}
 			if in.Instance.Type == spec.Trial {
-				res.TrialExpiresAt = workflow.Now(ctx).Add(30 * 24 * time.Hour)
+				res.TrialExpiresAt = workflow.Now(ctx).Add(time.Duration(in.Request.Settings.WithDefaults().TrialDays) * 24 * time.Hour)
 			}
 		case "Suspend":
 			res.Backups = &BackupRecord{SQLBackupRunID: 7, GKEBackup: "suspend-1", TakenAt: workflow.Now(ctx)}
@@ -531,5 +532,57 @@ func TestExpiredTrialIsResumedOnlyAfterExtendOrConvert(t *testing.T) {
 	}
 	if len(h.started) != 3 || !strings.HasPrefix(h.started[2], "resume/acme/") {
 		t.Errorf("operations %v, want create, the expiry suspension, then the resume", h.started)
+	}
+}
+
+// A 5-day trial gets its 1-day reminder only: the record says the 7-day one was not sent (mi
+// status used to say "sent at 7 days before" with no comment posted).
+func TestShortTrialRecordsOnlyTheRemindersSent(t *testing.T) {
+	h := newEntityTest(t)
+	req := createReq(1, spec.Trial)
+	req.Settings.TrialDays = 5
+	h.request(time.Second, req)
+	h.at(2*time.Hour, func(r InstanceRecord) {
+		if r.Trial == nil || len(r.Trial.Reminded) != 0 || !slices.Equal(r.Trial.Skipped, []int{7}) {
+			t.Errorf("after the hand-off: trial %+v, want nothing sent and the 7-day reminder skipped", r.Trial)
+		}
+	})
+	h.at(4*day+2*time.Hour, func(r InstanceRecord) {
+		if r.Trial == nil || !slices.Equal(r.Trial.Reminded, []int{1}) || !slices.Equal(r.Trial.Skipped, []int{7}) {
+			t.Errorf("after the 1-day reminder: trial %+v", r.Trial)
+		}
+	})
+	h.run(4*day + 3*time.Hour)
+	all := h.f.allComments()
+	if strings.Contains(all, "Trial ends in 7 day(s)") || !strings.Contains(all, "Trial ends in 1 day(s)") {
+		t.Errorf("comments:\n%s", all)
+	}
+}
+
+// The expiry says on the trial's issue why the instance goes down, and which run does it.
+func TestTrialExpirySaysWhyOnTheIssue(t *testing.T) {
+	h := newEntityTest(t)
+	req := createReq(1, spec.Trial)
+	req.Settings.WebUI = "http://ui.example/workflows"
+	h.request(time.Second, req)
+	h.run(31 * day)
+	got := h.f.comment("<!-- lifecycle:trial-expired-")
+	if !strings.Contains(got, "Trial expired") || !strings.Contains(got, "suspended automatically") ||
+		!strings.Contains(got, "http://ui.example/workflows/suspend%2Facme%2Ftrial-expired-") {
+		t.Fatalf("expiry comment:\n%s\nall comments:\n%s", got, h.f.allComments())
+	}
+}
+
+// A run started before revision 3 replays its expiry without the new comment.
+func TestTrialExpiryBeforeRevision3PostsNoComment(t *testing.T) {
+	h := newEntityTest(t)
+	h.rev = RevisionHistoryBudget
+	h.request(time.Second, createReq(1, spec.Trial))
+	h.run(31 * day)
+	if len(h.started) != 2 {
+		t.Fatalf("operations %v", h.started)
+	}
+	if got := h.f.comment("<!-- lifecycle:trial-expired-"); got != "" {
+		t.Fatalf("a revision-2 run posted %q", got)
 	}
 }

@@ -170,6 +170,10 @@ func beginOperation(ctx workflow.Context, in OperationInput, steps []Step) (*ope
 		// A rollout's upgrades share the rollout's SLA clock.
 		o.startSLA(ctx)
 	}
+	if in.Request.Requester == systemActor && in.Request.Suspend != nil {
+		// Nobody asked on the issue: say why the instance started it (a trial's expiry).
+		r.SetFact("Started automatically", in.Request.Suspend.Reason)
+	}
 	r.publish(ctx) // the first status comment: the response
 	return o, nil
 }
