@@ -218,10 +218,11 @@ func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref wo
 		log.Error("no instance operation for this request type", "type", fmt.Sprintf("%T", req))
 		return answer{http.StatusUnprocessableEntity, outcomeInvalid, "unsupported request"}
 	}
-	// "The SLA counts from the agreement date; leave it empty to count from today" (the forms).
+	// "The SLA counts from the agreement date; leave it empty to count from today" (the forms):
+	// the resolution does; the response counts from the filing (the SLA table's "becoming aware").
 	if d := agreementDate(req); d != "" {
 		if t, err := time.Parse(time.DateOnly, d); err == nil {
-			r.RequestedAt = t
+			r.AgreedAt = t
 		}
 	}
 	id := workflows.InstanceWorkflowID(slug)

@@ -127,9 +127,13 @@ type OperationRequest struct {
 	// Issue is where the request was filed; nil for requests the system makes itself (trial expiry).
 	Issue     *IssueRef `json:"issue,omitempty"`
 	Requester string    `json:"requester"`
-	// RequestedAt is when the issue was filed: the SLA clocks start here.
+	// RequestedAt is when the issue was filed: the SLA's response clock starts here (and its
+	// resolution clock, without AgreedAt).
 	RequestedAt time.Time `json:"requestedAt"`
-	Settings    Settings  `json:"settings,omitzero"`
+	// AgreedAt is the form's agreement date, when it gives one: the SLA's resolution clock starts
+	// here. (Requests from before this field carried the agreement date in RequestedAt.)
+	AgreedAt time.Time `json:"agreedAt,omitzero"`
+	Settings Settings  `json:"settings,omitzero"`
 
 	Create       *forms.NewInstance     `json:"create,omitempty"`
 	Suspend      *forms.Suspend         `json:"suspend,omitempty"`

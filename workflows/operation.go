@@ -273,14 +273,16 @@ func (o *operation) startSLA(ctx workflow.Context) {
 		start = workflow.Now(ctx)
 	}
 	kind := slaKind(req, o.in.Instance)
-	d, err := computeDeadlines(ctx, req.Settings.SLA, kind, start)
+	// The response counts from the filing, the resolution from the agreement (AgreedAt, when the
+	// form gave one); requests sent before AgreedAt existed carried the agreement in RequestedAt.
+	d, err := computeDeadlines(ctx, req.Settings.SLA, kind, start, req.AgreedAt)
 	if err != nil {
 		workflow.GetLogger(ctx).Error("SLA not tracked: the SLA policy is invalid", "error", err)
 		o.runner.SetFact("SLA", "not tracked: "+err.Error())
 		return
 	}
 	now := workflow.Now(ctx)
-	sv := &SLAView{Kind: string(kind), Start: d.Start, Response: d.Response, Resolution: d.Resolution, Warn: d.Warn, RespondedAt: now}
+	sv := &SLAView{Kind: string(kind), Start: d.Start, Aware: d.Aware, Response: d.Response, Resolution: d.Resolution, Warn: d.Warn, RespondedAt: now}
 	sv.ResponseLate = !d.Response.IsZero() && now.After(d.Response)
 	o.runner.p.SLA = sv
 	o.stopSLA = armSLA(ctx, sv, o.slaWarning, o.slaBreach)
@@ -288,14 +290,14 @@ func (o *operation) startSLA(ctx workflow.Context) {
 
 // computeDeadlines builds the SLA policy and its deadlines once, recorded in history (building
 // the policy may read the tz database).
-func computeDeadlines(ctx workflow.Context, cfg sla.Config, kind sla.Kind, start time.Time) (sla.Deadlines, error) {
+func computeDeadlines(ctx workflow.Context, cfg sla.Config, kind sla.Kind, aware, agreed time.Time) (sla.Deadlines, error) {
 	var c slaComputed
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
 		p, err := cfg.Policy()
 		if err != nil {
 			return slaComputed{Err: err.Error()}
 		}
-		d, err := p.Deadlines(kind, start)
+		d, err := p.DeadlinesOf(kind, aware, agreed)
 		if err != nil {
 			return slaComputed{Err: err.Error()}
 		}

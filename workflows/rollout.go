@@ -201,7 +201,7 @@ func (r *rollout) startSLA(ctx workflow.Context, rel activities.ReleaseResult) {
 	if start.IsZero() {
 		start = r.req.RequestedAt
 	}
-	d, err := computeDeadlines(ctx, r.s.SLA, kind, start)
+	d, err := computeDeadlines(ctx, r.s.SLA, kind, start, time.Time{})
 	if err != nil {
 		workflow.GetLogger(ctx).Error("SLA not tracked: the SLA policy is invalid", "error", err)
 		return

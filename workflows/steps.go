@@ -95,8 +95,11 @@ type Progress struct {
 
 // SLAView is where a request stands against its SLA.
 type SLAView struct {
-	Kind         string    `json:"kind"`
+	Kind string `json:"kind"`
+	// Start is when the resolution clock started (the agreement, if any); Aware when the response
+	// clock did (the issue's filing; zero in runs before it was kept apart: Start).
 	Start        time.Time `json:"start"`
+	Aware        time.Time `json:"aware,omitzero"`
 	Response     time.Time `json:"response,omitzero"`
 	Resolution   time.Time `json:"resolution,omitzero"`
 	Warn         time.Time `json:"warn,omitzero"`
