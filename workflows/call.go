@@ -92,12 +92,12 @@ const (
 	// RevisionHistoryBudget: a rollout's byte cap counts the state its continue-as-new carries,
 	// which lands in the run's last event (issue 8).
 	RevisionHistoryBudget = 2
-	// RevisionUndoFailedStep (issue 19): an abort also undoes the step that failed (it may have
-	// done half its work); the instance workflow records a trial reminder only when it was posted
-	// and says why it suspended an expired trial.
-	RevisionUndoFailedStep = 3
+	// RevisionCorrectness (issue 19): an abort also undoes the step that failed (it may have
+	// done half its work); the instance workflow says on the issue why it suspends an expired
+	// trial; a run's decisions and a rollout's controls keep only their last entries.
+	RevisionCorrectness = 3
 	// CurrentRevision is what new workflows are started with.
-	CurrentRevision = RevisionUndoFailedStep
+	CurrentRevision = RevisionCorrectness
 	// OldestRevision is the oldest revision whose code is kept: runs started with it may still
 	// be open. The replay test needs a recorded history of every revision from here to
 	// CurrentRevision; raise it (and delete the code paths below it) once

@@ -182,6 +182,7 @@ const DuplicateRequest = "duplicate: "
 // accept applies an accepted request: a trial extension at once, anything else as a child
 // workflow. It returns once the child has started.
 func (e *entity) accept(ctx workflow.Context, req OperationRequest) (RequestAccepted, error) {
+	ctx = withRevision(ctx, e.rev) // an Update handler gets the workflow's root context
 	e.rec.Settings = req.Settings
 	if req.Operation == forms.OpExtendTrial {
 		return e.extendTrial(ctx, req), nil
@@ -433,7 +434,7 @@ func (e *entity) expire(ctx workflow.Context) {
 		e.publish(ctx)
 		return
 	}
-	if e.rev >= RevisionUndoFailedStep {
+	if e.rev >= RevisionCorrectness {
 		// Say on the trial's issue why the instance goes down, and where to follow it.
 		run := "`" + id + "`"
 		if u := e.rec.Settings.WithDefaults().RunURL(id); u != "" {

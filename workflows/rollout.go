@@ -35,7 +35,7 @@ const (
 // grows large, so a fleet of thousands stays well inside Temporal's limits.
 func FleetUpgrade(ctx workflow.Context, in RolloutInput) (RolloutState, error) {
 	ctx = withRevision(withSettings(ctx, in.Request.Settings), in.Revision)
-	r := &rollout{req: in.Request, s: in.Request.Settings.WithDefaults(), id: workflow.GetInfo(ctx).WorkflowExecution.ID}
+	r := &rollout{req: in.Request, s: in.Request.Settings.WithDefaults(), id: workflow.GetInfo(ctx).WorkflowExecution.ID, rev: in.Revision}
 	r.concurrency = in.Request.Upgrade.Concurrency
 	if r.concurrency < forms.MinConcurrency || r.concurrency > forms.MaxConcurrency {
 		r.concurrency = forms.DefaultConcurrency
@@ -70,6 +70,8 @@ func FleetUpgrade(ctx workflow.Context, in RolloutInput) (RolloutState, error) {
 
 // rollout is the workflow's state and handlers.
 type rollout struct {
+	// rev is the run's revision: Update handlers get the workflow's root context, without it.
+	rev         int
 	req         RolloutRequest
 	s           Settings
 	id          string
@@ -635,8 +637,12 @@ func (r *rollout) validateControl(ctx workflow.Context, c RolloutControl) error 
 }
 
 func (r *rollout) control(ctx workflow.Context, c RolloutControl) (string, error) {
+	ctx = withRevision(ctx, r.rev)
 	c.At = workflow.Now(ctx)
 	r.st.Controls = append(r.st.Controls, c)
+	if revision(ctx) >= RevisionCorrectness {
+		r.st.Controls, r.st.EarlierControls = capLog(r.st.Controls, r.st.EarlierControls, maxControls)
+	}
 	r.changed, r.dirty = true, true
 	switch c.Action {
 	case ControlPause:

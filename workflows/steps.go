@@ -87,6 +87,9 @@ type Progress struct {
 	Steps     []StepStatus `json:"steps"`
 	Parked    *Parked      `json:"parked,omitempty"`
 	Decisions []Decision   `json:"decisions,omitempty"`
+	// EarlierDecisions counts the decisions dropped from Decisions, which keeps the last
+	// maxDecisions: a step retried for days must not grow the query's answer without bound.
+	EarlierDecisions int `json:"earlierDecisions,omitempty"`
 	// Facts worth keeping on record: backup IDs, PR links, versions.
 	Facts map[string]string `json:"facts,omitempty"`
 	// SLA is the request's SLA clock; nil for runs without one.
@@ -330,6 +333,9 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	d := *r.pending
 	r.pending, r.p.Parked = nil, nil
 	r.p.Decisions = append(r.p.Decisions, d)
+	if revision(ctx) >= RevisionCorrectness {
+		r.p.Decisions, r.p.EarlierDecisions = capLog(r.p.Decisions, r.p.EarlierDecisions, maxDecisions)
+	}
 	r.p.State = "running"
 	if compensating {
 		r.p.State = "aborting"
@@ -349,7 +355,7 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 // abort undoes the completed steps in reverse order, starting with the step that failed: it may
 // have done half its work (a DNS record made, the allowlist not), and undos accept "already gone".
 // A failing compensation parks too (retry or skip only): an abort never silently leaves a
-// half-made instance. Runs before RevisionUndoFailedStep left the failed step as it was.
+// half-made instance. Runs before RevisionCorrectness left the failed step as it was.
 func (r *Runner) abort(ctx workflow.Context, steps []Step, failed int) error {
 	r.p.State = "aborting"
 	for j := failed + 1; j < len(steps); j++ {
@@ -357,7 +363,7 @@ func (r *Runner) abort(ctx workflow.Context, steps []Step, failed int) error {
 	}
 	r.p.Steps[failed].State = StepNotRun
 	r.publish(ctx)
-	if steps[failed].Undo != nil && revision(ctx) >= RevisionUndoFailedStep {
+	if steps[failed].Undo != nil && revision(ctx) >= RevisionCorrectness {
 		if _, err := r.runStep(ctx, failed, steps[failed].Undo, true); err != nil {
 			return err
 		}
@@ -492,6 +498,21 @@ func retriesText(err error) string {
 		}
 	}
 	return "an error"
+}
+
+// Caps of the logs that grow with retries (from RevisionCorrectness).
+const (
+	maxDecisions = 50
+	maxControls  = 100
+)
+
+// capLog keeps the last limit entries of a log that grows with retries, counting the dropped ones
+// in earlier.
+func capLog[T any](log []T, earlier, limit int) ([]T, int) {
+	if n := len(log); n > limit {
+		return slices.Clone(log[n-limit:]), earlier + n - limit
+	}
+	return log, earlier
 }
 
 // sortedKeys gives maps a deterministic order (workflow code must not depend on map order).

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -217,7 +218,7 @@ func TestAbortUndoesTheFailedStepToo(t *testing.T) {
 	}
 }
 
-// A run started before RevisionUndoFailedStep replays the abort it made: no undo of the failed step.
+// A run started before RevisionCorrectness replays the abort it made: no undo of the failed step.
 func TestAbortBeforeRevision3LeavesTheFailedStep(t *testing.T) {
 	env, sc := newRunnerEnv(t, map[string]int{"b": 1})
 	var rejected error
@@ -299,5 +300,32 @@ func TestDecisionsForStepsThatAreNotParkedAreRejected(t *testing.T) {
 	env2.ExecuteWorkflow(runnerWorkflow)
 	if late == nil || !strings.Contains(late.Error(), "no step is parked") {
 		t.Fatalf("want 'no step is parked', got %v", late)
+	}
+}
+
+// A step retried again and again keeps its last maxDecisions decisions and counts the rest.
+func TestRunnerDecisionLogIsCapped(t *testing.T) {
+	n := maxDecisions + 5
+	env, sc := newRunnerEnv(t, map[string]int{"b": n})
+	rejected := make([]error, n)
+	for i := range n {
+		decide(env, time.Duration(i+1)*time.Hour, Decision{Step: "b", Action: "retry", By: "carol", Reason: fmt.Sprint(i)}, &rejected[i])
+	}
+	env.ExecuteWorkflow(runnerWorkflow)
+	var out string
+	if err := env.GetWorkflowResult(&out); err != nil || out != "succeeded" {
+		t.Fatalf("result %q, %v", out, err)
+	}
+	for i, err := range rejected {
+		if err != nil {
+			t.Fatalf("retry %d rejected: %v", i, err)
+		}
+	}
+	if got := strings.Count(sc.log(), "b"); got != n+1 {
+		t.Fatalf("b ran %d times, want %d", got, n+1)
+	}
+	p := progress(t, env)
+	if len(p.Decisions) != maxDecisions || p.EarlierDecisions != n-maxDecisions || p.Decisions[maxDecisions-1].Reason != fmt.Sprint(n-1) {
+		t.Fatalf("%d decisions kept (last %+v), %d earlier; want %d and %d", len(p.Decisions), p.Decisions[len(p.Decisions)-1], p.EarlierDecisions, maxDecisions, n-maxDecisions)
 	}
 }
