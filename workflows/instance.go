@@ -114,7 +114,10 @@ func (e *entity) validate(ctx workflow.Context, req OperationRequest) error {
 	if !req.hasPayload() {
 		return fmt.Errorf("the %s request carries no %s details", req.Operation, req.Operation)
 	}
-	if err := req.checkPayload(); err != nil {
+	// The form rules are pure; workflowcheck cannot tell, as net/mail (the admin email's check)
+	// holds a disabled debug printf.
+	err := req.checkPayload() //workflowcheck:ignore
+	if err != nil {
 		return err
 	}
 	if req.Issue == nil {
