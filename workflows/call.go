@@ -26,6 +26,18 @@ func executeLocal[T any](ctx workflow.Context, kind ActivityKind, summary string
 	return executeLocalAsync[T](ctx, kind, summary, activity, input)(ctx)
 }
 
+// The activities run as local activities, named by method values on nil pointers rather than
+// method expressions: a worker finds the registered activity by its name either way, and the
+// replayer, which registers no activities, can still check a call's arguments against the method
+// value, so recorded histories with local activities replay (a method expression takes the
+// receiver as an extra argument, and the replayer refused the call).
+var (
+	localGitHub     *activities.GitHub
+	localConfigRepo *activities.ConfigRepo
+	localLifecycle  *activities.Lifecycle
+	localUptime     *activities.Uptime
+)
+
 // executeLocalAsync starts executeLocal's call and returns a function that waits for its result,
 // so a workflow can run several at once.
 func executeLocalAsync[T any](ctx workflow.Context, kind ActivityKind, summary string, activity, input any) func(workflow.Context) (T, error) {

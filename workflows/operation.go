@@ -233,7 +233,7 @@ func (o *operation) notify(ctx workflow.Context, p Progress) {
 		return
 	}
 	body := RenderProgress(p, o.settings.RunURL(o.id))
-	c, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the issue", (*activities.GitHub).UpsertComment,
+	c, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the issue", localGitHub.UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: o.marker("status"), Body: body, CommentID: o.commentID})
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("could not update the status comment", "issue", is.String(), "error", err)
@@ -255,7 +255,7 @@ func (o *operation) comment(ctx workflow.Context, kind, body string) error {
 	if is == nil {
 		return nil
 	}
-	_, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Comment on the issue: "+kind, (*activities.GitHub).UpsertComment,
+	_, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Comment on the issue: "+kind, localGitHub.UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: o.marker(kind), Body: body})
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("could not comment on the issue", "kind", kind, "error", err)
@@ -380,7 +380,7 @@ func formatTime(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006 15:0
 // operation, and the same name on a retry finds the same branch and pull request.
 func (o *operation) changeConfig(ctx workflow.Context, name, title string, mutate func(*spec.Config) error) (activities.ChangeResult, error) {
 	slug := o.in.Instance.Slug
-	rc, err := executeLocal[activities.ReadConfigResult](ctx, CloudCall, "Read config.yaml from the config repo", (*activities.ConfigRepo).ReadInstanceConfig,
+	rc, err := executeLocal[activities.ReadConfigResult](ctx, CloudCall, "Read config.yaml from the config repo", localConfigRepo.ReadInstanceConfig,
 		activities.ReadConfigInput{Slug: slug})
 	if err != nil {
 		return activities.ChangeResult{}, err

@@ -376,7 +376,7 @@ func (r *rollout) request(ctx workflow.Context, in *RolloutInstance) func(workfl
 	// cannot tell, as it flags the reflection inside.
 	arg, _ := json.Marshal(req)     //workflowcheck:ignore
 	start, _ := json.Marshal(adopt) //workflowcheck:ignore
-	wait := executeLocalAsync[activities.RequestResult](ctx, CloudCall, "Ask "+in.Slug+" for the upgrade to "+r.st.Version, (*activities.Lifecycle).Request,
+	wait := executeLocalAsync[activities.RequestResult](ctx, CloudCall, "Ask "+in.Slug+" for the upgrade to "+r.st.Version, localLifecycle.Request,
 		activities.RequestInput{WorkflowID: InstanceWorkflowID(in.Slug), UpdateName: UpdateRequest, UpdateID: fmt.Sprintf("%s/%s/%d", r.id, in.Slug, in.Attempt), Arg: arg,
 			StartWorkflow: "InstanceLifecycle", StartInput: start, StartSummary: fmt.Sprintf("instance `%s` (adopted by %s)", in.Slug, r.id),
 			StartKeywords: map[string]string{SAInstanceSlug.GetName(): in.Slug, SAInstanceType.GetName(): string(in.Type)}})
@@ -702,12 +702,12 @@ func (r *rollout) publishNow(ctx workflow.Context) {
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SAOperation.ValueSet(string(forms.OpUpgradeFleet)), SAIssue.ValueSet(is.String()),
 		SANeedsAttention.ValueSet(r.st.Phase == PhaseHalted || r.st.Phase == PhaseApproval), SARevision.ValueSet(int64(revision(ctx))))
 	if len(r.st.Waves) > 0 {
-		if _, err := executeLocal[activities.EditIssueBodyResult](ctx, GitHubCall, "Tick the checklist on the tracking issue", (*activities.GitHub).EditIssueBody,
+		if _, err := executeLocal[activities.EditIssueBodyResult](ctx, GitHubCall, "Tick the checklist on the tracking issue", localGitHub.EditIssueBody,
 			activities.EditIssueBodyInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Section: rolloutSection, Body: r.renderChecklist()}); err != nil {
 			workflow.GetLogger(ctx).Warn("could not edit the tracking issue's checklist", "error", err)
 		}
 	}
-	c, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the tracking issue", (*activities.GitHub).UpsertComment,
+	c, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the tracking issue", localGitHub.UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: r.marker("status"),
 			Body: r.renderStatus(r.s.RunURL(r.id)), CommentID: r.st.CommentID})
 	if err != nil {
@@ -724,7 +724,7 @@ func (r *rollout) marker(kind string) string {
 // comment posts a one-off comment (the plan, a halt, the summary), once per kind and run.
 func (r *rollout) comment(ctx workflow.Context, kind, body string) {
 	is := r.req.Issue
-	if _, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Comment on the tracking issue: "+kind, (*activities.GitHub).UpsertComment,
+	if _, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Comment on the tracking issue: "+kind, localGitHub.UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: r.marker(kind), Body: body}); err != nil {
 		workflow.GetLogger(ctx).Warn("could not comment on the tracking issue", "kind", kind, "error", err)
 	}
