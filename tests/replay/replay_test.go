@@ -7,6 +7,7 @@ package replay
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -77,6 +78,38 @@ func TestReplayRecordedHistories(t *testing.T) {
 				t.Fatalf("replaying %s: %v", f, err)
 			}
 		})
+	}
+}
+
+// Every workflow type has a recorded history at every revision still in use (OldestRevision to
+// CurrentRevision): a new type or revision fails here until `make record-histories` records it,
+// so no path in use goes without a replay test.
+func TestEveryTypeAndRevisionInUseHasAHistory(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, f := range files {
+		if typ, rev, _, ok := ParseName(filepath.Base(f)); ok {
+			have[fmt.Sprintf("%s.r%d", typ, rev)] = true
+		}
+	}
+	if workflows.OldestRevision > workflows.CurrentRevision {
+		t.Fatalf("OldestRevision %d is past CurrentRevision %d", workflows.OldestRevision, workflows.CurrentRevision)
+	}
+	for _, w := range workflows.Workflows() {
+		for rev := workflows.OldestRevision; rev <= workflows.CurrentRevision; rev++ {
+			if w.Name == "InstanceLifecycle" && rev > 0 && rev < workflows.RevisionCorrectness {
+				// Its input had no revision before RevisionCorrectness: every entity of that
+				// code ran (and replays) at revision 0.
+				continue
+			}
+			if !have[fmt.Sprintf("%s.r%d", w.Name, rev)] {
+				t.Errorf("%s has no recorded history at revision %d: run `make record-histories` (new runs start at revision %d), "+
+					"or raise OldestRevision once `LifecycleRevision < %d` lists no open run", w.Name, rev, workflows.CurrentRevision, rev+1)
+			}
+		}
 	}
 }
 
