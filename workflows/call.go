@@ -92,7 +92,9 @@ type revisionKey struct{}
 // was started with from its input's Revision field (set by whoever starts it: the starter, mi, the
 // instance workflow, the rollout, continue-as-new), publishes it as the LifecycleRevision search
 // attribute, and keeps it for its whole run, so a run started before a change replays the calls it
-// made, and `LifecycleRevision < N` lists the runs that still need the code of revisions below N.
+// made, and `ExecutionStatus = 'Running' AND (LifecycleRevision < N OR LifecycleRevision IS NULL)`
+// lists the runs that still need the code of revisions below N (runs started before the attribute
+// existed have none).
 // It costs no history event, unlike workflow.GetVersion's marker and search attribute, which every
 // one of a fleet's upgrades would pay. An input without the field is a run started before the
 // field existed: revision 0, the oldest path, which is what those runs took.
@@ -112,8 +114,8 @@ const (
 	CurrentRevision = RevisionCorrectness
 	// OldestRevision is the oldest revision whose code is kept: runs started with it may still
 	// be open. The replay test needs a recorded history of every revision from here to
-	// CurrentRevision; raise it (and delete the code paths below it) once
-	// `LifecycleRevision < N` lists no open run.
+	// CurrentRevision; raise it to N (and delete the code paths below N) once no open run has
+	// `LifecycleRevision < N OR LifecycleRevision IS NULL`.
 	OldestRevision = 0
 )
 

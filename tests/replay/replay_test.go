@@ -107,7 +107,7 @@ func TestEveryTypeAndRevisionInUseHasAHistory(t *testing.T) {
 			}
 			if !have[fmt.Sprintf("%s.r%d", w.Name, rev)] {
 				t.Errorf("%s has no recorded history at revision %d: run `make record-histories` (new runs start at revision %d), "+
-					"or raise OldestRevision once `LifecycleRevision < %d` lists no open run", w.Name, rev, workflows.CurrentRevision, rev+1)
+					"or raise OldestRevision once no open run has `LifecycleRevision < %d OR LifecycleRevision IS NULL`", w.Name, rev, workflows.CurrentRevision, rev+1)
 			}
 		}
 	}
