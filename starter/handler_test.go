@@ -293,3 +293,21 @@ func TestAgreementDateStartsOnlyTheResolutionClock(t *testing.T) {
 		t.Fatalf("requested at %s, agreed at %s; want the filing (%s) and the form's agreement date", r.RequestedAt, r.AgreedAt, created)
 	}
 }
+
+// What the starter starts carries the current revision, as a search attribute too, so a query
+// finds the runs still on old code.
+func TestStartsCarryTheCurrentRevision(t *testing.T) {
+	tmp, gh := newFakeTemporal(), newFakeGitHub(t)
+	h := newTestWebhook(tmp, gh)
+	deliver(h, "issues", issuesEvent("opened", "alice", ghIssue(7, "alice", "New", newInstanceBody("acme"), newInstanceLabel)))
+	deliver(h, "issues", issuesEvent("opened", "alice", ghIssue(12, "alice", "5.10.0 upgrade", upgradeBody("5.10.0"), trackingLabel)))
+	_, starts := tmp.recorded()
+	if len(starts) != 2 {
+		t.Fatalf("%d starts, want the instance and the rollout", len(starts))
+	}
+	for _, s := range starts {
+		if rev, ok := s.TypedSearchAttributes.GetInt64(workflows.SARevision); !ok || rev != workflows.CurrentRevision {
+			t.Errorf("%s starts with LifecycleRevision %d (set: %t), want %d", s.ID, rev, ok, workflows.CurrentRevision)
+		}
+	}
+}
