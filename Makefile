@@ -53,8 +53,9 @@ bench: build
 chaos: bin/temporal
 	LIFECYCLE_CHAOS=1 TEMPORAL_CLI=$(CURDIR)/bin/temporal $(GO) test -count=1 -timeout 30m -run 'TestChaos' -v ./tests/
 
-## record-histories: run the end-to-end tests and record one closed history per workflow type under
-## tests/replay/testdata (the replay test replays them on every `make test`)
+## record-histories: run the end-to-end tests and add, under tests/replay/testdata, the longest closed
+## history of every workflow type, revision and path not recorded yet (never replacing one); the
+## replay test replays them all on every `make test`
 record-histories: bin/temporal
 	LIFECYCLE_RECORD_HISTORIES=1 TEMPORAL_CLI=$(CURDIR)/bin/temporal $(GO) test -count=1 -timeout 30m ./tests/
 

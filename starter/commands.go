@@ -175,9 +175,9 @@ func (ci commandIssue) trialCommand(cmd, arg, user string) (command, error) {
 			return command{}, fmt.Errorf("%s. Use %s.", oneLine(err), syntax)
 		}
 		r.Operation, r.ConvertTrial = forms.OpConvertTrial, &ct
-		// As for the form: the SLA counts from the agreement date.
+		// As for the form: the SLA's resolution counts from the agreement date.
 		if t, err := time.Parse(time.DateOnly, ct.AgreementDate); err == nil {
-			r.RequestedAt = t
+			r.AgreedAt = t
 		}
 	}
 	return command{workflowID: workflows.InstanceWorkflowID(ci.slug), update: workflows.UpdateRequest, arg: r,

@@ -47,7 +47,7 @@ func TestTrialCommandsAcceptWhatTheFormsAccept(t *testing.T) {
 	}
 	r := c.arg.(workflows.OperationRequest)
 	if r.Operation != forms.OpConvertTrial || r.ConvertTrial == nil || *r.ConvertTrial != (forms.ConvertTrial{Slug: "acme", AgreementDate: "2026-02-27"}) ||
-		!r.RequestedAt.Equal(time.Date(2026, 2, 27, 0, 0, 0, 0, time.UTC)) || r.Requester != "carol" || *r.Issue != requestIssue.ref {
+		!r.AgreedAt.Equal(time.Date(2026, 2, 27, 0, 0, 0, 0, time.UTC)) || r.Requester != "carol" || *r.Issue != requestIssue.ref {
 		t.Errorf("/convert: %+v", r)
 	}
 }

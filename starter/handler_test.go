@@ -296,3 +296,40 @@ func sha512Sig(secret string, body []byte) string {
 	m.Write(body)
 	return "sha512=" + hex.EncodeToString(m.Sum(nil))
 }
+
+// A form's agreement date starts the SLA's resolution clock only: the response clock starts at
+// the filing, so an instant answer to a back-dated agreement is not late.
+func TestAgreementDateStartsOnlyTheResolutionClock(t *testing.T) {
+	tmp, gh := newFakeTemporal(), newFakeGitHub(t)
+	h := newTestWebhook(tmp, gh)
+	body := strings.Replace(suspendBody("acme"), "### Agreement date\n\n_No response_", "### Agreement date\n\n2026-02-16", 1)
+	if rec := deliver(h, "issues", issuesEvent("opened", "alice", ghIssue(9, "alice", "Suspend acme", body, suspendLabel))); rec.Code != http.StatusAccepted {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	updates, _ := tmp.recorded()
+	if len(updates) != 1 {
+		t.Fatalf("%d Updates, want 1", len(updates))
+	}
+	r := updates[0].Args[0].(workflows.OperationRequest)
+	if !r.RequestedAt.Equal(created) || !r.AgreedAt.Equal(time.Date(2026, 2, 16, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("requested at %s, agreed at %s; want the filing (%s) and the form's agreement date", r.RequestedAt, r.AgreedAt, created)
+	}
+}
+
+// What the starter starts carries the current revision, as a search attribute too, so a query
+// finds the runs still on old code.
+func TestStartsCarryTheCurrentRevision(t *testing.T) {
+	tmp, gh := newFakeTemporal(), newFakeGitHub(t)
+	h := newTestWebhook(tmp, gh)
+	deliver(h, "issues", issuesEvent("opened", "alice", ghIssue(7, "alice", "New", newInstanceBody("acme"), newInstanceLabel)))
+	deliver(h, "issues", issuesEvent("opened", "alice", ghIssue(12, "alice", "5.10.0 upgrade", upgradeBody("5.10.0"), trackingLabel)))
+	_, starts := tmp.recorded()
+	if len(starts) != 2 {
+		t.Fatalf("%d starts, want the instance and the rollout", len(starts))
+	}
+	for _, s := range starts {
+		if rev, ok := s.TypedSearchAttributes.GetInt64(workflows.SARevision); !ok || rev != workflows.CurrentRevision {
+			t.Errorf("%s starts with LifecycleRevision %d (set: %t), want %d", s.ID, rev, ok, workflows.CurrentRevision)
+		}
+	}
+}

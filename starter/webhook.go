@@ -277,10 +277,11 @@ func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref wo
 		log.Error("no instance operation for this request type", "type", fmt.Sprintf("%T", req))
 		return answer{http.StatusUnprocessableEntity, outcomeInvalid, "unsupported request"}
 	}
-	// "The SLA counts from the agreement date; leave it empty to count from today" (the forms).
+	// "The SLA counts from the agreement date; leave it empty to count from today" (the forms):
+	// the resolution does; the response counts from the filing (the SLA table's "becoming aware").
 	if d := agreementDate(req); d != "" {
 		if t, err := time.Parse(time.DateOnly, d); err == nil {
-			r.RequestedAt = t
+			r.AgreedAt = t
 		}
 	}
 	accepted, err := workflows.AskInstance(ctx, h.temporal, workflows.Ask{Request: r, UpdateID: updateID})
@@ -371,7 +372,8 @@ func rolloutStart(ref workflows.IssueRef, is *github.Issue, up forms.UpgradeTrac
 		StaticDetails: fmt.Sprintf("Fleet rollout of Sourcegraph %s, tracked on %s: %s.",
 			up.Version, ref, strings.Join(how, ", ")),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SAOperation.ValueSet(string(forms.OpUpgradeFleet)), workflows.SAIssue.ValueSet(ref.String())),
+			workflows.SAOperation.ValueSet(string(forms.OpUpgradeFleet)), workflows.SAIssue.ValueSet(ref.String()),
+			workflows.SARevision.ValueSet(workflows.CurrentRevision)),
 	}
 	in := workflows.RolloutInput{Request: workflows.RolloutRequest{
 		Issue:       ref,

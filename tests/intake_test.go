@@ -212,8 +212,24 @@ func TestEveryFormIsRoutedByItsLabel(t *testing.T) {
 	if !strings.Contains(cs[0].GetBody(), "There is no instance `acme-corp`") {
 		t.Fatalf("comment for a suspend of an unknown instance:\n%s", cs[0].GetBody())
 	}
-	if n := runsForIssue(t, tc, is.GetNumber()); n != 0 {
-		t.Fatalf("a request for an unknown instance must start nothing; %d workflows did", n)
+	// The request started the slug's entity to adopt it from its config.yaml; there is none, so it
+	// refused the request and ended holding no instance. No operation ran.
+	ref := workflows.IssueRef{Owner: devstack.SampleOwner, Repo: devstack.SampleRepo, Number: is.GetNumber()}
+	resp, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "Issue = '" + ref.String() + "'"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ex := range resp.GetExecutions() {
+		if id := ex.GetExecution().GetWorkflowId(); id != workflows.InstanceWorkflowID("acme-corp") {
+			t.Fatalf("a request for an unknown instance must start no operation; %s started", id)
+		}
+	}
+	eventually(t, 15*time.Second, "the adoption attempt to end", func() bool {
+		d, err := tc.DescribeWorkflowExecution(ctx, workflows.InstanceWorkflowID("acme-corp"), "")
+		return err == nil && d.GetWorkflowExecutionInfo().GetCloseTime() != nil
+	})
+	if r, err := instance(t, tc, "acme-corp"); err != nil || r.State != workflows.StateNone || len(r.History) != 0 {
+		t.Fatalf("the ended adoption attempt holds %+v (%v), want no instance", r, err)
 	}
 
 	// Two request labels: one explanation, nothing started.

@@ -354,3 +354,33 @@ func checkBackedUpBefore(t *testing.T, b simBackupState, slug string, since, at 
 		t.Errorf("%s: no pre-upgrade backups between %s and its version change at %s (Cloud SQL %v, Backup for GKE %v)", slug, since, at, sqlOK, gkeOK)
 	}
 }
+
+// TestAdoptFleetEndToEnd: `mi adopt -all` takes every instance of the config repo that has no
+// workflow under management (the AdoptFleet workflow), reports each one it adopted, and a second
+// run adopts nothing. It runs after the fleet rollout, whose instances are already managed.
+func TestAdoptFleetEndToEnd(t *testing.T) {
+	tc := temporalClient(t)
+	simJSON(t, http.MethodPost, "/_sim/fleet", strings.NewReader(`{"instances":[`+
+		`{"slug":"adopt-a","version":"5.9.0","type":"production","releaseChannel":"pause"},`+
+		`{"slug":"adopt-b","version":"5.9.0","type":"trial","releaseChannel":"pause"}]}`), nil)
+	_, out, errText := runMi(t, "adopt", "-all")
+	adopted := ""
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, "Adopted: "); ok {
+			adopted = rest
+		}
+	}
+	for _, slug := range []string{"adopt-a", "adopt-b"} {
+		if !slices.Contains(strings.Split(adopted, ", "), slug) {
+			t.Errorf("mi adopt -all did not report %s adopted:\n%s\n%s", slug, out, errText)
+		}
+		r := waitState(t, tc, slug, workflows.StateActive, time.Minute)
+		if r.AdoptedAt.IsZero() || r.Instance.Version != "5.9.0" {
+			t.Errorf("%s: %+v", slug, r)
+		}
+	}
+	_, again, errText := runMi(t, "adopt", "-all")
+	if !strings.Contains(again, " 0 adopted,") {
+		t.Errorf("a second mi adopt -all adopted again:\n%s\n%s", again, errText)
+	}
+}

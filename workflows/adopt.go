@@ -49,7 +49,7 @@ func AdoptFleet(ctx workflow.Context, in AdoptFleetInput) (AdoptFleetResult, err
 			if e.Error != "" {
 				continue // an unreadable config.yaml: refused below without asking
 			}
-			waits[i] = executeLocalAsync[AdoptOutcome](ctx, CloudCall, "Adopt "+e.Slug, (*Lifecycle).Adopt,
+			waits[i] = executeLocalAsync[AdoptOutcome](ctx, CloudCall, "Adopt "+e.Slug, localLifecycle.Adopt,
 				AdoptInput{Slug: e.Slug, By: in.By, UpdateID: AdoptFleetWorkflowID + "/" + run + "/" + e.Slug})
 		}
 		for i, e := range batch {

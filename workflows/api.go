@@ -36,6 +36,9 @@ var (
 	SASLADeadline     = temporal.NewSearchAttributeKeyTime("SLADeadline")
 	SASLABreached     = temporal.NewSearchAttributeKeyBool("SLABreached")
 	SAIssue           = temporal.NewSearchAttributeKeyKeyword("Issue")
+	// SARevision is the run's revision (its input's Revision): `LifecycleRevision < N` lists the
+	// runs that still need the code of revisions below N.
+	SARevision = temporal.NewSearchAttributeKeyInt64("LifecycleRevision")
 )
 
 // SearchAttributeTypes lists every custom search attribute with its type, for registration.
@@ -52,4 +55,5 @@ var SearchAttributeTypes = []struct {
 	{SASLADeadline.GetName(), enums.INDEXED_VALUE_TYPE_DATETIME},
 	{SASLABreached.GetName(), enums.INDEXED_VALUE_TYPE_BOOL},
 	{SAIssue.GetName(), enums.INDEXED_VALUE_TYPE_KEYWORD},
+	{SARevision.GetName(), enums.INDEXED_VALUE_TYPE_INT},
 }

@@ -26,6 +26,18 @@ func executeLocal[T any](ctx workflow.Context, kind ActivityKind, summary string
 	return executeLocalAsync[T](ctx, kind, summary, activity, input)(ctx)
 }
 
+// The activities run as local activities, named by method values on nil pointers rather than
+// method expressions: a worker finds the registered activity by its name either way, and the
+// replayer, which registers no activities, can still check a call's arguments against the method
+// value, so recorded histories with local activities replay (a method expression takes the
+// receiver as an extra argument, and the replayer refused the call).
+var (
+	localGitHub     *activities.GitHub
+	localConfigRepo *activities.ConfigRepo
+	localLifecycle  *Lifecycle
+	localUptime     *activities.Uptime
+)
+
 // executeLocalAsync starts executeLocal's call and returns a function that waits for its result,
 // so a workflow can run several at once.
 func executeLocalAsync[T any](ctx workflow.Context, kind ActivityKind, summary string, activity, input any) func(workflow.Context) (T, error) {
@@ -71,10 +83,15 @@ type settingsKey struct{}
 type revisionKey struct{}
 
 // Revisions number the changes to how workflows make their calls. A workflow takes the revision it
-// was started with from its input (set by whoever starts it: the starter, the instance workflow,
-// continue-as-new) and keeps it for its whole run, so a run started before a change replays the
-// calls it made; it costs no history event, unlike workflow.GetVersion's marker and search
-// attribute, which every one of a fleet's upgrades would pay.
+// was started with from its input's Revision field (set by whoever starts it: the starter, mi, the
+// instance workflow, the rollout, continue-as-new), publishes it as the LifecycleRevision search
+// attribute, and keeps it for its whole run, so a run started before a change replays the calls it
+// made, and `ExecutionStatus = 'Running' AND (LifecycleRevision < N OR LifecycleRevision IS NULL)`
+// lists the runs that still need the code of revisions below N (runs started before the attribute
+// existed have none).
+// It costs no history event, unlike workflow.GetVersion's marker and search attribute, which every
+// one of a fleet's upgrades would pay. An input without the field is a run started before the
+// field existed: revision 0, the oldest path, which is what those runs took.
 const (
 	// RevisionLocalActivities: quick calls (config reads, probes, comments and tracking-issue
 	// edits, a rollout's requests) are local activities, a rollout asks for a wave's upgrades all
@@ -83,8 +100,17 @@ const (
 	// RevisionHistoryBudget: a rollout's byte cap counts the state its continue-as-new carries,
 	// which lands in the run's last event (issue 8).
 	RevisionHistoryBudget = 2
+	// RevisionCorrectness (issue 19): an abort also undoes the step that failed (it may have
+	// done half its work); the instance workflow says on the issue why it suspends an expired
+	// trial; a run's decisions and a rollout's controls keep only their last entries.
+	RevisionCorrectness = 3
 	// CurrentRevision is what new workflows are started with.
-	CurrentRevision = RevisionHistoryBudget
+	CurrentRevision = RevisionCorrectness
+	// OldestRevision is the oldest revision whose code is kept: runs started with it may still
+	// be open. The replay test needs a recorded history of every revision from here to
+	// CurrentRevision; raise it to N (and delete the code paths below N) once no open run has
+	// `LifecycleRevision < N OR LifecycleRevision IS NULL`.
+	OldestRevision = 0
 )
 
 // withOperation makes an operation's settings and revision reach every call below ctx.
@@ -92,12 +118,20 @@ func withOperation(ctx workflow.Context, in OperationInput) workflow.Context {
 	return withRevision(withSettings(ctx, in.Request.Settings), in.Revision)
 }
 
+// withRevision puts the run's revision (its input's Revision) on ctx; every workflow calls it
+// first.
 func withRevision(ctx workflow.Context, rev int) workflow.Context {
 	return workflow.WithValue(ctx, revisionKey{}, rev)
 }
 
+// revision is the run's revision. A context without one is a bug (a workflow that did not call
+// withRevision), not the oldest path: it panics, which fails the workflow task and shows in the
+// worker's log, rather than silently taking old code.
 func revision(ctx workflow.Context) int {
-	rev, _ := ctx.Value(revisionKey{}).(int)
+	rev, ok := ctx.Value(revisionKey{}).(int)
+	if !ok {
+		panic("workflows: the run's revision is not on ctx: call withRevision with the input's Revision at the workflow's start")
+	}
 	return rev
 }
 

@@ -167,9 +167,9 @@ func AdoptInstance(ctx context.Context, c RequestClient, slug, by, updateID stri
 		ID: InstanceWorkflowID(slug), TaskQueue: TaskQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary:         fmt.Sprintf("instance `%s` (adopted)", slug),
 		StaticDetails:         fmt.Sprintf("Lifecycle of instance `%s`, made before this service and adopted from its config.yaml by @%s.", slug, by),
-		TypedSearchAttributes: temporal.NewSearchAttributes(SAInstanceSlug.ValueSet(slug)),
+		TypedSearchAttributes: temporal.NewSearchAttributes(SAInstanceSlug.ValueSet(slug), SARevision.ValueSet(CurrentRevision)),
 	}
-	in := InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: slug}}, Adopt: true}
+	in := InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: slug}}, Adopt: true, Revision: CurrentRevision}
 	var ans AdoptAnswer
 	err := updateWithStart(ctx, c, opts, in, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE, UpdateAdopt, updateID, AdoptRequest{By: by}, &ans)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
@@ -213,11 +213,11 @@ func entityStart(a Ask) (client.StartWorkflowOptions, InstanceInput) {
 	}
 	opts := client.StartWorkflowOptions{ID: InstanceWorkflowID(req.Slug), TaskQueue: TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING}
-	sas := []temporal.SearchAttributeUpdate{SAInstanceSlug.ValueSet(req.Slug)}
+	sas := []temporal.SearchAttributeUpdate{SAInstanceSlug.ValueSet(req.Slug), SARevision.ValueSet(CurrentRevision)}
 	if req.Issue != nil {
 		sas = append(sas, SAIssue.ValueSet(req.Issue.String()))
 	}
-	in := InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: req.Slug}}}
+	in := InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: req.Slug}}, Revision: CurrentRevision}
 	if ni := req.Create; ni != nil {
 		sas = append(sas, SAInstanceType.ValueSet(string(ni.Type)))
 		opts.StaticSummary = fmt.Sprintf("instance `%s` (%s)", req.Slug, ni.Domain)

@@ -215,7 +215,7 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 					trialExpiresAt = workflow.Now(ctx).Add(time.Duration(o.settings.TrialDays) * 24 * time.Hour)
 					o.runner.SetFact("Trial expires", formatTime(trialExpiresAt))
 				}
-				return o.comment(ctx, "handoff", createHandoff(inst, version, form, alertingOn, trialExpiresAt, o.settings.TrialReminders))
+				return o.comment(ctx, "handoff", createHandoff(inst, version, form, alertingOn, trialExpiresAt, o.settings.TrialReminders, workflow.Now(ctx)))
 			},
 		},
 	}
@@ -356,7 +356,9 @@ func createDisplayName(slug string) string {
 }
 
 // createHandoff is the comment that hands the instance to the requester.
-func createHandoff(inst Instance, version string, form *forms.NewInstance, alertingOn bool, trialExpiresAt time.Time, reminders []int) string {
+// It promises only the reminders that will come: those whose time is still ahead (the instance
+// workflow skips the others).
+func createHandoff(inst Instance, version string, form *forms.NewInstance, alertingOn bool, trialExpiresAt time.Time, reminders []int, now time.Time) string {
 	var b strings.Builder
 	b.WriteString(fmt.Sprintf("### ✅ `%s` is ready\n\n", inst.Slug))
 	b.WriteString(fmt.Sprintf("- URL: https://%s\n", inst.Domain))
@@ -378,12 +380,19 @@ func createHandoff(inst Instance, version string, form *forms.NewInstance, alert
 	}
 	if !trialExpiresAt.IsZero() {
 		b.WriteString(fmt.Sprintf("\n**Trial:** it expires **%s**.", formatTime(trialExpiresAt)))
-		if len(reminders) > 0 {
-			days := make([]string, len(reminders))
-			for i, d := range reminders {
-				days[i] = fmt.Sprint(d)
+		var days []string
+		for _, d := range reminders {
+			if trialExpiresAt.Add(-time.Duration(d) * 24 * time.Hour).After(now) {
+				days = append(days, fmt.Sprint(d))
 			}
+		}
+		switch {
+		case len(days) == 1:
+			b.WriteString(fmt.Sprintf(" A reminder comes on this issue %s day(s) before.", days[0]))
+		case len(days) > 1:
 			b.WriteString(fmt.Sprintf(" Reminders come on this issue %s day(s) before.", strings.Join(days, " and ")))
+		case len(reminders) > 0:
+			b.WriteString(" The trial is too short for a reminder: none will come.")
 		}
 		b.WriteString(" Extend it or convert it to paid with the lifecycle issue forms before then; otherwise it is suspended at expiry.\n")
 	}

@@ -353,3 +353,22 @@ func TestCreateWithoutIssue(t *testing.T) {
 		t.Fatal("no issue, no comments")
 	}
 }
+
+// The hand-off promises only the reminders that will come.
+func TestHandoffPromisesOnlyTheRemindersThatWillCome(t *testing.T) {
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	inst := Instance{Slug: "acme", Type: spec.Trial, Domain: "acme.sourcegraphcloud.com"}
+	for _, tc := range []struct {
+		days int
+		want string
+	}{
+		{30, "Reminders come on this issue 7 and 1 day(s) before."},
+		{5, "A reminder comes on this issue 1 day(s) before."},
+		{1, "The trial is too short for a reminder: none will come."},
+	} {
+		got := createHandoff(inst, "5.10.0", nil, true, now.Add(time.Duration(tc.days)*24*time.Hour), []int{7, 1}, now)
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("a %d-day trial's hand-off:\n%s\nwant %q", tc.days, got, tc.want)
+		}
+	}
+}

@@ -48,7 +48,8 @@ const (
 // trial and backup-retention clocks, and continues as new when Temporal suggests it. After a
 // teardown it ends; its result is the tombstone.
 func InstanceLifecycle(ctx workflow.Context, in InstanceInput) (InstanceRecord, error) {
-	e := &entity{rec: in.Record}
+	ctx = withRevision(ctx, in.Revision)
+	e := &entity{rec: in.Record, rev: in.Revision}
 	if e.rec.Instance.Slug == "" {
 		e.rec.Instance.Slug = strings.TrimPrefix(workflow.GetInfo(ctx).WorkflowExecution.ID, "instance/")
 	}
@@ -80,7 +81,7 @@ func InstanceLifecycle(ctx workflow.Context, in InstanceInput) (InstanceRecord, 
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return e.rec, err
 			}
-			return e.rec, workflow.NewContinueAsNewError(ctx, InstanceLifecycle, InstanceInput{Record: e.rec})
+			return e.rec, workflow.NewContinueAsNewError(ctx, InstanceLifecycle, InstanceInput{Record: e.rec, Revision: CurrentRevision})
 		}
 		wake := e.nextEvent()
 		if e.rec.State == StateNone && e.rec.Current == nil && len(e.rec.History) == 0 {
@@ -99,6 +100,8 @@ func InstanceLifecycle(ctx workflow.Context, in InstanceInput) (InstanceRecord, 
 // entity is the instance workflow's state and handlers.
 type entity struct {
 	rec InstanceRecord
+	// rev is the run's revision (InstanceInput.Revision).
+	rev int
 	// prevState is the state to return to when the running operation does not succeed.
 	prevState InstanceState
 	// The running child's result, set by the coroutine that waits for it.
@@ -153,7 +156,7 @@ func (e *entity) adopt(ctx workflow.Context) {
 		StartToCloseTimeout: ActivityOptions(CloudCall).StartToCloseTimeout, RetryPolicy: ActivityOptions(CloudCall).RetryPolicy,
 		Summary: "Read config.yaml to adopt the instance"})
 	var rc activities.ReadConfigResult
-	if err := workflow.ExecuteLocalActivity(lctx, (*activities.ConfigRepo).ReadInstanceConfig, activities.ReadConfigInput{Slug: slug}).Get(ctx, &rc); err != nil {
+	if err := workflow.ExecuteLocalActivity(lctx, localConfigRepo.ReadInstanceConfig, activities.ReadConfigInput{Slug: slug}).Get(ctx, &rc); err != nil {
 		workflow.GetLogger(ctx).Error("could not read config.yaml to adopt the instance", "error", err)
 		e.adoptFailed = fmt.Sprintf("the config repo could not be read to look up instance `%s`; ask again later (the worker's log has the error)", slug)
 		return
@@ -184,6 +187,12 @@ func (e *entity) validate(ctx workflow.Context, req OperationRequest) error {
 	}
 	if !req.hasPayload() {
 		return fmt.Errorf("the %s request carries no %s details", req.Operation, req.Operation)
+	}
+	// The form rules are pure; workflowcheck cannot tell, as net/mail (the admin email's check)
+	// holds a disabled debug printf.
+	err := req.checkPayload() //workflowcheck:ignore
+	if err != nil {
+		return err
 	}
 	if req.Issue == nil {
 		return errors.New("a request needs the issue it was filed on")
@@ -251,6 +260,11 @@ func (e *entity) checkState(req OperationRequest) error {
 		if st == StateActive {
 			return fmt.Errorf("`%s` is active, not suspended: there is nothing to resume", slug)
 		}
+		if t := e.rec.Trial; t != nil && t.Expired {
+			// Resumed as it is, the trial would run with no clock: no reminder, no expiry.
+			return fmt.Errorf("the trial of `%s` expired on %s: extend it (the extend-trial form, or `/extend <days>` on its issue) "+
+				"or convert it to paid first, then file the resume again", slug, formatTime(t.ExpiresAt))
+		}
 		return wantState(StateSuspended, StateResuming)
 	case forms.OpTeardown:
 		return wantState(StateActive, StateSuspended, StateProvisioning, StateSuspending, StateResuming, StateTearingDown)
@@ -268,6 +282,7 @@ func (e *entity) checkState(req OperationRequest) error {
 // accept applies an accepted request: a trial extension at once, anything else as a child
 // workflow. It returns once the child has started.
 func (e *entity) accept(ctx workflow.Context, req OperationRequest) (RequestAccepted, error) {
+	ctx = withRevision(ctx, e.rev) // an Update handler gets the workflow's root context
 	if e.adopting {
 		if err := workflow.Await(ctx, func() bool { return !e.adopting }); err != nil {
 			return RequestAccepted{}, err
@@ -326,7 +341,7 @@ func (e *entity) start(ctx workflow.Context, req OperationRequest, key string) (
 	}
 	e.publish(ctx)
 	sas := []temporal.SearchAttributeUpdate{SAInstanceSlug.ValueSet(inst.Slug), SAOperation.ValueSet(string(req.Operation)),
-		SAInstanceType.ValueSet(string(inst.Type)), SANeedsAttention.ValueSet(false)}
+		SAInstanceType.ValueSet(string(inst.Type)), SANeedsAttention.ValueSet(false), SARevision.ValueSet(CurrentRevision)}
 	if req.Issue != nil {
 		sas = append(sas, SAIssue.ValueSet(req.Issue.String()))
 	}
@@ -454,7 +469,7 @@ func (e *entity) events() []event {
 	s := e.rec.Settings.WithDefaults()
 	if t := e.rec.Trial; t != nil && !t.Expired {
 		for _, d := range s.TrialReminders {
-			if slices.Contains(t.Reminded, d) || e.rec.State != StateActive {
+			if slices.Contains(t.Reminded, d) || slices.Contains(t.Skipped, d) || e.rec.State != StateActive {
 				continue
 			}
 			out = append(out, event{at: t.ExpiresAt.Add(-time.Duration(d) * 24 * time.Hour), fire: func(ctx workflow.Context) { e.remind(ctx, d) }})
@@ -496,13 +511,19 @@ func (e *entity) clocks(ctx workflow.Context) {
 	}
 }
 
+// remind posts a trial reminder and records whether it was posted (the record is what mi status
+// reports as sent).
 func (e *entity) remind(ctx workflow.Context, days int) {
 	t := e.rec.Trial
-	t.Reminded = append(t.Reminded, days)
-	e.notify(ctx, e.rec.Instance.Issue, fmt.Sprintf("trial-reminder-%d", days), fmt.Sprintf(
+	posted := e.notify(ctx, e.rec.Instance.Issue, fmt.Sprintf("trial-reminder-%d", days), fmt.Sprintf(
 		"### ⏳ Trial ends in %d day(s)\n\nThe trial of `%s` expires **%s**; the instance is then suspended (its data is kept).\n\n"+
 			"To keep it running, file an *extend trial* request (1–30 days) or a *convert to paid* request.\n",
 		days, e.rec.Instance.Slug, formatTime(t.ExpiresAt)))
+	if posted {
+		t.Reminded = append(t.Reminded, days)
+	} else {
+		t.Skipped = append(t.Skipped, days)
+	}
 }
 
 // expire suspends a trial whose time is up. A suspended trial just records it.
@@ -517,10 +538,23 @@ func (e *entity) expire(ctx workflow.Context) {
 	req := OperationRequest{Operation: forms.OpSuspend, Slug: slug, Issue: e.rec.Instance.Issue, Requester: systemActor,
 		RequestedAt: workflow.Now(ctx), Settings: e.rec.Settings,
 		Suspend: &forms.Suspend{Slug: slug, Reason: "trial expired on " + formatTime(t.ExpiresAt)}}
-	if _, err := e.start(ctx, req, "trial-expired-"+t.ExpiresAt.UTC().Format("20060102T1504")); err != nil {
+	id, err := e.start(ctx, req, "trial-expired-"+t.ExpiresAt.UTC().Format("20060102T1504"))
+	if err != nil {
 		workflow.GetLogger(ctx).Error("could not suspend the expired trial", "error", err)
 		e.rec.NeedsAttention = true
 		e.publish(ctx)
+		return
+	}
+	if e.rev >= RevisionCorrectness {
+		// Say on the trial's issue why the instance goes down, and where to follow it.
+		run := "`" + id + "`"
+		if u := e.rec.Settings.WithDefaults().RunURL(id); u != "" {
+			run = fmt.Sprintf("[`%s`](%s)", id, u)
+		}
+		e.notify(ctx, e.rec.Instance.Issue, "trial-expired-"+t.ExpiresAt.UTC().Format("20060102T1504"), fmt.Sprintf(
+			"### ⌛ Trial expired\n\nThe trial of `%s` expired on **%s**, so it is being suspended automatically (its data is kept): workflow %s.\n\n"+
+				"To bring it back, extend the trial (the extend-trial form, or `/extend <days>` here) or convert it to paid, then file a resume request.\n",
+			slug, formatTime(t.ExpiresAt), run))
 	}
 }
 
@@ -543,7 +577,7 @@ func (e *entity) extendTrial(ctx workflow.Context, req OperationRequest) Request
 		from = now
 	}
 	t.ExpiresAt, t.Expired = from.Add(time.Duration(req.ExtendTrial.Days)*24*time.Hour), false
-	t.Reminded = nil
+	t.Reminded, t.Skipped = nil, nil
 	e.skipPastReminders(now)
 	e.remember(OperationRef{Operation: forms.OpExtendTrial, Issue: req.Issue, Requester: req.Requester, StartedAt: now, EndedAt: now, Outcome: OutcomeSucceeded, Attempt: req.Attempt})
 	msg := fmt.Sprintf("The trial of `%s` is extended by %d day(s) by @%s: it now expires **%s**.", req.Slug, req.ExtendTrial.Days, req.Requester, formatTime(t.ExpiresAt))
@@ -555,21 +589,22 @@ func (e *entity) extendTrial(ctx workflow.Context, req OperationRequest) Request
 	return RequestAccepted{Message: msg}
 }
 
-// skipPastReminders marks reminders whose time has already passed as sent: a short trial or a
-// short extension must not announce "ends in 7 days" when 3 are left.
+// skipPastReminders marks reminders whose time has already passed as skipped (not sent): a short
+// trial or a short extension must not announce "ends in 7 days" when 3 are left.
 func (e *entity) skipPastReminders(now time.Time) {
 	t := e.rec.Trial
 	for _, d := range e.rec.Settings.WithDefaults().TrialReminders {
-		if !t.ExpiresAt.Add(-time.Duration(d)*24*time.Hour).After(now) && !slices.Contains(t.Reminded, d) {
-			t.Reminded = append(t.Reminded, d)
+		if !t.ExpiresAt.Add(-time.Duration(d)*24*time.Hour).After(now) && !slices.Contains(t.Reminded, d) && !slices.Contains(t.Skipped, d) {
+			t.Skipped = append(t.Skipped, d)
 		}
 	}
 }
 
-// notify comments on an issue (idempotently, by marker); failures are logged, not fatal.
-func (e *entity) notify(ctx workflow.Context, is *IssueRef, kind, body string) {
+// notify comments on an issue (idempotently, by marker) and reports whether it did; failures are
+// logged, not fatal.
+func (e *entity) notify(ctx workflow.Context, is *IssueRef, kind, body string) bool {
 	if is == nil {
-		return
+		return false
 	}
 	marker := fmt.Sprintf("<!-- lifecycle:%s:%s:%s -->", kind, InstanceWorkflowID(e.rec.Instance.Slug), IssueKey(*is))
 	if e.rec.Trial != nil && strings.HasPrefix(kind, "trial-reminder") {
@@ -578,7 +613,9 @@ func (e *entity) notify(ctx workflow.Context, is *IssueRef, kind, body string) {
 	if _, err := execute[activities.CommentResult](ctx, GitHubCall, "Comment on "+is.String()+": "+kind, (*activities.GitHub).UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: marker, Body: body}); err != nil {
 		workflow.GetLogger(ctx).Warn("could not comment on the issue", "issue", is.String(), "kind", kind, "error", err)
+		return false
 	}
+	return true
 }
 
 // publish mirrors the record into search attributes and the Web UI's current details.
@@ -589,7 +626,7 @@ func (e *entity) publish(ctx workflow.Context) {
 		op = string(r.Current.Operation)
 	}
 	sas := []temporal.SearchAttributeUpdate{SAInstanceSlug.ValueSet(r.Instance.Slug), SAInstanceState.ValueSet(string(r.State)),
-		SAOperation.ValueSet(op), SANeedsAttention.ValueSet(r.NeedsAttention)}
+		SAOperation.ValueSet(op), SANeedsAttention.ValueSet(r.NeedsAttention), SARevision.ValueSet(int64(e.rev))}
 	if r.Instance.Type != "" {
 		sas = append(sas, SAInstanceType.ValueSet(string(r.Instance.Type)))
 	}

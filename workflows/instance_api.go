@@ -143,9 +143,13 @@ type OperationRequest struct {
 	// Issue is where the request was filed; nil for requests the system makes itself (trial expiry).
 	Issue     *IssueRef `json:"issue,omitempty"`
 	Requester string    `json:"requester"`
-	// RequestedAt is when the issue was filed: the SLA clocks start here.
+	// RequestedAt is when the issue was filed: the SLA's response clock starts here (and its
+	// resolution clock, without AgreedAt).
 	RequestedAt time.Time `json:"requestedAt"`
-	Settings    Settings  `json:"settings,omitzero"`
+	// AgreedAt is the form's agreement date, when it gives one: the SLA's resolution clock starts
+	// here. (Requests from before this field carried the agreement date in RequestedAt.)
+	AgreedAt time.Time `json:"agreedAt,omitzero"`
+	Settings Settings  `json:"settings,omitzero"`
 
 	Create       *forms.NewInstance     `json:"create,omitempty"`
 	Suspend      *forms.Suspend         `json:"suspend,omitempty"`
@@ -194,8 +198,12 @@ type Instance struct {
 // TrialClock is a trial's expiry. Extend moves ExpiresAt; convert to paid removes the clock.
 type TrialClock struct {
 	ExpiresAt time.Time `json:"expiresAt"`
-	// Reminded lists the reminders already sent, as days before expiry.
+	// Reminded lists the reminders posted on the trial's issue, as days before expiry.
 	Reminded []int `json:"reminded,omitempty"`
+	// Skipped lists the reminders that were not posted: their time had passed when the clock
+	// was set (a trial or extension shorter than the reminder), or the comment could not be posted.
+	// Runs before this field existed listed them in Reminded.
+	Skipped []int `json:"skipped,omitempty"`
 	// Expired is set once the expiry suspension has been started.
 	Expired bool `json:"expired,omitempty"`
 }
@@ -256,6 +264,9 @@ type InstanceInput struct {
 	// config.yaml before it decides on the request that started it, and refuses it when there is
 	// none.
 	Adopt bool `json:"adopt,omitempty"`
+	// Revision is how the run makes its calls (CurrentRevision when started or continued; absent
+	// in runs started before the field existed, which took revision 0's path).
+	Revision int `json:"revision,omitempty"`
 }
 
 // Outcome is how an operation ended.

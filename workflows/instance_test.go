@@ -32,6 +32,10 @@ type entityTest struct {
 	started  []string           // child workflow IDs, in start order
 	rejected map[string]string  // update ID → rejection
 	dups     map[string]bool    // update ID → rejected as a duplicate (by the error's type)
+	// revisions are the children's input revisions and LifecycleRevision search attributes.
+	revisions, revisionSAs []int64
+	// rev is the entity's input revision (CurrentRevision, as the starter sends).
+	rev      int
 	accepted map[string]RequestAccepted
 	ids      []string
 }
@@ -40,7 +44,8 @@ func newEntityTest(t *testing.T) *entityTest {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
-	h := &entityTest{t: t, env: env, f: newFakeCloud(), outcomes: map[string]Outcome{}, fails: map[string]int{}, rejected: map[string]string{}, dups: map[string]bool{}, accepted: map[string]RequestAccepted{}}
+	h := &entityTest{t: t, env: env, f: newFakeCloud(), outcomes: map[string]Outcome{}, fails: map[string]int{}, rejected: map[string]string{},
+		dups: map[string]bool{}, accepted: map[string]RequestAccepted{}, rev: CurrentRevision}
 	h.f.register(env)
 	env.RegisterWorkflow(InstanceLifecycle)
 	for _, name := range []string{"Create", "Suspend", "Resume", "Teardown", "ConvertTrial", "UpdateAllowlist", "ReloadFrontend", "SetTelemetry"} {
@@ -53,6 +58,8 @@ func newEntityTest(t *testing.T) *entityTest {
 func (h *entityTest) standIn(name string) func(workflow.Context, OperationInput) (OperationResult, error) {
 	return func(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		h.started = append(h.started, workflow.GetInfo(ctx).WorkflowExecution.ID)
+		sa, _ := workflow.GetTypedSearchAttributes(ctx).GetInt64(SARevision)
+		h.revisions, h.revisionSAs = append(h.revisions, int64(in.Revision)), append(h.revisionSAs, sa)
 		if err := workflow.Sleep(ctx, time.Hour); err != nil {
 			return OperationResult{}, err
 		}
@@ -70,7 +77,7 @@ func (h *entityTest) standIn(name string) func(workflow.Context, OperationInput)
 				res.Instance.Version = "5.10.0"
 			}
 			if in.Instance.Type == spec.Trial {
-				res.TrialExpiresAt = workflow.Now(ctx).Add(30 * 24 * time.Hour)
+				res.TrialExpiresAt = workflow.Now(ctx).Add(time.Duration(in.Request.Settings.WithDefaults().TrialDays) * 24 * time.Hour)
 			}
 		case "Suspend":
 			res.Backups = &BackupRecord{SQLBackupRunID: 7, GKEBackup: "suspend-1", TakenAt: workflow.Now(ctx)}
@@ -159,7 +166,7 @@ func (h *entityTest) run(stop time.Duration) InstanceRecord {
 	if stop > 0 {
 		h.env.RegisterDelayedCallback(h.env.CancelWorkflow, stop)
 	}
-	h.env.ExecuteWorkflow(InstanceLifecycle, InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: "acme"}}})
+	h.env.ExecuteWorkflow(InstanceLifecycle, InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: "acme"}}, Revision: h.rev})
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("entity workflow did not complete")
 	}
@@ -402,6 +409,8 @@ func TestInstanceLifecycleUpgradesOnlyAnActiveInstance(t *testing.T) {
 	var asked []UpgradeRequest
 	h.env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		h.started = append(h.started, workflow.GetInfo(ctx).WorkflowExecution.ID)
+		sa, _ := workflow.GetTypedSearchAttributes(ctx).GetInt64(SARevision)
+		h.revisions, h.revisionSAs = append(h.revisions, int64(in.Revision)), append(h.revisionSAs, sa)
 		asked = append(asked, *in.Request.Upgrade)
 		if err := workflow.Sleep(ctx, time.Hour); err != nil {
 			return OperationResult{}, err
@@ -467,7 +476,7 @@ func (h *entityTest) adopt(stop time.Duration) InstanceRecord {
 	if stop > 0 {
 		h.env.RegisterDelayedCallback(h.env.CancelWorkflow, stop)
 	}
-	h.env.ExecuteWorkflow(InstanceLifecycle, InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: "acme"}}, Adopt: true})
+	h.env.ExecuteWorkflow(InstanceLifecycle, InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: "acme"}}, Adopt: true, Revision: h.rev})
 	var r InstanceRecord
 	if stop == 0 {
 		if err := h.env.GetWorkflowResult(&r); err != nil {
@@ -544,5 +553,150 @@ func TestFailedOperationSetsTheInstanceAttentionReason(t *testing.T) {
 	h.run(8 * time.Hour)
 	if len(reasons) != 2 || !strings.Contains(reasons[0], "suspend") || !strings.Contains(reasons[0], "failed") || reasons[1] != "" {
 		t.Errorf("AttentionReason values %q: want one naming the failed suspend, then cleared", reasons)
+	}
+}
+
+// Every operation runs at the current revision, and says so in its LifecycleRevision search
+// attribute, so `LifecycleRevision < N` finds the runs that still need old code.
+func TestOperationsRunAtTheCurrentRevisionAndPublishIt(t *testing.T) {
+	h := newEntityTest(t)
+	h.request(time.Second, createReq(1, spec.Production))
+	h.request(2*time.Hour, opReq(forms.OpSuspend, 2))
+	h.run(4 * time.Hour)
+	if len(h.started) != 2 {
+		t.Fatalf("operations %v", h.started)
+	}
+	for i := range h.started {
+		if h.revisions[i] != CurrentRevision || h.revisionSAs[i] != CurrentRevision {
+			t.Errorf("%s: input revision %d, LifecycleRevision %d; want %d", h.started[i], h.revisions[i], h.revisionSAs[i], CurrentRevision)
+		}
+	}
+}
+
+// revisionless reads the revision without having put it on ctx.
+func revisionless(ctx workflow.Context) (int, error) { return revision(ctx), nil }
+
+// A workflow that forgot withRevision must not silently take the oldest path.
+func TestRevisionMissingFromCtxIsAnError(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(revisionless)
+	env.ExecuteWorkflow(revisionless)
+	var rev int
+	err := env.GetWorkflowError()
+	if err == nil {
+		_ = env.GetWorkflowResult(&rev)
+		t.Fatalf("revision(ctx) without withRevision returned %d, want a failure", rev)
+	}
+	if !strings.Contains(err.Error(), "withRevision") {
+		t.Errorf("error %v does not say what to do", err)
+	}
+}
+
+// The request Update is an entry point too (the Temporal CLI, the Web UI): its validator holds a
+// request to the form's rules, so `days: -9` cannot move a trial's expiry into the past.
+func TestRequestValidatorEnforcesTheFormRules(t *testing.T) {
+	h := newEntityTest(t)
+	h.request(time.Second, createReq(1, spec.Trial))
+	back := h.request(2*time.Hour, extendReq(2, -9))
+	noReason := extendReq(3, 5)
+	noReason.ExtendTrial.Reason = ""
+	missing := h.request(2*time.Hour+time.Minute, noReason)
+	other := extendReq(4, 5)
+	other.ExtendTrial.Slug = "globex"
+	mismatch := h.request(2*time.Hour+2*time.Minute, other)
+	h.at(3*time.Hour, func(r InstanceRecord) {
+		wantState(t, r, StateActive)
+		if r.Trial == nil || !r.Trial.ExpiresAt.Equal(t0.Add(30*day+time.Hour+time.Second)) {
+			t.Errorf("trial clock moved by a rejected request: %+v", r.Trial)
+		}
+	})
+	h.run(4 * time.Hour)
+	for id, want := range map[string]string{back: "Additional days `-9`: must be a whole number from 1 to 30", missing: "Reason", mismatch: "`globex`"} {
+		if got := h.rejected[id]; !strings.Contains(got, want) {
+			t.Errorf("request %s: rejection %q, want it to say %q", id, got, want)
+		}
+	}
+	if len(h.started) != 1 {
+		t.Errorf("operations %v", h.started)
+	}
+}
+
+// A trial suspended at its expiry is not resumed as it is (it would run with no clock): the
+// answer says to extend or convert it first. After an extension it resumes, with its clock.
+func TestExpiredTrialIsResumedOnlyAfterExtendOrConvert(t *testing.T) {
+	h := newEntityTest(t)
+	h.request(time.Second, createReq(1, spec.Trial))
+	// The trial expires at +30d+1h; the expiry suspension ends an hour later.
+	early := h.request(31*day, opReq(forms.OpResume, 2))
+	ext := h.request(31*day+time.Hour, extendReq(3, 10))
+	late := h.request(31*day+2*time.Hour, opReq(forms.OpResume, 4))
+	h.at(31*day+4*time.Hour, func(r InstanceRecord) {
+		wantState(t, r, StateActive)
+		if r.Trial == nil || r.Trial.Expired || !r.Trial.ExpiresAt.After(t0.Add(40*day)) {
+			t.Errorf("resumed trial has no clock: %+v", r.Trial)
+		}
+	})
+	h.run(32 * day)
+	if got := h.rejected[early]; !strings.Contains(got, "expired") || !strings.Contains(got, "extend it") || !strings.Contains(got, "convert it") {
+		t.Errorf("resume of an expired trial: rejection %q, want it to say to extend or convert first", got)
+	}
+	if h.rejected[ext] != "" || h.rejected[late] != "" {
+		t.Errorf("extend then resume rejected: %q, %q", h.rejected[ext], h.rejected[late])
+	}
+	if len(h.started) != 3 || !strings.HasPrefix(h.started[2], "resume/acme/") {
+		t.Errorf("operations %v, want create, the expiry suspension, then the resume", h.started)
+	}
+}
+
+// A 5-day trial gets its 1-day reminder only: the record says the 7-day one was not sent (mi
+// status used to say "sent at 7 days before" with no comment posted).
+func TestShortTrialRecordsOnlyTheRemindersSent(t *testing.T) {
+	h := newEntityTest(t)
+	req := createReq(1, spec.Trial)
+	req.Settings.TrialDays = 5
+	h.request(time.Second, req)
+	h.at(2*time.Hour, func(r InstanceRecord) {
+		if r.Trial == nil || len(r.Trial.Reminded) != 0 || !slices.Equal(r.Trial.Skipped, []int{7}) {
+			t.Errorf("after the hand-off: trial %+v, want nothing sent and the 7-day reminder skipped", r.Trial)
+		}
+	})
+	h.at(4*day+2*time.Hour, func(r InstanceRecord) {
+		if r.Trial == nil || !slices.Equal(r.Trial.Reminded, []int{1}) || !slices.Equal(r.Trial.Skipped, []int{7}) {
+			t.Errorf("after the 1-day reminder: trial %+v", r.Trial)
+		}
+	})
+	h.run(4*day + 3*time.Hour)
+	all := h.f.allComments()
+	if strings.Contains(all, "Trial ends in 7 day(s)") || !strings.Contains(all, "Trial ends in 1 day(s)") {
+		t.Errorf("comments:\n%s", all)
+	}
+}
+
+// The expiry says on the trial's issue why the instance goes down, and which run does it.
+func TestTrialExpirySaysWhyOnTheIssue(t *testing.T) {
+	h := newEntityTest(t)
+	req := createReq(1, spec.Trial)
+	req.Settings.WebUI = "http://ui.example/workflows"
+	h.request(time.Second, req)
+	h.run(31 * day)
+	got := h.f.comment("<!-- lifecycle:trial-expired-")
+	if !strings.Contains(got, "Trial expired") || !strings.Contains(got, "suspended automatically") ||
+		!strings.Contains(got, "http://ui.example/workflows/suspend%2Facme%2Ftrial-expired-") {
+		t.Fatalf("expiry comment:\n%s\nall comments:\n%s", got, h.f.allComments())
+	}
+}
+
+// A run started before revision 3 replays its expiry without the new comment.
+func TestTrialExpiryBeforeRevision3PostsNoComment(t *testing.T) {
+	h := newEntityTest(t)
+	h.rev = RevisionHistoryBudget
+	h.request(time.Second, createReq(1, spec.Trial))
+	h.run(31 * day)
+	if len(h.started) != 2 {
+		t.Fatalf("operations %v", h.started)
+	}
+	if got := h.f.comment("<!-- lifecycle:trial-expired-"); got != "" {
+		t.Fatalf("a revision-2 run posted %q", got)
 	}
 }

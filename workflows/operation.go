@@ -170,6 +170,10 @@ func beginOperation(ctx workflow.Context, in OperationInput, steps []Step) (*ope
 		// A rollout's upgrades share the rollout's SLA clock.
 		o.startSLA(ctx)
 	}
+	if in.Request.Requester == systemActor && in.Request.Suspend != nil {
+		// Nobody asked on the issue: say why the instance started it (a trial's expiry).
+		r.SetFact("Started automatically", in.Request.Suspend.Reason)
+	}
 	r.publish(ctx) // the first status comment: the response
 	return o, nil
 }
@@ -229,7 +233,7 @@ func (o *operation) notify(ctx workflow.Context, p Progress) {
 		return
 	}
 	body := RenderProgress(p, o.settings.RunURL(o.id))
-	c, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the issue", (*activities.GitHub).UpsertComment,
+	c, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the issue", localGitHub.UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: o.marker("status"), Body: body, CommentID: o.commentID})
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("could not update the status comment", "issue", is.String(), "error", err)
@@ -251,7 +255,7 @@ func (o *operation) comment(ctx workflow.Context, kind, body string) error {
 	if is == nil {
 		return nil
 	}
-	_, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Comment on the issue: "+kind, (*activities.GitHub).UpsertComment,
+	_, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Comment on the issue: "+kind, localGitHub.UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: o.marker(kind), Body: body})
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("could not comment on the issue", "kind", kind, "error", err)
@@ -269,14 +273,16 @@ func (o *operation) startSLA(ctx workflow.Context) {
 		start = workflow.Now(ctx)
 	}
 	kind := slaKind(req, o.in.Instance)
-	d, err := computeDeadlines(ctx, req.Settings.SLA, kind, start)
+	// The response counts from the filing, the resolution from the agreement (AgreedAt, when the
+	// form gave one); requests sent before AgreedAt existed carried the agreement in RequestedAt.
+	d, err := computeDeadlines(ctx, req.Settings.SLA, kind, start, req.AgreedAt)
 	if err != nil {
 		workflow.GetLogger(ctx).Error("SLA not tracked: the SLA policy is invalid", "error", err)
 		o.runner.SetFact("SLA", "not tracked: "+err.Error())
 		return
 	}
 	now := workflow.Now(ctx)
-	sv := &SLAView{Kind: string(kind), Start: d.Start, Response: d.Response, Resolution: d.Resolution, Warn: d.Warn, RespondedAt: now}
+	sv := &SLAView{Kind: string(kind), Start: d.Start, Aware: d.Aware, Response: d.Response, Resolution: d.Resolution, Warn: d.Warn, RespondedAt: now}
 	sv.ResponseLate = !d.Response.IsZero() && now.After(d.Response)
 	o.runner.p.SLA = sv
 	o.stopSLA = armSLA(ctx, sv, o.slaWarning, o.slaBreach)
@@ -284,14 +290,14 @@ func (o *operation) startSLA(ctx workflow.Context) {
 
 // computeDeadlines builds the SLA policy and its deadlines once, recorded in history (building
 // the policy may read the tz database).
-func computeDeadlines(ctx workflow.Context, cfg sla.Config, kind sla.Kind, start time.Time) (sla.Deadlines, error) {
+func computeDeadlines(ctx workflow.Context, cfg sla.Config, kind sla.Kind, aware, agreed time.Time) (sla.Deadlines, error) {
 	var c slaComputed
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
 		p, err := cfg.Policy()
 		if err != nil {
 			return slaComputed{Err: err.Error()}
 		}
-		d, err := p.Deadlines(kind, start)
+		d, err := p.DeadlinesOf(kind, aware, agreed)
 		if err != nil {
 			return slaComputed{Err: err.Error()}
 		}
@@ -374,7 +380,7 @@ func formatTime(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006 15:0
 // operation, and the same name on a retry finds the same branch and pull request.
 func (o *operation) changeConfig(ctx workflow.Context, name, title string, mutate func(*spec.Config) error) (activities.ChangeResult, error) {
 	slug := o.in.Instance.Slug
-	rc, err := executeLocal[activities.ReadConfigResult](ctx, CloudCall, "Read config.yaml from the config repo", (*activities.ConfigRepo).ReadInstanceConfig,
+	rc, err := executeLocal[activities.ReadConfigResult](ctx, CloudCall, "Read config.yaml from the config repo", localConfigRepo.ReadInstanceConfig,
 		activities.ReadConfigInput{Slug: slug})
 	if err != nil {
 		return activities.ChangeResult{}, err

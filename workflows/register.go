@@ -5,22 +5,25 @@ package workflows
 type Registration struct {
 	Name string
 	Func any
+	// Since is the revision the type was added at: no run of it is older, so the replay tests
+	// need its histories from there on only.
+	Since int
 }
 
 // Workflows lists every workflow, for the worker and the tests to register.
 func Workflows() []Registration {
 	return []Registration{
-		{WorkflowInstance, InstanceLifecycle},
-		{WorkflowCreate, Create},
-		{WorkflowSuspend, Suspend},
-		{WorkflowResume, Resume},
-		{WorkflowTeardown, Teardown},
-		{WorkflowConvertTrial, ConvertTrial},
-		{WorkflowUpdateAllowlist, UpdateAllowlist},
-		{WorkflowReloadFrontend, ReloadFrontend},
-		{WorkflowSetTelemetry, SetTelemetry},
-		{WorkflowUpgrade, Upgrade},
-		{WorkflowFleetUpgrade, FleetUpgrade},
-		{WorkflowAdoptFleet, AdoptFleet},
+		{Name: WorkflowInstance, Func: InstanceLifecycle},
+		{Name: WorkflowCreate, Func: Create},
+		{Name: WorkflowSuspend, Func: Suspend},
+		{Name: WorkflowResume, Func: Resume},
+		{Name: WorkflowTeardown, Func: Teardown},
+		{Name: WorkflowConvertTrial, Func: ConvertTrial},
+		{Name: WorkflowUpdateAllowlist, Func: UpdateAllowlist},
+		{Name: WorkflowReloadFrontend, Func: ReloadFrontend},
+		{Name: WorkflowSetTelemetry, Func: SetTelemetry},
+		{Name: WorkflowUpgrade, Func: Upgrade},
+		{Name: WorkflowFleetUpgrade, Func: FleetUpgrade},
+		{Name: WorkflowAdoptFleet, Func: AdoptFleet, Since: RevisionCorrectness},
 	}
 }

@@ -35,7 +35,7 @@ const (
 // grows large, so a fleet of thousands stays well inside Temporal's limits.
 func FleetUpgrade(ctx workflow.Context, in RolloutInput) (RolloutState, error) {
 	ctx = withRevision(withSettings(ctx, in.Request.Settings), in.Revision)
-	r := &rollout{req: in.Request, s: in.Request.Settings.WithDefaults(), id: workflow.GetInfo(ctx).WorkflowExecution.ID}
+	r := &rollout{req: in.Request, s: in.Request.Settings.WithDefaults(), id: workflow.GetInfo(ctx).WorkflowExecution.ID, rev: in.Revision}
 	r.concurrency = in.Request.Upgrade.Concurrency
 	if r.concurrency < forms.MinConcurrency || r.concurrency > forms.MaxConcurrency {
 		r.concurrency = forms.DefaultConcurrency
@@ -71,7 +71,9 @@ func FleetUpgrade(ctx workflow.Context, in RolloutInput) (RolloutState, error) {
 // rollout is the workflow's state and handlers.
 type rollout struct {
 	// cause is the error chain behind a rejection, for the run's details only.
-	cause       string
+	cause string
+	// rev is the run's revision: Update handlers get the workflow's root context, without it.
+	rev         int
 	req         RolloutRequest
 	s           Settings
 	id          string
@@ -207,7 +209,7 @@ func (r *rollout) startSLA(ctx workflow.Context, rel activities.ReleaseResult) {
 	if start.IsZero() {
 		start = r.req.RequestedAt
 	}
-	d, err := computeDeadlines(ctx, r.s.SLA, kind, start)
+	d, err := computeDeadlines(ctx, r.s.SLA, kind, start, time.Time{})
 	if err != nil {
 		workflow.GetLogger(ctx).Error("SLA not tracked: the SLA policy is invalid", "error", err)
 		return
@@ -375,7 +377,7 @@ func (r *rollout) request(ctx workflow.Context, in *RolloutInstance) func(workfl
 		RequestedAt: r.req.RequestedAt, Settings: r.req.Settings, Upgrade: &UpgradeRequest{Version: r.st.Version, Rollout: r.id}}
 	in.Attempt = max(in.Attempt, 1)
 	req.Attempt = in.Attempt
-	wait := executeLocalAsync[AskResult](ctx, CloudCall, "Ask "+in.Slug+" for the upgrade to "+r.st.Version, (*Lifecycle).Request,
+	wait := executeLocalAsync[AskResult](ctx, CloudCall, "Ask "+in.Slug+" for the upgrade to "+r.st.Version, localLifecycle.Request,
 		Ask{Request: req, UpdateID: fmt.Sprintf("%s/%s/%d", r.id, in.Slug, in.Attempt), Via: "rollout " + r.id})
 	r.dirty = true
 	// Only the plan needed them; the state stays smaller without.
@@ -638,8 +640,12 @@ func (r *rollout) validateControl(ctx workflow.Context, c RolloutControl) error 
 }
 
 func (r *rollout) control(ctx workflow.Context, c RolloutControl) (string, error) {
+	ctx = withRevision(ctx, r.rev)
 	c.At = workflow.Now(ctx)
 	r.st.Controls = append(r.st.Controls, c)
+	if revision(ctx) >= RevisionCorrectness {
+		r.st.Controls, r.st.EarlierControls = capLog(r.st.Controls, r.st.EarlierControls, maxControls)
+	}
 	r.changed, r.dirty = true, true
 	switch c.Action {
 	case ControlPause:
@@ -698,7 +704,7 @@ func (r *rollout) publishNow(ctx workflow.Context) {
 	is := r.req.Issue
 	attention := r.st.Phase == PhaseHalted || r.st.Phase == PhaseApproval
 	sas := []temporal.SearchAttributeUpdate{SAOperation.ValueSet(string(forms.OpUpgradeFleet)), SAIssue.ValueSet(is.String()),
-		SANeedsAttention.ValueSet(attention)}
+		SANeedsAttention.ValueSet(attention), SARevision.ValueSet(int64(revision(ctx)))}
 	// Versioned: runs from before this change replay without the reason in their upserts.
 	if workflow.GetVersion(ctx, "attention-reason", workflow.DefaultVersion, 1) == 1 {
 		reason := ""
@@ -709,12 +715,12 @@ func (r *rollout) publishNow(ctx workflow.Context) {
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, sas...)
 	if len(r.st.Waves) > 0 {
-		if _, err := executeLocal[activities.EditIssueBodyResult](ctx, GitHubCall, "Tick the checklist on the tracking issue", (*activities.GitHub).EditIssueBody,
+		if _, err := executeLocal[activities.EditIssueBodyResult](ctx, GitHubCall, "Tick the checklist on the tracking issue", localGitHub.EditIssueBody,
 			activities.EditIssueBodyInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Section: rolloutSection, Body: r.renderChecklist()}); err != nil {
 			workflow.GetLogger(ctx).Warn("could not edit the tracking issue's checklist", "error", err)
 		}
 	}
-	c, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the tracking issue", (*activities.GitHub).UpsertComment,
+	c, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the tracking issue", localGitHub.UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: r.marker("status"),
 			Body: r.renderStatus(r.s.RunURL(r.id)), CommentID: r.st.CommentID})
 	if err != nil {
@@ -731,7 +737,7 @@ func (r *rollout) marker(kind string) string {
 // comment posts a one-off comment (the plan, a halt, the summary), once per kind and run.
 func (r *rollout) comment(ctx workflow.Context, kind, body string) {
 	is := r.req.Issue
-	if _, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Comment on the tracking issue: "+kind, (*activities.GitHub).UpsertComment,
+	if _, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Comment on the tracking issue: "+kind, localGitHub.UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: r.marker(kind), Body: body}); err != nil {
 		workflow.GetLogger(ctx).Warn("could not comment on the tracking issue", "kind", kind, "error", err)
 	}

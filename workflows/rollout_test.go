@@ -1024,3 +1024,33 @@ func TestRolloutAttentionReasonWhileAwaitingApproval(t *testing.T) {
 		t.Errorf("AttentionReason values %q: none names the approval gate and /approve", reasons)
 	}
 }
+
+// A rollout's control log keeps its last maxControls entries and counts the rest: pausing and
+// resuming (or retrying an instance) for weeks must not grow the state continue-as-new carries.
+func TestRolloutControlLogIsCapped(t *testing.T) {
+	h := newRolloutHarness(t)
+	h.fleet("5.9.0", mixedFleet())
+	// Paused from the start, then resumed and paused again: maxControls+10 controls in all.
+	n := maxControls + 10
+	var answers []*ctlAnswer
+	for i := range n {
+		action := ControlPause
+		if i%2 == 1 {
+			action = ControlResume
+		}
+		answers = append(answers, h.ctl(time.Minute+time.Duration(i)*time.Second, RolloutControl{Action: action, By: "bob", Reason: fmt.Sprint(i)}))
+	}
+	var st RolloutState
+	h.at(time.Hour, func(s RolloutState) { st = s })
+	h.env.RegisterDelayedCallback(func() { h.env.CancelWorkflow() }, 2*time.Hour)
+	h.run(h.input(nil), 2*time.Hour)
+	for i, a := range answers {
+		wantAccepted(t, fmt.Sprint("control ", i), a)
+	}
+	if len(st.Controls) != maxControls || st.EarlierControls != n-maxControls {
+		t.Fatalf("%d controls kept, %d counted as earlier; want %d and %d", len(st.Controls), st.EarlierControls, maxControls, n-maxControls)
+	}
+	if last := st.Controls[maxControls-1]; last.Reason != fmt.Sprint(n-1) {
+		t.Fatalf("the newest control is %+v, want the last one sent", last)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/sourcegraph/lifecycle/internal/forms"
+	"github.com/sourcegraph/lifecycle/internal/sla"
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
@@ -155,5 +157,32 @@ func TestParkedStepSaysHowManyAttempts(t *testing.T) {
 	}
 	if c := f.comment("<!-- lifecycle:status:"); !strings.Contains(c, "failed after 10 attempts") {
 		t.Errorf("status comment does not give the attempts:\n%s", c)
+	}
+}
+
+// The SLA table's two clocks: the response counts from becoming aware (the filing), the
+// resolution from the agreement. An instant answer to a back-dated agreement is on time, and the
+// resolution still counts from the agreement.
+func TestSLAResponseCountsFromTheFilingAndResolutionFromTheAgreement(t *testing.T) {
+	env, f := srEnv(t, forms.OpSuspend)
+	f.sqlState, f.poolSize = "ALWAYS", 2
+	in := srInput(forms.OpSuspend, Settings{})
+	in.Request.RequestedAt = srStart                                    // filed now, Monday 7 Dec
+	in.Request.AgreedAt = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC) // agreed two weeks before
+	in.Request.Suspend = &forms.Suspend{Slug: "acme", Reason: "budget", AgreementDate: "2026-11-23"}
+	env.ExecuteWorkflow(Suspend, in)
+	res := srResult(t, env)
+	if res.Outcome != OutcomeSucceeded || res.Progress.SLA == nil {
+		t.Fatalf("outcome %s, SLA %+v", res.Outcome, res.Progress.SLA)
+	}
+	v := *res.Progress.SLA
+	if !v.Response.Equal(srStart.Add(24*time.Hour)) || v.ResponseLate {
+		t.Errorf("response due %s (late: %t), want 24 h after the filing, met", formatTime(v.Response), v.ResponseLate)
+	}
+	if due := sla.DefaultPolicy().Calendar.AddWorkingDays(in.Request.AgreedAt, 15); !v.Resolution.Equal(due) {
+		t.Errorf("resolution due %s, want %s (15 working days from the agreement)", formatTime(v.Resolution), formatTime(due))
+	}
+	if status := f.comment(statusMarker); strings.Contains(status, "(late)") {
+		t.Errorf("an instant answer is shown late:\n%s", status)
 	}
 }

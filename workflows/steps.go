@@ -88,6 +88,9 @@ type Progress struct {
 	Steps     []StepStatus `json:"steps"`
 	Parked    *Parked      `json:"parked,omitempty"`
 	Decisions []Decision   `json:"decisions,omitempty"`
+	// EarlierDecisions counts the decisions dropped from Decisions, which keeps the last
+	// maxDecisions: a step retried for days must not grow the query's answer without bound.
+	EarlierDecisions int `json:"earlierDecisions,omitempty"`
 	// Facts worth keeping on record: backup IDs, PR links, versions.
 	Facts map[string]string `json:"facts,omitempty"`
 	// SLA is the request's SLA clock; nil for runs without one.
@@ -96,8 +99,11 @@ type Progress struct {
 
 // SLAView is where a request stands against its SLA.
 type SLAView struct {
-	Kind         string    `json:"kind"`
+	Kind string `json:"kind"`
+	// Start is when the resolution clock started (the agreement, if any); Aware when the response
+	// clock did (the issue's filing; zero in runs before it was kept apart: Start).
 	Start        time.Time `json:"start"`
+	Aware        time.Time `json:"aware,omitzero"`
 	Response     time.Time `json:"response,omitzero"`
 	Resolution   time.Time `json:"resolution,omitzero"`
 	Warn         time.Time `json:"warn,omitzero"`
@@ -335,6 +341,9 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	d := *r.pending
 	r.pending, r.p.Parked = nil, nil
 	r.p.Decisions = append(r.p.Decisions, d)
+	if revision(ctx) >= RevisionCorrectness {
+		r.p.Decisions, r.p.EarlierDecisions = capLog(r.p.Decisions, r.p.EarlierDecisions, maxDecisions)
+	}
 	r.p.State = "running"
 	if compensating {
 		r.p.State = "aborting"
@@ -389,8 +398,10 @@ func clip(s string, n int) string {
 	return s[:cut] + "…"
 }
 
-// abort undoes the completed steps in reverse order. A failing compensation parks too (retry or
-// skip only): an abort never silently leaves a half-made instance.
+// abort undoes the completed steps in reverse order, starting with the step that failed: it may
+// have done half its work (a DNS record made, the allowlist not), and undos accept "already gone".
+// A failing compensation parks too (retry or skip only): an abort never silently leaves a
+// half-made instance. Runs before RevisionCorrectness left the failed step as it was.
 func (r *Runner) abort(ctx workflow.Context, steps []Step, failed int) error {
 	r.p.State = "aborting"
 	for j := failed + 1; j < len(steps); j++ {
@@ -398,6 +409,11 @@ func (r *Runner) abort(ctx workflow.Context, steps []Step, failed int) error {
 	}
 	r.p.Steps[failed].State = StepNotRun
 	r.publish(ctx)
+	if steps[failed].Undo != nil && revision(ctx) >= RevisionCorrectness {
+		if _, err := r.runStep(ctx, failed, steps[failed].Undo, true); err != nil {
+			return err
+		}
+	}
 	for j := failed - 1; j >= 0; j-- {
 		if steps[j].Undo == nil || r.p.Steps[j].State != StepDone {
 			continue
@@ -532,6 +548,21 @@ func retriesText(err error) string {
 		}
 	}
 	return "an error"
+}
+
+// Caps of the logs that grow with retries (from RevisionCorrectness).
+const (
+	maxDecisions = 50
+	maxControls  = 100
+)
+
+// capLog keeps the last limit entries of a log that grows with retries, counting the dropped ones
+// in earlier.
+func capLog[T any](log []T, earlier, limit int) ([]T, int) {
+	if n := len(log); n > limit {
+		return slices.Clone(log[n-limit:]), earlier + n - limit
+	}
+	return log, earlier
 }
 
 // sortedKeys gives maps a deterministic order (workflow code must not depend on map order).

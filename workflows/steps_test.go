@@ -44,7 +44,16 @@ func (s *script) log() string {
 
 // runnerWorkflow runs three steps a, b, c; a and b have undo activities.
 func runnerWorkflow(ctx workflow.Context) (string, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
+	return runnerWorkflowAt(ctx, CurrentRevision)
+}
+
+// runnerWorkflowRev2 is runnerWorkflow as a run started at revision 2 runs it.
+func runnerWorkflowRev2(ctx workflow.Context) (string, error) {
+	return runnerWorkflowAt(ctx, RevisionHistoryBudget)
+}
+
+func runnerWorkflowAt(ctx workflow.Context, rev int) (string, error) {
+	ctx = withRevision(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute}), rev)
 	call := func(name string) func(workflow.Context) error {
 		return func(ctx workflow.Context) error { return workflow.ExecuteActivity(ctx, name).Get(ctx, nil) }
 	}
@@ -75,6 +84,7 @@ func newRunnerEnv(t *testing.T, fails map[string]int) (*testsuite.TestWorkflowEn
 		env.RegisterActivityWithOptions(sc.act(n), activity.RegisterOptions{Name: n})
 	}
 	env.RegisterWorkflow(runnerWorkflow)
+	env.RegisterWorkflow(runnerWorkflowRev2)
 	return env, sc
 }
 
@@ -190,6 +200,56 @@ func TestParkThenAbortRunsCompensationsInReverse(t *testing.T) {
 	}
 }
 
+// A step that failed half-way (DNS record made, allowlist not) is undone too, first.
+func TestAbortUndoesTheFailedStepToo(t *testing.T) {
+	env, sc := newRunnerEnv(t, map[string]int{"b": 1})
+	var rejected error
+	decide(env, time.Hour, Decision{Step: "b", Action: "abort", By: "carol"}, &rejected)
+	env.ExecuteWorkflow(runnerWorkflow)
+	var out string
+	if err := env.GetWorkflowResult(&out); err != nil || out != "aborted" || rejected != nil {
+		t.Fatalf("result %q, %v (decision rejected: %v)", out, err, rejected)
+	}
+	if got := sc.log(); got != "a,b,undo-b,undo-a" {
+		t.Fatalf("abort must undo the failed step, then the completed ones in reverse: ran %s", got)
+	}
+	p := progress(t, env)
+	if p.State != "aborted" || p.Steps[0].State != StepCompensated || p.Steps[1].State != StepCompensated || p.Steps[2].State != StepNotRun {
+		t.Fatalf("progress %+v", p)
+	}
+}
+
+// A run started before RevisionCorrectness replays the abort it made: no undo of the failed step.
+func TestAbortBeforeRevision3LeavesTheFailedStep(t *testing.T) {
+	env, sc := newRunnerEnv(t, map[string]int{"b": 1})
+	var rejected error
+	decide(env, time.Hour, Decision{Step: "b", Action: "abort", By: "carol"}, &rejected)
+	env.ExecuteWorkflow(runnerWorkflowRev2)
+	var out string
+	if err := env.GetWorkflowResult(&out); err != nil || out != "aborted" {
+		t.Fatalf("result %q, %v", out, err)
+	}
+	if got := sc.log(); got != "a,b,undo-a" {
+		t.Fatalf("ran %s", got)
+	}
+}
+
+// The failed step's own undo can fail too: it parks like any compensation.
+func TestFailingUndoOfTheFailedStepParks(t *testing.T) {
+	env, sc := newRunnerEnv(t, map[string]int{"b": 1, "undo-b": 1})
+	var abort, retry error
+	decide(env, time.Hour, Decision{Step: "b", Action: "abort", By: "carol"}, &abort)
+	decide(env, 2*time.Hour, Decision{Step: "b", Action: "retry", By: "carol"}, &retry)
+	env.ExecuteWorkflow(runnerWorkflow)
+	var out string
+	if err := env.GetWorkflowResult(&out); err != nil || out != "aborted" || abort != nil || retry != nil {
+		t.Fatalf("result %q, %v (abort %v, retry %v)", out, err, abort, retry)
+	}
+	if got := sc.log(); got != "a,b,undo-b,undo-b,undo-a" {
+		t.Fatalf("ran %s", got)
+	}
+}
+
 func TestFailingCompensationParksAndOffersNoAbort(t *testing.T) {
 	env, sc := newRunnerEnv(t, map[string]int{"c": 1, "undo-a": 1})
 	var abort1, abort2, retry error
@@ -288,5 +348,32 @@ func TestRejectedProgressSaysHowToFixIt(t *testing.T) {
 	}
 	if got := RenderProgress(Progress{Operation: "create", Slug: "acme", Issue: is, State: "succeeded"}, ""); strings.Contains(got, "edit the form") {
 		t.Errorf("a success talks about fixing:\n%s", got)
+	}
+}
+
+// A step retried again and again keeps its last maxDecisions decisions and counts the rest.
+func TestRunnerDecisionLogIsCapped(t *testing.T) {
+	n := maxDecisions + 5
+	env, sc := newRunnerEnv(t, map[string]int{"b": n})
+	rejected := make([]error, n)
+	for i := range n {
+		decide(env, time.Duration(i+1)*time.Hour, Decision{Step: "b", Action: "retry", By: "carol", Reason: fmt.Sprint(i)}, &rejected[i])
+	}
+	env.ExecuteWorkflow(runnerWorkflow)
+	var out string
+	if err := env.GetWorkflowResult(&out); err != nil || out != "succeeded" {
+		t.Fatalf("result %q, %v", out, err)
+	}
+	for i, err := range rejected {
+		if err != nil {
+			t.Fatalf("retry %d rejected: %v", i, err)
+		}
+	}
+	if got := strings.Count(sc.log(), "b"); got != n+1 {
+		t.Fatalf("b ran %d times, want %d", got, n+1)
+	}
+	p := progress(t, env)
+	if len(p.Decisions) != maxDecisions || p.EarlierDecisions != n-maxDecisions || p.Decisions[maxDecisions-1].Reason != fmt.Sprint(n-1) {
+		t.Fatalf("%d decisions kept (last %+v), %d earlier; want %d and %d", len(p.Decisions), p.Decisions[len(p.Decisions)-1], p.EarlierDecisions, maxDecisions, n-maxDecisions)
 	}
 }

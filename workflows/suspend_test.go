@@ -401,3 +401,20 @@ func TestSRBackupName(t *testing.T) {
 		t.Fatalf("%q", n)
 	}
 }
+
+// The suspend the instance starts itself at a trial's expiry says why on its status comment.
+func TestAutomaticSuspendSaysWhy(t *testing.T) {
+	env, f := srEnv(t, forms.OpSuspend)
+	f.sqlState, f.poolSize = "ALWAYS", 2
+	in := srInput(forms.OpSuspend, Settings{WebUI: "http://ui.example/workflows"})
+	in.Request.Requester = systemActor
+	in.Request.Suspend = &forms.Suspend{Slug: "acme", Reason: "trial expired on 2026-12-07 09:00 UTC"}
+	env.ExecuteWorkflow(Suspend, in)
+	if res := srResult(t, env); res.Outcome != OutcomeSucceeded {
+		t.Fatalf("outcome %s: %s", res.Outcome, res.Reason)
+	}
+	status := f.comment("<!-- lifecycle:status:")
+	if !strings.Contains(status, "Started automatically: trial expired on 2026-12-07") || !strings.Contains(status, "Run: http://ui.example/workflows/") {
+		t.Fatalf("the automatic suspend's status comment does not say why, or has no run link:\n%s", status)
+	}
+}

@@ -24,8 +24,8 @@ func tdEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakeCloud) {
 		registered[w.Name] = true
 	}
 	for _, w := range []Registration{
-		{"Teardown", Teardown}, {"ReloadFrontend", ReloadFrontend}, {"SetTelemetry", SetTelemetry},
-		{"UpdateAllowlist", UpdateAllowlist}, {"ConvertTrial", ConvertTrial},
+		{Name: WorkflowTeardown, Func: Teardown}, {Name: WorkflowReloadFrontend, Func: ReloadFrontend}, {Name: WorkflowSetTelemetry, Func: SetTelemetry},
+		{Name: WorkflowUpdateAllowlist, Func: UpdateAllowlist}, {Name: WorkflowConvertTrial, Func: ConvertTrial},
 	} {
 		if !registered[w.Name] {
 			env.RegisterWorkflowWithOptions(w.Func, workflow.RegisterOptions{Name: w.Name})

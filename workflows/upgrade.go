@@ -155,7 +155,7 @@ func upgradeChecks(ctx workflow.Context, o *operation, up *UpgradeRequest, targe
 			return "", why, nil
 		}
 	}
-	rc, err := executeLocal[activities.ReadConfigResult](ctx, CloudCall, "Read config.yaml from the config repo", (*activities.ConfigRepo).ReadInstanceConfig,
+	rc, err := executeLocal[activities.ReadConfigResult](ctx, CloudCall, "Read config.yaml from the config repo", localConfigRepo.ReadInstanceConfig,
 		activities.ReadConfigInput{Slug: o.in.Instance.Slug})
 	switch {
 	case err != nil:
@@ -177,7 +177,7 @@ func upgradeChecks(ctx workflow.Context, o *operation, up *UpgradeRequest, targe
 	case c < 0:
 		return fmt.Sprintf("runs %s, newer than %s", *from, target), "", nil
 	}
-	p, err := executeLocal[activities.ProbeResult](ctx, Probe, "Health check before the upgrade", (*activities.Uptime).Probe, activities.ProbeInput{Host: host})
+	p, err := executeLocal[activities.ProbeResult](ctx, Probe, "Health check before the upgrade", localUptime.Probe, activities.ProbeInput{Host: host})
 	if err != nil {
 		o.runner.noteCause(ctx, "the health check", err)
 		return "", "could not check that " + host + " is healthy before the upgrade (the probe failed); ask again once it answers", nil

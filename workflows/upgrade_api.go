@@ -152,6 +152,10 @@ type RolloutState struct {
 	Approved *RolloutControl  `json:"approved,omitempty"`
 	Aborted  *RolloutControl  `json:"aborted,omitempty"`
 	Controls []RolloutControl `json:"controls,omitempty"`
+	// EarlierControls counts the controls dropped from Controls, which keeps the last maxControls
+	// (a /retry per failed instance would otherwise grow it, and the state continue-as-new carries,
+	// without bound).
+	EarlierControls int `json:"earlierControls,omitempty"`
 	// BakeUntil is when the next wave may start.
 	BakeUntil time.Time `json:"bakeUntil,omitzero"`
 	StartedAt time.Time `json:"startedAt"`

@@ -145,8 +145,11 @@ func (p Policy) Deadline(w Window, start time.Time) (time.Time, error) {
 // Deadlines are the SLA instants of one request. They serialize as RFC 3339, so a workflow
 // computes them once and keeps them in its state.
 type Deadlines struct {
-	Kind  Kind
+	Kind Kind
+	// Start is when the resolution clock starts (the agreement, when there is one); Aware is when
+	// the response clock starts (the request became known: the issue was filed).
 	Start time.Time
+	Aware time.Time
 	// Response is zero when the kind has no response SLA (upgrades).
 	Response time.Time
 	// Resolution is zero when the kind has no resolution SLA; Warn is then zero too.
@@ -163,6 +166,18 @@ type Deadlines struct {
 // gives people at least a fifth of the real time left. The price: for a working-day window it
 // can land on a weekend, and the warning is then read on the next working day.
 func (p Policy) Deadlines(k Kind, start time.Time) (Deadlines, error) {
+	return p.DeadlinesOf(k, start, start)
+}
+
+// DeadlinesOf computes the deadlines with the two clocks of the SLA table: the response counts
+// from becoming aware of the need (aware: the issue's filing), the resolution from the agreement
+// (agreed; zero: from aware). An instant answer to a request whose agreement is back-dated is then
+// on time, and its resolution still counts from the agreement.
+func (p Policy) DeadlinesOf(k Kind, aware, agreed time.Time) (Deadlines, error) {
+	if agreed.IsZero() {
+		agreed = aware
+	}
+	start := agreed
 	row, ok := p.Table[k]
 	if !ok {
 		return Deadlines{}, fmt.Errorf("sla: no SLA for request kind %q", k)
@@ -171,9 +186,9 @@ func (p Policy) Deadlines(k Kind, start time.Time) (Deadlines, error) {
 		return Deadlines{}, err
 	}
 	loc := p.Calendar.Location()
-	d := Deadlines{Kind: k, Start: start.In(loc)}
+	d := Deadlines{Kind: k, Start: start.In(loc), Aware: aware.In(loc)}
 	var err error
-	if d.Response, err = p.Deadline(row.Response, start); err != nil {
+	if d.Response, err = p.Deadline(row.Response, aware); err != nil {
 		return Deadlines{}, err
 	}
 	if d.Resolution, err = p.Deadline(row.Resolution, start); err != nil {

@@ -233,3 +233,25 @@ func TestTableOverride(t *testing.T) {
 		}
 	}
 }
+
+// The response counts from becoming aware, the resolution from the agreement.
+func TestDeadlinesOfKeepsTheTwoClocksApart(t *testing.T) {
+	p := DefaultPolicy()
+	aware := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	agreed := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	d, err := p.DeadlinesOf(Suspend, aware, agreed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Response.Equal(aware.Add(24*time.Hour)) || !d.Aware.Equal(aware) {
+		t.Errorf("response %s from %s, want 24 h after %s", d.Response, d.Aware, aware)
+	}
+	if want := p.Calendar.AddWorkingDays(agreed, 15); !d.Resolution.Equal(want) || !d.Start.Equal(agreed) {
+		t.Errorf("resolution %s from %s, want %s from the agreement", d.Resolution, d.Start, want)
+	}
+	same, _ := p.DeadlinesOf(Suspend, aware, time.Time{})
+	old, _ := p.Deadlines(Suspend, aware)
+	if !same.Resolution.Equal(old.Resolution) || !same.Response.Equal(old.Response) {
+		t.Errorf("without an agreement both clocks start when aware: %+v vs %+v", same, old)
+	}
+}

@@ -111,7 +111,8 @@ func TestParseStartBuildsTypedRequests(t *testing.T) {
 	}{
 		{[]string{"suspend", "acme", "-reason", "unpaid", "-issue", "sourcegraph/customer#9", "-agreement-date", "2026-03-01"},
 			func(r workflows.OperationRequest) bool {
-				return *r.Suspend == forms.Suspend{Slug: "acme", Reason: "unpaid", AgreementDate: "2026-03-01"} && r.RequestedAt.Format("2006-01-02") == "2026-03-01"
+				return *r.Suspend == forms.Suspend{Slug: "acme", Reason: "unpaid", AgreementDate: "2026-03-01"} &&
+					r.AgreedAt.Format("2006-01-02") == "2026-03-01" && r.RequestedAt.Equal(testNow)
 			}},
 		{[]string{"resume", "acme", "-issue", "9"}, func(r workflows.OperationRequest) bool { return *r.Resume == forms.Resume{Slug: "acme"} }},
 		{[]string{"reload-frontend", "acme", "-issue", "9", "-reason", "stuck"}, func(r workflows.OperationRequest) bool {

@@ -155,3 +155,12 @@ func TestRenderRollout(t *testing.T) {
 		t.Errorf("an ended rollout offers controls:\n%s", b.String())
 	}
 }
+
+// A reminder that was not posted is not reported as sent.
+func TestRenderStatusSaysWhichRemindersWereSent(t *testing.T) {
+	rec, _ := parkedRecord()
+	rec.Trial.Reminded, rec.Trial.Skipped = []int{1}, []int{7}
+	var b bytes.Buffer
+	renderStatus(&b, rec, nil, nil, func(id string) string { return "http://ui/" + id }, testNow)
+	wantContains(t, "status", b.String(), "; reminders sent at 1 day(s) before; not sent at 7 day(s) before")
+}

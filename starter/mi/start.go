@@ -221,14 +221,14 @@ func buildRequest(o startOptions, settings workflows.Settings, now time.Time) (w
 		if err != nil {
 			return bad(fmt.Errorf("-agreement-date %q: write the date as YYYY-MM-DD, e.g. %s", o.AgreementDate, now.UTC().Format(time.DateOnly)))
 		}
-		r.RequestedAt = t // the SLA counts from the agreement date, as on the forms
+		r.AgreedAt = t // the SLA's resolution counts from the agreement date, as on the forms
 	}
 	if o.ExpectedResume != "" {
 		t, err := time.Parse(time.DateOnly, o.ExpectedResume)
 		if err != nil {
 			return bad(fmt.Errorf("-expected-resume %q: write the date as YYYY-MM-DD", o.ExpectedResume))
 		}
-		if o.AgreementDate != "" && !t.After(r.RequestedAt) {
+		if o.AgreementDate != "" && !t.After(r.AgreedAt) {
 			return bad(fmt.Errorf("-expected-resume %s must be after the agreement date %s", o.ExpectedResume, o.AgreementDate))
 		}
 	}

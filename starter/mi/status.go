@@ -102,6 +102,9 @@ func renderStatus(w io.Writer, rec workflows.InstanceRecord, p *workflows.Progre
 		if len(t.Reminded) > 0 {
 			v += fmt.Sprintf("; reminders sent at %s day(s) before", joinInts(t.Reminded))
 		}
+		if len(t.Skipped) > 0 {
+			v += fmt.Sprintf("; not sent at %s day(s) before (their time had passed, or the comment failed)", joinInts(t.Skipped))
+		}
 		row("trial", v)
 	}
 	if !rec.SuspendedAt.IsZero() {
