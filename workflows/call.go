@@ -180,30 +180,6 @@ func soakFor(ctx workflow.Context, s Settings, host, version string) error {
 		activities.SoakInput{Host: host, ExpectedVersion: version, Consecutive: s.SoakProbes, Interval: s.SoakInterval, Timeout: s.SoakTimeout})
 }
 
-// listFleet reads every instance's config.yaml from the config repo.
-// From revision 1 a page at a time: a fleet of 10,000 is over the 2 MB limit on one result.
-func listFleet(ctx workflow.Context, summary string) ([]activities.FleetEntry, error) {
-	var fleet []activities.FleetEntry
-	if revision(ctx) < RevisionLocalActivities {
-		err := workflow.ExecuteActivity(withActivity(ctx, CloudCall, summary), (*activities.ConfigRepo).ListFleet).Get(ctx, &fleet)
-		return fleet, withAttempts(err, ActivityOptions(CloudCall))
-	}
-	after := ""
-	for {
-		var page activities.FleetPage
-		err := workflow.ExecuteActivity(withActivity(ctx, CloudCall, summary), (*activities.ConfigRepo).ListFleetPage,
-			activities.FleetPageInput{After: after, Limit: activities.FleetPageSize}).Get(ctx, &page)
-		if err != nil {
-			return nil, withAttempts(err, ActivityOptions(CloudCall))
-		}
-		fleet = append(fleet, page.Entries...)
-		if page.Next == "" {
-			return fleet, nil
-		}
-		after = page.Next
-	}
-}
-
 // awaitUntil waits until ready holds or, if wake is set, until wake (a durable timer).
 func awaitUntil(ctx workflow.Context, wake time.Time, ready func() bool) error {
 	if wake.IsZero() {

@@ -199,12 +199,12 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		{
 			Name: "alerting", Title: "Turn alerting on (last, so creation raises no false pages)",
 			Run: func(ctx workflow.Context) error {
-				_, err := o.changeConfig(ctx, "alerting-on", "turn alerting on", createSetAlerting(true))
+				_, err := o.changeConfig(ctx, "alerting-on", "turn alerting on", setAlerting(true))
 				alertingOn = err == nil
 				return err
 			},
 			Undo: func(ctx workflow.Context) error {
-				_, err := o.changeConfig(ctx, "alerting-off", "turn alerting off (create aborted)", createSetAlerting(false))
+				_, err := o.changeConfig(ctx, "alerting-off", "turn alerting off (create aborted)", setAlerting(false))
 				return err
 			},
 		},
@@ -335,13 +335,6 @@ func createConfig(inst Instance, version string, allowlist []string, telemetry b
 			Debug:              spec.Debug{EnableAlerting: false, EnableDeletionProtection: true},
 		},
 		Status: spec.StatusFor(inst.Slug, inst.Region),
-	}
-}
-
-func createSetAlerting(on bool) func(*spec.Config) error {
-	return func(c *spec.Config) error {
-		c.Spec.Debug.EnableAlerting = on
-		return nil
 	}
 }
 

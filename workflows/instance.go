@@ -724,25 +724,3 @@ func (r OperationRequest) hasPayload() bool {
 	}
 	return false
 }
-
-func issueText(i *IssueRef) string {
-	if i == nil {
-		return "no issue"
-	}
-	return i.String()
-}
-
-func statesText(states []InstanceState) string {
-	parts := make([]string, len(states))
-	for i, s := range states {
-		parts[i] = string(s)
-	}
-	return strings.Join(parts, " or ")
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "—"
-	}
-	return s
-}

@@ -18,8 +18,8 @@ func Resume(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 	ctx = withOperation(ctx, in)
 	inst := in.Instance
 	slug := inst.Slug
-	host := srHost(inst)
-	ref := srRefs(inst)
+	host := instanceHost(inst)
+	ref := instanceRefs(inst)
 	shape, shapeErr := activities.NodePoolFor(inst.Size)
 
 	var o *operation
@@ -35,18 +35,18 @@ func Resume(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 	steps := []Step{
 		{
 			Name: "start-sql", Title: "Start Cloud SQL (activation policy ALWAYS)",
-			Run:  func(ctx workflow.Context) error { return srSQLActivation(ctx, ref, "ALWAYS") },
-			Undo: func(ctx workflow.Context) error { return srSQLActivation(ctx, ref, "NEVER") },
+			Run:  func(ctx workflow.Context) error { return setSQLActivation(ctx, ref, "ALWAYS") },
+			Undo: func(ctx workflow.Context) error { return setSQLActivation(ctx, ref, "NEVER") },
 		},
 		{
 			Name: "scale-up", Title: fmt.Sprintf("Scale the node pool back to %d nodes", shape.NodeCount),
-			Run:  func(ctx workflow.Context) error { return srResize(ctx, ref, shape.NodeCount) },
-			Undo: func(ctx workflow.Context) error { return srResize(ctx, ref, 0) },
+			Run:  func(ctx workflow.Context) error { return resizeNodePool(ctx, ref, shape.NodeCount) },
+			Undo: func(ctx workflow.Context) error { return resizeNodePool(ctx, ref, 0) },
 		},
 		{
 			Name: "holding-page-off", Title: "Point the hostname back at the instance",
 			Run: func(ctx workflow.Context) error {
-				if err := srHoldingPage(ctx, host, false); err != nil {
+				if err := setHoldingPage(ctx, host, false); err != nil {
 					return err
 				}
 				_, err := execute[activities.EnsureDNSOutput](ctx, CloudCall, "Point "+host+" at the instance's ingress", (*activities.Cloudflare).EnsureDNS,
@@ -55,18 +55,18 @@ func Resume(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 			},
 			// The DNS record is the instance's own either way (suspend never changed it), so turning
 			// the holding page back on is the whole undo.
-			Undo: func(ctx workflow.Context) error { return srHoldingPage(ctx, host, true) },
+			Undo: func(ctx workflow.Context) error { return setHoldingPage(ctx, host, true) },
 		},
 		{
 			Name: "record", Title: "Mark the instance active in config.yaml",
 			Run: func(ctx workflow.Context) error {
-				_, err := o.changeConfig(ctx, "resumed", "mark active (resumed)", srSetSuspended(false, func(c *spec.Config) {
+				_, err := o.changeConfig(ctx, "resumed", "mark active (resumed)", setSuspended(false, func(c *spec.Config) {
 					channel = c.Spec.ReleaseChannel
 				}))
 				return err
 			},
 			Undo: func(ctx workflow.Context) error {
-				_, err := o.changeConfig(ctx, "undo-resumed", "mark suspended again (resume aborted)", srSetSuspended(true, nil))
+				_, err := o.changeConfig(ctx, "undo-resumed", "mark suspended again (resume aborted)", setSuspended(true, nil))
 				return err
 			},
 		},
@@ -77,11 +77,11 @@ func Resume(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		{
 			Name: "alerting-on", Title: "Turn alerting back on",
 			Run: func(ctx workflow.Context) error {
-				_, err := o.changeConfig(ctx, "alerting-on", "turn alerting back on", srSetAlerting(true))
+				_, err := o.changeConfig(ctx, "alerting-on", "turn alerting back on", setAlerting(true))
 				return err
 			},
 			Undo: func(ctx workflow.Context) error {
-				_, err := o.changeConfig(ctx, "undo-alerting-on", "turn alerting off again (resume aborted)", srSetAlerting(false))
+				_, err := o.changeConfig(ctx, "undo-alerting-on", "turn alerting off again (resume aborted)", setAlerting(false))
 				return err
 			},
 		},
@@ -174,27 +174,5 @@ func srCatchUpTarget(ctx workflow.Context, s Settings) (target, why string, err 
 	if err != nil {
 		return "", "", err
 	}
-	return srFleetVersion(fleet), "", nil
-}
-
-// srFleetVersion is the highest valid version among the fleet's running, stable-channel
-// production and trial instances ("" if none).
-func srFleetVersion(fleet []activities.FleetEntry) string {
-	best := ""
-	for _, e := range fleet {
-		switch {
-		case e.Error != "", e.Suspended:
-			continue
-		case e.ReleaseChannel != "" && e.ReleaseChannel != string(spec.Stable):
-			continue
-		case e.Type != string(spec.Production) && e.Type != string(spec.Trial):
-			continue
-		case spec.ValidateVersion("version", e.Version) != nil:
-			continue
-		}
-		if best == "" || spec.CompareVersions(e.Version, best) > 0 {
-			best = e.Version
-		}
-	}
-	return best
+	return fleetVersion(fleet), "", nil
 }

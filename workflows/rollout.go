@@ -166,7 +166,7 @@ func (r *rollout) plan(ctx workflow.Context) bool {
 		r.cause = logCause(ctx, "listing the fleet", err)
 		return r.reject(ctx, "could not list the fleet: "+failureText("the config repo", err)+"; file the tracking issue again once it answers")
 	}
-	if v := srFleetVersion(fleet); v != "" && spec.CompareVersions(target, v) < 0 {
+	if v := fleetVersion(fleet); v != "" && spec.CompareVersions(target, v) < 0 {
 		return r.reject(ctx, fmt.Sprintf("%s is older than %s, which customer instances already run: a rollout only moves forward", target, v))
 	}
 	r.st.Waves, r.st.Left = PlanRollout(fleet, target, r.s, r.req.Upgrade.RequireApproval)

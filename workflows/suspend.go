@@ -1,16 +1,12 @@
 package workflows
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sourcegraph/lifecycle/activities"
-	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
 // Suspend pauses an instance while keeping its data: alerting goes off
@@ -22,8 +18,8 @@ func Suspend(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 	ctx = withOperation(ctx, in)
 	inst := in.Instance
 	slug := inst.Slug
-	host := srHost(inst)
-	ref := srRefs(inst)
+	host := instanceHost(inst)
+	ref := instanceRefs(inst)
 	shape, shapeErr := activities.NodePoolFor(inst.Size)
 
 	var o *operation
@@ -32,11 +28,11 @@ func Suspend(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		{
 			Name: "alerting-off", Title: "Turn alerting off (first, so the suspension pages no one)",
 			Run: func(ctx workflow.Context) error {
-				_, err := o.changeConfig(ctx, "alerting-off", "turn alerting off", srSetAlerting(false))
+				_, err := o.changeConfig(ctx, "alerting-off", "turn alerting off", setAlerting(false))
 				return err
 			},
 			Undo: func(ctx workflow.Context) error {
-				_, err := o.changeConfig(ctx, "undo-alerting-off", "turn alerting back on", srSetAlerting(true))
+				_, err := o.changeConfig(ctx, "undo-alerting-off", "turn alerting back on", setAlerting(true))
 				return err
 			},
 		},
@@ -51,29 +47,29 @@ func Suspend(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		},
 		{
 			Name: "scale-down", Title: "Scale the node pool to zero",
-			Run: func(ctx workflow.Context) error { return srResize(ctx, ref, 0) },
+			Run: func(ctx workflow.Context) error { return resizeNodePool(ctx, ref, 0) },
 			Undo: func(ctx workflow.Context) error {
-				return srResize(ctx, ref, shape.NodeCount)
+				return resizeNodePool(ctx, ref, shape.NodeCount)
 			},
 		},
 		{
 			Name: "stop-sql", Title: "Stop Cloud SQL (activation policy NEVER)",
-			Run:  func(ctx workflow.Context) error { return srSQLActivation(ctx, ref, "NEVER") },
-			Undo: func(ctx workflow.Context) error { return srSQLActivation(ctx, ref, "ALWAYS") },
+			Run:  func(ctx workflow.Context) error { return setSQLActivation(ctx, ref, "NEVER") },
+			Undo: func(ctx workflow.Context) error { return setSQLActivation(ctx, ref, "ALWAYS") },
 		},
 		{
 			Name: "holding-page", Title: "Point the hostname at the holding page",
-			Run:  func(ctx workflow.Context) error { return srHoldingPage(ctx, host, true) },
-			Undo: func(ctx workflow.Context) error { return srHoldingPage(ctx, host, false) },
+			Run:  func(ctx workflow.Context) error { return setHoldingPage(ctx, host, true) },
+			Undo: func(ctx workflow.Context) error { return setHoldingPage(ctx, host, false) },
 		},
 		{
 			Name: "record", Title: "Mark the instance suspended in config.yaml",
 			Run: func(ctx workflow.Context) error {
-				_, err := o.changeConfig(ctx, "suspended", "mark suspended", srSetSuspended(true, nil))
+				_, err := o.changeConfig(ctx, "suspended", "mark suspended", setSuspended(true, nil))
 				return err
 			},
 			Undo: func(ctx workflow.Context) error {
-				_, err := o.changeConfig(ctx, "undo-suspended", "mark active again (suspend aborted)", srSetSuspended(false, nil))
+				_, err := o.changeConfig(ctx, "undo-suspended", "mark active again (suspend aborted)", setSuspended(false, nil))
 				return err
 			},
 		},
@@ -96,131 +92,6 @@ func Suspend(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		o.comment(ctx, "retention", srRetentionNotice(slug, backups, o.settings.BackupRetention))
 	}
 	return res, nil
-}
-
-// srRefs are the instance's cloud resources, all derived from the slug (spec/names.go).
-type srRef struct {
-	Project, Region string
-}
-
-func srRefs(inst Instance) srRef {
-	return srRef{Project: spec.ProjectID(inst.Slug), Region: inst.Region}
-}
-
-// srHost is the instance's hostname.
-func srHost(inst Instance) string {
-	if inst.Domain != "" {
-		return inst.Domain
-	}
-	return spec.DefaultDomain(inst.Slug)
-}
-
-func srSetAlerting(on bool) func(*spec.Config) error {
-	return func(c *spec.Config) error {
-		c.Spec.Debug.EnableAlerting = on
-		return nil
-	}
-}
-
-// srSetSuspended sets spec.suspended; seen (if not nil) receives the config as read, before the change.
-func srSetSuspended(suspended bool, seen func(*spec.Config)) func(*spec.Config) error {
-	return func(c *spec.Config) error {
-		if seen != nil {
-			seen(c)
-		}
-		c.Spec.Suspended = suspended
-		return nil
-	}
-}
-
-func srResize(ctx workflow.Context, ref srRef, nodes int32) error {
-	_, err := execute[activities.ResizeNodePoolResult](ctx, CloudOperation, fmt.Sprintf("Resize the node pool to %d nodes", nodes),
-		(*activities.GKE).ResizeNodePool, activities.ResizeNodePoolInput{
-			Project: ref.Project, Region: ref.Region, Cluster: spec.ClusterName, NodePool: spec.NodePoolName, NodeCount: nodes,
-		})
-	return err
-}
-
-func srSQLActivation(ctx workflow.Context, ref srRef, policy string) error {
-	what := "Start Cloud SQL (activation policy ALWAYS)"
-	if policy == "NEVER" {
-		what = "Stop Cloud SQL (activation policy NEVER)"
-	}
-	_, err := execute[activities.SetSQLActivationOutput](ctx, CloudOperation, what, (*activities.CloudSQL).SetSQLActivation,
-		activities.SetSQLActivationInput{Project: ref.Project, Instance: spec.SQLInstanceName, Policy: policy})
-	return err
-}
-
-func srHoldingPage(ctx workflow.Context, host string, on bool) error {
-	what := "Turn the holding page off for " + host
-	if on {
-		what = "Turn the holding page on for " + host
-	}
-	_, err := execute[activities.SetHoldingPageOutput](ctx, CloudCall, what, (*activities.Cloudflare).SetHoldingPage,
-		activities.SetHoldingPageInput{Host: host, On: on})
-	return err
-}
-
-// takeBackups (suspend, resume catch-up, teardown) takes the on-demand Cloud SQL and Backup for GKE backups, named deterministically
-// from the workflow ID (and tag, e.g. the target version), so a retried step finds the backups it
-// already took. It records both as facts and returns the record, built on prev (the record of an
-// earlier attempt of the same step: its TakenAt is kept, the earliest and so safest time).
-func takeBackups(ctx workflow.Context, o *operation, ref srRef, prefix, tag, sqlFact, gkeFact string, prev *BackupRecord) (*BackupRecord, error) {
-	rec := &BackupRecord{TakenAt: workflow.Now(ctx)}
-	if prev != nil && !prev.TakenAt.IsZero() {
-		rec.TakenAt = prev.TakenAt
-	}
-	key := prefix + "-" + o.id
-	if tag != "" {
-		key += "/" + tag
-	}
-	sql, err := execute[activities.BackupSQLOutput](ctx, Backup, "On-demand Cloud SQL backup", (*activities.CloudSQL).BackupSQL,
-		activities.BackupSQLInput{Project: ref.Project, Instance: spec.SQLInstanceName, Key: key})
-	if err != nil {
-		return prev, err
-	}
-	rec.SQLBackupRunID = sql.BackupRunID
-	o.runner.SetFact(sqlFact, fmt.Sprint(sql.BackupRunID))
-	gke, err := execute[activities.BackupGKEResult](ctx, Backup, "On-demand Backup for GKE backup", (*activities.GKEBackup).BackupGKE,
-		activities.BackupGKEInput{Project: ref.Project, Region: ref.Region, Plan: spec.BackupPlanName, Name: BackupName(prefix, tag, o.id)})
-	if err != nil {
-		// The SQL backup exists: keep it on record even if the step is skipped from here.
-		return rec, err
-	}
-	rec.GKEBackup = gke.Name
-	o.runner.SetFact(gkeFact, gke.Name)
-	return rec, nil
-}
-
-// BackupName is a Backup for GKE backup ID: a letter first, then lowercase letters, digits and
-// hyphens, at most 63 characters, not ending in a hyphen. It is prefix, the sanitized tag, and a
-// short hash of the workflow ID, so it is the same on every retry and unique per operation.
-func BackupName(prefix, tag, workflowID string) string {
-	sum := sha256.Sum256([]byte(workflowID))
-	hash := hex.EncodeToString(sum[:])[:12]
-	var b strings.Builder
-	for _, r := range strings.ToLower(prefix + "-" + tag) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		default:
-			if s := b.String(); s != "" && !strings.HasSuffix(s, "-") {
-				b.WriteByte('-')
-			}
-		}
-	}
-	head := strings.Trim(b.String(), "-")
-	if max := 63 - len(hash) - 1; len(head) > max {
-		head = strings.TrimRight(head[:max], "-")
-	}
-	if head == "" || head[0] < 'a' || head[0] > 'z' {
-		head = "b" + head
-		if len(head) > 63-len(hash)-1 {
-			head = head[:63-len(hash)-1]
-		}
-		head = strings.TrimRight(head, "-")
-	}
-	return head + "-" + hash
 }
 
 // srRetentionNotice is the comment a finished suspension leaves: which backups it took and until

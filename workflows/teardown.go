@@ -175,7 +175,7 @@ func Teardown(ctx workflow.Context, in OperationInput) (OperationResult, error) 
 		{
 			Name: "final-backups", Title: "Final backups (recorded)",
 			Run: func(ctx workflow.Context) error {
-				rec, err := takeBackups(ctx, o, srRef{Project: project, Region: region}, "teardown", "", "Final Cloud SQL backup", "Final Backup for GKE backup", backups)
+				rec, err := takeBackups(ctx, o, instanceRef{Project: project, Region: region}, "teardown", "", "Final Cloud SQL backup", "Final Backup for GKE backup", backups)
 				backups = rec
 				return err
 			},

@@ -26,7 +26,7 @@ const UpgradeLabel = "mi-upgrade"
 func Upgrade(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 	ctx = withOperation(ctx, in)
 	inst := in.Instance
-	host, ref := srHost(inst), srRefs(inst)
+	host, ref := instanceHost(inst), instanceRefs(inst)
 	up := in.Request.Upgrade
 	if up == nil {
 		return OperationResult{}, errors.New("an upgrade request needs its upgrade details (version)")
@@ -187,26 +187,6 @@ func upgradeChecks(ctx workflow.Context, o *operation, up *UpgradeRequest, targe
 	}
 	o.runner.SetFact("Health before", "healthy at "+orDash(p.Version))
 	return "", "", nil
-}
-
-// restoreBackups overwrites the data with the pre-upgrade backups: Cloud SQL from
-// its on-demand backup run, then the cluster's workloads and disks from Backup for GKE.
-func restoreBackups(ctx workflow.Context, o *operation, ref srRef, b *BackupRecord) error {
-	if b == nil || b.SQLBackupRunID == 0 || b.GKEBackup == "" {
-		return errors.New("no pre-upgrade backups are recorded to restore from: skip this step if the data is fine")
-	}
-	if _, err := execute[activities.RestoreSQLOutput](ctx, Backup, fmt.Sprintf("Restore Cloud SQL from backup run %d", b.SQLBackupRunID),
-		(*activities.CloudSQL).RestoreSQL, activities.RestoreSQLInput{Project: ref.Project, Instance: spec.SQLInstanceName, BackupRunID: b.SQLBackupRunID}); err != nil {
-		return err
-	}
-	o.runner.SetFact("Restored Cloud SQL from", fmt.Sprint(b.SQLBackupRunID))
-	if _, err := execute[activities.RestoreGKEResult](ctx, Backup, "Restore the cluster from "+b.GKEBackup, (*activities.GKEBackup).RestoreGKE,
-		activities.RestoreGKEInput{Project: ref.Project, Region: ref.Region, Plan: spec.BackupPlanName, Backup: b.GKEBackup,
-			Name: BackupName("restore", "", o.id)}); err != nil {
-		return err
-	}
-	o.runner.SetFact("Restored Backup for GKE from", b.GKEBackup)
-	return nil
 }
 
 // report tells the rollout that asked for this upgrade where it stands (no-op when asked alone).
