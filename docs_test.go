@@ -179,7 +179,13 @@ func documentedVars(t *testing.T) map[string]bool {
 		}
 		for c := row.FirstChild().FirstChild(); c != nil; c = c.NextSibling() {
 			if cs, ok := c.(*gast.CodeSpan); ok {
-				name := string(cs.Text(src)) //nolint:staticcheck // the span's text is what we want
+				var b strings.Builder
+				for t := cs.FirstChild(); t != nil; t = t.NextSibling() {
+					if tx, ok := t.(*gast.Text); ok {
+						b.Write(tx.Segment.Value(src))
+					}
+				}
+				name := b.String()
 				if envName.MatchString(name) {
 					vars[name] = true
 				}
