@@ -202,3 +202,13 @@ func TestMarkdownIsOneLinePerProblem(t *testing.T) {
 		t.Errorf("plain error: %q", got)
 	}
 }
+
+// A new instance's slug becomes part of its GCP project ID, which Google Cloud refuses when it
+// contains google, null, undefined or ssl: the form says so, naming the field.
+func TestNewInstanceSlugWithARestrictedString(t *testing.T) {
+	body := strings.Replace(validBody, "acme\n", "ssl-shop\n", 1)
+	_, err := ParseNewInstance(body)
+	if md := Markdown(err); err == nil || !strings.Contains(md, "Slug `ssl-shop`: must not contain `ssl`") {
+		t.Fatalf("want the slug refused, got %v", err)
+	}
+}

@@ -49,7 +49,7 @@ func parseNewInstance(f Fields) (NewInstance, error) {
 	var r NewInstance
 	r.Customer = c.line(FieldCustomer, true)
 	if r.Slug = c.req(FieldSlug); r.Slug != "" {
-		c.add(spec.ValidateSlug(FieldSlug, r.Slug))
+		c.add(spec.ValidateNewSlug(FieldSlug, r.Slug))
 	}
 	if r.Domain = strings.ToLower(c.opt(FieldDomain)); r.Domain != "" {
 		c.add(spec.ValidateDomain(FieldDomain, r.Domain))

@@ -36,6 +36,25 @@ func ValidateSlug(field, s string) error {
 	return nil
 }
 
+// projectIDRestricted are the strings Resource Manager refuses anywhere in a project ID
+// (cloud.google.com/resource-manager/docs/creating-managing-projects: "cannot contain restricted
+// strings, such as google, null, undefined, and ssl"). A slug is part of its project's ID.
+var projectIDRestricted = []string{"google", "null", "undefined", "ssl"}
+
+// ValidateNewSlug is ValidateSlug for a new instance, whose slug becomes part of its GCP project
+// ID. Existing instances keep their slugs: only a create is refused.
+func ValidateNewSlug(field, s string) error {
+	if err := ValidateSlug(field, s); err != nil {
+		return err
+	}
+	for _, w := range projectIDRestricted {
+		if strings.Contains(s, w) {
+			return &FieldError{field, s, fmt.Sprintf("must not contain `%s`: the slug is part of the instance's GCP project ID, and Google Cloud refuses project IDs containing google, null, undefined or ssl; choose another slug", w)}
+		}
+	}
+	return nil
+}
+
 var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // ValidateDomain checks a hostname such as acme.sourcegraphcloud.com.
