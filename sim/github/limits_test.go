@@ -98,7 +98,7 @@ func TestSecondaryRateLimitOnContentCreation(t *testing.T) {
 }
 
 func TestSecondaryRateLimitWindowsResetOnAScaledClock(t *testing.T) {
-	const scale = 120 // a minute is 500ms, an hour 30s
+	const scale = 60 // a minute is 1s, an hour 60s
 	e := startWith(t, func(o *github.Options) {
 		o.TimeScale = scale
 		o.Secondary = github.SecondaryLimits{WritesPerMinute: 3, WritesPerHour: 5, RetryAfter: "always"}
@@ -116,7 +116,7 @@ func TestSecondaryRateLimitWindowsResetOnAScaledClock(t *testing.T) {
 	}
 	ra := secondary(t, label(3), 403)
 	if ra != "1" {
-		t.Fatalf("Retry-After %q, want 1 (the rest of a 500ms minute, in whole seconds)", ra)
+		t.Fatalf("Retry-After %q, want 1 (the rest of a 1s minute, in whole seconds)", ra)
 	}
 	// Waiting as told frees the minute window.
 	time.Sleep(time.Second)
@@ -125,17 +125,17 @@ func TestSecondaryRateLimitWindowsResetOnAScaledClock(t *testing.T) {
 			t.Fatalf("after Retry-After: %v", err)
 		}
 	}
-	// Five in the (30s) hour: the hour window refuses now, until its end.
+	// Five in the (60s) hour: the hour window refuses now, until its end.
 	ra = secondary(t, label(5), 403)
-	if s, err := strconv.Atoi(ra); err != nil || s < 2 || time.Duration(s)*time.Second > 30*time.Second-time.Since(start)+time.Second {
-		t.Fatalf("Retry-After %q, want the rest of the 30s hour", ra)
+	if s, err := strconv.Atoi(ra); err != nil || s < 2 || time.Duration(s)*time.Second > 60*time.Second-time.Since(start)+time.Second {
+		t.Fatalf("Retry-After %q, want the rest of the 60s hour", ra)
 	}
 	// The primary window shrinks too.
 	_, resp, err := bot.Issues.Get(ctx, "sourcegraph", "cloud", 1)
 	if err != nil && resp == nil {
 		t.Fatal(err)
 	}
-	if reset := resp.Rate.Reset.Time; reset.After(start.Add(31 * time.Second)) {
+	if reset := resp.Rate.Reset.Time; reset.After(start.Add(61 * time.Second)) {
 		t.Fatalf("primary reset %v, want within the scaled hour of %v", reset, start)
 	}
 }
