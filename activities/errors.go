@@ -79,9 +79,17 @@ func classify(what string, err error) error {
 		return Transient(ErrRateLimited, what+": GitHub rate limit exhausted", err, time.Until(ge.Rate.Reset.Time))
 	}
 	if ge := new(github.AbuseRateLimitError); errors.As(err, &ge) {
-		return Transient(ErrRateLimited, what+": GitHub secondary rate limit", err, ge.GetRetryAfter())
+		// Not ge.RetryAfter: without Retry-After go-github takes the primary limit's reset, up to
+		// an hour away, where GitHub asks for a minute.
+		return Transient(ErrRateLimited, what+": GitHub secondary rate limit", err, githubWait(ge.Response))
 	}
 	if ge := new(github.ErrorResponse); errors.As(err, &ge) && ge.Response != nil {
+		// go-github v55 knows a secondary limit only by the older documentation URLs, and never on
+		// a 429; GitHub now answers 403 or 429 with "#about-secondary-rate-limits".
+		if code := ge.Response.StatusCode; code == http.StatusTooManyRequests ||
+			(code == http.StatusForbidden && githubSecondaryLimit(ge)) {
+			return Transient(ErrRateLimited, fmt.Sprintf("%s: GitHub secondary rate limit (HTTP %d): %s", what, code, ge.Message), err, githubWait(ge.Response))
+		}
 		msg := ge.Message
 		for _, e := range ge.Errors {
 			msg += fmt.Sprintf(" (%s %s: %s)", e.Resource, e.Field, e.Code)
@@ -189,6 +197,28 @@ func classifyGRPC(what string, ae *apierror.APIError, err error) error {
 	default:
 		return Permanent(ErrInvalidArgument, detail, "the request was rejected as invalid; fix the input and retry", err)
 	}
+}
+
+// githubSecondaryLimit reports whether a GitHub error is the secondary rate limit: GitHub points
+// documentation_url at the secondary limits and its message says so.
+func githubSecondaryLimit(ge *github.ErrorResponse) bool {
+	return strings.Contains(ge.DocumentationURL, "secondary-rate-limits") ||
+		strings.Contains(ge.DocumentationURL, "abuse-rate-limits") ||
+		strings.Contains(strings.ToLower(ge.Message), "secondary rate limit")
+}
+
+// githubWait is how long GitHub asks a rate-limited client to wait: Retry-After when present, the
+// reset when X-RateLimit-Remaining is 0, otherwise at least a minute.
+func githubWait(r *http.Response) time.Duration {
+	if r == nil {
+		return time.Minute
+	}
+	if r.Header.Get("Retry-After") != "" || r.Header.Get("X-RateLimit-Remaining") == "0" {
+		if d := retryAfter(r.Header); d > 0 {
+			return d
+		}
+	}
+	return time.Minute
 }
 
 // retryAfter reads Retry-After (seconds or HTTP date), or GitHub's X-RateLimit-Reset.

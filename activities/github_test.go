@@ -387,3 +387,62 @@ func TestGitHubCommentStillPosts(t *testing.T) {
 		t.Fatalf("comment: %+v", r)
 	}
 }
+
+// GitHub's secondary rate limit answers 403 or 429 with this body, sometimes without Retry-After.
+// go-github v55 knows only the older documentation URLs ("#secondary-rate-limits",
+// "#abuse-rate-limits") as *github.AbuseRateLimitError; the current one and every 429 come back as
+// a plain *github.ErrorResponse. Each must be RateLimited: Retry-After when present, the reset
+// when X-RateLimit-Remaining is 0, otherwise at least a minute, as GitHub's documentation asks.
+func TestGitHubSecondaryRateLimitIsRateLimited(t *testing.T) {
+	const (
+		current = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+		older   = "https://docs.github.com/rest/overview/resources-in-the-rest-api#secondary-rate-limits"
+	)
+	resetIn := 90 * time.Second
+	for _, tc := range []struct {
+		name       string
+		status     int
+		docURL     string
+		retryAfter string
+		remaining  string
+		atLeast    time.Duration
+		atMost     time.Duration
+	}{
+		{"403 without Retry-After", 403, current, "", "4990", time.Minute, time.Minute},
+		{"429 without Retry-After", 429, current, "", "4990", time.Minute, time.Minute},
+		{"403 with Retry-After", 403, current, "7", "4990", 7 * time.Second, 7 * time.Second},
+		{"429 with Retry-After", 429, current, "7", "4990", 7 * time.Second, 7 * time.Second},
+		{"403 with the older URL, without Retry-After", 403, older, "", "4990", time.Minute, time.Minute},
+		{"403 with the older URL and Retry-After", 403, older, "7", "4990", 7 * time.Second, 7 * time.Second},
+		{"429 with the primary limit spent", 429, current, "", "0", resetIn - 5*time.Second, resetIn},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reset := time.Now().Add(resetIn)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h := w.Header()
+				h.Set("Content-Type", "application/json; charset=utf-8")
+				h.Set("X-RateLimit-Limit", "5000")
+				h.Set("X-RateLimit-Remaining", tc.remaining)
+				h.Set("X-RateLimit-Reset", fmt.Sprint(reset.Unix()))
+				if tc.retryAfter != "" {
+					h.Set("Retry-After", tc.retryAfter)
+				}
+				w.WriteHeader(tc.status)
+				fmt.Fprintf(w, `{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID C0DE:1A2B:3C4D5E:6F7A8B:65A1B2C3.","documentation_url":%q}`, tc.docURL)
+			}))
+			t.Cleanup(srv.Close)
+			g, err := NewGitHub("bot-token", srv.URL+"/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = activityEnv(g).ExecuteActivity(g.AddLabels, LabelsInput{Owner: ghTestOwner, Repo: ghTestRepo, Number: 1, Labels: []string{"a"}})
+			ae := appError(t, err, ErrRateLimited, false)
+			if d := ae.NextRetryDelay(); d < tc.atLeast || d > tc.atMost {
+				t.Fatalf("NextRetryDelay %v, want between %v and %v", d, tc.atLeast, tc.atMost)
+			}
+			if !strings.Contains(ae.Error(), "secondary rate limit") {
+				t.Fatalf("the message must name the secondary rate limit: %v", ae)
+			}
+		})
+	}
+}

@@ -113,6 +113,9 @@ func (p *Part) respond(w http.ResponseWriter, r *http.Request, h handler) {
 			return fail(401, msg)
 		}
 		c.user = u
+		if status, out, refused := p.secondaryLimit(c); refused {
+			return status, out
+		}
 		if owner := r.PathValue("owner"); owner != "" {
 			if c.repo = p.repoFor(owner + "/" + r.PathValue("repo")); c.repo == nil {
 				return notFound()

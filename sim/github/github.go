@@ -49,7 +49,10 @@
 //	unknown               any other path under /api/v3: 404 Not Found
 //
 // Every response carries X-RateLimit-Limit/Remaining/Used/Reset/Resource (counted per user per
-// hour, never enforced). Requests need "Authorization: Bearer <token>" or "token <token>" of a
+// hour; at 0 go-github stops sending until the reset). Options.Secondary enforces GitHub's
+// secondary limits on content-creating requests (POST, PATCH, PUT, DELETE) per user: past a cap
+// the answer is 403 or 429 {"message":"You have exceeded a secondary rate limit. …",
+// "documentation_url":"…#about-secondary-rate-limits"}, with or without Retry-After. Requests need "Authorization: Bearer <token>" or "token <token>" of a
 // known user: 401 {"message":"Requires authentication"} without one, {"message":"Bad credentials"}
 // with an unknown one. Errors are GitHub's: 404 {"message":"Not Found"}, 422 Validation Failed
 // with errors[{resource,code,field}], 409 on a contents sha mismatch, 405 on an unmergeable pull
@@ -139,6 +142,13 @@ type Options struct {
 	// token; a GitHub App on Enterprise Cloud gets 15,000). Past it the responses say so and
 	// go-github stops sending until the reset, as with GitHub.
 	RateLimit int
+	// Secondary are GitHub's limits on content-creating requests (the zero value: none). GitHub
+	// allows DefaultWritesPerMinute and DefaultWritesPerHour; the local, end-to-end and chaos
+	// stacks leave them off because the service does not budget its writes yet.
+	Secondary SecondaryLimits
+	// TimeScale shrinks every rate-limit window (the primary hour, the secondary minute and hour)
+	// by this factor, so a benchmark runs hours of GitHub time in minutes (0 or 1: real time).
+	TimeScale float64
 }
 
 // User is a GitHub account the simulator knows.
@@ -212,6 +222,7 @@ type Part struct {
 	tokens map[string]*user
 	repos  map[string]*repo // by lower-case "owner/name"
 	rate   map[string]*rateWindow
+	writes map[string]*writeWindows // secondary limits, by lower-case login
 
 	deliveries []*delivery // every delivery ever queued, oldest first
 	queues     map[string]*deliveryQueue
@@ -231,6 +242,7 @@ func (p *Part) Reset() {
 	p.tokens = map[string]*user{}
 	p.repos = map[string]*repo{}
 	p.rate = map[string]*rateWindow{}
+	p.writes = map[string]*writeWindows{}
 	p.deliveries = nil
 	p.queues = map[string]*deliveryQueue{}
 	for _, u := range p.opts.Users {

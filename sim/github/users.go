@@ -151,7 +151,8 @@ func (p *Part) rateLimit() int {
 }
 
 // rateHeaders counts the request against u (nil: unauthenticated, limit 60) and sets GitHub's
-// rate-limit headers. The limit is reported, never enforced: use fault injection for that.
+// rate-limit headers. The limit is reported, not refused: at 0 go-github stops sending until the
+// reset, as it does with GitHub. Fault injection refuses requests.
 func (p *Part) rateHeaders(h http.Header, u *user) {
 	key, limit := "", 60
 	if u != nil {
@@ -160,7 +161,7 @@ func (p *Part) rateHeaders(h http.Header, u *user) {
 	now := p.s.Now()
 	w := p.rate[key]
 	if w == nil || !now.Before(w.reset) {
-		w = &rateWindow{reset: now.Add(time.Hour)}
+		w = &rateWindow{reset: now.Add(p.scaled(time.Hour))}
 		p.rate[key] = w
 	}
 	w.used++

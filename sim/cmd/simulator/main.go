@@ -34,6 +34,12 @@ func main() {
 	projectOp := flag.Duration("project-op", time.Second, "how long project creation takes")
 	firstIssue := flag.Int64("github-first-issue", 1, "number of the first issue in each simulated repository (set it higher when Temporal's history outlives the simulator, so issue numbers never repeat)")
 	rateLimit := flag.Int("github-rate-limit", 5000, "GitHub API requests per hour per user before the simulated GitHub reports the limit exhausted")
+	secondary := flag.Bool("github-secondary-limits", false, "enforce GitHub's secondary limits on content-creating requests (POST, PATCH, PUT, DELETE) per user; off because the service does not budget its writes yet")
+	writesPerMinute := flag.Int("github-writes-per-minute", simgithub.DefaultWritesPerMinute, "with -github-secondary-limits: content-creating requests a minute per user (0: no cap)")
+	writesPerHour := flag.Int("github-writes-per-hour", simgithub.DefaultWritesPerHour, "with -github-secondary-limits: content-creating requests an hour per user (0: no cap)")
+	secondaryStatus := flag.String("github-secondary-status", "403", "status of a secondary-limit refusal: 403, 429 or alternate")
+	secondaryRetryAfter := flag.String("github-secondary-retry-after", "never", "when a secondary-limit refusal carries Retry-After: never, always or alternate (two without, two with)")
+	timeScale := flag.Float64("github-time-scale", 1, "shrink GitHub's rate-limit windows (the primary hour, the secondary minute and hour) by this factor")
 	rollout := flag.Duration("rollout", 2*time.Second, "delay between a version merging in the config repo and the instance serving it")
 	flag.Parse()
 	cfg.WebhookSecret = os.Getenv("SIM_WEBHOOK_SECRET")
@@ -54,6 +60,20 @@ func main() {
 	gh := simgithub.DefaultOptions()
 	gh.FirstIssueNumber = *firstIssue
 	gh.RateLimit = *rateLimit
+	gh.TimeScale = *timeScale
+	if *timeScale <= 0 {
+		fmt.Fprintln(os.Stderr, "simulator: -github-time-scale must be more than 0 (1 is real time)")
+		os.Exit(2)
+	}
+	limits := simgithub.SecondaryLimits{WritesPerMinute: *writesPerMinute, WritesPerHour: *writesPerHour,
+		Status: *secondaryStatus, RetryAfter: *secondaryRetryAfter}
+	if err := limits.Validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "simulator:", err)
+		os.Exit(2)
+	}
+	if *secondary {
+		gh.Secondary = limits
+	}
 	s, err := stack.StartWith(cfg, gh)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "simulator:", err)
