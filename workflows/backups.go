@@ -16,8 +16,8 @@ import (
 // Backups taken before a risky step (suspend, resume's catch-up, teardown, upgrade) and their
 // restore: named from the workflow ID so a retried step finds what it already took.
 
-// takeBackups (suspend, resume catch-up, teardown) takes the on-demand Cloud SQL and Backup for GKE backups, named deterministically
-// from the workflow ID (and tag, e.g. the target version), so a retried step finds the backups it
+// takeBackups (suspend, resume catch-up, teardown, upgrade) takes the on-demand Cloud SQL and
+// Backup for GKE backups, named deterministically from the workflow ID (and tag, e.g. the target version), so a retried step finds the backups it
 // already took. It records both as facts and returns the record, built on prev (the record of an
 // earlier attempt of the same step: its TakenAt is kept, the earliest and so safest time).
 func takeBackups(ctx workflow.Context, o *operation, ref instanceRef, prefix, tag, sqlFact, gkeFact string, prev *BackupRecord) (*BackupRecord, error) {
@@ -29,15 +29,37 @@ func takeBackups(ctx workflow.Context, o *operation, ref instanceRef, prefix, ta
 	if tag != "" {
 		key += "/" + tag
 	}
-	sql, err := execute[activities.BackupSQLOutput](ctx, Backup, "On-demand Cloud SQL backup", (*activities.CloudSQL).BackupSQL,
-		activities.BackupSQLInput{Project: ref.Project, Instance: spec.SQLInstanceName, Key: key})
+	sqlIn := activities.BackupSQLInput{Project: ref.Project, Instance: spec.SQLInstanceName, Key: key}
+	gkeIn := activities.BackupGKEInput{Project: ref.Project, Region: ref.Region, Plan: spec.BackupPlanName, Name: BackupName(prefix, tag, o.id)}
+	// The two backups are independent, and each takes minutes in a real cloud: from this version on
+	// they run at once. Runs recorded before replay them one after the other.
+	if workflow.GetVersion(ctx, "parallel-backups", workflow.DefaultVersion, 1) == 1 {
+		sqlF := workflow.ExecuteActivity(withActivity(ctx, Backup, "On-demand Cloud SQL backup"), (*activities.CloudSQL).BackupSQL, sqlIn)
+		gkeF := workflow.ExecuteActivity(withActivity(ctx, Backup, "On-demand Backup for GKE backup"), (*activities.GKEBackup).BackupGKE, gkeIn)
+		var sql activities.BackupSQLOutput
+		var gke activities.BackupGKEResult
+		sqlErr, gkeErr := withAttempts(sqlF.Get(ctx, &sql), ActivityOptions(Backup)), withAttempts(gkeF.Get(ctx, &gke), ActivityOptions(Backup))
+		// Whatever was taken stays on record, even if the step is skipped from here.
+		if sqlErr == nil {
+			rec.SQLBackupRunID = sql.BackupRunID
+			o.runner.SetFact(sqlFact, fmt.Sprint(sql.BackupRunID))
+		}
+		if gkeErr == nil {
+			rec.GKEBackup = gke.Name
+			o.runner.SetFact(gkeFact, gke.Name)
+		}
+		if sqlErr != nil {
+			return rec, sqlErr
+		}
+		return rec, gkeErr
+	}
+	sql, err := execute[activities.BackupSQLOutput](ctx, Backup, "On-demand Cloud SQL backup", (*activities.CloudSQL).BackupSQL, sqlIn)
 	if err != nil {
 		return prev, err
 	}
 	rec.SQLBackupRunID = sql.BackupRunID
 	o.runner.SetFact(sqlFact, fmt.Sprint(sql.BackupRunID))
-	gke, err := execute[activities.BackupGKEResult](ctx, Backup, "On-demand Backup for GKE backup", (*activities.GKEBackup).BackupGKE,
-		activities.BackupGKEInput{Project: ref.Project, Region: ref.Region, Plan: spec.BackupPlanName, Name: BackupName(prefix, tag, o.id)})
+	gke, err := execute[activities.BackupGKEResult](ctx, Backup, "On-demand Backup for GKE backup", (*activities.GKEBackup).BackupGKE, gkeIn)
 	if err != nil {
 		// The SQL backup exists: keep it on record even if the step is skipped from here.
 		return rec, err

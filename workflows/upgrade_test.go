@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -304,7 +305,8 @@ func TestUpgradeRestoreNotOfferedBeforeBackups(t *testing.T) {
 	if res.Outcome != OutcomeAborted || res.Instance.Version != "5.9.0" {
 		t.Fatalf("result %s %+v", res.Outcome, res.Instance)
 	}
-	srExpectNames(t, f, "ReadInstanceConfig", "Probe", "BackupSQL") // nothing to undo, nothing restored
+	// Both backups start at once: the GKE one was taken though the SQL one failed; nothing to undo.
+	srExpectNames(t, f, "ReadInstanceConfig", "Probe", "BackupSQL", "BackupGKE")
 }
 
 // reportLog captures the reports an upgrade signals to its rollout.
@@ -428,4 +430,31 @@ func TestUpgradeInARolloutReportsSkipsAndRollbacks(t *testing.T) {
 			t.Fatalf("reports %+v (decision %v)", reps, rejected)
 		}
 	})
+}
+
+// The Cloud SQL and Backup for GKE backups run at once (each takes minutes in a real cloud): the
+// GKE backup starts while the SQL backup is still running.
+func TestUpgradeTakesBothBackupsAtOnce(t *testing.T) {
+	env, f, _ := upEnv(t)
+	gkeStarted := make(chan struct{})
+	var overlapped atomic.Bool
+	f.onCall = func(name string, _ any) {
+		switch name {
+		case "BackupGKE":
+			close(gkeStarted)
+		case "BackupSQL":
+			select {
+			case <-gkeStarted:
+				overlapped.Store(true)
+			case <-time.After(5 * time.Second):
+			}
+		}
+	}
+	env.ExecuteWorkflow(Upgrade, upInput(Settings{}, nil))
+	if res := srResult(t, env); res.Outcome != OutcomeSucceeded {
+		t.Fatalf("outcome %s", res.Outcome)
+	}
+	if !overlapped.Load() {
+		t.Fatal("the GKE backup did not start while the SQL backup ran: the backups were taken one after the other")
+	}
 }

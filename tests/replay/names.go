@@ -94,6 +94,17 @@ func Classify(dc converter.DataConverter, h *historypb.History) (int, string, er
 			case "cancel":
 				tags["cancelled"] = true
 			}
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			// A version marker of a change whose new path deserves its own recorded history.
+			m := ev.GetMarkerRecordedEventAttributes()
+			if m.GetMarkerName() == "Version" {
+				var id string
+				if err := fromFirst(dc, m.GetDetails()["change-id"], &id); err == nil {
+					if tag, ok := versionTags[id]; ok {
+						tags[tag] = true
+					}
+				}
+			}
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
 			tags["continued"] = true
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
@@ -105,6 +116,12 @@ func Classify(dc converter.DataConverter, h *historypb.History) (int, string, er
 		path = "plain"
 	}
 	return in.Revision, path, nil
+}
+
+// versionTags name the version markers (workflow.GetVersion change IDs) that make a path of their
+// own: histories of a workflow type with and without such a change each keep a replay test.
+var versionTags = map[string]string{
+	"parallel-backups": "parallelbackups",
 }
 
 // fromFirst decodes the first of payloads.
