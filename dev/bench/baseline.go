@@ -152,12 +152,19 @@ func (b *baseline) upgrade(ctx context.Context, e activities.FleetEntry) error {
 	if !p.Healthy {
 		return fmt.Errorf("not healthy before the upgrade: %s", p.Error)
 	}
+	// Both backups at once, as the workflow takes them.
+	var gkeErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, gkeErr = b.acts.GKEBackup.BackupGKE(ctx, activities.BackupGKEInput{Project: project, Region: e.Region, Plan: spec.BackupPlanName, Name: workflows.BackupName("pre-upgrade", b.target, id)})
+	}()
 	_, err = b.acts.CloudSQL.BackupSQL(ctx, activities.BackupSQLInput{Project: project, Instance: spec.SQLInstanceName, Key: "pre-upgrade-" + id + "/" + b.target})
+	<-done
 	if err := call("BackupSQL", err); err != nil {
 		return err
 	}
-	_, err = b.acts.GKEBackup.BackupGKE(ctx, activities.BackupGKEInput{Project: project, Region: e.Region, Plan: spec.BackupPlanName, Name: workflows.BackupName("pre-upgrade", b.target, id)})
-	if err := call("BackupGKE", err); err != nil {
+	if err := call("BackupGKE", gkeErr); err != nil {
 		return err
 	}
 	rc, err = b.acts.ConfigRepo.ReadInstanceConfig(ctx, activities.ReadConfigInput{Slug: e.Slug})
