@@ -9,7 +9,9 @@
 // Nothing here is set by hand: an instance answers only once the config repo's default branch
 // holds its config.yaml (the GitOps deploy), its GKE cluster serves with nodes, its Cloud SQL
 // instance runs, and its DNS record exists. A DNS record pointing at the holding page serves the
-// holding page. A version lands Timings.Rollout after it was merged; a release marked bad
+// holding page. Otherwise a proxied hostname's WAF allowlist rule applies: a client outside it
+// (X-Sim-Client-IP, or the -client-ip default) gets Cloudflare's 403 block page. A version lands
+// Timings.Rollout after it was merged; a release marked bad
 // (POST /_sim/releases/{version} {"bad":true}, optionally "instances":[slugs] to break it only
 // there) rolls out but never becomes healthy.
 //

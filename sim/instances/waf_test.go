@@ -108,6 +108,24 @@ func TestWAFAllowlistBlocksOutsideClients(t *testing.T) {
 	setRules(cloudflare.RulesetRule{Ref: "allowlist:" + host, Action: "block", Enabled: &enabled,
 		Expression: `(http.host eq "` + host + `" and not ip.src in {192.0.2.0/24})`})
 	blocked("203.0.113.9")
+
+	// Redirect rules run in an earlier phase than WAF custom rules: a suspended instance's holding
+	// page reaches everyone.
+	if _, err := cf.UpdateEntrypointRuleset(ctx, zone, cloudflare.UpdateEntrypointRulesetParams{
+		Phase: "http_request_dynamic_redirect", Rules: []cloudflare.RulesetRule{{Ref: "holding-page:" + host, Action: "redirect", Enabled: &enabled,
+			Expression: `(http.host eq "` + host + `")`,
+			ActionParameters: &cloudflare.RulesetRuleActionParameters{FromValue: &cloudflare.RulesetRuleActionParametersFromValue{
+				StatusCode: 302, TargetURL: cloudflare.RulesetRuleActionParametersTargetURL{Value: "https://paused.sourcegraphcloud.com/"}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := fromClient(t, s, host, "/", "203.0.113.9"); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "paused") {
+		t.Fatalf("a suspended instance from outside the allowlist: want the holding page, got %d %q", resp.StatusCode, body)
+	}
+	if _, err := cf.UpdateEntrypointRuleset(ctx, zone, cloudflare.UpdateEntrypointRulesetParams{Phase: "http_request_dynamic_redirect", Rules: []cloudflare.RulesetRule{}}); err != nil {
+		t.Fatal(err)
+	}
+	blocked("203.0.113.9")
+
 	recs, _, err := cf.ListDNSRecords(ctx, zone, cloudflare.ListDNSRecordsParams{Name: host})
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("dns records: %v %v", recs, err)
