@@ -28,7 +28,7 @@ var envName = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$`)
 
 // envReaders are the functions that read one variable named by their first argument: the
 // standard library's and internal/config's, and mi's injected getenv.
-var envReaders = map[string]bool{"Getenv": true, "LookupEnv": true, "DurationEnv": true, "IntEnv": true, "getenv": true}
+var envReaders = map[string]bool{"Getenv": true, "LookupEnv": true, "DurationEnv": true, "IntEnv": true, "CIDRsEnv": true, "getenv": true}
 
 // envReads finds every environment variable the module's Go code reads, with where: by parsing
 // each file, not by matching text. A reader called with a constant (codec.EnvKeys) is resolved

@@ -39,6 +39,9 @@ import (
 type Cloudflare struct {
 	api   *cloudflare.API
 	zones sync.Map // zone name → zone ID; zones do not move, so a worker looks each up once
+	// probeEgress (LIFECYCLE_PROBE_EGRESS) is admitted by every allowlist, so the uptime probes
+	// pass the WAF.
+	probeEgress []string
 }
 
 // cloudflareRateLimit is the client-side request rate. Cloudflare's limit is 1200 requests per
@@ -65,7 +68,7 @@ func NewCloudflare(cfg config.Cloud) (*Cloudflare, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Cloudflare client: %w", err)
 	}
-	return &Cloudflare{api: api}, nil
+	return &Cloudflare{api: api, probeEgress: slices.Clone(cfg.ProbeEgress)}, nil
 }
 
 // Cloudflare ruleset phases and rule refs.
@@ -407,11 +410,16 @@ type SetAllowlistOutput struct {
 	ZoneID     string `json:"zoneId"`
 	Expression string `json:"expression,omitempty"`
 	Changed    bool   `json:"changed"`
+	// Monitoring are the probes' egress ranges the rule admits besides the customer's ranges
+	// (added for monitoring); empty without an allowlist.
+	Monitoring []string `json:"monitoring,omitempty"`
 }
 
 // SetAllowlist blocks every source outside the CIDRs from reaching the hostname, with one WAF
 // custom rule per hostname. Ranges are validated first: a range that is not a network address
-// needs the customer to confirm the correction, so it is a permanent error.
+// needs the customer to confirm the correction, so it is a permanent error. The uptime probes'
+// egress ranges (LIFECYCLE_PROBE_EGRESS) are always admitted too: the create's soak, a resume's
+// and an upgrade's checks probe the public hostname, and the WAF would answer them 403.
 func (c *Cloudflare) SetAllowlist(ctx context.Context, in SetAllowlistInput) (SetAllowlistOutput, error) {
 	host := strings.ToLower(in.Host)
 	what := "set IP allowlist of " + host
@@ -431,6 +439,12 @@ func (c *Cloudflare) SetAllowlist(ctx context.Context, in SetAllowlistInput) (Se
 	var want *cloudflare.RulesetRule
 	if len(in.CIDRs) > 0 {
 		cidrs := slices.Clone(in.CIDRs)
+		for _, e := range c.probeEgress {
+			if !slices.Contains(cidrs, e) {
+				cidrs = append(cidrs, e)
+				out.Monitoring = append(out.Monitoring, e)
+			}
+		}
 		slices.Sort(cidrs) // one canonical expression per set, so a reordered list is no change
 		out.Expression = fmt.Sprintf(`(http.host eq %q and not ip.src in {%s})`, host, strings.Join(cidrs, " "))
 		enabled := true

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -22,7 +23,14 @@ type Uptime struct {
 	// ProbeURL, when set, receives every probe with the instance's hostname in the Host header (the
 	// simulator); empty probes https://<host> directly.
 	ProbeURL string
+	// clientIP is sent as the simulator's client-address header (simClientIPHeader) with probes to
+	// ProbeURL: the first probe egress range's address, so the simulated WAF sees the probes come
+	// from where LIFECYCLE_PROBE_EGRESS says. Real probes leave from their real egress.
+	clientIP string
 }
+
+// simClientIPHeader is the header the simulator reads a request's client address from.
+const simClientIPHeader = "X-Sim-Client-IP"
 
 // NewUptime builds the prober. Redirects are not followed: a healthy instance serves /healthz and
 // /sign-in itself, and a redirect (e.g. to a holding page) must not count as healthy.
@@ -33,7 +41,16 @@ func NewUptime(c config.Cloud) (*Uptime, error) {
 			return nil, fmt.Errorf("probe URL %q (INSTANCE_PROBE_URL) must be an http(s) base URL such as http://127.0.0.1:8090", c.ProbeURL)
 		}
 	}
+	clientIP := ""
+	if c.ProbeURL != "" && len(c.ProbeEgress) > 0 {
+		p, err := netip.ParsePrefix(c.ProbeEgress[0])
+		if err != nil {
+			return nil, fmt.Errorf("probe egress %q (LIFECYCLE_PROBE_EGRESS) must be CIDR ranges such as 203.0.113.0/24", c.ProbeEgress[0])
+		}
+		clientIP = p.Addr().String()
+	}
 	return &Uptime{
+		clientIP: clientIP,
 		ProbeURL: strings.TrimRight(c.ProbeURL, "/"),
 		client: &http.Client{
 			Timeout:       10 * time.Second,
@@ -125,6 +142,9 @@ func (u *Uptime) get(ctx context.Context, host, path string) (int, string, error
 	}
 	req.Host = host
 	req.Header.Set("User-Agent", "sourcegraph-lifecycle-uptime/1")
+	if u.ProbeURL != "" && u.clientIP != "" {
+		req.Header.Set(simClientIPHeader, u.clientIP)
+	}
 	resp, err := u.client.Do(req)
 	if err != nil {
 		return 0, "", err

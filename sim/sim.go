@@ -54,8 +54,21 @@ type Config struct {
 	// instances, whose node pools are at zero.
 	BackupNeedsNodes bool
 
+	// ClientIP is the address a request to an instance comes from when it does not say
+	// (ClientIPHeader); the zone's WAF rules are evaluated against it. Empty: DefaultClientIP.
+	ClientIP string
+
 	Logger *slog.Logger
 }
+
+// ClientIPHeader is the request header a client of the simulated edge sets to say which address
+// it comes from (the simulator cannot see a real egress on the local stack). Cloudflare itself
+// sends CF-Connecting-IP to the origin; this one is the simulator's own, so nothing real sets it.
+const ClientIPHeader = "X-Sim-Client-IP"
+
+// DefaultClientIP is the client address of a request without ClientIPHeader: an address on no
+// one's allowlist (TEST-NET-2, RFC 5737), as a request from the open internet would be.
+const DefaultClientIP = "198.51.100.254"
 
 // Timings are how long simulated work takes. They can be changed at run time (POST /_sim/timings).
 type Timings struct {
@@ -158,6 +171,9 @@ func New(cfg Config, parts ...PartFactory) *Sim {
 	}
 	if cfg.ConfigEnv == "" {
 		cfg.ConfigEnv = "prod"
+	}
+	if cfg.ClientIP == "" {
+		cfg.ClientIP = DefaultClientIP
 	}
 	s := &Sim{cfg: cfg, log: cfg.Logger.With("component", "sim")}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())

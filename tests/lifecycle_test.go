@@ -124,11 +124,19 @@ func ledgerFor(t *testing.T, markers ...string) map[string]counts {
 	return out
 }
 
-// visit fetches a path of the instance through the simulator, by Host header, like a browser.
+// visit fetches a path of the instance through the simulator, by Host header, like the customer's
+// browser: from an address on the sample request's IP allowlist.
 func visit(t *testing.T, host, path string) (int, string) {
+	t.Helper()
+	return visitFrom(t, host, path, devstack.SampleCustomerIP)
+}
+
+// visitFrom fetches a path of the instance as a client at addr (sim.ClientIPHeader).
+func visitFrom(t *testing.T, host, path, addr string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, stack.SimURL()+path, nil)
 	req.Host = host
+	req.Header.Set("X-Sim-Client-IP", addr)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

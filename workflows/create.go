@@ -45,6 +45,7 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 
 	var o *operation
 	var trialExpiresAt time.Time
+	var monitoring []string // the probes' egress ranges SetAllowlist added to the customer's
 	alertingOn := false
 	steps := []Step{
 		{
@@ -170,8 +171,11 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 				if len(allowlist) == 0 {
 					what = "No IP allowlist for " + host + " (open to everyone)"
 				}
-				_, err := execute[activities.SetAllowlistOutput](ctx, CloudCall, what,
+				out, err := execute[activities.SetAllowlistOutput](ctx, CloudCall, what,
 					(*activities.Cloudflare).SetAllowlist, activities.SetAllowlistInput{Host: host, CIDRs: allowlist})
+				if monitoring = out.Monitoring; len(monitoring) > 0 {
+					o.runner.SetFact(factMonitoring, strings.Join(monitoring, ", "))
+				}
 				return err
 			},
 			Undo: func(ctx workflow.Context) error {
@@ -215,7 +219,7 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 					trialExpiresAt = workflow.Now(ctx).Add(time.Duration(o.settings.TrialDays) * 24 * time.Hour)
 					o.runner.SetFact("Trial expires", formatTime(trialExpiresAt))
 				}
-				return o.comment(ctx, "handoff", createHandoff(inst, version, form, alertingOn, trialExpiresAt, o.settings.TrialReminders, workflow.Now(ctx)))
+				return o.comment(ctx, "handoff", createHandoff(inst, version, form, monitoring, alertingOn, trialExpiresAt, o.settings.TrialReminders, workflow.Now(ctx)))
 			},
 		},
 	}
@@ -348,10 +352,14 @@ func createDisplayName(slug string) string {
 	return n
 }
 
+// factMonitoring names the ranges an allowlist admits besides the customer's: the uptime probes'
+// egress, without which the WAF would refuse the probes.
+const factMonitoring = "IP ranges added to the allowlist for monitoring"
+
 // createHandoff is the comment that hands the instance to the requester.
 // It promises only the reminders that will come: those whose time is still ahead (the instance
-// workflow skips the others).
-func createHandoff(inst Instance, version string, form *forms.NewInstance, alertingOn bool, trialExpiresAt time.Time, reminders []int, now time.Time) string {
+// workflow skips the others). monitoring are the ranges the allowlist admits for the probes.
+func createHandoff(inst Instance, version string, form *forms.NewInstance, monitoring []string, alertingOn bool, trialExpiresAt time.Time, reminders []int, now time.Time) string {
 	var b strings.Builder
 	b.WriteString(fmt.Sprintf("### ✅ `%s` is ready\n\n", inst.Slug))
 	b.WriteString(fmt.Sprintf("- URL: https://%s\n", inst.Domain))
@@ -360,6 +368,9 @@ func createHandoff(inst Instance, version string, form *forms.NewInstance, alert
 	b.WriteString(fmt.Sprintf("- Type: %s\n", inst.Type))
 	if form != nil && len(form.IPAllowlist) > 0 {
 		b.WriteString(fmt.Sprintf("- IP allowlist: %s\n", strings.Join(form.IPAllowlist, ", ")))
+		if len(monitoring) > 0 {
+			b.WriteString(fmt.Sprintf("- Added for monitoring: %s (the uptime probes' egress; Sourcegraph's health checks come from there)\n", strings.Join(monitoring, ", ")))
+		}
 	}
 	if alertingOn {
 		b.WriteString("\nThe instance is provisioned and alerting is on. ")

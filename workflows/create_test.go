@@ -116,11 +116,15 @@ func TestCreateHappyPath(t *testing.T) {
 	if !strings.Contains(status, "create `acme`: succeeded") || strings.Contains(status, "- [ ]") || strings.Count(status, "- [x]") != 10 {
 		t.Fatalf("status comment:\n%s", status)
 	}
+	if !strings.Contains(status, factMonitoring+": "+fakeProbeEgress) {
+		t.Fatalf("the status comment must show the ranges added for monitoring:\n%s", status)
+	}
 	if !strings.Contains(status, "https://github.com/sourcegraph/cloud/pull/") {
 		t.Fatalf("the status comment must link the config PR:\n%s", status)
 	}
 	handoff := f.comment("<!-- lifecycle:handoff:")
-	for _, s := range []string{"https://acme.sourcegraphcloud.com", "5.10.0", "admin@acme.com", "alerting is on"} {
+	for _, s := range []string{"https://acme.sourcegraphcloud.com", "5.10.0", "admin@acme.com", "alerting is on",
+		"IP allowlist: 203.0.113.0/24", "Added for monitoring: " + fakeProbeEgress} {
 		if !strings.Contains(handoff, s) {
 			t.Errorf("hand-off comment lacks %q:\n%s", s, handoff)
 		}
@@ -366,7 +370,7 @@ func TestHandoffPromisesOnlyTheRemindersThatWillCome(t *testing.T) {
 		{5, "A reminder comes on this issue 1 day(s) before."},
 		{1, "The trial is too short for a reminder: none will come."},
 	} {
-		got := createHandoff(inst, "5.10.0", nil, true, now.Add(time.Duration(tc.days)*24*time.Hour), []int{7, 1}, now)
+		got := createHandoff(inst, "5.10.0", nil, nil, true, now.Add(time.Duration(tc.days)*24*time.Hour), []int{7, 1}, now)
 		if !strings.Contains(got, tc.want) {
 			t.Errorf("a %d-day trial's hand-off:\n%s\nwant %q", tc.days, got, tc.want)
 		}

@@ -64,6 +64,9 @@ type fakeComment struct {
 	Body   string
 }
 
+// fakeProbeEgress is the probes' egress the fake SetAllowlist reports added for monitoring.
+const fakeProbeEgress = "198.18.0.10/32"
+
 func newFakeCloud() *fakeCloud {
 	return &fakeCloud{fails: map[string]error{}, configs: map[string]*spec.Config{}, shas: map[string]int{},
 		team: map[string]bool{"bob": true, "carol": true}, issue: "open"}
@@ -284,7 +287,11 @@ func (f *fakeCloud) register(env registrar) {
 		return activities.EnsureDNSOutput{ZoneID: "zone", RecordID: "rec", Created: true}
 	}))
 	reg("SetAllowlist", fake(f, "SetAllowlist", func(in activities.SetAllowlistInput) activities.SetAllowlistOutput {
-		return activities.SetAllowlistOutput{ZoneID: "zone", Changed: true}
+		out := activities.SetAllowlistOutput{ZoneID: "zone", Changed: true}
+		if len(in.CIDRs) > 0 { // as the worker with LIFECYCLE_PROBE_EGRESS set does
+			out.Monitoring = []string{fakeProbeEgress}
+		}
+		return out
 	}))
 	reg("SetHoldingPage", fake(f, "SetHoldingPage", func(in activities.SetHoldingPageInput) activities.SetHoldingPageOutput {
 		f.holding = in.On

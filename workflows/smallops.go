@@ -152,12 +152,19 @@ func UpdateAllowlist(ctx workflow.Context, in OperationInput) (OperationResult, 
 		},
 		{
 			Name: "cloudflare", Title: "Apply the allowlist in Cloudflare",
-			Run: func(ctx workflow.Context) error { return soSetAllowlist(ctx, host, want) },
+			Run: func(ctx workflow.Context) error {
+				monitoring, err := soSetAllowlist(ctx, host, want)
+				if len(monitoring) > 0 {
+					o.runner.SetFact(factMonitoring, strings.Join(monitoring, ", "))
+				}
+				return err
+			},
 			Undo: func(ctx workflow.Context) error {
 				if !seen {
 					return nil
 				}
-				return soSetAllowlist(ctx, host, old)
+				_, err := soSetAllowlist(ctx, host, old)
+				return err
 			},
 		},
 	}
@@ -261,10 +268,10 @@ func soHost(inst Instance) string {
 	return spec.DefaultDomain(inst.Slug)
 }
 
-func soSetAllowlist(ctx workflow.Context, host string, cidrs []string) error {
-	_, err := execute[activities.SetAllowlistOutput](ctx, CloudCall, fmt.Sprintf("Set the Cloudflare allowlist of %s (%d ranges)", host, len(cidrs)),
+func soSetAllowlist(ctx workflow.Context, host string, cidrs []string) ([]string, error) {
+	out, err := execute[activities.SetAllowlistOutput](ctx, CloudCall, fmt.Sprintf("Set the Cloudflare allowlist of %s (%d ranges)", host, len(cidrs)),
 		(*activities.Cloudflare).SetAllowlist, activities.SetAllowlistInput{Host: host, CIDRs: cidrs})
-	return err
+	return out.Monitoring, err
 }
 
 func soList(cidrs []string) string {

@@ -79,7 +79,7 @@ func TestAllowlistUpdateWritesConfigThenCloudflare(t *testing.T) {
 	if len(sa) != 1 || sa[0].Host != "acme.sourcegraphcloud.com" || !slices.Equal(sa[0].CIDRs, want) {
 		t.Fatalf("SetAllowlist %+v", sa)
 	}
-	if res.Progress.Facts["Previous allowlist"] != "203.0.113.0/24" {
+	if res.Progress.Facts["Previous allowlist"] != "203.0.113.0/24" || res.Progress.Facts[factMonitoring] != fakeProbeEgress {
 		t.Fatalf("facts %v", res.Progress.Facts)
 	}
 }

@@ -83,11 +83,16 @@ func (s *Stack) Temporal() config.Temporal {
 	return config.Temporal{Address: s.TemporalAddr(), Namespace: "default", UIURL: s.UIURL()}
 }
 
+// ProbeEgress is the local worker's probe egress (LIFECYCLE_PROBE_EGRESS): the probes tell the
+// simulator they come from it, and every allowlist admits it, so probes pass the simulated WAF.
+// From the benchmarking range (RFC 2544), which no customer allowlist can hold.
+const ProbeEgress = "198.18.0.10/32"
+
 // Cloud is the cloud configuration the worker gets (its environment is built from it): every
 // client pointed at the simulator.
 func (s *Stack) Cloud() config.Cloud {
 	return config.Cloud{GCPGRPCEndpoint: s.SimGRPCAddr(), GCPInsecure: true, SQLAdminEndpoint: s.SimURL() + "/",
-		CloudflareAPIURL: s.SimURL() + "/client/v4", CloudflareToken: "local-token", ProbeURL: s.SimURL(),
+		CloudflareAPIURL: s.SimURL() + "/client/v4", CloudflareToken: "local-token", ProbeURL: s.SimURL(), ProbeEgress: []string{ProbeEgress},
 		ConfigRepo: "sourcegraph/cloud", ConfigEnv: "prod"}
 }
 
@@ -221,7 +226,7 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 		c, gh := s.Cloud(), s.GitHub()
 		env := append(common, "GITHUB_TOKEN="+gh.Token, "GCP_GRPC_ENDPOINT="+c.GCPGRPCEndpoint, "GCP_INSECURE=true",
 			"SQLADMIN_ENDPOINT="+c.SQLAdminEndpoint, "CLOUDFLARE_API_URL="+c.CloudflareAPIURL, "CLOUDFLARE_API_TOKEN="+c.CloudflareToken,
-			"INSTANCE_PROBE_URL="+c.ProbeURL, "LIFECYCLE_CODEC_CORS_ORIGIN="+strings.Join(s.UIOrigins(), ","))
+			"INSTANCE_PROBE_URL="+c.ProbeURL, "LIFECYCLE_PROBE_EGRESS="+strings.Join(c.ProbeEgress, ","), "LIFECYCLE_CODEC_CORS_ORIGIN="+strings.Join(s.UIOrigins(), ","))
 		return args, env, func(ctx context.Context) error { return httpOK(ctx, s.WorkerURL()+"/readyz") }, nil
 	case "starter":
 		args = []string{filepath.Join(o.BinDir, "starter"), "-listen", fmt.Sprintf("127.0.0.1:%d", o.StarterPort)}

@@ -63,6 +63,11 @@ _No response_
 		forms.FieldVersion, forms.FieldAdminEmail, forms.FieldAllowlist, forms.FieldTelemetry, forms.FieldAgreement)
 }
 
+// SampleCustomerIP is an address inside the sample's IP allowlist: a request to the instance
+// that says it comes from here (X-Sim-Client-IP) passes the simulated WAF, as the customer's
+// browser would.
+const SampleCustomerIP = "203.0.113.10"
+
 // GitHubAs is a go-github client for the simulated GitHub, acting as a seeded user (alice is a
 // customer engineer, bob and carol are on the Cloud team, mallory is on no team).
 func (s *Stack) GitHubAs(user string) *github.Client {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -132,6 +133,9 @@ type Cloud struct {
 	// ProbeURL (INSTANCE_PROBE_URL) sends uptime probes to this base URL with the instance's Host
 	// header (the simulator); empty probes https://<instance host> directly.
 	ProbeURL string
+	// ProbeEgress (LIFECYCLE_PROBE_EGRESS, comma-separated CIDRs) are the ranges the uptime probes
+	// leave from. Every IP allowlist also admits them, or the WAF would answer the probes 403.
+	ProbeEgress []string
 	// ConfigRepo (CONFIG_REPO, owner/name) and ConfigEnv (CONFIG_ENV) locate the GitOps config.
 	ConfigRepo string
 	ConfigEnv  string
@@ -147,7 +151,12 @@ func CloudFromEnv() (Cloud, error) {
 	if err != nil {
 		return Cloud{}, err
 	}
+	egress, err := CIDRsEnv("LIFECYCLE_PROBE_EGRESS")
+	if err != nil {
+		return Cloud{}, err
+	}
 	return Cloud{
+		ProbeEgress:      egress,
 		GCPGRPCEndpoint:  os.Getenv("GCP_GRPC_ENDPOINT"),
 		GCPInsecure:      os.Getenv("GCP_INSECURE") == "true",
 		SQLAdminEndpoint: os.Getenv("SQLADMIN_ENDPOINT"),
@@ -158,6 +167,26 @@ func CloudFromEnv() (Cloud, error) {
 		ConfigEnv:        Getenv("CONFIG_ENV", "prod"),
 		PollInterval:     poll,
 	}, nil
+}
+
+// CIDRsEnv reads a comma-separated list of network ranges (203.0.113.0/24, 198.51.100.7/32).
+func CIDRsEnv(key string) ([]string, error) {
+	var out []string
+	for _, item := range strings.Split(os.Getenv(key), ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not a CIDR range; write ranges like 203.0.113.0/24 or 198.51.100.7/32, comma-separated", key, item)
+		}
+		if p.Masked() != p {
+			return nil, fmt.Errorf("%s: %q has host bits set; write the network address, %s", key, item, p.Masked())
+		}
+		out = append(out, p.String())
+	}
+	return out, nil
 }
 
 // DurationEnv reads a positive Go duration ("500ms", "2s"), or def when the variable is unset.

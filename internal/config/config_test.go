@@ -34,3 +34,21 @@ func TestGrpcCompression(t *testing.T) {
 		}
 	}
 }
+
+func TestProbeEgressIsReadAsCIDRs(t *testing.T) {
+	t.Setenv("LIFECYCLE_PROBE_EGRESS", " 198.18.0.10/32, 2001:db8:10::/48 ,")
+	c, err := CloudFromEnv()
+	if err != nil || len(c.ProbeEgress) != 2 || c.ProbeEgress[0] != "198.18.0.10/32" || c.ProbeEgress[1] != "2001:db8:10::/48" {
+		t.Fatalf("ProbeEgress %v %v", c.ProbeEgress, err)
+	}
+	for v, want := range map[string]string{"198.18.0.10": "not a CIDR range", "198.18.0.10/24": "198.18.0.0/24"} {
+		t.Setenv("LIFECYCLE_PROBE_EGRESS", v)
+		if _, err := CloudFromEnv(); err == nil || !strings.Contains(err.Error(), "LIFECYCLE_PROBE_EGRESS") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: want an error naming the variable and %q, got %v", v, want, err)
+		}
+	}
+	t.Setenv("LIFECYCLE_PROBE_EGRESS", "")
+	if c, err := CloudFromEnv(); err != nil || len(c.ProbeEgress) != 0 {
+		t.Fatalf("unset: %v %v", c.ProbeEgress, err)
+	}
+}

@@ -722,3 +722,41 @@ func position(rs *ruleset, pos *rulePosition, def int) (int, error) {
 	}
 	return def, nil
 }
+
+// Blocked evaluates the custom rules of the zone serving hostname for a request from client, as
+// the edge does for a proxied hostname, and returns the ID of the block rule that matched. Only
+// the allowlist form of rule (see hostRules) is interpreted; the first enabled match wins, as
+// Block is a terminating action. The simulator lock must be held.
+func (p *Part) Blocked(hostname string, client netip.Addr) (ruleID string, blocked bool) {
+	hostname = normalizeName(hostname)
+	for _, zid := range sim.SortedKeys(p.zones) {
+		rs := p.entrypoint(zid, phaseFirewallCustom)
+		if rs == nil {
+			continue
+		}
+		for _, r := range rs.Rules {
+			m := allowlistRE.FindStringSubmatch(strings.TrimSpace(r.Expression))
+			if !r.Enabled || r.Action != "block" || m == nil || normalizeName(m[1]) != hostname {
+				continue
+			}
+			if !inAny(client, strings.Fields(m[2])) {
+				return r.ID, true
+			}
+		}
+	}
+	return "", false
+}
+
+// inAny reports whether addr is one of the addresses or ranges, as ip.src in {...} tests it.
+func inAny(addr netip.Addr, items []string) bool {
+	addr = addr.Unmap()
+	for _, item := range items {
+		if pfx, err := netip.ParsePrefix(item); err == nil && pfx.Contains(addr) {
+			return true
+		}
+		if a, err := netip.ParseAddr(item); err == nil && a.Unmap() == addr {
+			return true
+		}
+	}
+	return false
+}

@@ -9,7 +9,9 @@
 // Nothing here is set by hand: an instance answers only once the config repo's default branch
 // holds its config.yaml (the GitOps deploy), its GKE cluster serves with nodes, its Cloud SQL
 // instance runs, and its DNS record exists. A DNS record pointing at the holding page serves the
-// holding page. A version lands Timings.Rollout after it was merged; a release marked bad
+// holding page. Otherwise a proxied hostname's WAF allowlist rule applies: a client outside it
+// (X-Sim-Client-IP, or the -client-ip default) gets Cloudflare's 403 block page. A version lands
+// Timings.Rollout after it was merged; a release marked bad
 // (POST /_sim/releases/{version} {"bad":true}, optionally "instances":[slugs] to break it only
 // there) rolls out but never becomes healthy.
 //
@@ -18,8 +20,10 @@ package instances
 
 import (
 	"fmt"
+	"html"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 	"time"
@@ -39,6 +43,8 @@ type Part struct {
 	// bad: version → the slugs it is bad for; an empty set means every instance.
 	bad map[string]map[string]bool
 	mux *http.ServeMux
+	// rays numbers the block pages' Ray IDs.
+	rays uint64
 }
 
 type instance struct {
@@ -190,15 +196,18 @@ func (p *Part) ServeHost(w http.ResponseWriter, r *http.Request) bool {
 // state is what a request to the instance finds.
 type state struct {
 	slug    string
+	host    string
 	version string // served version, "" if none has landed yet
 	status  int    // 0: healthy; otherwise the status every page answers with
 	reason  string
 	holding bool
 	bad     bool
+	blocked bool // by a WAF custom rule: Cloudflare's block page, not the instance's answer
 }
 
-// lookup decides, from the other parts' state, what the instance serves. Lock held.
-func (p *Part) lookup(host string) state {
+// lookup decides, from the other parts' state, what the instance serves to a request from
+// client (the zero Addr: no request, so no WAF rule applies). Lock held.
+func (p *Part) lookup(host string, client netip.Addr) state {
 	slug, ok := p.byHost[host]
 	if !ok {
 		return state{status: http.StatusNotFound, reason: fmt.Sprintf("no instance is configured for %s in the config repo", host)}
@@ -206,7 +215,7 @@ func (p *Part) lookup(host string) state {
 	inst := p.bySlug[slug]
 	inst.probes++
 	// The served version is a fact of the deploy, whether or not the instance is up right now.
-	st := state{slug: slug, version: servedVersion(inst.rollouts, p.s.Now(), p.s.Timings().Rollout.D())}
+	st := state{slug: slug, host: host, version: servedVersion(inst.rollouts, p.s.Now(), p.s.Timings().Rollout.D())}
 	down := func(status int, reason string) state {
 		st.status, st.reason = status, reason
 		return st
@@ -216,15 +225,25 @@ func (p *Part) lookup(host string) state {
 	cf, _ := p.s.Part("cloudflare").(interface {
 		Record(hostname string) (content string, proxied bool, ok bool)
 		HoldingPage(hostname string) (target string, ok bool)
+		Blocked(hostname string, client netip.Addr) (ruleID string, blocked bool)
 	})
 	if cf != nil {
-		content, _, ok := cf.Record(host)
+		content, proxied, ok := cf.Record(host)
 		if !ok {
 			return down(530, "DNS record for "+host+" does not exist (Cloudflare error 1016)")
 		}
+		// Redirect rules run in an earlier phase than WAF custom rules, so a suspended instance
+		// shows its holding page to everyone.
 		if _, redirected := cf.HoldingPage(host); redirected || content == spec.HoldingPageHost {
 			st.holding = true
 			return down(http.StatusServiceUnavailable, "instance is suspended (holding page)")
+		}
+		// Only proxied traffic passes Cloudflare's WAF; a DNS-only record goes straight to the origin.
+		if client.IsValid() && proxied {
+			if _, blocked := cf.Blocked(host, client); blocked {
+				st.blocked = true
+				return down(http.StatusForbidden, "Access denied (Cloudflare error 1020): "+client.String()+" is not on the IP allowlist of "+host)
+			}
 		}
 	}
 	g := inst.cfg.Status.GCP
@@ -263,8 +282,25 @@ func (p *Part) get(r *http.Request) state {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
+	client, err := clientAddr(r, p.s.Config().ClientIP)
+	if err != nil {
+		return state{status: http.StatusBadRequest, reason: err.Error()}
+	}
 	defer p.s.Lock()()
-	return p.lookup(host)
+	return p.lookup(host, client)
+}
+
+// clientAddr is the address the request comes from: the simulator's client header, else def.
+func clientAddr(r *http.Request, def string) (netip.Addr, error) {
+	v := r.Header.Get(sim.ClientIPHeader)
+	if v == "" {
+		v = def
+	}
+	a, err := netip.ParseAddr(strings.TrimSpace(v))
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%s %q is not an IP address; send the client's address, e.g. %s: 192.0.2.10", sim.ClientIPHeader, v, sim.ClientIPHeader)
+	}
+	return a.Unmap(), nil
 }
 
 func (p *Part) handleVersion(w http.ResponseWriter, r *http.Request) {
@@ -298,6 +334,10 @@ func (p *Part) handleSignIn(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Part) fail(w http.ResponseWriter, st state) {
+	if st.blocked {
+		p.blockPage(w, st)
+		return
+	}
 	if st.holding {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Retry-After", "3600")
@@ -308,13 +348,32 @@ func (p *Part) fail(w http.ResponseWriter, st state) {
 	http.Error(w, st.reason, st.status)
 }
 
+// blockPage answers as Cloudflare does for a request a WAF custom rule with action block stopped
+// (no custom response): 403 with its "Access denied" page, error code 1020 and a Ray ID.
+func (p *Part) blockPage(w http.ResponseWriter, st state) {
+	unlock := p.s.Lock()
+	p.rays++
+	ray := fmt.Sprintf("%016x", p.rays)
+	unlock()
+	host := st.host
+	w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+	w.Header().Set("Server", "cloudflare")
+	w.Header().Set("CF-RAY", ray+"-SIM")
+	w.Header().Set("Cache-Control", "private, max-age=0, no-store, no-cache, must-revalidate")
+	w.WriteHeader(http.StatusForbidden)
+	fmt.Fprintf(w, "<!DOCTYPE html><html><head><title>Access denied | %s used Cloudflare to restrict access</title></head><body>"+
+		"<h1>Access denied</h1><p>Error code 1020</p><p>You do not have access to %s.</p>"+
+		"<p>The site owner may have set restrictions that prevent you from accessing the site.</p>"+
+		"<p>Ray ID: %s</p></body></html>", html.EscapeString(host), html.EscapeString(host), ray)
+}
+
 // Snapshot lists every configured instance and what it serves right now, with each version it
 // was given and when that version merged.
 func (p *Part) Snapshot() any {
 	out := make([]map[string]any, 0, len(p.bySlug))
 	for _, slug := range sim.SortedKeys(p.bySlug) {
 		inst := p.bySlug[slug]
-		st := p.lookup(inst.cfg.Spec.Domain.PrimaryDNSName)
+		st := p.lookup(inst.cfg.Spec.Domain.PrimaryDNSName, netip.Addr{})
 		inst.probes-- // a snapshot is not a probe
 		status := "serving"
 		switch {

@@ -103,8 +103,8 @@ It reached the starter as a signed webhook; instance workflow %s started create 
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\ncreate %s: %s. Try https://%s through the simulator: curl -H 'Host: %s' %s/__version\n\nStop everything with: make stop\n",
-		slug, state, spec.DefaultDomain(slug), spec.DefaultDomain(slug), s.SimURL())
+	fmt.Printf("\ncreate %s: %s. Try https://%s through the simulator, from an address on its allowlist: curl -H 'Host: %s' -H 'X-Sim-Client-IP: %s' %s/__version\n\nStop everything with: make stop\n",
+		slug, state, spec.DefaultDomain(slug), spec.DefaultDomain(slug), devstack.SampleCustomerIP, s.SimURL())
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -28,6 +29,7 @@ func main() {
 	flag.Int64Var(&cfg.Seed, "seed", 1, "seed for rate-based fault injection and GKE's background operations")
 	flag.Float64Var(&cfg.GKEBackgroundOps, "gke-background-ops", 0, "chance (0 to 1) that GKE has just started an operation of its own (auto-upgrade, auto-repair) when a mutating request reaches an idle cluster, refusing it as Busy; 0 never does")
 	flag.BoolVar(&cfg.BackupNeedsNodes, "backup-needs-nodes", false, "a Backup for GKE backup of a cluster with no nodes (a suspended instance) fails, as the real one does; off by default because today's teardown backs up suspended instances")
+	flag.StringVar(&cfg.ClientIP, "client-ip", sim.DefaultClientIP, "client address of a request to an instance without the "+sim.ClientIPHeader+" header; the zone's WAF custom rules (the IP allowlists) are evaluated against it")
 	gkeOp := flag.Duration("gke-op", 3*time.Second, "how long GKE operations take")
 	sqlOp := flag.Duration("sql-op", 2*time.Second, "how long Cloud SQL operations take")
 	backupOp := flag.Duration("backup-op", time.Second, "how long Backup for GKE operations take")
@@ -42,6 +44,10 @@ func main() {
 	timeScale := flag.Float64("github-time-scale", 1, "shrink GitHub's rate-limit windows (the primary hour, the secondary minute and hour) by this factor")
 	rollout := flag.Duration("rollout", 2*time.Second, "delay between a version merging in the config repo and the instance serving it")
 	flag.Parse()
+	if _, err := netip.ParseAddr(cfg.ClientIP); err != nil {
+		fmt.Fprintf(os.Stderr, "simulator: -client-ip %q is not an IP address (e.g. %s)\n", cfg.ClientIP, sim.DefaultClientIP)
+		os.Exit(2)
+	}
 	cfg.WebhookSecret = os.Getenv("SIM_WEBHOOK_SECRET")
 	if cfg.WebhookURL != "" && cfg.WebhookSecret == "" {
 		fmt.Fprintln(os.Stderr, "simulator: -webhook-url is set but SIM_WEBHOOK_SECRET is empty; GitHub signs deliveries, so set the secret the starter expects")
