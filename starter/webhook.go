@@ -197,7 +197,9 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 		}
 		h.upsertComment(ctx, log, ref, rejectionMarker, "### Request not started\n\nThis issue carries more than one request label ("+
 			strings.Join(names, ", ")+"). Keep the one for the operation you want; one issue is one request.")
-		return answer{http.StatusUnprocessableEntity, outcomeInvalid, "ambiguous request labels"}
+		// 2xx: handled, and answered on the issue. GitHub lists a non-2xx answer as a failed
+		// delivery, which would hide the real failures among the forms people got wrong.
+		return answer{http.StatusOK, outcomeInvalid, "ambiguous request labels"}
 	}
 	op := ops[0]
 	attempt := 0
@@ -225,7 +227,7 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 		log.Info("request rejected", "operation", op, "reason", err)
 		h.upsertComment(ctx, log, ref, rejectionMarker,
 			"### Request not started\n\nPlease fix these fields by editing the issue; the request starts as soon as the form is valid.\n\n"+forms.Markdown(err))
-		return answer{http.StatusUnprocessableEntity, outcomeInvalid, "invalid form"}
+		return answer{http.StatusOK, outcomeInvalid, "invalid form"} // handled: answered on the issue
 	}
 	if req.InstanceSlug() != "" {
 		a := h.requestOperation(ctx, log, ref, is, req, attempt)
