@@ -98,30 +98,10 @@ func AskInstance(ctx context.Context, c RequestClient, a Ask) (RequestAccepted, 
 	if req.Slug == "" || a.UpdateID == "" {
 		return RequestAccepted{}, errors.New("ask: the request's slug and the Update ID are required")
 	}
-	acc, err := askWithStart(ctx, c, a, startPolicy(req.Operation))
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if req.Operation != forms.OpCreate && errors.As(err, &already) {
-		// The slug's entity has ended. A tombstone stays one; an entity that ended without ever
-		// holding an instance (a rejected create, a failed adoption) may be started afresh.
-		rec, qerr := endedRecord(ctx, c, req.Slug)
-		switch {
-		case qerr != nil:
-			return RequestAccepted{}, qerr
-		case rec.State == StateNone:
-			acc, err = askWithStart(ctx, c, a, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE)
-		default:
-			return RequestAccepted{}, &Refused{Gone: true, Reason: tombstoneText(rec)}
-		}
-	}
-	if err == nil {
-		return acc, nil
-	}
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) {
-		// The validator's (or handler's) refusal, meant for people.
-		return RequestAccepted{}, &Refused{Reason: app.Message(), Duplicate: app.Type() == ErrTypeDuplicateRequest}
-	}
-	return RequestAccepted{}, err
+	opts, in := entityStart(a)
+	var acc RequestAccepted
+	err := toEntity(ctx, c, opts, in, startPolicy(req.Operation), UpdateRequest, a.UpdateID, a.Request, &acc)
+	return acc, err
 }
 
 // startPolicy is how a request may start the entity: a create may follow a teardown, nothing
@@ -133,11 +113,30 @@ func startPolicy(op forms.Operation) enumspb.WorkflowIdReusePolicy {
 	return enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
 }
 
-func askWithStart(ctx context.Context, c RequestClient, a Ask, reuse enumspb.WorkflowIdReusePolicy) (RequestAccepted, error) {
-	opts, in := entityStart(a)
-	var acc RequestAccepted
-	err := updateWithStart(ctx, c, opts, in, reuse, UpdateRequest, a.UpdateID, a.Request, &acc)
-	return acc, err
+// toEntity sends an Update to an instance's entity, starting the entity with in when none is
+// open. Under REJECT_DUPLICATE a closed entity is not restarted: a tombstone refuses as Gone, and
+// one that ended without ever holding an instance (a rejected create, a failed adoption) is
+// started afresh. The entity's refusal comes back as a *Refused.
+func toEntity(ctx context.Context, c RequestClient, opts client.StartWorkflowOptions, in InstanceInput,
+	reuse enumspb.WorkflowIdReusePolicy, name, updateID string, arg, out any) error {
+	err := updateWithStart(ctx, c, opts, in, reuse, name, updateID, arg, out)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if reuse == enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE && errors.As(err, &already) {
+		rec, qerr := endedRecord(ctx, c, opts.ID)
+		switch {
+		case qerr != nil:
+			return qerr
+		case rec.State != StateNone:
+			return &Refused{Gone: true, Reason: tombstoneText(rec)}
+		}
+		err = updateWithStart(ctx, c, opts, in, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, name, updateID, arg, out)
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		// The validator's (or handler's) refusal, meant for people.
+		return &Refused{Reason: app.Message(), Duplicate: app.Type() == ErrTypeDuplicateRequest}
+	}
+	return err
 }
 
 // updateWithStart sends an Update to the entity, starting it (with in) when none is open.
@@ -171,35 +170,19 @@ func AdoptInstance(ctx context.Context, c RequestClient, slug, by, updateID stri
 	}
 	in := InstanceInput{Record: InstanceRecord{Instance: Instance{Slug: slug}}, Adopt: true, Revision: CurrentRevision}
 	var ans AdoptAnswer
-	err := updateWithStart(ctx, c, opts, in, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE, UpdateAdopt, updateID, AdoptRequest{By: by}, &ans)
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		rec, qerr := endedRecord(ctx, c, slug)
-		switch {
-		case qerr != nil:
-			return ans, qerr
-		case rec.State == StateNone:
-			err = updateWithStart(ctx, c, opts, in, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, UpdateAdopt, updateID, AdoptRequest{By: by}, &ans)
-		default:
-			return ans, &Refused{Gone: true, Reason: tombstoneText(rec)}
-		}
-	}
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) {
-		return ans, &Refused{Reason: app.Message()}
-	}
+	err := toEntity(ctx, c, opts, in, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE, UpdateAdopt, updateID, AdoptRequest{By: by}, &ans)
 	return ans, err
 }
 
 // endedRecord is the record an ended entity left (queries answer closed workflows too).
-func endedRecord(ctx context.Context, c RequestClient, slug string) (InstanceRecord, error) {
+func endedRecord(ctx context.Context, c RequestClient, workflowID string) (InstanceRecord, error) {
 	var rec InstanceRecord
-	v, err := c.QueryWorkflow(ctx, InstanceWorkflowID(slug), "", QueryInstance)
+	v, err := c.QueryWorkflow(ctx, workflowID, "", QueryInstance)
 	if err == nil {
 		err = v.Get(&rec)
 	}
 	if err != nil {
-		return rec, fmt.Errorf("reading the ended workflow of %s: %w", slug, err)
+		return rec, fmt.Errorf("reading the ended workflow %s: %w", workflowID, err)
 	}
 	return rec, nil
 }
