@@ -50,7 +50,7 @@ func (o issueOperation) rejected() bool { return !o.running && o.outcome == work
 // a redelivery within that second is still caught by the Update ID, which holds the slug.
 func (h *webhook) issueOperations(ctx context.Context, ref workflows.IssueRef) ([]issueOperation, error) {
 	key := "/" + workflows.IssueKey(ref)
-	q := fmt.Sprintf("%s = '%s' AND WorkflowType != 'InstanceLifecycle'", workflows.SAIssue.GetName(), ref.String())
+	q := fmt.Sprintf("%s = '%s' AND WorkflowType != '%s'", workflows.SAIssue.GetName(), ref.String(), workflows.WorkflowInstance)
 	var out []issueOperation
 	var token []byte
 	for {
@@ -108,20 +108,17 @@ func (h *webhook) afterStart(ctx context.Context, log *slog.Logger, ref workflow
 	same := newErr == nil && oldErr == nil && reflect.DeepEqual(newReq, oldReq)
 	quiet := answer{http.StatusOK, outcomeDuplicate, "already started"}
 
-	i := slices.IndexFunc(prior, func(o issueOperation) bool { return !o.rejected() })
-	if i < 0 {
-		// Every attempt was rejected by the workflow's checks: a changed form asks again.
-		if !edited || same {
-			return quiet, 0, true
-		}
-		return answer{}, len(prior) + 1, false
-	}
 	if !edited || same {
 		return quiet, 0, true
 	}
-	started := prior[i]
-	log.Info("edit after the start: not applied", "workflowID", started.workflowID, "changed", changedFields(oldReq, newReq, newErr))
-	h.upsertComment(ctx, log, ref, rejectionMarker, editNotApplied(started, changedFields(oldReq, newReq, newErr)))
+	i := slices.IndexFunc(prior, func(o issueOperation) bool { return !o.rejected() })
+	if i < 0 {
+		// Every attempt was rejected by the workflow's checks: a changed form asks again.
+		return answer{}, len(prior) + 1, false
+	}
+	started, changed := prior[i], changedFields(oldReq, newReq, newErr)
+	log.Info("edit after the start: not applied", "workflowID", started.workflowID, "changed", changed)
+	h.upsertComment(ctx, log, ref, rejectionMarker, editNotApplied(started, changed))
 	return answer{http.StatusOK, outcomeRejected, "edit after the start: not applied"}, 0, true
 }
 
