@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v55/github"
+
+	"github.com/sourcegraph/lifecycle/internal/config"
 )
 
 // GitHub talks to the GitHub REST API: issue comments, labels, issue state, team membership and
@@ -27,12 +29,9 @@ type GitHub struct {
 // NewGitHub builds the activity struct. baseURL is empty for github.com, or a GitHub Enterprise /
 // simulator URL such as http://127.0.0.1:8090/.
 func NewGitHub(token, baseURL string, hc *http.Client) (*GitHub, error) {
-	c := github.NewClient(hc).WithAuthToken(token)
-	if baseURL != "" {
-		var err error
-		if c, err = c.WithEnterpriseURLs(baseURL, baseURL); err != nil {
-			return nil, fmt.Errorf("GitHub base URL %q: %w", baseURL, err)
-		}
+	c, err := config.GitHub{Token: token, APIURL: baseURL}.Client(hc)
+	if err != nil {
+		return nil, err
 	}
 	return &GitHub{client: c}, nil
 }

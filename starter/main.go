@@ -65,11 +65,9 @@ func run() error {
 		return err
 	}
 	defer tc.Close()
-	gh := github.NewClient(nil).WithAuthToken(gcfg.Token)
-	if gcfg.APIURL != "" {
-		if gh, err = gh.WithEnterpriseURLs(gcfg.APIURL, gcfg.APIURL); err != nil {
-			return fmt.Errorf("GITHUB_API_URL %q: %w", gcfg.APIURL, err)
-		}
+	gh, err := gcfg.Client(nil)
+	if err != nil {
+		return err
 	}
 
 	self, err := askBotLogin(gh, log)

@@ -18,6 +18,8 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/google/go-github/v55/github"
+
 	"github.com/sourcegraph/lifecycle/internal/codec"
 )
 
@@ -109,6 +111,20 @@ type GitHub struct {
 	Token         string // GITHUB_TOKEN
 	APIURL        string // GITHUB_API_URL: empty for github.com; e.g. http://127.0.0.1:8090/ for the simulator
 	WebhookSecret string // GITHUB_WEBHOOK_SECRET: required by the starter
+}
+
+// Client is the bot's go-github client: hc's transport (nil: the default) with the token, aimed at
+// APIURL when set. The worker, the starter and mi all build theirs here.
+func (g GitHub) Client(hc *http.Client) (*github.Client, error) {
+	c := github.NewClient(hc).WithAuthToken(g.Token)
+	if g.APIURL == "" {
+		return c, nil
+	}
+	c, err := c.WithEnterpriseURLs(g.APIURL, g.APIURL)
+	if err != nil {
+		return nil, fmt.Errorf("GITHUB_API_URL %q is not a URL (e.g. https://github.example.com/api/v3/): %w", g.APIURL, err)
+	}
+	return c, nil
 }
 
 // GitHubFromEnv reads the GITHUB_* variables.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-github/v55/github"
 
+	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/workflows"
 )
 
@@ -25,14 +26,7 @@ func (a *app) githubClient() (*github.Client, error) {
 		return nil, errors.New("GITHUB_TOKEN is not set: mi start checks the -issue on GitHub and records the request on it. " +
 			"Set GITHUB_TOKEN to the bot's token (the worker's), and GITHUB_API_URL for GitHub Enterprise or the local stack's simulator")
 	}
-	c := github.NewClient(nil).WithAuthToken(token)
-	if u := strings.TrimSpace(a.getenv("GITHUB_API_URL")); u != "" {
-		var err error
-		if c, err = c.WithEnterpriseURLs(u, u); err != nil {
-			return nil, fmt.Errorf("GITHUB_API_URL=%q is not a URL (e.g. https://github.example.com/api/v3/): %v", u, err)
-		}
-	}
-	return c, nil
+	return config.GitHub{Token: token, APIURL: strings.TrimSpace(a.getenv("GITHUB_API_URL"))}.Client(nil)
 }
 
 // checkIssue makes sure the request's issue exists and is open: its comments are the request's
