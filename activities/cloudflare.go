@@ -98,6 +98,21 @@ func cfExistsCode(err error) int {
 	return 0
 }
 
+// pointsAt reports whether a record is of type typ with content target (Cloudflare may return a
+// CNAME's target with a trailing dot).
+func pointsAt(r cloudflare.DNSRecord, typ, target string) bool {
+	return r.Type == typ && strings.EqualFold(strings.TrimSuffix(r.Content, "."), target)
+}
+
+// recordsText lists records for a message: "A 1.2.3.4, CNAME x.example.com".
+func recordsText(recs []cloudflare.DNSRecord) string {
+	have := make([]string, len(recs))
+	for i, r := range recs {
+		have[i] = r.Type + " " + r.Content
+	}
+	return strings.Join(have, ", ")
+}
+
 func cfAllowlistRef(host string) string   { return "allowlist:" + host }
 func cfHoldingPageRef(host string) string { return "holding-page:" + host }
 
@@ -274,18 +289,14 @@ func (c *Cloudflare) EnsureDNS(ctx context.Context, in EnsureDNSInput) (EnsureDN
 				if recs, err = c.hostRecords(ctx, zoneID, host, what); err != nil {
 					return out, err
 				}
-				if len(recs) == 1 && recs[0].Type == typ && strings.EqualFold(strings.TrimSuffix(recs[0].Content, "."), target) {
+				if len(recs) == 1 && pointsAt(recs[0], typ, target) {
 					continue
 				}
 				if len(recs) == 0 {
 					return out, Transient(ErrBusy, what+": Cloudflare said the record exists, but it is gone again; checking again", createErr, 0)
 				}
-				var have []string
-				for _, r := range recs {
-					have = append(have, r.Type+" "+r.Content)
-				}
 				return out, Permanent(ErrConflict,
-					fmt.Sprintf("%s: Cloudflare refused to create the record (code %d): %s already has %s", what, code, host, strings.Join(have, ", ")),
+					fmt.Sprintf("%s: Cloudflare refused to create the record (code %d): %s already has %s", what, code, host, recordsText(recs)),
 					"the hostname has a record this service did not make; check in the Cloudflare dashboard whose it is, delete it if it is stale, then retry the step", createErr)
 			}
 			if err != nil {
@@ -296,7 +307,7 @@ func (c *Cloudflare) EnsureDNS(ctx context.Context, in EnsureDNSInput) (EnsureDN
 		case 1:
 			cur := recs[0]
 			out.RecordID = cur.ID
-			if cur.Type == typ && strings.EqualFold(strings.TrimSuffix(cur.Content, "."), target) && cur.Proxied != nil && *cur.Proxied == in.Proxied {
+			if pointsAt(cur, typ, target) && cur.Proxied != nil && *cur.Proxied == in.Proxied {
 				return out, nil
 			}
 			if _, err := cfCall(ctx, what+": update record", func(ctx context.Context) (cloudflare.DNSRecord, error) {
@@ -309,11 +320,7 @@ func (c *Cloudflare) EnsureDNS(ctx context.Context, in EnsureDNSInput) (EnsureDN
 			out.Updated = true
 			return out, nil
 		default:
-			var have []string
-			for _, r := range recs {
-				have = append(have, r.Type+" "+r.Content)
-			}
-			return out, Permanent(ErrConflict, fmt.Sprintf("%s: %s has %d address records (%s); the workflow manages exactly one", what, host, len(recs), strings.Join(have, ", ")),
+			return out, Permanent(ErrConflict, fmt.Sprintf("%s: %s has %d address records (%s); the workflow manages exactly one", what, host, len(recs), recordsText(recs)),
 				"delete the extra records for this hostname in the Cloudflare dashboard (keep none or one), then retry", nil)
 		}
 	}
