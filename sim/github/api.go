@@ -157,14 +157,23 @@ func isCommentPath(path string) bool {
 	return strings.HasPrefix(path, "/api/v3/repos/") && len(parts) == 5 && parts[2] == "issues" && parts[3] == "comments"
 }
 
+// requestID is the response's X-GitHub-Request-Id, set on first use: a message that quotes it
+// (the secondary limit's) and the header agree.
+func requestID(h http.Header) string {
+	if id := h.Get("X-GitHub-Request-Id"); id != "" {
+		return id
+	}
+	id := fmt.Sprintf("SIM:%X", time.Now().UnixNano())
+	h.Set("X-GitHub-Request-Id", id)
+	return id
+}
+
 // writeJSON writes compact JSON like GitHub (nil body: headers only).
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("X-GitHub-Media-Type", "github.v3; format=json")
 	h.Set("X-GitHub-Api-Version-Selected", "2022-11-28")
-	if h.Get("X-GitHub-Request-Id") == "" {
-		h.Set("X-GitHub-Request-Id", fmt.Sprintf("SIM:%X", time.Now().UnixNano()))
-	}
+	requestID(h)
 	if v == nil {
 		w.WriteHeader(status)
 		return

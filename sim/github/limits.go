@@ -126,8 +126,7 @@ func (p *Part) secondaryLimit(c *call) (int, any, bool) {
 	if l.RetryAfter == "always" || (l.RetryAfter == "alternate" && (n/2)%2 == 1) {
 		c.hdr.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 	}
-	id := fmt.Sprintf("SIM:%X", time.Now().UnixNano())
-	c.hdr.Set("X-GitHub-Request-Id", id)
+	id := requestID(c.hdr)
 	return status, apiError{
 		Message:          "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID " + id + ".",
 		DocumentationURL: secondaryDocs,
