@@ -152,11 +152,9 @@ func (e *entity) adoptAnswer(ctx workflow.Context, req AdoptRequest) (AdoptAnswe
 func (e *entity) adopt(ctx workflow.Context) {
 	slug := e.rec.Instance.Slug
 	defer func() { e.adopting = false }()
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: ActivityOptions(CloudCall).StartToCloseTimeout, RetryPolicy: ActivityOptions(CloudCall).RetryPolicy,
-		Summary: "Read config.yaml to adopt the instance"})
-	var rc activities.ReadConfigResult
-	if err := workflow.ExecuteLocalActivity(lctx, localConfigRepo.ReadInstanceConfig, activities.ReadConfigInput{Slug: slug}).Get(ctx, &rc); err != nil {
+	rc, err := executeLocal[activities.ReadConfigResult](ctx, CloudCall, "Read config.yaml to adopt the instance", localConfigRepo.ReadInstanceConfig,
+		activities.ReadConfigInput{Slug: slug})
+	if err != nil {
 		workflow.GetLogger(ctx).Error("could not read config.yaml to adopt the instance", "error", err)
 		e.adoptFailed = fmt.Sprintf("the config repo could not be read to look up instance `%s`; ask again later (the worker's log has the error)", slug)
 		return
