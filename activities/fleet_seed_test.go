@@ -144,8 +144,9 @@ func TestSeededFleetLooksCreated(t *testing.T) {
 		shape, _ := NodePoolFor(size)
 		in := EnsureClusterInput{Project: st.ProjectID, Region: region, Cluster: st.Cluster, NodePool: st.NodePool, Size: size, Labels: labels}
 		c := seedRun[ClusterResult](t, f, f.gke.EnsureCluster, in)
-		if c.Status != "RUNNING" || c.PoolSize != shape.NodeCount || c.NodeCount != shape.NodeCount || c.MachineType != shape.MachineType {
-			t.Errorf("%s: cluster %+v, want RUNNING with %d × %s", fi.Slug, c, shape.NodeCount, shape.MachineType)
+		nodes := NodesPerZone(shape.NodeCount, DefaultZones) * DefaultZones
+		if c.Status != "RUNNING" || c.PoolSize != nodes || c.NodeCount != nodes || c.MachineType != shape.MachineType {
+			t.Errorf("%s: cluster %+v, want RUNNING with %d × %s", fi.Slug, c, nodes, shape.MachineType)
 		}
 		raw, err := f.gke.client.GetCluster(ctx, &containerpb.GetClusterRequest{Name: c.Name})
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -20,19 +21,39 @@ import (
 // NodePoolShape is what a size tier means for the primary node pool.
 type NodePoolShape struct {
 	MachineType string `json:"machineType"`
-	NodeCount   int32  `json:"nodeCount"`
-	DiskSizeGB  int32  `json:"diskSizeGb"`
+	// NodeCount is the pool's intended total: the nodes the tier wants across all its zones. GKE
+	// counts a regional pool per zone, so what is sent is NodesPerZone(NodeCount, zones).
+	NodeCount  int32 `json:"nodeCount"`
+	DiskSizeGB int32 `json:"diskSizeGb"`
 }
 
 // nodePoolTiers is the one place that maps size tiers to machines. EnsureCluster creates the pool
-// with it, and a resume sizes the pool back with NodePoolFor(size).NodeCount.
-//
-// GKE applies node_count per zone of the pool; the simulator models it as the pool's total. The
-// counts here are what we send to GKE.
+// with it, and a resume sizes the pool back with NodePoolFor(size).NodeCount (a total, which
+// ResizeNodePool turns into a per-zone count).
 var nodePoolTiers = map[spec.Size]NodePoolShape{
 	spec.Small:  {MachineType: "n2-highmem-4", NodeCount: 2, DiskSizeGB: 100},
 	spec.Medium: {MachineType: "n2-highmem-8", NodeCount: 3, DiskSizeGB: 200},
 	spec.Large:  {MachineType: "n2-highmem-16", NodeCount: 4, DiskSizeGB: 300},
+}
+
+// DefaultZones is how many zones GKE spreads a regional cluster's node pools over when the
+// request names no locations (all our regions have at least three).
+const DefaultZones = 3
+
+// NodesPerZone is the per-zone count GKE is sent for a pool meant to have total nodes over zones
+// zones: GKE's initialNodeCount and SetNodePoolSize's nodeCount apply to each zone of the pool.
+// A total that does not divide evenly is rounded up (2 over 3 zones is 1 per zone, 3 nodes): a
+// regional pool has the same count in every zone, and rounding up keeps each zone serving instead
+// of pinning the pool to fewer zones by name (docs/design.md "Node pool sizing").
+func NodesPerZone(total int32, zones int) int32 {
+	if total <= 0 {
+		return 0
+	}
+	if zones < 1 {
+		zones = 1
+	}
+	z := int32(zones)
+	return (total + z - 1) / z
 }
 
 // NodePoolFor returns the primary node pool's shape for a size tier (deterministic: workflows may
@@ -103,7 +124,10 @@ type ClusterResult struct {
 	NodeCount   int32  `json:"nodeCount"` // nodes of all running pools
 	NodePool    string `json:"nodePool,omitempty"`
 	MachineType string `json:"machineType,omitempty"`
-	PoolSize    int32  `json:"poolSize"` // the node pool's size (0 while suspended)
+	PoolSize    int32  `json:"poolSize"` // the node pool's total size over its zones (0 while suspended)
+	// PoolPerZone and PoolZones are how GKE counts it: PoolSize = PoolPerZone × PoolZones.
+	PoolPerZone int32 `json:"poolPerZone,omitempty"`
+	PoolZones   int   `json:"poolZones,omitempty"`
 }
 
 // EnsureCluster creates the cluster with its primary node pool, or accepts the one that exists if
@@ -132,7 +156,7 @@ func (g *GKE) EnsureCluster(ctx context.Context, in EnsureClusterInput) (Cluster
 				continue // created concurrently: inspect it
 			}
 			if err != nil {
-				return ClusterResult{}, classify("create GKE cluster "+ref.name(), err)
+				return ClusterResult{}, gkeClassify("create GKE cluster "+ref.name(), ref, err)
 			}
 			if err := g.waitOp(ctx, ref, op.GetName(), "create GKE cluster "+ref.name()); err != nil {
 				return ClusterResult{}, err
@@ -167,7 +191,7 @@ func (g *GKE) EnsureCluster(ctx context.Context, in EnsureClusterInput) (Cluster
 		if np == nil {
 			op, err := g.client.CreateNodePool(ctx, &containerpb.CreateNodePoolRequest{Parent: ref.name(), NodePool: gkeNodePoolSpec(in, shape)})
 			if err != nil && status.Code(err) != codes.AlreadyExists {
-				return ClusterResult{}, classify("create GKE node pool "+ref.name()+"/nodePools/"+in.NodePool, err)
+				return ClusterResult{}, gkeClassify("create GKE node pool "+ref.name()+"/nodePools/"+in.NodePool, ref, err)
 			}
 			if op != nil {
 				if err := g.waitOp(ctx, ref, op.GetName(), "create GKE node pool "+ref.name()+"/nodePools/"+in.NodePool); err != nil {
@@ -199,7 +223,7 @@ func gkeClusterSpec(in EnsureClusterInput, shape NodePoolShape) *containerpb.Clu
 func gkeNodePoolSpec(in EnsureClusterInput, shape NodePoolShape) *containerpb.NodePool {
 	return &containerpb.NodePool{
 		Name:             in.NodePool,
-		InitialNodeCount: shape.NodeCount,
+		InitialNodeCount: NodesPerZone(shape.NodeCount, DefaultZones),
 		Config: &containerpb.NodeConfig{
 			MachineType:    shape.MachineType,
 			DiskSizeGb:     shape.DiskSizeGB,
@@ -231,6 +255,18 @@ func gkeConditions(c *containerpb.Cluster) string {
 	return strings.Join(msgs, "; ")
 }
 
+// gkePoolZones is how many zones the pool has nodes in: its own locations, else the cluster's,
+// else GKE's default for a regional cluster.
+func gkePoolZones(c *containerpb.Cluster, np *containerpb.NodePool) int {
+	if n := len(np.GetLocations()); n > 0 {
+		return n
+	}
+	if n := len(c.GetLocations()); n > 0 {
+		return n
+	}
+	return DefaultZones
+}
+
 // gkeLiveNodes is the cluster's current node count.
 func gkeLiveNodes(c *containerpb.Cluster) int32 {
 	//lint:ignore SA1019 GKE's API has no other live node count: its replacement is the Kubernetes API, which the worker does not call.
@@ -243,7 +279,9 @@ func gkeClusterResult(ref gkeClusterRef, c *containerpb.Cluster, pool string) Cl
 		Version: c.GetCurrentMasterVersion(), Endpoint: c.GetEndpoint(), NodeCount: gkeLiveNodes(c),
 	}
 	if np := gkeFindPool(c, pool); np != nil {
-		r.NodePool, r.MachineType, r.PoolSize = np.GetName(), np.GetConfig().GetMachineType(), np.GetInitialNodeCount()
+		r.NodePool, r.MachineType = np.GetName(), np.GetConfig().GetMachineType()
+		r.PoolPerZone, r.PoolZones = np.GetInitialNodeCount(), gkePoolZones(c, np)
+		r.PoolSize = r.PoolPerZone * int32(r.PoolZones)
 	}
 	return r
 }
@@ -271,6 +309,8 @@ func (g *GKE) GetCluster(ctx context.Context, in GetClusterInput) (ClusterResult
 }
 
 // ResizeNodePoolInput sizes a node pool: 0 to suspend, NodePoolFor(size).NodeCount to resume.
+// NodeCount is the total wanted over the pool's zones (what the workflows have always passed);
+// the activity sends GKE NodesPerZone of it.
 type ResizeNodePoolInput struct {
 	Project   string `json:"project"`
 	Region    string `json:"region"`
@@ -281,8 +321,12 @@ type ResizeNodePoolInput struct {
 
 // ResizeNodePoolResult is the pool's size afterwards; Operation is empty when it already had it.
 type ResizeNodePoolResult struct {
-	NodePool  string `json:"nodePool"` // full name
-	NodeCount int32  `json:"nodeCount"`
+	NodePool  string `json:"nodePool"`  // full name
+	NodeCount int32  `json:"nodeCount"` // the total requested
+	// PerZone is the count sent to GKE, and Nodes the pool's total afterwards (PerZone × its zones,
+	// at least NodeCount).
+	PerZone   int32  `json:"perZone"`
+	Nodes     int32  `json:"nodes"`
 	Operation string `json:"operation,omitempty"`
 }
 
@@ -292,7 +336,7 @@ type ResizeNodePoolResult struct {
 func (g *GKE) ResizeNodePool(ctx context.Context, in ResizeNodePoolInput) (ResizeNodePoolResult, error) {
 	ref := gkeClusterRef{in.Project, in.Region, in.Cluster}
 	name := ref.name() + "/nodePools/" + in.NodePool
-	what := fmt.Sprintf("resize GKE node pool %s to %d nodes", name, in.NodeCount)
+	what := fmt.Sprintf("resize GKE node pool %s to %d nodes in all", name, in.NodeCount)
 	if in.NodeCount < 0 {
 		return ResizeNodePoolResult{}, Permanent(ErrInvalidArgument, what+": negative node count", "pass 0 to suspend or the tier's node count to resume", nil)
 	}
@@ -315,16 +359,19 @@ func (g *GKE) ResizeNodePool(ctx context.Context, in ResizeNodePoolInput) (Resiz
 	if err != nil {
 		return ResizeNodePoolResult{}, classify(what, err)
 	}
+	zones := gkePoolZones(c, np)
+	res.PerZone = NodesPerZone(in.NodeCount, zones)
+	res.Nodes = res.PerZone * int32(zones)
 	// Real GKE leaves initial_node_count at its creation value after a resize (the simulator keeps
 	// it current), so it only counts as "already there" when the cluster's live node count agrees
 	// on whether there are nodes at all. Otherwise resize: setting the same size again is harmless.
-	if np.GetInitialNodeCount() == in.NodeCount && (in.NodeCount == 0) == (gkeLiveNodes(c) == 0) &&
+	if np.GetInitialNodeCount() == res.PerZone && (res.PerZone == 0) == (gkeLiveNodes(c) == 0) &&
 		np.GetStatus() == containerpb.NodePool_RUNNING {
 		return res, nil
 	}
-	op, err := g.client.SetNodePoolSize(ctx, &containerpb.SetNodePoolSizeRequest{Name: name, NodeCount: in.NodeCount})
+	op, err := g.client.SetNodePoolSize(ctx, &containerpb.SetNodePoolSizeRequest{Name: name, NodeCount: res.PerZone})
 	if err != nil {
-		return ResizeNodePoolResult{}, classify(what, err)
+		return ResizeNodePoolResult{}, gkeClassify(what, ref, err)
 	}
 	res.Operation = op.GetName()
 	if err := g.waitOp(ctx, ref, op.GetName(), what); err != nil {
@@ -442,4 +489,26 @@ func gcpNotFound(err error) bool {
 	}
 	var ae *apierror.APIError
 	return errors.As(err, &ae) && ae.Reason() == "CONSUMER_INVALID"
+}
+
+// gkeQuotaResource finds the quota GKE names in an "Insufficient regional quota to satisfy
+// request: resource \"CPUS\": ..." refusal.
+var gkeQuotaResource = regexp.MustCompile(`(?i)insufficient (regional|project) quota to satisfy request: resource "([A-Z0-9_]+)"`)
+
+// gkeClassify is classify for GKE's mutations, with its quota refusal made plain: GKE checks the
+// project's Compute Engine quota for the nodes a create or resize asks for and answers
+// PERMISSION_DENIED at once when it is short. Retrying cannot help; only a quota increase can.
+func gkeClassify(what string, ref gkeClusterRef, err error) error {
+	if status.Code(err) == codes.PermissionDenied {
+		if m := gkeQuotaResource.FindStringSubmatch(status.Convert(err).Message()); m != nil {
+			scope := "region " + ref.Region
+			if strings.EqualFold(m[1], "project") {
+				scope = "all regions"
+			}
+			return Permanent(ErrQuotaExceeded,
+				fmt.Sprintf("%s: the project's %s quota (%s) is too small for the nodes requested: %s", what, m[2], scope, status.Convert(err).Message()),
+				fmt.Sprintf("request a quota increase for %s in %s of project %s (console: IAM & Admin > Quotas, https://console.cloud.google.com/iam-admin/quotas?project=%s), wait for it to be granted, then retry this step; or pick a smaller size", m[2], scope, ref.Project, ref.Project), err)
+		}
+	}
+	return classify(what, err)
 }

@@ -70,7 +70,8 @@ func TestGKEEnsureClusterTwiceCreatesOnce(t *testing.T) {
 		if err := v.Get(&res); err != nil {
 			t.Fatal(err)
 		}
-		if res.Status != "RUNNING" || res.MachineType != "n2-highmem-4" || res.PoolSize != 2 || res.NodeCount != 2 {
+		// small means 2 nodes: 1 in each of the pool's 3 zones, 3 in all.
+		if res.Status != "RUNNING" || res.MachineType != "n2-highmem-4" || res.PoolPerZone != 1 || res.PoolZones != 3 || res.PoolSize != 3 || res.NodeCount != 3 {
 			t.Fatalf("run %d: unexpected cluster %+v", i, res)
 		}
 	}
@@ -90,7 +91,7 @@ func TestGKEEnsureClusterTwiceCreatesOnce(t *testing.T) {
 	if err := v.Get(&got); err != nil {
 		t.Fatal(err)
 	}
-	if !got.Exists || got.Status != "RUNNING" || got.PoolSize != 2 {
+	if !got.Exists || got.Status != "RUNNING" || got.PoolSize != 3 {
 		t.Fatalf("GetCluster = %+v", got)
 	}
 	v, err = env.ExecuteActivity(g.GetCluster, GetClusterInput{Project: st.ProjectID, Region: st.Region, Cluster: "nope"})
@@ -255,8 +256,11 @@ func TestGKEResizeNodePool(t *testing.T) {
 		t.Fatal(err)
 	}
 	shape, _ := NodePoolFor(spec.Small)
-	if r := resize(shape.NodeCount); r.NodeCount != 2 || r.Operation == "" {
-		t.Fatalf("resume: %+v", r)
+	if r := resize(shape.NodeCount); r.NodeCount != 2 || r.PerZone != 1 || r.Nodes != 3 || r.Operation == "" {
+		t.Fatalf("resume: %+v, want 1 per zone (3 nodes) for a total of 2", r)
+	}
+	if raw := gkeRawPool(t, g, st); raw.GetInitialNodeCount() != 1 {
+		t.Fatalf("GKE was sent node_count %d, want the per-zone 1", raw.GetInitialNodeCount())
 	}
 	if c := ledger(s, poolKey); c.Mutated != 2 {
 		t.Fatalf("pool ledger %+v, want two mutations", c)
@@ -274,7 +278,7 @@ func TestGKEBusyClusterIsRetryable(t *testing.T) {
 	}
 	s.SetTimings(sim.Timings{GKEOperation: sim.Duration(time.Second)})
 	pool := gkeClusterKey(st)[len("gke/"):] + "/nodePools/" + st.NodePool
-	if _, err := g.client.SetNodePoolSize(context.Background(), &containerpb.SetNodePoolSizeRequest{Name: pool, NodeCount: 5}); err != nil {
+	if _, err := g.client.SetNodePoolSize(context.Background(), &containerpb.SetNodePoolSizeRequest{Name: pool, NodeCount: 2}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := env.ExecuteActivity(g.ResizeNodePool, ResizeNodePoolInput{Project: st.ProjectID, Region: st.Region, Cluster: st.Cluster, NodePool: st.NodePool, NodeCount: 0})
@@ -409,5 +413,43 @@ func TestGKEResizeResumesAcrossRetries(t *testing.T) {
 	}
 	if c := ledger(s, gkeClusterKey(st)+"/nodePools/"+st.NodePool); c.Mutated != 1 {
 		t.Fatalf("pool ledger %+v, want one mutation", c)
+	}
+}
+
+// gkeRawPool reads the instance's node pool as GKE reports it.
+func gkeRawPool(t *testing.T, g *GKE, st spec.GCPStatus) *containerpb.NodePool {
+	t.Helper()
+	np, err := g.client.GetNodePool(context.Background(), &containerpb.GetNodePoolRequest{Name: gkeClusterKey(st)[len("gke/"):] + "/nodePools/" + st.NodePool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return np
+}
+
+// NodesPerZone rounds a total up over the zones: every zone of a regional pool gets the same count.
+func TestNodesPerZone(t *testing.T) {
+	for _, c := range []struct {
+		total int32
+		zones int
+		want  int32
+	}{{0, 3, 0}, {1, 3, 1}, {2, 3, 1}, {3, 3, 1}, {4, 3, 2}, {6, 3, 2}, {7, 3, 3}, {4, 1, 4}, {4, 0, 4}} {
+		if got := NodesPerZone(c.total, c.zones); got != c.want {
+			t.Errorf("NodesPerZone(%d, %d) = %d, want %d", c.total, c.zones, got, c.want)
+		}
+	}
+}
+
+// A project whose regional CPUS quota is too small for the tier: GKE refuses the create at once
+// with PERMISSION_DENIED; the activity says which quota and how to fix it, and does not retry.
+func TestGKEQuotaShortfallIsPermanent(t *testing.T) {
+	_, g, st := gkeFixture(t)
+	env := activityEnv(g)
+	// large: 4 nodes → 2 per zone × 3 zones × 16 vCPUs = 96, over a new project's 24.
+	_, err := env.ExecuteActivity(g.EnsureCluster, gkeEnsureInput(st, spec.Large))
+	ae := appError(t, err, ErrQuotaExceeded, true)
+	for _, want := range []string{"CPUS", "region us-central1", "request requires '96.0'", "request a quota increase", st.ProjectID} {
+		if !strings.Contains(ae.Error(), want) {
+			t.Fatalf("message %q lacks %q", ae.Error(), want)
+		}
 	}
 }

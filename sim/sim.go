@@ -54,6 +54,11 @@ type Config struct {
 	// instances, whose node pools are at zero.
 	BackupNeedsNodes bool
 
+	// GKERegionalCPUs is every project's regional CPUS quota that GKE checks a cluster's, node
+	// pool's or resize's nodes against; 0 is a new project's default (gke.DefaultRegionalCPUs, 24),
+	// negative no limit. Seeded projects get at least what their clusters use.
+	GKERegionalCPUs int
+
 	// ClientIP is the address a request to an instance comes from when it does not say
 	// (ClientIPHeader); the zone's WAF rules are evaluated against it. Empty: DefaultClientIP.
 	ClientIP string

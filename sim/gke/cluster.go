@@ -40,6 +40,9 @@ func (p *Part) CreateCluster(ctx context.Context, req *containerpb.CreateCluster
 	if err != nil {
 		return nil, err
 	}
+	if err := p.checkCPUQuota(proj, loc, poolsCPUs(c.NodePools)); err != nil {
+		return nil, err
+	}
 	p.addCluster(ref, c)
 
 	return p.startOp(ctx, ref, containerpb.Operation_CREATE_CLUSTER, ref.name(), func(failure string) {

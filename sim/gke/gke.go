@@ -60,11 +60,18 @@ type Part struct {
 	background map[string]bool
 	// backgroundRate is the chance that a mutating request finds GKE's own operation just started.
 	backgroundRate float64
+	// defaultCPUQuota is a project's regional CPUS quota unless cpuQuota (by "project/region") says
+	// otherwise; negative is no limit.
+	defaultCPUQuota int
+	cpuQuota        map[string]int
 }
 
 // New builds the part.
 func New(s *sim.Sim) sim.Part {
-	p := &Part{s: s, backgroundRate: s.Config().GKEBackgroundOps}
+	p := &Part{s: s, backgroundRate: s.Config().GKEBackgroundOps, defaultCPUQuota: s.Config().GKERegionalCPUs}
+	if p.defaultCPUQuota == 0 {
+		p.defaultCPUQuota = DefaultRegionalCPUs
+	}
 	p.Reset()
 	return p
 }
@@ -79,6 +86,7 @@ func (p *Part) Reset() {
 	p.ops = map[string]*containerpb.Operation{}
 	p.busy = map[string]*containerpb.Operation{}
 	p.background = map[string]bool{}
+	p.cpuQuota = map[string]int{}
 }
 
 // SetBackgroundOps changes the chance that GKE starts an operation of its own just before a
@@ -102,7 +110,7 @@ func (p *Part) Serving(project, location, cluster string) bool {
 		return false
 	}
 	for _, np := range c.NodePools {
-		if np.Status == containerpb.NodePool_RUNNING && np.InitialNodeCount > 0 {
+		if np.Status == containerpb.NodePool_RUNNING && poolNodes(np) > 0 {
 			return true
 		}
 	}
@@ -125,7 +133,10 @@ type NodePoolView struct {
 	Name          string `json:"name"`
 	Status        string `json:"status"`
 	StatusMessage string `json:"statusMessage,omitempty"`
-	NodeCount     int32  `json:"nodeCount"`
+	// NodeCount is the pool's total: NodesPerZone in each of its Zones.
+	NodeCount    int32 `json:"nodeCount"`
+	NodesPerZone int32 `json:"nodesPerZone"`
+	Zones        int   `json:"zones"`
 }
 
 // OperationView is the state dump's view of an operation.
@@ -152,7 +163,8 @@ func (p *Part) Snapshot() any {
 			v.RunningOperation = op.Name
 		}
 		for _, np := range c.NodePools {
-			v.NodePools = append(v.NodePools, NodePoolView{Name: np.Name, Status: np.Status.String(), StatusMessage: np.StatusMessage, NodeCount: np.InitialNodeCount})
+			v.NodePools = append(v.NodePools, NodePoolView{Name: np.Name, Status: np.Status.String(), StatusMessage: np.StatusMessage,
+				NodeCount: poolNodes(np), NodesPerZone: np.InitialNodeCount, Zones: len(np.Locations)})
 		}
 		clusters = append(clusters, v)
 	}
@@ -304,7 +316,7 @@ func (p *Part) refreshCluster(c *containerpb.Cluster) {
 	var n int32
 	for _, np := range c.NodePools {
 		if np.Status == containerpb.NodePool_RUNNING || np.Status == containerpb.NodePool_RECONCILING || np.Status == containerpb.NodePool_RUNNING_WITH_ERROR {
-			n += np.InitialNodeCount
+			n += poolNodes(np)
 		}
 	}
 	c.CurrentNodeCount = n

@@ -192,7 +192,8 @@ func TestClusterLifecycle(t *testing.T) {
 
 	cl, err = c.GetCluster(ctx, &containerpb.GetClusterRequest{Name: clusterName})
 	mustOK(t, err, "GetCluster")
-	if cl.Status != containerpb.Cluster_RUNNING || len(cl.NodePools) != 1 || cl.NodePools[0].Status != containerpb.NodePool_RUNNING || cl.CurrentNodeCount != 3 {
+	if cl.Status != containerpb.Cluster_RUNNING || len(cl.NodePools) != 1 || cl.NodePools[0].Status != containerpb.NodePool_RUNNING || cl.CurrentNodeCount != 9 {
+		// initial_node_count 3 is per zone: 3 in each of the regional cluster's 3 zones.
 		t.Fatalf("after create: cluster %v, pools %v, nodes %d", cl.Status, cl.NodePools, cl.CurrentNodeCount)
 	}
 	if cl.Location != location || cl.Endpoint == "" || cl.CurrentMasterVersion == "" {
@@ -335,7 +336,7 @@ func TestFaults(t *testing.T) {
 	// A failed operation: DONE with error and statusMessage, the cluster in ERROR, deletable.
 	_, err = s.AddFault(sim.Fault{API: "gke", Method: "CreateCluster", FailOperation: true, Message: "Timed out waiting for cluster initialization.", Count: 1})
 	mustOK(t, err, "AddFault")
-	op, err = c.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{Name: "broken"}})
+	op, err = c.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{Name: "broken", InitialNodeCount: 1}})
 	mustOK(t, err, "CreateCluster with failOperation")
 	done, _ := waitOp(t, c, op)
 	if done.Error == nil || done.Error.Message != "Timed out waiting for cluster initialization." || done.StatusMessage == "" {

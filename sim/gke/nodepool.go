@@ -8,8 +8,8 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// initPool fills in what GKE sets on a new node pool. Its size is InitialNodeCount, which the
-// simulator keeps current through resizes (the real API reports the live size only through instance
+// initPool fills in what GKE sets on a new node pool. Its size is InitialNodeCount in each of its
+// Locations (the cluster's unless it names its own), which the simulator keeps current through resizes (the real API reports the live size only through instance
 // groups; the node count is what callers here care about).
 func (p *Part) initPool(ref clusterRef, c *containerpb.Cluster, np *containerpb.NodePool) {
 	np.SelfLink = apiBase + poolRef{ref, np.Name}.name()
@@ -62,6 +62,9 @@ func (p *Part) CreateNodePool(ctx context.Context, req *containerpb.CreateNodePo
 	}
 	np := clonePool(in)
 	p.initPool(ref, c, np)
+	if err := p.checkCPUQuota(ref.project, ref.location, poolsCPUs([]*containerpb.NodePool{np})); err != nil {
+		return nil, err
+	}
 	c.NodePools = append(c.NodePools, np)
 	p.refreshCluster(c)
 	p.s.Created(Name, pref.name())
@@ -137,6 +140,12 @@ func (p *Part) SetNodePoolSize(ctx context.Context, req *containerpb.SetNodePool
 	}
 	if np.Status != containerpb.NodePool_RUNNING && np.Status != containerpb.NodePool_RUNNING_WITH_ERROR {
 		return nil, status.Errorf(codes.FailedPrecondition, "Node pool %s is in state %s and cannot be resized.", ref.pool, np.Status)
+	}
+	// node_count is per zone, like initial_node_count: the pool grows by the difference in each zone.
+	if grow := (size - np.InitialNodeCount) * int32(max(len(np.Locations), 1)); grow > 0 {
+		if err := p.checkCPUQuota(ref.project, ref.location, int(grow)*machineCPUs(np.GetConfig().GetMachineType())); err != nil {
+			return nil, err
+		}
 	}
 	np.Status, np.StatusMessage = containerpb.NodePool_RECONCILING, ""
 	np.Etag = p.etag()

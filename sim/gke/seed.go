@@ -27,5 +27,6 @@ func (p *Part) SeedCluster(project, location string, in *containerpb.Cluster, cr
 	}
 	p.refreshCluster(c)
 	p.addCluster(ref, c)
+	p.raiseQuotaFor(project, location)
 	return nil
 }

@@ -85,7 +85,7 @@ func clusterSpec(size spec.Size, labels map[string]string) *containerpb.Cluster 
 		ReleaseChannel: &containerpb.ReleaseChannel{Channel: containerpb.ReleaseChannel_REGULAR},
 		NodePools: []*containerpb.NodePool{{
 			Name:             spec.NodePoolName,
-			InitialNodeCount: tier.nodes,
+			InitialNodeCount: (tier.nodes + 2) / 3, // activities.NodesPerZone over GKE's 3 default zones
 			Config: &containerpb.NodeConfig{
 				MachineType:    tier.machineType,
 				DiskSizeGb:     tier.diskGB,

@@ -142,7 +142,8 @@ func TestSeedFleetServesAtOnce(t *testing.T) {
 	for _, c := range snapshot(t, s, "gke")["clusters"].([]any) {
 		cl := c.(map[string]any)
 		pool := cl["nodePools"].([]any)[0].(map[string]any)
-		want := map[string]float64{"src-acme": 2, "src-globex": 3, "src-initech": 4}
+		// Totals over 3 zones: small's 2 and medium's 3 are 1 per zone, large's 4 is 2 per zone.
+		want := map[string]float64{"src-acme": 3, "src-globex": 3, "src-initech": 6}
 		project := strings.Split(cl["name"].(string), "/")[1]
 		if cl["status"] != "RUNNING" || pool["status"] != "RUNNING" || pool["name"] != "primary" || pool["nodeCount"] != want[project] {
 			t.Errorf("cluster %v: want RUNNING with a RUNNING primary pool of %v nodes", cl, want[project])
