@@ -22,6 +22,18 @@ func GCPOptions(c config.Cloud) []option.ClientOption {
 	return opts
 }
 
+// ComputeOptions are the client options for google.golang.org/api/compute/v1.
+func ComputeOptions(c config.Cloud) []option.ClientOption {
+	if c.ComputeEndpoint == "" {
+		return nil
+	}
+	opts := []option.ClientOption{option.WithEndpoint(c.ComputeEndpoint)}
+	if c.GCPInsecure {
+		opts = append(opts, option.WithoutAuthentication())
+	}
+	return opts
+}
+
 // SQLAdminOptions are the client options for google.golang.org/api/sqladmin/v1.
 func SQLAdminOptions(c config.Cloud) []option.ClientOption {
 	if c.SQLAdminEndpoint == "" {

@@ -11,6 +11,7 @@ import (
 	container "cloud.google.com/go/container/apiv1"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"github.com/googleapis/gax-go/v2/apierror"
+	compute "google.golang.org/api/compute/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -69,6 +70,8 @@ func NodePoolFor(size spec.Size) (NodePoolShape, error) {
 // GKE manages the instance's GKE cluster and its primary node pool.
 type GKE struct {
 	client *container.ClusterManagerClient
+	// compute makes the cluster's VPC network (networks and subnetworks are Compute Engine's).
+	compute *compute.Service
 	// PollInterval is how often GKE operations are polled (DefaultPollInterval when zero).
 	PollInterval time.Duration
 }
@@ -79,7 +82,12 @@ func NewGKE(ctx context.Context, c config.Cloud) (*GKE, error) {
 	if err != nil {
 		return nil, fmt.Errorf("GKE client: %w", err)
 	}
-	return &GKE{client: cl}, nil
+	cs, err := compute.NewService(ctx, ComputeOptions(c)...)
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("Compute Engine client: %w", err)
+	}
+	return &GKE{client: cl, compute: cs}, nil
 }
 
 // Close releases the client's connections.
@@ -151,6 +159,10 @@ func (g *GKE) EnsureCluster(ctx context.Context, in EnsureClusterInput) (Cluster
 	for round := 0; round < 5; round++ {
 		c, err := g.client.GetCluster(ctx, &containerpb.GetClusterRequest{Name: ref.name()})
 		if gcpNotFound(err) {
+			// The cluster's network first: new projects often have no "default" one.
+			if err := g.ensureNetwork(ctx, in.Project, in.Region); err != nil {
+				return ClusterResult{}, err
+			}
 			op, err := g.client.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: ref.parent(), Cluster: gkeClusterSpec(in, shape)})
 			if status.Code(err) == codes.AlreadyExists {
 				continue // created concurrently: inspect it
@@ -216,7 +228,12 @@ func gkeClusterSpec(in EnsureClusterInput, shape NodePoolShape) *containerpb.Clu
 		Description:    "Sourcegraph dedicated instance (managed by the lifecycle service)",
 		ResourceLabels: in.Labels,
 		ReleaseChannel: &containerpb.ReleaseChannel{Channel: containerpb.ReleaseChannel_REGULAR},
-		NodePools:      []*containerpb.NodePool{gkeNodePoolSpec(in, shape)},
+		Network:        spec.NetworkName,
+		Subnetwork:     spec.SubnetworkName,
+		// The Backup for GKE agent, which the backup plan needs: installed with the cluster rather
+		// than when the first plan is made, which is slower.
+		AddonsConfig: &containerpb.AddonsConfig{GkeBackupAgentConfig: &containerpb.GkeBackupAgentConfig{Enabled: true}},
+		NodePools:    []*containerpb.NodePool{gkeNodePoolSpec(in, shape)},
 	}
 }
 

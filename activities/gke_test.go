@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	compute "google.golang.org/api/compute/v1"
 
 	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/sim"
@@ -451,5 +452,52 @@ func TestGKEQuotaShortfallIsPermanent(t *testing.T) {
 		if !strings.Contains(ae.Error(), want) {
 			t.Fatalf("message %q lacks %q", ae.Error(), want)
 		}
+	}
+}
+
+// The create makes the cluster's own VPC network and subnetwork first (new projects often have no
+// "default" network), puts the cluster on them with the Backup for GKE agent enabled, and a
+// re-run makes neither again.
+func TestGKEEnsureClusterMakesItsNetwork(t *testing.T) {
+	s, g, st := gkeFixture(t)
+	env := activityEnv(g)
+	for i := 0; i < 2; i++ {
+		if _, err := env.ExecuteActivity(g.EnsureCluster, gkeEnsureInput(st, spec.Small)); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	raw, err := g.client.GetCluster(context.Background(), &containerpb.GetClusterRequest{Name: gkeClusterKey(st)[len("gke/"):]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw.Network != spec.NetworkName || raw.Subnetwork != spec.SubnetworkName || !raw.GetAddonsConfig().GetGkeBackupAgentConfig().GetEnabled() {
+		t.Fatalf("cluster network %q subnetwork %q addons %v", raw.Network, raw.Subnetwork, raw.AddonsConfig)
+	}
+	for _, key := range []string{
+		"compute/projects/" + st.ProjectID + "/global/networks/" + spec.NetworkName,
+		"compute/projects/" + st.ProjectID + "/regions/" + st.Region + "/subnetworks/" + spec.SubnetworkName,
+	} {
+		if c := ledger(s, key); c.Created != 1 {
+			t.Errorf("%s ledger %+v, want created once over two runs", key, c)
+		}
+	}
+}
+
+// A subnetwork of our name with another range was not made by us: a conflict to look at, not
+// something to overwrite.
+func TestGKEEnsureNetworkForeignSubnetworkIsConflict(t *testing.T) {
+	_, g, st := gkeFixture(t)
+	ctx := context.Background()
+	if _, err := g.compute.Networks.Insert(st.ProjectID, &compute.Network{Name: spec.NetworkName}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.compute.Subnetworks.Insert(st.ProjectID, st.Region, &compute.Subnetwork{Name: spec.SubnetworkName,
+		Network: "projects/" + st.ProjectID + "/global/networks/" + spec.NetworkName, IpCidrRange: "192.168.0.0/24"}).Context(ctx).Do(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := activityEnv(g).ExecuteActivity(g.EnsureCluster, gkeEnsureInput(st, spec.Small))
+	ae := appError(t, err, ErrConflict, true)
+	if !strings.Contains(ae.Error(), "192.168.0.0/24") {
+		t.Fatalf("message %q", ae.Error())
 	}
 }

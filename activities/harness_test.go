@@ -31,7 +31,7 @@ func startSim(t *testing.T) *sim.Sim {
 func cloudConfig(s *sim.Sim) config.Cloud {
 	return config.Cloud{
 		GCPGRPCEndpoint: s.GRPCAddr(), GCPInsecure: true,
-		SQLAdminEndpoint: s.URL() + "/",
+		SQLAdminEndpoint: s.URL() + "/", ComputeEndpoint: s.URL() + "/compute/v1/",
 		CloudflareAPIURL: s.URL() + "/client/v4", CloudflareToken: "test-token",
 		ProbeURL:   s.URL(),
 		ConfigRepo: "sourcegraph/cloud", ConfigEnv: "prod",

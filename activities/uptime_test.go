@@ -9,6 +9,7 @@ import (
 
 	container "cloud.google.com/go/container/apiv1"
 	"cloud.google.com/go/container/apiv1/containerpb"
+	compute "google.golang.org/api/compute/v1"
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"github.com/cloudflare/cloudflare-go"
@@ -66,8 +67,16 @@ func upServingInstance(t *testing.T, version string) *upFixture {
 	}
 	t.Cleanup(func() { gke.Close() })
 	parent := "projects/" + g.ProjectID + "/locations/" + g.Region
+	// New projects have no "default" network: the cluster goes on one of its own, as the create's.
+	cs, err := compute.NewService(ctx, ComputeOptions(cc)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Networks.Insert(g.ProjectID, &compute.Network{Name: spec.NetworkName}).Do(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := gke.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{
-		Name: g.Cluster, NodePools: []*containerpb.NodePool{{Name: g.NodePool, InitialNodeCount: 1}}}}); err != nil {
+		Name: g.Cluster, Network: spec.NetworkName, NodePools: []*containerpb.NodePool{{Name: g.NodePool, InitialNodeCount: 1}}}}); err != nil {
 		t.Fatal(err)
 	}
 	sql, err := sqladmin.NewService(ctx, SQLAdminOptions(cc)...)

@@ -59,6 +59,11 @@ type Config struct {
 	// negative no limit. Seeded projects get at least what their clusters use.
 	GKERegionalCPUs int
 
+	// DefaultNetwork gives every project Compute Engine's auto-mode "default" network, as a project
+	// outside an organisation that skips it (constraints/compute.skipDefaultNetworkCreation) gets.
+	// Off by default: a cluster must name a network the create made.
+	DefaultNetwork bool
+
 	// ClientIP is the address a request to an instance comes from when it does not say
 	// (ClientIPHeader); the zone's WAF rules are evaluated against it. Empty: DefaultClientIP.
 	ClientIP string

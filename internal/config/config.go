@@ -142,6 +142,9 @@ type Cloud struct {
 	GCPInsecure     bool
 	// SQLAdminEndpoint (SQLADMIN_ENDPOINT) overrides https://sqladmin.googleapis.com/.
 	SQLAdminEndpoint string
+	// ComputeEndpoint (COMPUTE_ENDPOINT) overrides https://compute.googleapis.com/compute/v1/ (the
+	// VPC network the create makes for the cluster).
+	ComputeEndpoint string
 	// CloudflareAPIURL (CLOUDFLARE_API_URL) overrides https://api.cloudflare.com/client/v4;
 	// CloudflareToken (CLOUDFLARE_API_TOKEN) is a token with DNS and zone WAF edit rights.
 	CloudflareAPIURL string
@@ -176,6 +179,7 @@ func CloudFromEnv() (Cloud, error) {
 		GCPGRPCEndpoint:  os.Getenv("GCP_GRPC_ENDPOINT"),
 		GCPInsecure:      os.Getenv("GCP_INSECURE") == "true",
 		SQLAdminEndpoint: os.Getenv("SQLADMIN_ENDPOINT"),
+		ComputeEndpoint:  os.Getenv("COMPUTE_ENDPOINT"),
 		CloudflareAPIURL: os.Getenv("CLOUDFLARE_API_URL"),
 		CloudflareToken:  os.Getenv("CLOUDFLARE_API_TOKEN"),
 		ProbeURL:         os.Getenv("INSTANCE_PROBE_URL"),

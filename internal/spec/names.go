@@ -14,6 +14,13 @@ const (
 	NodePoolName    = "primary"
 	SQLInstanceName = "sourcegraph-db"
 	BackupPlanName  = "sourcegraph-daily"
+	// NetworkName and SubnetworkName are the VPC network the create makes for the cluster, instead
+	// of the "default" network an organisation policy (constraints/compute.skipDefaultNetworkCreation)
+	// commonly leaves out of new projects; SubnetworkRange is the subnetwork's primary (node) range.
+	// GKE adds the pod and service ranges itself (VPC-native, GKE-managed secondary ranges).
+	NetworkName     = "sourcegraph"
+	SubnetworkName  = "sourcegraph-nodes"
+	SubnetworkRange = "10.0.0.0/20"
 	// HoldingPageHost is where a suspended instance's DNS record points.
 	HoldingPageHost = "holding.sourcegraphcloud.com"
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sourcegraph/lifecycle/sim"
+	"github.com/sourcegraph/lifecycle/sim/compute"
 )
 
 // defaultNodeCount is the size of the "default-pool" GKE creates when a request names no node
@@ -36,6 +38,9 @@ func (p *Part) CreateCluster(ctx context.Context, req *containerpb.CreateCluster
 		return nil, err
 	}
 	ref := clusterRef{proj, loc, in.GetName()}
+	if err := p.checkNetwork(proj, in.GetNetwork()); err != nil {
+		return nil, err
+	}
 	c, err := p.newCluster(ref, in, p.s.Now())
 	if err != nil {
 		return nil, err
@@ -120,6 +125,27 @@ func (p *Part) newCluster(ref clusterRef, in *containerpb.Cluster, now time.Time
 	}
 	p.refreshCluster(c)
 	return c, nil
+}
+
+// checkNetwork refuses a cluster on a network the project does not have (the "default" one when
+// the request names none), as GKE does before it starts: INVALID_ARGUMENT (HTTP 400)
+// `Project "P" has no network named "N".`. Without a compute part there is no network to check.
+// Lock held.
+func (p *Part) checkNetwork(project, network string) error {
+	cp, _ := p.s.Part(compute.Name).(*compute.Part)
+	if cp == nil {
+		return nil
+	}
+	if network == "" {
+		network = compute.DefaultNetwork
+	}
+	if i := strings.LastIndexByte(network, '/'); i >= 0 {
+		network = network[i+1:]
+	}
+	if !cp.NetworkExists(project, network) {
+		return status.Errorf(codes.InvalidArgument, "Project %q has no network named %q.", project, network)
+	}
+	return nil
 }
 
 // addCluster stores a new cluster and records it and its node pools in the ledger. Lock held.

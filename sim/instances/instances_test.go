@@ -55,7 +55,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // the holding page and suspension.
 func TestInstanceServesOnlyWhatTheCloudsSay(t *testing.T) {
 	ctx := context.Background()
-	s, err := stack.Start(sim.Config{Timings: sim.Timings{Rollout: sim.Duration(300 * time.Millisecond)}})
+	// DefaultNetwork: the cluster below names no network (this test is about serving, not networks).
+	s, err := stack.Start(sim.Config{Timings: sim.Timings{Rollout: sim.Duration(300 * time.Millisecond)}, DefaultNetwork: true})
 	if err != nil {
 		t.Fatal(err)
 	}

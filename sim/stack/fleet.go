@@ -9,6 +9,7 @@ import (
 	"github.com/sourcegraph/lifecycle/sim"
 	"github.com/sourcegraph/lifecycle/sim/cloudflare"
 	"github.com/sourcegraph/lifecycle/sim/cloudsql"
+	"github.com/sourcegraph/lifecycle/sim/compute"
 	"github.com/sourcegraph/lifecycle/sim/github"
 	"github.com/sourcegraph/lifecycle/sim/gke"
 	"github.com/sourcegraph/lifecycle/sim/gkebackup"
@@ -132,11 +133,12 @@ type fleetParts struct {
 	cf     *cloudflare.Part
 	gh     *github.Part
 	inst   *instances.Part
+	net    *compute.Part
 }
 
 func fleetPartsOf(s *sim.Sim) (*fleetParts, error) {
 	var ps fleetParts
-	var ok [7]bool
+	var ok [8]bool
 	ps.rm, ok[0] = s.Part(resourcemanager.Name).(*resourcemanager.Part)
 	ps.gke, ok[1] = s.Part(gke.Name).(*gke.Part)
 	ps.backup, ok[2] = s.Part(gkebackup.Name).(*gkebackup.Part)
@@ -144,6 +146,7 @@ func fleetPartsOf(s *sim.Sim) (*fleetParts, error) {
 	ps.cf, ok[4] = s.Part(cloudflare.Name).(*cloudflare.Part)
 	ps.gh, ok[5] = s.Part("github").(*github.Part)
 	ps.inst, ok[6] = s.Part("instances").(*instances.Part)
+	ps.net, ok[7] = s.Part(compute.Name).(*compute.Part)
 	for _, o := range ok {
 		if !o {
 			return nil, errors.New("seeding a fleet needs every part of the simulator: start it with stack.Start or stack.Parts")
@@ -192,6 +195,7 @@ func (ps *fleetParts) seedCloud(p *fleetPlan, at time.Time) error {
 	if err := ps.rm.SeedProject(projectSpec(p.Slug, labels()), at); err != nil {
 		return err
 	}
+	ps.net.SeedNetwork(p.projectID, p.Region, spec.NetworkName, spec.SubnetworkName, spec.SubnetworkRange)
 	if err := ps.gke.SeedCluster(p.projectID, p.Region, clusterSpec(p.Size, labels()), at); err != nil {
 		return err
 	}

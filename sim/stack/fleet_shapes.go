@@ -83,6 +83,9 @@ func clusterSpec(size spec.Size, labels map[string]string) *containerpb.Cluster 
 		Description:    "Sourcegraph dedicated instance (managed by the lifecycle service)",
 		ResourceLabels: labels,
 		ReleaseChannel: &containerpb.ReleaseChannel{Channel: containerpb.ReleaseChannel_REGULAR},
+		Network:        spec.NetworkName,
+		Subnetwork:     spec.SubnetworkName,
+		AddonsConfig:   &containerpb.AddonsConfig{GkeBackupAgentConfig: &containerpb.GkeBackupAgentConfig{Enabled: true}},
 		NodePools: []*containerpb.NodePool{{
 			Name:             spec.NodePoolName,
 			InitialNodeCount: (tier.nodes + 2) / 3, // activities.NodesPerZone over GKE's 3 default zones

@@ -15,6 +15,7 @@ import (
 	"github.com/sourcegraph/lifecycle/sim"
 	"github.com/sourcegraph/lifecycle/sim/cloudflare"
 	"github.com/sourcegraph/lifecycle/sim/cloudsql"
+	"github.com/sourcegraph/lifecycle/sim/compute"
 	"github.com/sourcegraph/lifecycle/sim/github"
 	"github.com/sourcegraph/lifecycle/sim/gke"
 	"github.com/sourcegraph/lifecycle/sim/gkebackup"
@@ -25,7 +26,7 @@ import (
 // Parts are every simulated API, in registration order, with GitHub seeded by gh, and the fleet
 // seeding endpoint.
 func Parts(gh github.Options) []sim.PartFactory {
-	return []sim.PartFactory{resourcemanager.New, gke.New, gkebackup.New, cloudsql.New, cloudflare.New, github.WithOptions(gh), instances.New, newFleetPart}
+	return []sim.PartFactory{resourcemanager.New, compute.New, gke.New, gkebackup.New, cloudsql.New, cloudflare.New, github.WithOptions(gh), instances.New, newFleetPart}
 }
 
 // Start runs a simulator with every part and GitHub's default seed.
