@@ -15,6 +15,13 @@
 //     RECONCILING during a resize, STOPPING → gone. A failed operation (failOperation fault) ends DONE
 //     with error and statusMessage, and leaves the resource it was working on in ERROR.
 //   - Errors as GKE returns them: NOT_FOUND "Not found: <name>.", ALREADY_EXISTS, INVALID_ARGUMENT.
+//   - Node pools count nodes per zone: initial_node_count and SetNodePoolSize's node_count apply to
+//     each of the pool's locations (three zones of a regional cluster by default).
+//   - The project's regional CPUS quota (Config.GKERegionalCPUs, 24 for a new project): a create or
+//     resize asking for more vCPUs than are left is refused at once with PERMISSION_DENIED
+//     "Insufficient regional quota to satisfy request: resource "CPUS": ...".
+//   - A cluster on a network the project lacks (with a compute part mounted) is refused with
+//     INVALID_ARGUMENT `Project "P" has no network named "N".`.
 package gke
 
 import (
