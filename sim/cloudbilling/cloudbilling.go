@@ -146,9 +146,12 @@ func (p *Part) updateBillingInfo(w http.ResponseWriter, r *http.Request) {
 			"Request contains an invalid argument.", "global", "badRequest")
 		return
 	}
-	if p.accounts[id] != acct {
-		p.accounts[id] = acct
+	// The ledger counts the first link as the creation of the project's billing info.
+	if old, ok := p.accounts[id]; !ok && acct != "" {
+		p.s.Created(Name, "projects/"+id+"/billingInfo")
+	} else if old != acct {
 		p.s.Mutated(Name, "projects/"+id+"/billingInfo")
 	}
+	p.accounts[id] = acct
 	sim.WriteJSON(w, http.StatusOK, p.info(id))
 }

@@ -232,7 +232,7 @@ func (p *Part) batchEnable(w http.ResponseWriter, r *http.Request) {
 		svcs := strings.Join(in.ServiceIDs, ",")
 		sim.WriteGoogleError(w, http.StatusBadRequest, "FAILED_PRECONDITION",
 			fmt.Sprintf("Billing account for project '%s' is not found. Billing must be enabled for activation of service(s) '%s' to proceed.", number, svcs),
-			"global", "failedPrecondition",
+			"", "",
 			map[string]any{"@type": "type.googleapis.com/google.rpc.PreconditionFailure", "violations": []map[string]any{{
 				"type": "googleapis.com/billing-enabled", "subject": fmt.Sprintf("?error_code=390001&project=%s&services=%s", number, svcs),
 			}}},
@@ -254,7 +254,7 @@ func (p *Part) batchEnable(w http.ResponseWriter, r *http.Request) {
 		for _, svc := range op.services {
 			if _, ok := m[svc]; !ok {
 				m[svc] = now.Add(p.s.Timings().ServicePropagation.D())
-				p.s.Mutated(Name, "projects/"+id+"/services/"+svc)
+				p.s.Created(Name, "projects/"+id+"/services/"+svc)
 			}
 		}
 	})
