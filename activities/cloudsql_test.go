@@ -15,6 +15,7 @@ import (
 
 	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/sim"
+	"github.com/sourcegraph/lifecycle/sim/stack"
 )
 
 // sqlFixture starts the simulator, creates the instance's GCP project in it (Cloud SQL refuses
@@ -30,7 +31,7 @@ func sqlFixture(t *testing.T) (*sim.Sim, *CloudSQL, string) {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	op, err := pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: project}})
+	op, err := pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: project, Parent: "folders/123"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,6 +43,7 @@ func sqlFixture(t *testing.T) (*sim.Sim, *CloudSQL, string) {
 			t.Fatal("project creation did not finish")
 		}
 	}
+	stack.MakeUsable(s, project)
 	cs, err := NewCloudSQL(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,70 @@ const (
 	ErrNotFound          = "NotFound"          // something the step depends on does not exist
 	ErrOperationFailed   = "OperationFailed"   // the cloud accepted the request but the operation ended in error
 	ErrPrecondition      = "FailedPrecondition"
+	// ErrServiceDisabled: the API is not enabled in the project (ErrorInfo SERVICE_DISABLED). Not
+	// retried by the activity's policy, which counts attempts: right after the create enables
+	// the APIs it is a matter of time, which the workflow waits out (a bounded time, then it parks).
+	ErrServiceDisabled = "ServiceDisabled"
 )
+
+// ServiceDisabledDetails are the details of an ErrServiceDisabled error: the API and the project.
+type ServiceDisabledDetails struct {
+	Service string `json:"service"` // e.g. container.googleapis.com
+	Project string `json:"project"` // as the error names it: projects/<number>, or the ID
+}
+
+// serviceDisabled recognises Google's answer to a call of an API that is not enabled in the
+// consumer project: PERMISSION_DENIED (gRPC) or 403 (REST) with an ErrorInfo of reason
+// SERVICE_DISABLED, domain googleapis.com, metadata service and consumer; REST APIs also carry the
+// legacy reason accessNotConfigured, whose message links the API's console page.
+func serviceDisabled(err error) (ServiceDisabledDetails, bool) {
+	if ae, ok := apierror.FromError(err); ok && ae.Reason() == "SERVICE_DISABLED" {
+		md := ae.Metadata()
+		return ServiceDisabledDetails{Service: md["service"], Project: md["consumer"]}, true
+	}
+	if ge := new(googleapi.Error); errors.As(err, &ge) && ge.Code == http.StatusForbidden && slices.Contains(reasons(ge), "accessNotConfigured") {
+		d := ServiceDisabledDetails{}
+		if _, rest, ok := strings.Cut(ge.Message, "/apis/api/"); ok {
+			d.Service, rest, _ = strings.Cut(rest, "/")
+			if _, p, ok := strings.Cut(rest, "project="); ok {
+				d.Project = "projects/" + strings.FieldsFunc(p, func(r rune) bool { return r == ' ' || r == '&' })[0]
+			}
+		}
+		return d, true
+	}
+	return ServiceDisabledDetails{}, false
+}
+
+// errServiceDisabled is the typed error of a SERVICE_DISABLED answer, with its details.
+func errServiceDisabled(what string, d ServiceDisabledDetails, err error) error {
+	svc := d.Service
+	if svc == "" {
+		svc = "the API"
+	}
+	msg := fmt.Sprintf("%s: %s is not enabled in %s: %s", what, svc, d.Project, googleMessage(err))
+	fix := fmt.Sprintf("the create enables it in its services step; if that ran minutes ago, retry once the enabling has propagated, otherwise enable it (gcloud services enable %s --project <project>) and retry", svc)
+	return temporal.NewApplicationErrorWithOptions(msg+". What to do: "+fix, ErrServiceDisabled,
+		temporal.ApplicationErrorOptions{NonRetryable: true, Cause: err, Details: []any{d}})
+}
+
+// errorReason is the ErrorInfo reason of a Google API error, or "".
+func errorReason(err error) string {
+	if ae, ok := apierror.FromError(err); ok {
+		return ae.Reason()
+	}
+	return ""
+}
+
+// googleMessage is a Google API error's message without the client's decorations.
+func googleMessage(err error) string {
+	if ge := new(googleapi.Error); errors.As(err, &ge) && ge.Message != "" {
+		return ge.Message
+	}
+	if st, ok := status.FromError(err); ok {
+		return st.Message()
+	}
+	return err.Error()
+}
 
 // Transient is a retryable error; retryAfter (0: the policy's backoff) is honoured by the server.
 func Transient(typ, msg string, cause error, retryAfter time.Duration) error {
@@ -64,6 +128,9 @@ func classify(what string, err error) error {
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return Transient(ErrTransient, what+": timed out", err, 0)
+	}
+	if d, ok := serviceDisabled(err); ok {
+		return errServiceDisabled(what, d, err)
 	}
 	if ge := new(googleapi.Error); errors.As(err, &ge) {
 		return classifyHTTP(what, ge.Code, reasons(ge), ge.Message, ge.Header, err)

@@ -29,6 +29,7 @@ type seedFixture struct {
 	cf    *Cloudflare
 	up    *Uptime
 	cr    *ConfigRepo
+	boot  *Bootstrap
 	fleet []stack.FleetInstance
 }
 
@@ -58,6 +59,8 @@ func seedNewFixture(t *testing.T) *seedFixture {
 	must(err)
 	f.gke, err = NewGKE(ctx, cc)
 	must(err)
+	f.boot, err = NewBootstrap(ctx, cc)
+	must(err)
 	f.sql, err = NewCloudSQL(ctx, cc)
 	must(err)
 	f.bk, err = NewGKEBackup(ctx, cc)
@@ -72,7 +75,7 @@ func seedNewFixture(t *testing.T) *seedFixture {
 	must(err)
 	t.Cleanup(func() { f.proj.Close(); f.gke.Close(); f.bk.Close() })
 	f.proj.PollInterval, f.gke.PollInterval, f.sql.PollInterval, f.bk.PollInterval = 10*time.Millisecond, 10*time.Millisecond, 10*time.Millisecond, 10*time.Millisecond
-	f.env = activityEnv(f.proj, f.gke, f.sql, f.bk, f.cf, f.up, f.cr)
+	f.env = activityEnv(f.proj, f.boot, f.gke, f.sql, f.bk, f.cf, f.up, f.cr)
 	return f
 }
 
@@ -139,6 +142,13 @@ func TestSeededFleetLooksCreated(t *testing.T) {
 
 		if p := seedRun[ProjectResult](t, f, f.proj.EnsureProject, EnsureProjectInput{ProjectID: st.ProjectID, Labels: labels}); p.State != "ACTIVE" {
 			t.Errorf("%s: project %+v", fi.Slug, p)
+		}
+		// A seeded project was made usable long ago: billing linked, APIs enabled.
+		if b := seedRun[BillingResult](t, f, f.boot.EnsureBilling, EnsureBillingInput{ProjectID: st.ProjectID}); b.Linked || b.BillingAccount == "" {
+			t.Errorf("%s: billing %+v, want the seeded account kept", fi.Slug, b)
+		}
+		if e := seedRun[EnableServicesResult](t, f, f.boot.EnableServices, EnableServicesInput{ProjectID: st.ProjectID}); len(e.Enabled) != 0 {
+			t.Errorf("%s: enabled %v, want every API already enabled", fi.Slug, e.Enabled)
 		}
 
 		shape, _ := NodePoolFor(size)

@@ -15,6 +15,7 @@ import (
 	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/sim"
 	simgke "github.com/sourcegraph/lifecycle/sim/gke"
+	"github.com/sourcegraph/lifecycle/sim/stack"
 )
 
 const gkeTestSlug = "acme"
@@ -41,6 +42,7 @@ func gkeFixtureAt(t *testing.T, slug, region string) (*sim.Sim, *GKE, spec.GCPSt
 	if _, err := p.EnsureProject(ctx, EnsureProjectInput{ProjectID: st.ProjectID}); err != nil {
 		t.Fatalf("EnsureProject: %v", err)
 	}
+	stack.MakeUsable(s, st.ProjectID)
 	g, err := NewGKE(ctx, cloudConfig(s))
 	if err != nil {
 		t.Fatal(err)

@@ -17,8 +17,8 @@ import (
 // Projects manages the instance's dedicated GCP project through Resource Manager v3.
 type Projects struct {
 	client *resourcemanager.ProjectsClient
-	// Parent is where new projects go, "folders/123" or "organizations/456"; empty: no parent
-	// (only possible for accounts outside an organisation).
+	// Parent is where new projects go, "folders/123" or "organizations/456" (GCP_PROJECT_PARENT);
+	// empty: no parent, which GCP allows user accounts only, never a service account.
 	Parent string
 	// PollInterval is how often operations are polled (DefaultPollInterval when zero).
 	PollInterval time.Duration
@@ -31,7 +31,7 @@ func NewProjects(ctx context.Context, c config.Cloud) (*Projects, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Resource Manager client: %w", err)
 	}
-	return &Projects{client: cl}, nil
+	return &Projects{client: cl, Parent: c.ProjectParent}, nil
 }
 
 // Close releases the client's connections.

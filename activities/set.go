@@ -14,6 +14,7 @@ type Set struct {
 	GitHub     *GitHub
 	ConfigRepo *ConfigRepo
 	Projects   *Projects
+	Bootstrap  *Bootstrap
 	GKE        *GKE
 	GKEBackup  *GKEBackup
 	CloudSQL   *CloudSQL
@@ -30,6 +31,9 @@ func NewSet(ctx context.Context, gcfg config.GitHub, cloud config.Cloud) (*Set, 
 	if cloud.CloudflareToken == "" {
 		return nil, errors.New("CLOUDFLARE_API_TOKEN is not set: activities need a token with DNS and zone WAF edit rights")
 	}
+	if err := cloud.RequireProjectSettings(); err != nil {
+		return nil, err
+	}
 	s := &Set{}
 	var err error
 	if s.GitHub, err = NewGitHub(gcfg.Token, gcfg.APIURL, nil); err != nil {
@@ -40,6 +44,9 @@ func NewSet(ctx context.Context, gcfg config.GitHub, cloud config.Cloud) (*Set, 
 	}
 	if s.Projects, err = NewProjects(ctx, cloud); err != nil {
 		return nil, fmt.Errorf("Resource Manager client: %w", err)
+	}
+	if s.Bootstrap, err = NewBootstrap(ctx, cloud); err != nil {
+		return nil, err
 	}
 	if s.GKE, err = NewGKE(ctx, cloud); err != nil {
 		return nil, fmt.Errorf("GKE client: %w", err)
@@ -58,13 +65,14 @@ func NewSet(ctx context.Context, gcfg config.GitHub, cloud config.Cloud) (*Set, 
 	}
 	if p := cloud.PollInterval; p > 0 {
 		s.Projects.PollInterval, s.GKE.PollInterval, s.GKEBackup.PollInterval, s.CloudSQL.PollInterval = p, p, p, p
+		s.Bootstrap.PollInterval = p
 	}
 	return s, nil
 }
 
 // Structs are the activity structs to register.
 func (s *Set) Structs() []any {
-	return []any{s.GitHub, s.ConfigRepo, s.Projects, s.GKE, s.GKEBackup, s.CloudSQL, s.Cloudflare, s.Uptime}
+	return []any{s.GitHub, s.ConfigRepo, s.Projects, s.Bootstrap, s.GKE, s.GKEBackup, s.CloudSQL, s.Cloudflare, s.Uptime}
 }
 
 // Close releases the gRPC clients' connections.

@@ -18,6 +18,7 @@ import (
 	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/sim"
+	"github.com/sourcegraph/lifecycle/sim/stack"
 )
 
 // upFixture is a serving instance in the simulator, built the way the create workflow will:
@@ -54,13 +55,14 @@ func upServingInstance(t *testing.T, version string) *upFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rm.Close() })
-	op, err := rm.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: g.ProjectID}})
+	op, err := rm.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: g.ProjectID, Parent: "folders/123"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := op.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
+	stack.MakeUsable(s, g.ProjectID)
 	gke, err := container.NewClusterManagerClient(ctx, GCPOptions(cc)...)
 	if err != nil {
 		t.Fatal(err)

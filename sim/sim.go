@@ -89,6 +89,10 @@ type Timings struct {
 	// Rollout is how long after a version lands on the config repo's default branch the
 	// instance starts answering it on /__version.
 	Rollout Duration `json:"rollout"`
+	// ServicePropagation is how long after Service Usage reports an API enabled (its
+	// batchEnable operation done) that API still answers SERVICE_DISABLED in the project, as
+	// enabling takes minutes to reach every Google front end.
+	ServicePropagation Duration `json:"servicePropagation"`
 }
 
 // Duration is a time.Duration that reads and writes as "1.5s" in JSON.
@@ -136,6 +140,13 @@ type PartFactory func(*Sim) Part
 // part calls ConfigChanged whenever a file changes on a repository's default branch.
 type ConfigWatcher interface {
 	ConfigChanged(repo, path string, content []byte)
+}
+
+// ProjectSeeder is implemented by parts that keep per-project settings a project made by seeding
+// (a fleet that existed before the simulator started) already has: its billing account linked,
+// its APIs enabled. Resource Manager calls ProjectSeeded for every project it seeds.
+type ProjectSeeder interface {
+	ProjectSeeded(projectID string)
 }
 
 // Sim is a running simulator.
@@ -303,6 +314,15 @@ func (s *Sim) ConfigChanged(repo, path string, content []byte) {
 	for _, p := range s.parts {
 		if w, ok := p.(ConfigWatcher); ok {
 			w.ConfigChanged(repo, path, content)
+		}
+	}
+}
+
+// ProjectSeeded tells every ProjectSeeder part that a project was seeded. Lock held.
+func (s *Sim) ProjectSeeded(projectID string) {
+	for _, p := range s.parts {
+		if ps, ok := p.(ProjectSeeder); ok {
+			ps.ProjectSeeded(projectID)
 		}
 	}
 }

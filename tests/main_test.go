@@ -69,7 +69,8 @@ func run(m *testing.M) int {
 			"LIFECYCLE_ACTIVITY_TIMEOUT=10s",
 			// The starter's visibility gauges, counted every second.
 			"LIFECYCLE_GAUGE_INTERVAL=1s"},
-		SimArgs: []string{"-gke-op", "100ms", "-sql-op", "100ms", "-backup-op", "50ms", "-project-op", "50ms", "-rollout", "100ms"},
+		SimArgs: []string{"-gke-op", "100ms", "-sql-op", "100ms", "-backup-op", "50ms", "-project-op", "50ms", "-rollout", "100ms",
+			"-service-propagation", "1s"},
 	}
 	if err := opts.UseFreePorts(); err != nil {
 		return fail(err)

@@ -25,6 +25,7 @@ func TestRegisterEverything(t *testing.T) {
 	}
 	defer s.Close()
 	cloud := config.Cloud{GCPGRPCEndpoint: s.GRPCAddr(), GCPInsecure: true, SQLAdminEndpoint: s.URL() + "/",
+		CloudBillingEndpoint: s.URL() + "/", ServiceUsageEndpoint: s.URL() + "/",
 		CloudflareAPIURL: s.URL() + "/client/v4", CloudflareToken: "t", ProbeURL: s.URL(), ConfigRepo: "sourcegraph/cloud", ConfigEnv: "prod"}
 	c, err := activities.NewSet(context.Background(), config.GitHub{Token: "bot-token", APIURL: s.URL() + "/"}, cloud)
 	if err != nil {
@@ -59,6 +60,15 @@ func TestMissingCredentialsFailAtStart(t *testing.T) {
 	_, err = activities.NewSet(context.Background(), config.GitHub{Token: "x"}, config.Cloud{})
 	if err == nil || !strings.Contains(err.Error(), "CLOUDFLARE_API_TOKEN") {
 		t.Fatalf("want a CLOUDFLARE_API_TOKEN error, got %v", err)
+	}
+	// Against the real Resource Manager the project's parent and billing account are required.
+	_, err = activities.NewSet(context.Background(), config.GitHub{Token: "x"}, config.Cloud{CloudflareToken: "t"})
+	if err == nil || !strings.Contains(err.Error(), config.EnvProjectParent) {
+		t.Fatalf("want a %s error, got %v", config.EnvProjectParent, err)
+	}
+	_, err = activities.NewSet(context.Background(), config.GitHub{Token: "x"}, config.Cloud{CloudflareToken: "t", ProjectParent: "folders/1"})
+	if err == nil || !strings.Contains(err.Error(), config.EnvBillingAccount) {
+		t.Fatalf("want a %s error, got %v", config.EnvBillingAccount, err)
 	}
 }
 

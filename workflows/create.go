@@ -224,6 +224,8 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		},
 	}
 
+	steps = withProjectBootstrap(ctx, steps, project)
+
 	o, err := beginOperation(ctx, in, steps)
 	if err != nil {
 		return OperationResult{}, err

@@ -80,10 +80,18 @@ func TestCreateHappyPath(t *testing.T) {
 	if !res.TrialExpiresAt.IsZero() {
 		t.Fatalf("a production instance has no trial clock: %v", res.TrialExpiresAt)
 	}
-	want := []string{"ListFleet", "ChangeInstanceConfig", "EnsureProject", "EnsureCluster", "EnsureSQLInstance", "EnsureBackupPlan",
+	want := []string{"ListFleet", "ChangeInstanceConfig", "EnsureProject", "EnsureBilling", "EnableServices", "EnsureCluster", "EnsureSQLInstance", "EnsureBackupPlan",
 		"EnsureDNS", "SetAllowlist", "Soak", "Soak", "ReadInstanceConfig", "ChangeInstanceConfig"}
 	if got := f.names(false); !slices.Equal(got, want) {
 		t.Fatalf("activities\n got %v\nwant %v", got, want)
+	}
+	// The new project is made usable right after it is created: billing, then the APIs.
+	if b := inputsOf[activities.EnsureBillingInput](f, "EnsureBilling"); len(b) != 1 || b[0].ProjectID != spec.ProjectID("acme") {
+		t.Fatalf("billing %+v", b)
+	}
+	if e := inputsOf[activities.EnableServicesInput](f, "EnableServices"); len(e) != 1 || e[0].ProjectID != spec.ProjectID("acme") ||
+		!slices.Equal(e[0].Services, activities.ProjectServices) {
+		t.Fatalf("services %+v", e)
 	}
 	if rel := inputsOf[activities.ReleaseInput](f, "GetRelease"); len(rel) != 1 || rel[0].Tag != "5.10.0" || rel[0].Repo != "sourcegraph" {
 		t.Fatalf("release check %+v", rel)
@@ -113,7 +121,7 @@ func TestCreateHappyPath(t *testing.T) {
 	}
 
 	status := f.comment(statusMarker)
-	if !strings.Contains(status, "create `acme`: succeeded") || strings.Contains(status, "- [ ]") || strings.Count(status, "- [x]") != 10 {
+	if !strings.Contains(status, "create `acme`: succeeded") || strings.Contains(status, "- [ ]") || strings.Count(status, "- [x]") != 12 {
 		t.Fatalf("status comment:\n%s", status)
 	}
 	if !strings.Contains(status, factMonitoring+": "+fakeProbeEgress) {
@@ -283,7 +291,7 @@ func TestCreateParkThenRetry(t *testing.T) {
 		t.Fatalf("EnsureSQLInstance ran %d times, want 2", n)
 	}
 	p := res.Progress
-	if len(p.Decisions) != 1 || p.Decisions[0].By != "carol" || p.Steps[3].Runs != 2 {
+	if i := slices.IndexFunc(p.Steps, func(s StepStatus) bool { return s.Name == "database" }); len(p.Decisions) != 1 || p.Decisions[0].By != "carol" || p.Steps[i].Runs != 2 {
 		t.Fatalf("progress %+v", p)
 	}
 }
@@ -374,5 +382,77 @@ func TestHandoffPromisesOnlyTheRemindersThatWillCome(t *testing.T) {
 		if !strings.Contains(got, tc.want) {
 			t.Errorf("a %d-day trial's hand-off:\n%s\nwant %q", tc.days, got, tc.want)
 		}
+	}
+}
+
+// serviceDisabled makes the named activity answer as GKE does in a project whose API is not
+// enabled yet, until heal.
+func (f *fakeCloud) serviceDisabled(name, service string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fails[name] = temporal.NewApplicationErrorWithOptions(service+" has not been used in project 100000000001 before or it is disabled (injected)",
+		activities.ErrServiceDisabled, temporal.ApplicationErrorOptions{NonRetryable: true,
+			Details: []any{activities.ServiceDisabledDetails{Service: service, Project: "projects/100000000001"}}})
+}
+
+// Right after the services step the APIs may still answer SERVICE_DISABLED: the step runs again
+// after a wait, as on Busy, and nobody is asked.
+func TestCreateWaitsForEnabledAPIsToPropagate(t *testing.T) {
+	env, f := newCreateEnv(t)
+	f.serviceDisabled("EnsureCluster", "container.googleapis.com")
+	calls := 0
+	f.onCall = func(name string, _ any) {
+		if name == "EnsureCluster" {
+			if calls++; calls == 4 {
+				f.heal("EnsureCluster")
+			}
+		}
+	}
+	env.ExecuteWorkflow(Create, createRequest("acme", spec.Production, ""))
+	res := createResult(t, env)
+	if res.Outcome != OutcomeSucceeded {
+		t.Fatalf("outcome %s: %s", res.Outcome, res.Reason)
+	}
+	if n := len(inputsOf[activities.EnsureClusterInput](f, "EnsureCluster")); n != 5 {
+		t.Fatalf("EnsureCluster ran %d times, want 4 refusals and the success", n)
+	}
+	p := res.Progress
+	if len(p.Decisions) != 0 {
+		t.Fatalf("nobody should have been asked: %+v", p.Decisions)
+	}
+	if i := slices.IndexFunc(p.Steps, func(s StepStatus) bool { return s.Name == "cluster" }); p.Steps[i].Runs != 1 || p.Steps[i].State != StepDone {
+		t.Fatalf("cluster step %+v, want done in one run", p.Steps[i])
+	}
+}
+
+// An API still disabled ten minutes after enabling is not propagation: the step parks, naming the
+// API and the project; a retry after the fix runs it again.
+func TestCreateParksWhenAnAPIStaysDisabled(t *testing.T) {
+	env, f := newCreateEnv(t)
+	f.serviceDisabled("EnsureSQLInstance", "sqladmin.googleapis.com")
+	var parked Progress
+	env.RegisterDelayedCallback(func() {
+		parked = progress(t, env)
+		f.heal("EnsureSQLInstance")
+	}, 20*time.Minute)
+	var retry error
+	decide(env, 21*time.Minute, Decision{Step: "database", Action: ActionRetry, By: "carol"}, &retry)
+	env.ExecuteWorkflow(Create, createRequest("acme", spec.Production, ""))
+	res := createResult(t, env)
+	if res.Outcome != OutcomeSucceeded || retry != nil {
+		t.Fatalf("outcome %s: %s (retry: %v)", res.Outcome, res.Reason, retry)
+	}
+	pk := parked.Parked
+	if pk == nil || pk.Step != "database" || pk.ErrorType != activities.ErrServiceDisabled ||
+		!strings.Contains(pk.Error, "sqladmin.googleapis.com is still disabled in project "+spec.ProjectID("acme")+" ten minutes after enabling") {
+		t.Fatalf("while parked: %+v", pk)
+	}
+	// The refusals came about ten minutes' worth of waits apart, not one per attempt of a policy.
+	n := len(inputsOf[activities.EnsureSQLInstanceInput](f, "EnsureSQLInstance"))
+	if n < 5 || n > 30 {
+		t.Fatalf("EnsureSQLInstance ran %d times in the ten minutes and the retry", n)
+	}
+	if pk.Since.Sub(createStart) < servicePropagation {
+		t.Fatalf("parked at %s, before the ten minutes were up", pk.Since)
 	}
 }

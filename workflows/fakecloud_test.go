@@ -220,6 +220,12 @@ func (f *fakeCloud) register(env registrar) {
 	reg("EnsureProject", fake(f, "EnsureProject", func(in activities.EnsureProjectInput) activities.ProjectResult {
 		return activities.ProjectResult{ProjectID: in.ProjectID, Name: "projects/1", State: "ACTIVE"}
 	}))
+	reg("EnsureBilling", fake(f, "EnsureBilling", func(in activities.EnsureBillingInput) activities.BillingResult {
+		return activities.BillingResult{ProjectID: in.ProjectID, BillingAccount: "billingAccounts/0A1B2C-3D4E5F-000000", Linked: true}
+	}))
+	reg("EnableServices", fake(f, "EnableServices", func(in activities.EnableServicesInput) activities.EnableServicesResult {
+		return activities.EnableServicesResult{ProjectID: in.ProjectID, Enabled: in.Services}
+	}))
 	reg("DeleteProject", fake(f, "DeleteProject", func(in activities.DeleteProjectInput) activities.DeleteProjectResult {
 		return activities.DeleteProjectResult{ProjectID: in.ProjectID, State: "DELETE_REQUESTED"}
 	}))

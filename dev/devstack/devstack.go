@@ -88,10 +88,19 @@ func (s *Stack) Temporal() config.Temporal {
 // From the benchmarking range (RFC 2544), which no customer allowlist can hold.
 const ProbeEgress = "198.18.0.10/32"
 
+// The folder new projects go in and the billing account linked to them on the local stacks: any
+// well-formed values do, the simulator keeps no folders or accounts of its own.
+const (
+	SimProjectParent  = "folders/100000000001"
+	SimBillingAccount = "billingAccounts/0A1B2C-3D4E5F-000001"
+)
+
 // Cloud is the cloud configuration the worker gets (its environment is built from it): every
 // client pointed at the simulator.
 func (s *Stack) Cloud() config.Cloud {
-	return config.Cloud{GCPGRPCEndpoint: s.SimGRPCAddr(), GCPInsecure: true, SQLAdminEndpoint: s.SimURL() + "/", ComputeEndpoint: s.SimURL() + "/compute/v1/",
+	return config.Cloud{GCPGRPCEndpoint: s.SimGRPCAddr(), GCPInsecure: true, SQLAdminEndpoint: s.SimURL() + "/",
+		CloudBillingEndpoint: s.SimURL() + "/", ServiceUsageEndpoint: s.SimURL() + "/", ComputeEndpoint: s.SimURL() + "/compute/v1/",
+		ProjectParent: SimProjectParent, BillingAccount: SimBillingAccount,
 		CloudflareAPIURL: s.SimURL() + "/client/v4", CloudflareToken: "local-token", ProbeURL: s.SimURL(), ProbeEgress: []string{ProbeEgress},
 		ConfigRepo: "sourcegraph/cloud", ConfigEnv: "prod"}
 }
@@ -225,7 +234,8 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 		// Every cloud client points at the simulator; the simulator accepts any Cloudflare token.
 		c, gh := s.Cloud(), s.GitHub()
 		env := append(common, "GITHUB_TOKEN="+gh.Token, "GCP_GRPC_ENDPOINT="+c.GCPGRPCEndpoint, "GCP_INSECURE=true",
-			"SQLADMIN_ENDPOINT="+c.SQLAdminEndpoint, "COMPUTE_ENDPOINT="+c.ComputeEndpoint, "CLOUDFLARE_API_URL="+c.CloudflareAPIURL, "CLOUDFLARE_API_TOKEN="+c.CloudflareToken,
+			"SQLADMIN_ENDPOINT="+c.SQLAdminEndpoint, "CLOUDBILLING_ENDPOINT="+c.CloudBillingEndpoint, "SERVICEUSAGE_ENDPOINT="+c.ServiceUsageEndpoint, "COMPUTE_ENDPOINT="+c.ComputeEndpoint,
+			config.EnvProjectParent+"="+c.ProjectParent, config.EnvBillingAccount+"="+c.BillingAccount, "CLOUDFLARE_API_URL="+c.CloudflareAPIURL, "CLOUDFLARE_API_TOKEN="+c.CloudflareToken,
 			"INSTANCE_PROBE_URL="+c.ProbeURL, "LIFECYCLE_PROBE_EGRESS="+strings.Join(c.ProbeEgress, ","), "LIFECYCLE_CODEC_CORS_ORIGIN="+strings.Join(s.UIOrigins(), ","))
 		return args, env, func(ctx context.Context) error { return httpOK(ctx, s.WorkerURL()+"/readyz") }, nil
 	case "starter":

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -145,6 +146,18 @@ type Cloud struct {
 	// ComputeEndpoint (COMPUTE_ENDPOINT) overrides https://compute.googleapis.com/compute/v1/ (the
 	// VPC network the create makes for the cluster).
 	ComputeEndpoint string
+	// CloudBillingEndpoint (CLOUDBILLING_ENDPOINT) and ServiceUsageEndpoint
+	// (SERVICEUSAGE_ENDPOINT) override https://cloudbilling.googleapis.com/ and
+	// https://serviceusage.googleapis.com/ (REST), which make a new project usable.
+	CloudBillingEndpoint string
+	ServiceUsageEndpoint string
+	// ProjectParent (GCP_PROJECT_PARENT) is where new projects go, folders/N or organizations/N:
+	// a service account cannot create a project without one. BillingAccount
+	// (GCP_BILLING_ACCOUNT, billingAccounts/XXXXXX-XXXXXX-XXXXXX) is linked to every new project:
+	// nothing can be enabled in a project without billing. Both are required against the real
+	// Resource Manager (RequireProjectSettings).
+	ProjectParent  string
+	BillingAccount string
 	// CloudflareAPIURL (CLOUDFLARE_API_URL) overrides https://api.cloudflare.com/client/v4;
 	// CloudflareToken (CLOUDFLARE_API_TOKEN) is a token with DNS and zone WAF edit rights.
 	CloudflareAPIURL string
@@ -174,19 +187,58 @@ func CloudFromEnv() (Cloud, error) {
 	if err != nil {
 		return Cloud{}, err
 	}
+	parent := os.Getenv(EnvProjectParent)
+	if parent != "" && !projectParentPattern.MatchString(parent) {
+		return Cloud{}, fmt.Errorf("%s=%q: want folders/N or organizations/N (the numeric ID of the folder or organisation new projects go in)", EnvProjectParent, parent)
+	}
+	billing := os.Getenv(EnvBillingAccount)
+	if billing != "" && !billingAccountPattern.MatchString(billing) {
+		return Cloud{}, fmt.Errorf("%s=%q: want billingAccounts/XXXXXX-XXXXXX-XXXXXX (gcloud billing accounts list shows the ID)", EnvBillingAccount, billing)
+	}
 	return Cloud{
-		ProbeEgress:      egress,
-		GCPGRPCEndpoint:  os.Getenv("GCP_GRPC_ENDPOINT"),
-		GCPInsecure:      os.Getenv("GCP_INSECURE") == "true",
-		SQLAdminEndpoint: os.Getenv("SQLADMIN_ENDPOINT"),
-		ComputeEndpoint:  os.Getenv("COMPUTE_ENDPOINT"),
-		CloudflareAPIURL: os.Getenv("CLOUDFLARE_API_URL"),
-		CloudflareToken:  os.Getenv("CLOUDFLARE_API_TOKEN"),
-		ProbeURL:         os.Getenv("INSTANCE_PROBE_URL"),
-		ConfigRepo:       Getenv("CONFIG_REPO", "sourcegraph/cloud"),
-		ConfigEnv:        Getenv("CONFIG_ENV", "prod"),
-		PollInterval:     poll,
+		ProjectParent:        parent,
+		BillingAccount:       billing,
+		CloudBillingEndpoint: os.Getenv("CLOUDBILLING_ENDPOINT"),
+		ServiceUsageEndpoint: os.Getenv("SERVICEUSAGE_ENDPOINT"),
+		ProbeEgress:          egress,
+		GCPGRPCEndpoint:      os.Getenv("GCP_GRPC_ENDPOINT"),
+		GCPInsecure:          os.Getenv("GCP_INSECURE") == "true",
+		SQLAdminEndpoint:     os.Getenv("SQLADMIN_ENDPOINT"),
+		ComputeEndpoint:      os.Getenv("COMPUTE_ENDPOINT"),
+		CloudflareAPIURL:     os.Getenv("CLOUDFLARE_API_URL"),
+		CloudflareToken:      os.Getenv("CLOUDFLARE_API_TOKEN"),
+		ProbeURL:             os.Getenv("INSTANCE_PROBE_URL"),
+		ConfigRepo:           Getenv("CONFIG_REPO", "sourcegraph/cloud"),
+		ConfigEnv:            Getenv("CONFIG_ENV", "prod"),
+		PollInterval:         poll,
 	}, nil
+}
+
+// The variables that make a new project usable.
+const (
+	EnvProjectParent  = "GCP_PROJECT_PARENT"
+	EnvBillingAccount = "GCP_BILLING_ACCOUNT"
+)
+
+var (
+	projectParentPattern  = regexp.MustCompile(`^(folders|organizations)/[0-9]+$`)
+	billingAccountPattern = regexp.MustCompile(`^billingAccounts/[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$`)
+)
+
+// RequireProjectSettings refuses to run against the real Resource Manager (GCP_GRPC_ENDPOINT
+// unset) without the project parent and billing account: every create would park at its first
+// cloud step. The simulator is let through, whose stacks set both anyway.
+func (c Cloud) RequireProjectSettings() error {
+	if c.GCPGRPCEndpoint != "" {
+		return nil
+	}
+	if c.ProjectParent == "" {
+		return fmt.Errorf("%s is not set: a service account cannot create a GCP project without a parent; set it to the folder or organisation new projects go in (folders/N or organizations/N)", EnvProjectParent)
+	}
+	if c.BillingAccount == "" {
+		return fmt.Errorf("%s is not set: a new GCP project has no billing account, and no API can be enabled without one; set it to billingAccounts/XXXXXX-XXXXXX-XXXXXX (the worker's service account needs Billing Account User on it)", EnvBillingAccount)
+	}
+	return nil
 }
 
 // CIDRsEnv reads a comma-separated list of network ranges (203.0.113.0/24, 198.51.100.7/32).

@@ -52,3 +52,41 @@ func TestProbeEgressIsReadAsCIDRs(t *testing.T) {
 		t.Fatalf("unset: %v %v", c.ProbeEgress, err)
 	}
 }
+
+func TestProjectSettingsAreRequiredAgainstRealGCP(t *testing.T) {
+	for env, want := range map[string]string{
+		EnvProjectParent:  "folders/N or organizations/N",
+		EnvBillingAccount: "billingAccounts/XXXXXX-XXXXXX-XXXXXX",
+	} {
+		t.Setenv(env, "123")
+		if _, err := CloudFromEnv(); err == nil || !strings.Contains(err.Error(), env) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s=123: want an error naming the variable and %q, got %v", env, want, err)
+		}
+		t.Setenv(env, "")
+	}
+	t.Setenv(EnvProjectParent, "folders/123")
+	t.Setenv(EnvBillingAccount, "billingAccounts/0A1B2C-3D4E5F-000000")
+	c, err := CloudFromEnv()
+	if err != nil || c.ProjectParent != "folders/123" || c.BillingAccount != "billingAccounts/0A1B2C-3D4E5F-000000" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if err := c.RequireProjectSettings(); err != nil {
+		t.Fatal(err)
+	}
+	// Against the real Resource Manager (no endpoint override) both are required, by name.
+	for _, tc := range []struct {
+		c    Cloud
+		want string
+	}{
+		{Cloud{BillingAccount: c.BillingAccount}, EnvProjectParent},
+		{Cloud{ProjectParent: c.ProjectParent}, EnvBillingAccount},
+	} {
+		if err := tc.c.RequireProjectSettings(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: want an error naming %s, got %v", tc.c, tc.want, err)
+		}
+	}
+	// The simulator (an endpoint override) needs neither.
+	if err := (Cloud{GCPGRPCEndpoint: "127.0.0.1:8091"}).RequireProjectSettings(); err != nil {
+		t.Errorf("simulator: %v", err)
+	}
+}

@@ -221,12 +221,41 @@ type projectChecker interface{ ProjectActive(string) bool }
 // for projects that do not exist or that the caller cannot see. Lock held.
 func (p *Part) checkProject(w http.ResponseWriter, project string) bool {
 	rm, ok := p.s.Part("resourcemanager").(projectChecker)
-	if !ok || rm.ProjectActive(project) {
+	if ok && !rm.ProjectActive(project) {
+		writeError(w, http.StatusForbidden, "notAuthorized", "The client is not authorized to make this request.", "PERMISSION_DENIED")
+		return false
+	}
+	return p.checkService(w, project)
+}
+
+// serviceChecker is implemented by the serviceusage part.
+type serviceChecker interface {
+	ServiceDisabled(service, project string) (message, number string, disabled bool)
+}
+
+// checkService answers as Google's front end does when the Cloud SQL Admin API is not enabled in
+// the project (or not yet propagated): 403 PERMISSION_DENIED, legacy reason accessNotConfigured
+// (domain usageLimits), a Help link and an ErrorInfo SERVICE_DISABLED. Lock held.
+func (p *Part) checkService(w http.ResponseWriter, project string) bool {
+	c, ok := p.s.Part("serviceusage").(serviceChecker)
+	if !ok {
 		return true
 	}
-	writeError(w, http.StatusForbidden, "notAuthorized", "The client is not authorized to make this request.", "PERMISSION_DENIED")
+	msg, number, disabled := c.ServiceDisabled(service, project)
+	if !disabled {
+		return true
+	}
+	sim.WriteGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED", msg, "usageLimits", "accessNotConfigured",
+		map[string]any{"@type": "type.googleapis.com/google.rpc.Help", "links": []map[string]string{{
+			"description": "Google developers console API activation",
+			"url":         "https://console.developers.google.com/apis/api/" + service + "/overview?project=" + number,
+		}}},
+		sim.ErrorInfo("SERVICE_DISABLED", "googleapis.com", map[string]string{"consumer": "projects/" + number, "service": service}))
 	return false
 }
+
+// service is the Cloud SQL Admin API's service name.
+const service = "sqladmin.googleapis.com"
 
 // lookup finds the instance of a request, answering 403/404 itself when it cannot. Lock held.
 func (p *Part) lookup(w http.ResponseWriter, r *http.Request) (*instance, bool) {

@@ -74,7 +74,7 @@ func createProject(t *testing.T, s *sim.Sim, id string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	op, err := c.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: id}})
+	op, err := c.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: id, Parent: "folders/123"}})
 	if err != nil {
 		t.Fatalf("CreateProject: %v", err)
 	}

@@ -54,7 +54,7 @@ func setup(t *testing.T) (*sim.Sim, *gkebackupclient.BackupForGKEClient) {
 	pc, err := rm.NewProjectsClient(ctx, opts...)
 	mustOK(t, err, "NewProjectsClient")
 	defer pc.Close()
-	pop, err := pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: project}})
+	pop, err := pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: project, Parent: "folders/123"}})
 	mustOK(t, err, "CreateProject")
 	_, err = pop.Wait(ctx)
 	mustOK(t, err, "CreateProject wait")

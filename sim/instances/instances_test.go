@@ -119,13 +119,14 @@ func TestInstanceServesOnlyWhatTheCloudsSay(t *testing.T) {
 		t.Fatalf("no cluster yet: want 502, got %d", code)
 	}
 
-	op, err := rm.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: g.ProjectID}})
+	op, err := rm.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: g.ProjectID, Parent: "folders/123"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := op.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
+	stack.MakeUsable(s, g.ProjectID)
 	parent := "projects/" + g.ProjectID + "/locations/" + g.Region
 	if _, err := gke.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{
 		Name: g.Cluster, NodePools: []*containerpb.NodePool{{Name: g.NodePool, InitialNodeCount: 2}}}}); err != nil {

@@ -55,6 +55,11 @@ func (p *Part) GetProject(_ context.Context, req *resourcemanagerpb.GetProjectRe
 // response is the ACTIVE project.
 func (p *Part) CreateProject(ctx context.Context, req *resourcemanagerpb.CreateProjectRequest) (*longrunningpb.Operation, error) {
 	defer p.s.Lock()()
+	if req.GetProject() != nil && req.GetProject().GetParent() == "" {
+		// The worker runs as a service account, and GCP refuses those a project without a parent
+		// (only a user account may own a project outside an organisation).
+		return nil, status.Error(codes.PermissionDenied, "Service accounts cannot create projects without a parent.")
+	}
 	now := p.s.Now()
 	pr, err := p.newProject(req.GetProject(), now)
 	if err != nil {

@@ -107,7 +107,8 @@ func (p *Part) lookup(idOrNumber string) *project {
 }
 
 // CheckProject is what the GKE and Backup for GKE parts call first on every request: nil when no
-// resourcemanager part is present (any project is accepted) or the project is ACTIVE; otherwise the
+// resourcemanager part is present (any project is accepted) or the project is ACTIVE with the
+// service enabled (checkService); otherwise the
 // error Google's API front end gives for a consumer project that does not exist, is still being
 // created or is being deleted: PERMISSION_DENIED "Permission denied on resource project P." with an
 // ErrorInfo of reason CONSUMER_INVALID. The front end deliberately does not distinguish "missing"
@@ -115,7 +116,7 @@ func (p *Part) lookup(idOrNumber string) *project {
 func CheckProject(s *sim.Sim, service, project string) error {
 	p, _ := s.Part(Name).(*Part)
 	if p == nil || p.ProjectActive(project) {
-		return nil
+		return checkService(s, service, project)
 	}
 	st := status.New(codes.PermissionDenied, fmt.Sprintf("Permission denied on resource project %s.", project))
 	if d, err := st.WithDetails(&errdetails.ErrorInfo{
@@ -126,6 +127,52 @@ func CheckProject(s *sim.Sim, service, project string) error {
 		st = d
 	}
 	return st.Err()
+}
+
+// ProjectIdentity returns a project's ID and number, given either (v3 names accept both), and
+// whether it exists. Lock held.
+func (p *Part) ProjectIdentity(idOrNumber string) (id, number string, ok bool) {
+	pr := p.lookup(idOrNumber)
+	if pr == nil {
+		return "", "", false
+	}
+	return pr.pb.ProjectId, pr.number, true
+}
+
+// serviceChecker is implemented by the serviceusage part; asserting on it keeps this package
+// independent of that one (which imports nothing of this one either).
+type serviceChecker interface {
+	ServiceDisabled(service, project string) (message, number string, disabled bool)
+}
+
+// checkService answers like Google's API front end when the API is not enabled in the consumer
+// project (or was enabled too recently to have propagated): PERMISSION_DENIED "<API title> has not
+// been used in project N before or it is disabled. ...", with a Help link and an ErrorInfo of
+// reason SERVICE_DISABLED, domain googleapis.com, metadata service and consumer. nil when no
+// serviceusage part is present. Lock held.
+func checkService(s *sim.Sim, service, project string) error {
+	c, ok := s.Part("serviceusage").(serviceChecker)
+	if !ok {
+		return nil
+	}
+	msg, number, disabled := c.ServiceDisabled(service, project)
+	if !disabled {
+		return nil
+	}
+	st := status.New(codes.PermissionDenied, msg)
+	if d, err := st.WithDetails(
+		&errdetails.Help{Links: []*errdetails.Help_Link{{Description: "Google developers console API activation", Url: ActivationURL(service, number)}}},
+		&errdetails.ErrorInfo{Reason: "SERVICE_DISABLED", Domain: "googleapis.com",
+			Metadata: map[string]string{"consumer": "projects/" + number, "service": service}},
+	); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// ActivationURL is the console page the SERVICE_DISABLED answers point to.
+func ActivationURL(service, number string) string {
+	return "https://console.developers.google.com/apis/api/" + service + "/overview?project=" + number
 }
 
 // clone returns a copy safe to hand to gRPC (handlers must never return stored messages: the server

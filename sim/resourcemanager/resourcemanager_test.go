@@ -94,7 +94,7 @@ func TestProjectLifecycle(t *testing.T) {
 			t.Error("ProjectActive while creating = true")
 		}
 	}
-	_, err = pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: id}})
+	_, err = pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: id, Parent: "folders/123"}})
 	wantCode(t, err, codes.AlreadyExists, "duplicate CreateProject")
 
 	var p *resourcemanagerpb.Project
@@ -141,7 +141,7 @@ func TestProjectLifecycle(t *testing.T) {
 	}
 	_, err = cm.ListClusters(ctx, clusters)
 	wantCode(t, err, codes.PermissionDenied, "ListClusters in a deleted project")
-	_, err = pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: id}})
+	_, err = pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: id, Parent: "folders/123"}})
 	wantCode(t, err, codes.AlreadyExists, "re-create a deleted project ID")
 	_, err = pc.DeleteProject(ctx, &resourcemanagerpb.DeleteProjectRequest{Name: "projects/" + id})
 	wantCode(t, err, codes.FailedPrecondition, "delete a deleted project")
@@ -175,7 +175,7 @@ func TestProjectErrorsAndFaults(t *testing.T) {
 	s, pc, _ := setup(t, sim.Timings{})
 	ctx := context.Background()
 
-	_, err := pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: "Bad_ID"}})
+	_, err := pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: "Bad_ID", Parent: "folders/123"}})
 	wantCode(t, err, codes.InvalidArgument, "CreateProject with an invalid ID")
 	_, err = pc.GetProject(ctx, &resourcemanagerpb.GetProjectRequest{Name: "projects/never-created"})
 	wantCode(t, err, codes.PermissionDenied, "GetProject unknown")
@@ -185,13 +185,13 @@ func TestProjectErrorsAndFaults(t *testing.T) {
 	// A failed creation leaves no project, so the ID can be used again.
 	_, err = s.AddFault(sim.Fault{API: "resourcemanager", Method: "CreateProject", FailOperation: true, Message: "billing account closed", Count: 1})
 	mustOK(t, err, "AddFault")
-	op, err := pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: "tenant-fail"}})
+	op, err := pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: "tenant-fail", Parent: "folders/123"}})
 	mustOK(t, err, "CreateProject")
 	_, err = op.Wait(ctx)
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "billing account closed") {
 		t.Fatalf("failed CreateProject wait: %v", err)
 	}
-	op, err = pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: "tenant-fail"}})
+	op, err = pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: "tenant-fail", Parent: "folders/123"}})
 	mustOK(t, err, "CreateProject again")
 	_, err = op.Wait(ctx)
 	mustOK(t, err, "CreateProject again wait")

@@ -13,6 +13,7 @@ package stack
 
 import (
 	"github.com/sourcegraph/lifecycle/sim"
+	"github.com/sourcegraph/lifecycle/sim/cloudbilling"
 	"github.com/sourcegraph/lifecycle/sim/cloudflare"
 	"github.com/sourcegraph/lifecycle/sim/cloudsql"
 	"github.com/sourcegraph/lifecycle/sim/compute"
@@ -21,12 +22,13 @@ import (
 	"github.com/sourcegraph/lifecycle/sim/gkebackup"
 	"github.com/sourcegraph/lifecycle/sim/instances"
 	"github.com/sourcegraph/lifecycle/sim/resourcemanager"
+	"github.com/sourcegraph/lifecycle/sim/serviceusage"
 )
 
 // Parts are every simulated API, in registration order, with GitHub seeded by gh, and the fleet
 // seeding endpoint.
 func Parts(gh github.Options) []sim.PartFactory {
-	return []sim.PartFactory{resourcemanager.New, compute.New, gke.New, gkebackup.New, cloudsql.New, cloudflare.New, github.WithOptions(gh), instances.New, newFleetPart}
+	return []sim.PartFactory{resourcemanager.New, cloudbilling.New, serviceusage.New, compute.New, gke.New, gkebackup.New, cloudsql.New, cloudflare.New, github.WithOptions(gh), instances.New, newFleetPart}
 }
 
 // Start runs a simulator with every part and GitHub's default seed.
@@ -35,4 +37,13 @@ func Start(cfg sim.Config) (*sim.Sim, error) { return StartWith(cfg, github.Defa
 // StartWith runs a simulator with every part and GitHub seeded by gh.
 func StartWith(cfg sim.Config, gh github.Options) (*sim.Sim, error) {
 	return sim.Start(cfg, Parts(gh)...)
+}
+
+// MakeUsable does in-process what the create workflow's billing and services steps do through
+// the APIs: links the project to cloudbilling.SeededAccount and enables every API of
+// serviceusage.KnownServices at once, without the propagation delay. For tests that create a
+// project through Resource Manager and then call the other APIs in it.
+func MakeUsable(s *sim.Sim, projectID string) {
+	defer s.Lock()()
+	s.ProjectSeeded(projectID)
 }

@@ -1,5 +1,5 @@
 // Command simulator runs the cloud simulator alone: GKE, Backup for GKE and Resource Manager over
-// gRPC; Cloud SQL Admin, Cloudflare, GitHub and the instances over REST; /_sim/ for inspection and
+// gRPC; Cloud SQL Admin, Cloud Billing, Service Usage, Cloudflare, GitHub and the instances over REST; /_sim/ for inspection and
 // fault injection.
 package main
 
@@ -35,7 +35,8 @@ func main() {
 	gkeOp := flag.Duration("gke-op", 3*time.Second, "how long GKE operations take")
 	sqlOp := flag.Duration("sql-op", 2*time.Second, "how long Cloud SQL operations take")
 	backupOp := flag.Duration("backup-op", time.Second, "how long Backup for GKE operations take")
-	projectOp := flag.Duration("project-op", time.Second, "how long project creation takes")
+	projectOp := flag.Duration("project-op", time.Second, "how long project creation and Service Usage's enabling of APIs take")
+	propagation := flag.Duration("service-propagation", 5*time.Second, "how long after Service Usage reports an API enabled that its calls in the project still get SERVICE_DISABLED (real GCP: up to minutes)")
 	firstIssue := flag.Int64("github-first-issue", 1, "number of the first issue in each simulated repository (set it higher when Temporal's history outlives the simulator, so issue numbers never repeat)")
 	rateLimit := flag.Int("github-rate-limit", 5000, "GitHub API requests per hour per user before the simulated GitHub reports the limit exhausted")
 	secondary := flag.Bool("github-secondary-limits", false, "enforce GitHub's secondary limits on content-creating requests (POST, PATCH, PUT, DELETE) per user; off because the service does not budget its writes yet")
@@ -56,7 +57,8 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.Timings = sim.Timings{GKEOperation: sim.Duration(*gkeOp), SQLOperation: sim.Duration(*sqlOp),
-		BackupOperation: sim.Duration(*backupOp), ProjectOperation: sim.Duration(*projectOp), Rollout: sim.Duration(*rollout)}
+		BackupOperation: sim.Duration(*backupOp), ProjectOperation: sim.Duration(*projectOp), Rollout: sim.Duration(*rollout),
+		ServicePropagation: sim.Duration(*propagation)}
 	cfg.Logger = config.Logger("simulator")
 	stopProfile, err := config.StartCPUProfile("simulator")
 	if err != nil {
