@@ -33,7 +33,7 @@ func cloudConfig(s *sim.Sim) config.Cloud {
 		GCPGRPCEndpoint: s.GRPCAddr(), GCPInsecure: true,
 		SQLAdminEndpoint: s.URL() + "/", CloudBillingEndpoint: s.URL() + "/", ServiceUsageEndpoint: s.URL() + "/",
 		ComputeEndpoint: s.URL() + "/compute/v1/",
-		ProjectParent: "folders/123", BillingAccount: "billingAccounts/0A1B2C-3D4E5F-000000",
+		ProjectParent:   "folders/123", BillingAccount: "billingAccounts/0A1B2C-3D4E5F-000000",
 		CloudflareAPIURL: s.URL() + "/client/v4", CloudflareToken: "test-token",
 		ProbeURL:   s.URL(),
 		ConfigRepo: "sourcegraph/cloud", ConfigEnv: "prod",
