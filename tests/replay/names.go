@@ -121,7 +121,9 @@ func Classify(dc converter.DataConverter, h *historypb.History) (int, string, er
 // versionTags name the version markers (workflow.GetVersion change IDs) that make a path of their
 // own: histories of a workflow type with and without such a change each keep a replay test.
 var versionTags = map[string]string{
-	"parallel-backups": "parallelbackups",
+	"parallel-backups":  "parallelbackups",
+	"random-project-id": "projectid",
+	"honest-teardown":   "honestteardown",
 }
 
 // fromFirst decodes the first of payloads.
