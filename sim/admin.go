@@ -63,6 +63,10 @@ func (s *Sim) adminRoutes() {
 		}
 		WriteJSON(w, 200, clockView{Now: now, Offset: time.Duration(s.offset.Load()).String()})
 	})
+	m.HandleFunc("DELETE /_sim/clock", func(w http.ResponseWriter, r *http.Request) {
+		now := s.RewindClock()
+		WriteJSON(w, 200, clockView{Now: now, Offset: "0s"})
+	})
 	m.HandleFunc("GET /_sim/timings", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		t := s.timings

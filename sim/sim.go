@@ -325,6 +325,15 @@ func (s *Sim) Advance(d time.Duration) (time.Time, error) {
 	return s.Now(), nil
 }
 
+// RewindClock sets the clock back to the machine's, for tests that share one simulator and must not
+// leave it in the future. What happened meanwhile stays (a purged project stays purged), and times
+// recorded meanwhile now lie ahead of the clock.
+func (s *Sim) RewindClock() time.Time {
+	defer s.Lock()()
+	s.offset.Store(0)
+	return s.Now()
+}
+
 // After schedules fn to run (under the lock) once d has passed. Lock held.
 func (s *Sim) After(d time.Duration, fn func()) {
 	s.seq++

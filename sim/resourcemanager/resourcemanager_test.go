@@ -302,4 +302,14 @@ func TestProjectPurgedAfter30Days(t *testing.T) {
 	if resp2.StatusCode != 400 {
 		t.Fatalf("POST /_sim/clock -1h: %s, want 400", resp2.Status)
 	}
+	// A test sharing the simulator sets it back when done; what happened meanwhile stays.
+	req, _ := http.NewRequest(http.MethodDelete, s.URL()+"/_sim/clock", nil)
+	resp3, err := http.DefaultClient.Do(req)
+	mustOK(t, err, "DELETE /_sim/clock")
+	resp3.Body.Close()
+	if d := s.Now().Sub(time.Now()); resp3.StatusCode != 200 || d > time.Minute {
+		t.Fatalf("DELETE /_sim/clock: %s, clock still %s ahead", resp3.Status, d)
+	}
+	_, err = pc.GetProject(ctx, &resourcemanagerpb.GetProjectRequest{Name: "projects/tenant-gone"})
+	wantCode(t, err, codes.PermissionDenied, "GetProject of a purged project after the rewind")
 }
