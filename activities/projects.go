@@ -38,7 +38,8 @@ func NewProjects(ctx context.Context, c config.Cloud) (*Projects, error) {
 // Close releases the client (no return value, so it is not an activity).
 func (p *Projects) Close() { p.client.Close() }
 
-// EnsureProjectInput is the project an instance needs; ProjectID is spec.ProjectID(slug).
+// EnsureProjectInput is the project an instance needs; ProjectID is the one its create chose
+// (spec.NewProjectID), or spec.ProjectID(slug) for creates from before that.
 type EnsureProjectInput struct {
 	ProjectID   string            `json:"projectId"`
 	DisplayName string            `json:"displayName,omitempty"`
@@ -81,7 +82,7 @@ func (p *Projects) EnsureProject(ctx context.Context, in EnsureProjectInput) (Pr
 			case resourcemanagerpb.Project_DELETE_REQUESTED:
 				return ProjectResult{}, Permanent(ErrConflict,
 					fmt.Sprintf("%s: the project exists but was deleted (DELETE_REQUESTED since %s); its ID cannot be reused until GCP purges it", what, pr.GetDeleteTime().AsTime().UTC().Format(time.RFC3339)),
-					fmt.Sprintf("undelete it within 30 days of deletion (gcloud projects undelete %s) and retry, or choose another slug", in.ProjectID), nil)
+					fmt.Sprintf("undelete it within 30 days of deletion (gcloud projects undelete %s) and retry, or abort this create and file a new request: a new create chooses a new random project ID", in.ProjectID), nil)
 			default:
 				return ProjectResult{}, Transient(ErrBusy, fmt.Sprintf("%s: project is in state %s", what, pr.GetState()), nil, 0)
 			}
@@ -105,10 +106,16 @@ func (p *Projects) createProject(ctx context.Context, in EnsureProjectInput) (Pr
 		ProjectId: in.ProjectID, DisplayName: in.DisplayName, Labels: in.Labels, Parent: p.Parent,
 	}})
 	if status.Code(err) == codes.AlreadyExists {
-		// It exists but we could not read it: still being created by an earlier attempt whose
-		// operation we lost (visible within a minute), or taken by someone else.
-		return ProjectResult{}, false, Transient(ErrBusy,
-			what+": the ID exists but the worker cannot read it yet. Either an earlier attempt is still creating it (a retry resolves this), or another organisation owns this ID (then choose another slug)", err, 0)
+		// It exists but we cannot read it (GetProject was denied just before): the ID is taken,
+		// by another organisation or by a project deleted long ago; GCP never frees a project ID,
+		// not even after the purge. Retrying the same ID cannot help, and the ID is already in
+		// config.yaml, so this parks. (An earlier attempt of this very step whose operation a
+		// worker crash lost would also read this way for the minute the create takes: hence the
+		// one retry the fix allows.)
+		return ProjectResult{}, false, Permanent(ErrConflict,
+			what+": the project ID is taken (it exists, but this worker may not read it): another organisation owns it, or it belonged to a deleted project, and GCP never lets an ID be used again",
+			"abort this create (its undo removes config.yaml) and file a new request: a new create chooses a new random project ID. "+
+				"Only if a worker crashed while this step was creating the project, retry once after a minute first", err)
 	}
 	if err != nil {
 		return ProjectResult{}, false, classify(what, err)
@@ -133,11 +140,14 @@ type DeleteProjectInput struct {
 	ProjectID string `json:"projectId"`
 }
 
-// DeleteProjectResult says whether this call deleted it or it was already gone.
+// DeleteProjectResult says whether this call deleted it or it was already gone, and when GCP
+// recorded the deletion (zero when the project could not be read at all): the 30 days in which it
+// can be undeleted run from DeleteTime.
 type DeleteProjectResult struct {
-	ProjectID   string `json:"projectId"`
-	AlreadyGone bool   `json:"alreadyGone"`
-	State       string `json:"state,omitempty"`
+	ProjectID   string    `json:"projectId"`
+	AlreadyGone bool      `json:"alreadyGone"`
+	State       string    `json:"state,omitempty"`
+	DeleteTime  time.Time `json:"deleteTime,omitzero"`
 }
 
 // DeleteProject shuts the project down (DELETE_REQUESTED: GCP purges it after ~30 days, and until
@@ -166,6 +176,9 @@ func (p *Projects) DeleteProject(ctx context.Context, in DeleteProjectInput) (De
 	}
 	if pr.GetState() == resourcemanagerpb.Project_DELETE_REQUESTED {
 		res.AlreadyGone, res.State = true, pr.GetState().String()
+		if dt := pr.GetDeleteTime(); dt != nil {
+			res.DeleteTime = dt.AsTime().UTC()
+		}
 		return res, nil
 	}
 	op, err := p.client.DeleteProject(ctx, &resourcemanagerpb.DeleteProjectRequest{Name: "projects/" + in.ProjectID})
@@ -176,5 +189,9 @@ func (p *Projects) DeleteProject(ctx context.Context, in DeleteProjectInput) (De
 		return res, err
 	}
 	res.State = resourcemanagerpb.Project_DELETE_REQUESTED.String()
+	// The deletion time as GCP recorded it: read back, since the operation's response may be gone.
+	if pr, err := p.client.GetProject(ctx, &resourcemanagerpb.GetProjectRequest{Name: "projects/" + in.ProjectID}); err == nil && pr.GetDeleteTime() != nil {
+		res.DeleteTime = pr.GetDeleteTime().AsTime().UTC()
+	}
 	return res, nil
 }

@@ -131,7 +131,7 @@ func TestProjectsDeletedProjectNeedsAHuman(t *testing.T) {
 	}
 	_, err := env.ExecuteActivity(p.EnsureProject, projectsInput(id))
 	ae := appError(t, err, ErrConflict, true)
-	for _, want := range []string{"DELETE_REQUESTED", "undelete", "choose another slug"} {
+	for _, want := range []string{"DELETE_REQUESTED", "undelete", "new random project ID"} {
 		if !strings.Contains(ae.Error(), want) {
 			t.Fatalf("message %q lacks %q", ae.Error(), want)
 		}
@@ -141,6 +141,32 @@ func TestProjectsDeletedProjectNeedsAHuman(t *testing.T) {
 	var r DeleteProjectResult
 	if err != nil || v.Get(&r) != nil || !r.AlreadyGone {
 		t.Fatalf("delete of a missing project: %+v, %v", r, err)
+	}
+}
+
+// A project purged 30 days after its deletion keeps its ID: a create of that ID finds it taken (get
+// denied, create ALREADY_EXISTS), which no retry can change, so it parks with what to do.
+func TestProjectsPurgedIDIsTakenForGood(t *testing.T) {
+	s, p, id := projectsFixture(t)
+	env := activityEnv(p)
+	if _, err := env.ExecuteActivity(p.EnsureProject, projectsInput(id)); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Now()
+	v, err := env.ExecuteActivity(p.DeleteProject, DeleteProjectInput{ProjectID: id})
+	var r DeleteProjectResult
+	if err != nil || v.Get(&r) != nil || r.DeleteTime.Before(before.Add(-time.Second)) || r.DeleteTime.After(s.Now()) {
+		t.Fatalf("delete: %+v, %v; want the deletion time GCP recorded", r, err)
+	}
+	if _, err := s.Advance(31 * 24 * time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	_, err = env.ExecuteActivity(p.EnsureProject, projectsInput(id))
+	ae := appError(t, err, ErrConflict, true)
+	for _, want := range []string{"taken", "abort this create", "new random project ID"} {
+		if !strings.Contains(ae.Error(), want) {
+			t.Fatalf("message %q lacks %q", ae.Error(), want)
+		}
 	}
 }
 

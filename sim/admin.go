@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // adminRoutes serves /_sim/...: state inspection, fault injection, timings and reset. These are the
@@ -44,6 +45,28 @@ func (s *Sim) adminRoutes() {
 		s.ClearFaults(id)
 		w.WriteHeader(http.StatusNoContent)
 	})
+	m.HandleFunc("GET /_sim/clock", func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, 200, clockView{Now: s.Now(), Offset: time.Duration(s.offset.Load()).String()})
+	})
+	m.HandleFunc("POST /_sim/clock", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Advance Duration `json:"advance"`
+		}
+		if err := DecodeJSON(r, &req); err != nil {
+			WriteJSON(w, 400, map[string]string{"error": err.Error() + ` (send {"advance":"744h"})`})
+			return
+		}
+		now, err := s.Advance(req.Advance.D())
+		if err != nil {
+			WriteJSON(w, 400, map[string]string{"error": err.Error()})
+			return
+		}
+		WriteJSON(w, 200, clockView{Now: now, Offset: time.Duration(s.offset.Load()).String()})
+	})
+	m.HandleFunc("DELETE /_sim/clock", func(w http.ResponseWriter, r *http.Request) {
+		now := s.RewindClock()
+		WriteJSON(w, 200, clockView{Now: now, Offset: "0s"})
+	})
 	m.HandleFunc("GET /_sim/timings", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		t := s.timings
@@ -59,6 +82,12 @@ func (s *Sim) adminRoutes() {
 		s.SetTimings(t)
 		WriteJSON(w, 200, t)
 	})
+}
+
+// clockView is the simulator's clock as GET and POST /_sim/clock show it.
+type clockView struct {
+	Now    time.Time `json:"now"`
+	Offset string    `json:"offset"` // how far ahead of the machine's clock, e.g. "744h0m0s"
 }
 
 // WriteJSON writes v as indented JSON.

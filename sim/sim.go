@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -48,11 +49,6 @@ type Config struct {
 	// (auto-upgrade, auto-repair, an add-on update) on an idle cluster when a mutating request
 	// arrives, which then refuses the request. 0, the default, never does.
 	GKEBackgroundOps float64
-
-	// BackupNeedsNodes makes a Backup for GKE backup of a cluster with no nodes fail, as the real
-	// one does (its agent runs on the nodes). Off by default: today's teardown backs up suspended
-	// instances, whose node pools are at zero.
-	BackupNeedsNodes bool
 
 	// GKERegionalCPUs is every project's regional CPUS quota that GKE checks a cluster's, node
 	// pool's or resize's nodes against; 0 is a new project's default (gke.DefaultRegionalCPUs, 24),
@@ -163,6 +159,9 @@ type Sim struct {
 	ledger  map[string]*Counts
 	faults  *faultTable
 	rng     *rand.Rand
+	// offset is how far the simulator's clock is ahead of the machine's (Advance), in
+	// nanoseconds; atomic so Now needs no lock.
+	offset atomic.Int64
 
 	restLn, grpcLn net.Listener
 	httpSrv        *http.Server
@@ -224,6 +223,7 @@ func buildParts(s *Sim, fs []PartFactory) []Part {
 // resetLocked drops all state, faults and counters.
 func (s *Sim) resetLocked() {
 	s.timings = s.cfg.Timings
+	s.offset.Store(0) // nothing stored is dated any more: the clock can start over
 	s.due = nil
 	s.ledger = map[string]*Counts{}
 	s.faults = &faultTable{}
@@ -339,8 +339,30 @@ func (s *Sim) Lock() func() {
 // Lock held.
 func (s *Sim) Chance(p float64) bool { return p > 0 && (p >= 1 || s.rng.Float64() < p) }
 
-// Now is the simulator's clock.
-func (s *Sim) Now() time.Time { return time.Now() }
+// Now is the simulator's clock: the machine's, plus whatever Advance added. Every part reads time
+// here, so an advance moves all of them at once (operations, backup runs, project purges).
+func (s *Sim) Now() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
+
+// Advance moves the simulator's clock forward by d (never back: stored times would then lie in
+// the future) and settles what became due, e.g. the purge of a project deleted 30 days before.
+func (s *Sim) Advance(d time.Duration) (time.Time, error) {
+	if d < 0 {
+		return time.Time{}, fmt.Errorf("advance %s: the clock only moves forward", d)
+	}
+	defer s.Lock()()
+	s.offset.Add(int64(d))
+	s.settle()
+	return s.Now(), nil
+}
+
+// RewindClock sets the clock back to the machine's, for tests that share one simulator and must not
+// leave it in the future. What happened meanwhile stays (a purged project stays purged), and times
+// recorded meanwhile now lie ahead of the clock.
+func (s *Sim) RewindClock() time.Time {
+	defer s.Lock()()
+	s.offset.Store(0)
+	return s.Now()
+}
 
 // After schedules fn to run (under the lock) once d has passed. Lock held.
 func (s *Sim) After(d time.Duration, fn func()) {

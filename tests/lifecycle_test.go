@@ -205,13 +205,13 @@ func TestInstanceLifecycleEndToEnd(t *testing.T) {
 	tc := temporalClient(t)
 	const slug = "e2e-life"
 	domain := spec.DefaultDomain(slug)
-	project := spec.ProjectID(slug)
 
 	create := fileIssue(t, "alice", forms.OpCreate, "New Cloud instance: "+slug, devstack.SampleNewInstanceBody(slug))
 	r := waitState(t, tc, slug, workflows.StateActive, 2*time.Minute)
-	if r.Instance.Version != devstack.LatestVersion || r.Instance.Domain != domain {
+	if r.Instance.Version != devstack.LatestVersion || r.Instance.Domain != domain || !strings.HasPrefix(r.Instance.ProjectID, "src-"+slug+"-") {
 		t.Fatalf("created instance %+v", r.Instance)
 	}
+	project := r.Instance.ProjectID // chosen by the create, with a random part
 	if code, body := visit(t, domain, "/__version"); code != 200 || strings.TrimSpace(body) != devstack.LatestVersion {
 		t.Fatalf("the new instance does not serve: %d %q", code, body)
 	}

@@ -31,6 +31,8 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 	}
 	host := inst.Domain
 	version := createVersion(in)
+	// The project ID is chosen after the pre-checks (random-project-id); until then it is the
+	// slug's, which runs from before that change keep.
 	project := spec.ProjectID(slug)
 	labels := map[string]string{"instance-type": string(inst.Type), "slug": slug}
 	var allowlist []string
@@ -51,7 +53,7 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		{
 			Name: "config", Title: fmt.Sprintf("Write config.yaml to the config repo (version %s)", shownVersion),
 			Run: func(ctx workflow.Context) error {
-				cfg := createConfig(inst, version, allowlist, telemetry)
+				cfg := createConfig(inst, project, version, allowlist, telemetry)
 				res, err := execute[activities.ChangeResult](ctx, ConfigChange, "Write config.yaml for "+slug+" (pull request + merge)",
 					(*activities.ConfigRepo).ChangeInstanceConfig, activities.ChangeConfigInput{
 						Slug: slug, Config: cfg, ChangeID: o.id + "/config", Create: true,
@@ -163,8 +165,8 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 			Name: "dns", Title: "Cloudflare DNS (proxied) and IP allowlist",
 			Run: func(ctx workflow.Context) error {
 				if _, err := execute[activities.EnsureDNSOutput](ctx, CloudCall,
-					fmt.Sprintf("Point %s at %s (proxied)", host, spec.IngressHost(slug)),
-					(*activities.Cloudflare).EnsureDNS, activities.EnsureDNSInput{Host: host, Target: spec.IngressHost(slug), Proxied: true}); err != nil {
+					fmt.Sprintf("Point %s at %s (proxied)", host, spec.IngressHostFor(project)),
+					(*activities.Cloudflare).EnsureDNS, activities.EnsureDNSInput{Host: host, Target: spec.IngressHostFor(project), Proxied: true}); err != nil {
 					return err
 				}
 				what := fmt.Sprintf("Allow %d IP ranges to reach %s", len(allowlist), host)
@@ -239,6 +241,13 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		return o.reject(ctx, reason), nil
 	}
 	o.runner.SetFact("Sourcegraph version", version)
+	if workflow.GetVersion(ctx, "random-project-id", workflow.DefaultVersion, 1) >= 1 {
+		// A GCP project ID is never free again once used, even by a deleted and purged project, so
+		// each create chooses its own, once: a SideEffect records it in history and every replay
+		// and retry of a step uses the same one. config.yaml records it for every later operation.
+		project = createProjectID(ctx, slug)
+		o.in.Instance.ProjectID = project
+	}
 
 	res, err := o.run(ctx, steps)
 	if err != nil {
@@ -324,9 +333,20 @@ func createValidate(ctx workflow.Context, inst Instance, form *forms.NewInstance
 	return "", nil
 }
 
+// createProjectID chooses the new instance's project ID, src-<slug>-<6 random letters or digits>.
+func createProjectID(ctx workflow.Context, slug string) string {
+	var suffix string
+	enc := workflow.SideEffect(ctx, func(workflow.Context) any { return spec.RandomProjectSuffix() })
+	if err := enc.Get(&suffix); err != nil || suffix == "" {
+		// Cannot happen (a string recorded by this very code); the slug's ID is the old behaviour.
+		return spec.ProjectID(slug)
+	}
+	return spec.NewProjectID(slug, suffix)
+}
+
 // createConfig is the new instance's config.yaml. Alerting stays off until the instance has
-// proved healthy; deletion protection is on from the start.
-func createConfig(inst Instance, version string, allowlist []string, telemetry bool) *spec.Config {
+// proved healthy; deletion protection is on from the start. Its status names the project.
+func createConfig(inst Instance, project, version string, allowlist []string, telemetry bool) *spec.Config {
 	return &spec.Config{
 		APIVersion: spec.APIVersion, Kind: spec.Kind,
 		Metadata: spec.Metadata{Name: inst.Slug, Labels: map[string]string{"instance-type": string(inst.Type)}},
@@ -340,7 +360,7 @@ func createConfig(inst Instance, version string, allowlist []string, telemetry b
 			UserLevelTelemetry: telemetry,
 			Debug:              spec.Debug{EnableAlerting: false, EnableDeletionProtection: true},
 		},
-		Status: spec.StatusFor(inst.Slug, inst.Region),
+		Status: spec.StatusForProject(project, inst.Region),
 	}
 }
 

@@ -104,15 +104,26 @@ func TestCreateHappyPath(t *testing.T) {
 	}
 	c := first.Config
 	if c.Spec.SourcegraphVersion != "5.10.0" || c.Spec.Domain.PrimaryDNSName != "acme.sourcegraphcloud.com" || c.Type() != spec.Production ||
-		c.Spec.ReleaseChannel != spec.Stable || c.Status != spec.StatusFor("acme", "us-central1") || !slices.Equal(c.Spec.IPAllowlist, []string{"203.0.113.0/24"}) {
+		c.Spec.ReleaseChannel != spec.Stable || !strings.HasPrefix(c.Status.GCP.ProjectID, "src-acme-") || c.Status != spec.StatusForProject(c.Status.GCP.ProjectID, "us-central1") || !slices.Equal(c.Spec.IPAllowlist, []string{"203.0.113.0/24"}) {
 		t.Fatalf("config %+v", c)
 	}
 	if final := f.config("acme"); final == nil || !final.Spec.Debug.EnableAlerting {
 		t.Fatalf("alerting must be on at the end: %+v", final)
 	}
+	// One project ID, chosen once: the project, config.yaml, the DNS target and the result agree.
+	project := c.Status.GCP.ProjectID
+	if p := inputsOf[activities.EnsureProjectInput](f, "EnsureProject"); len(p) != 1 || p[0].ProjectID != project || len(project) > 30 {
+		t.Fatalf("project %+v, config.yaml names %q", p, project)
+	}
+	if d := inputsOf[activities.EnsureDNSInput](f, "EnsureDNS"); len(d) != 1 || d[0].Target != spec.IngressHostFor(project) {
+		t.Fatalf("DNS %+v, want it to point at %s", d, spec.IngressHostFor(project))
+	}
+	if res.Instance.ProjectID != project {
+		t.Fatalf("result names project %q, config.yaml %q", res.Instance.ProjectID, project)
+	}
 
 	dns := inputsOf[activities.EnsureDNSInput](f, "EnsureDNS")
-	if len(dns) != 1 || dns[0].Host != "acme.sourcegraphcloud.com" || dns[0].Target != spec.IngressHost("acme") || !dns[0].Proxied {
+	if len(dns) != 1 || dns[0].Host != "acme.sourcegraphcloud.com" || dns[0].Target != spec.IngressHostFor(project) || !dns[0].Proxied {
 		t.Fatalf("dns %+v", dns)
 	}
 	soaks := inputsOf[activities.SoakInput](f, "Soak")

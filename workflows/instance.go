@@ -165,7 +165,7 @@ func (e *entity) adopt(ctx workflow.Context) {
 	}
 	c := rc.Config
 	e.rec.Instance = Instance{Slug: slug, Type: c.Type(), Domain: c.Spec.Domain.PrimaryDNSName, Region: c.Spec.Infrastructure.GCP.Region,
-		Size: c.Spec.Size, Version: c.Spec.SourcegraphVersion}
+		Size: c.Spec.Size, Version: c.Spec.SourcegraphVersion, ProjectID: c.Status.GCP.ProjectID}
 	e.rec.State, e.rec.AdoptedAt, e.adoptedHere = StateActive, workflow.Now(ctx), true
 	if c.Spec.Suspended {
 		e.rec.State = StateSuspended
@@ -386,6 +386,11 @@ func (e *entity) finish(ctx workflow.Context) {
 		}
 	}
 	ok := ref.Outcome == OutcomeSucceeded
+	if res.Instance.ProjectID != "" {
+		// Whatever the outcome: a create that parked and was then given up on by hand still made
+		// its project under this ID, and a teardown must find it there.
+		e.rec.Instance.ProjectID = res.Instance.ProjectID
+	}
 	if !ok && err == nil {
 		e.rec.State = e.prevState
 	}

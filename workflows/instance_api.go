@@ -191,6 +191,10 @@ type Instance struct {
 	Region  string            `json:"region,omitempty"`
 	Size    spec.Size         `json:"size,omitempty"`
 	Version string            `json:"version,omitempty"`
+	// ProjectID is the instance's GCP project, chosen once by its create (random-project-id) and
+	// recorded in config.yaml's status.gcp.projectId; an adoption reads it from there. Empty for
+	// instances that recorded none: their project is spec.ProjectID(slug) (instanceProject).
+	ProjectID string `json:"projectId,omitempty"`
 	// Issue is the create request's issue: trial reminders and expiry notices go there.
 	Issue *IssueRef `json:"issue,omitempty"`
 }

@@ -50,7 +50,7 @@ func Resume(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 					return err
 				}
 				_, err := execute[activities.EnsureDNSOutput](ctx, CloudCall, "Point "+host+" at the instance's ingress", (*activities.Cloudflare).EnsureDNS,
-					activities.EnsureDNSInput{Host: host, Target: spec.IngressHost(slug), Proxied: true})
+					activities.EnsureDNSInput{Host: host, Target: instanceIngress(inst), Proxied: true})
 				return err
 			},
 			// The DNS record is the instance's own either way (suspend never changed it), so turning

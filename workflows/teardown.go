@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,18 +121,24 @@ func (g *teardownGate) cancelled(o *operation) error {
 
 // Teardown deletes an instance and all its data. Nothing is touched until a second
 // authorised person approved it and a grace period passed in which anyone can cancel it. Then, in
-// this order: alerting and deletion protection off first, final backups on
-// record, Cloud SQL deletion protection lifted, the Backup for GKE backups and plan removed (they
+// this order: alerting and deletion protection off first, Cloud SQL deletion protection lifted, the Backup for GKE backups and plan removed (they
 // block the project's deletion), the cluster, database, DNS and allowlist deleted, the project
 // deleted (recoverable for 30 days), config.yaml removed through a pull request that links the
 // issue, and the issue closed directly after (SOC2/CI-41).
+//
+// It takes no final backups (honest-teardown): the customer accepted permanent deletion, and
+// backups taken here went with the instance minutes later (the Backup for GKE ones with the plan,
+// the Cloud SQL ones with the instance), while a suspended instance cannot be backed up at all (no
+// nodes, a stopped database). What does remain is said on the issue: the project, restorable for
+// 30 days from its deletion time, and config.yaml in the config repo's history. Runs from before
+// that change keep their final-backups step.
 //
 // It never calls EnsureSQLInstance: that would turn Cloud SQL's deletion protection back on.
 func Teardown(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 	ctx = withOperation(ctx, in)
 	inst := in.Instance
 	slug := inst.Slug
-	project := spec.ProjectID(slug)
+	project := instanceProject(inst)
 	region := inst.Region
 	host := inst.Domain
 	if host == "" {
@@ -145,10 +152,12 @@ func Teardown(ctx workflow.Context, in OperationInput) (OperationResult, error) 
 	if err := gate.register(ctx); err != nil {
 		return OperationResult{}, err
 	}
+	honest := workflow.GetVersion(ctx, "honest-teardown", workflow.DefaultVersion, 1) >= 1
 
 	var o *operation
 	var backups *BackupRecord
 	var configPR string
+	var projectDeleted time.Time // when GCP recorded the project's deletion
 	steps := []Step{
 		{
 			Name: "approval", Title: "Approval by a second authorised person",
@@ -230,10 +239,14 @@ func Teardown(ctx workflow.Context, in OperationInput) (OperationResult, error) 
 		{
 			Name: "delete-project", Title: "Delete the GCP project (recoverable for 30 days)",
 			Run: func(ctx workflow.Context) error {
-				_, err := execute[activities.DeleteProjectResult](ctx, CloudOperation, "Delete the GCP project "+project, (*activities.Projects).DeleteProject,
+				res, err := execute[activities.DeleteProjectResult](ctx, CloudOperation, "Delete the GCP project "+project, (*activities.Projects).DeleteProject,
 					activities.DeleteProjectInput{ProjectID: project})
 				if err == nil {
-					o.runner.SetFact("Project deleted", fmt.Sprintf("`%s`, recoverable until %s", project, formatTime(workflow.Now(ctx).Add(30*24*time.Hour))))
+					projectDeleted = workflow.Now(ctx)
+					if honest && !res.DeleteTime.IsZero() {
+						projectDeleted = res.DeleteTime // GCP's clock: the 30 days run from there
+					}
+					o.runner.SetFact("Project deleted", fmt.Sprintf("`%s`, recoverable until %s", project, formatTime(projectDeleted.Add(projectUndeleteWindow))))
 				}
 				return err
 			},
@@ -261,7 +274,11 @@ func Teardown(ctx workflow.Context, in OperationInput) (OperationResult, error) 
 				if is == nil {
 					return nil
 				}
-				if err := o.comment(ctx, "summary", tdSummary(slug, project, host, gate, backups, configPR, workflow.Now(ctx))); err != nil {
+				summary := tdSummary(slug, project, host, gate, backups, configPR, workflow.Now(ctx))
+				if honest {
+					summary = tdHonestSummary(slug, project, host, gate, configPR, projectDeleted)
+				}
+				if err := o.comment(ctx, "summary", summary); err != nil {
 					return err
 				}
 				_, err := execute[activities.IssueStateResult](ctx, GitHubCall, "Close the teardown issue", (*activities.GitHub).SetIssueState,
@@ -271,6 +288,9 @@ func Teardown(ctx workflow.Context, in OperationInput) (OperationResult, error) 
 		},
 	}
 
+	if honest {
+		steps = slices.DeleteFunc(steps, func(s Step) bool { return s.Name == "final-backups" })
+	}
 	o, err := beginOperation(ctx, in, steps)
 	if err != nil {
 		return OperationResult{}, err
@@ -381,7 +401,42 @@ func tdSetProtections(on bool) func(*spec.Config) error {
 	}
 }
 
-// tdSummary is the comment left on the issue before it is closed: the audit trail of what went.
+// projectUndeleteWindow is how long a deleted GCP project stays restorable (DELETE_REQUESTED)
+// before GCP purges it.
+const projectUndeleteWindow = 30 * 24 * time.Hour
+
+// tdHonestSummary is the comment left on the issue before it is closed: what went for good, and what
+// remains, where, until when and how to bring it back. deleted is when GCP recorded the project's
+// deletion (zero if that step was skipped).
+func tdHonestSummary(slug, project, host string, g *teardownGate, pr string, deleted time.Time) string {
+	var s strings.Builder
+	s.WriteString(fmt.Sprintf("### 🗑️ `%s` has been torn down\n\n", slug))
+	if g.approved != nil {
+		s.WriteString(fmt.Sprintf("Approved by %s; the grace period ended %s.\n\n", tdWho(*g.approved), formatTime(g.graceEnd)))
+	}
+	s.WriteString("**Deleted for good**, with no copy kept (the request accepted permanent deletion):\n\n")
+	s.WriteString(fmt.Sprintf("- the GKE cluster `%s`, and the Backup for GKE plan `%s` with all its backups\n", spec.ClusterName, spec.BackupPlanName))
+	s.WriteString(fmt.Sprintf("- the Cloud SQL instance `%s` with all its backups\n", spec.SQLInstanceName))
+	s.WriteString(fmt.Sprintf("- the DNS record and allowlist of `%s` in Cloudflare\n", host))
+	s.WriteString("\n**What remains:**\n\n")
+	if deleted.IsZero() {
+		s.WriteString(fmt.Sprintf("- the GCP project `%s`: its deletion step was skipped, so it was not deleted here; check it in the console\n", project))
+	} else {
+		s.WriteString(fmt.Sprintf("- the GCP project `%s`, empty, in DELETE_REQUESTED since %s, until **%s**; then GCP purges it and its ID can never be used again. "+
+			"Until then `gcloud projects undelete %s` restores the project (not the cluster, database or backups deleted above)\n",
+			project, formatTime(deleted), formatTime(deleted.Add(projectUndeleteWindow)), project))
+	}
+	if pr != "" {
+		s.WriteString(fmt.Sprintf("- `config.yaml`, removed from the config repo in %s, stays in its history: reverting that pull request restores it\n", pr))
+	} else {
+		s.WriteString("- nothing in the config repo: `config.yaml` was already gone\n")
+	}
+	s.WriteString("\nA new instance may use this slug again: it gets a new project ID.\n")
+	s.WriteString("\nClosing this issue as completed.\n")
+	return s.String()
+}
+
+// tdSummary is the closing comment of runs from before honest-teardown, which took final backups.
 func tdSummary(slug, project, host string, g *teardownGate, b *BackupRecord, pr string, now time.Time) string {
 	var s strings.Builder
 	s.WriteString(fmt.Sprintf("### 🗑️ `%s` has been torn down\n\n", slug))

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -83,6 +84,33 @@ func TestProjectIDFitsGCPLimits(t *testing.T) {
 	}
 	if ProjectID("abcdefghijklmnopqrstuvwxyz0123") == ProjectID("abcdefghijklmnopqrstuvwxyz0124") {
 		t.Error("long slugs sharing a prefix must get different project IDs")
+	}
+}
+
+// A new instance's project ID follows GCP's rules for every slug the form accepts, and its random
+// part never holds a restricted string.
+func TestNewProjectIDFitsGCPLimits(t *testing.T) {
+	gcp := regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	for _, slug := range []string{"abc", "acme", "a-very-long-customer-slug-xyz", "abcdefghijklmnopqrs-uvwxyz0123", "abcdefghijklmnopqrstuvwxyz0123"} {
+		for range 200 {
+			suffix := RandomProjectSuffix()
+			id := NewProjectID(slug, suffix)
+			if !gcp.MatchString(id) || strings.Contains(id, "--") || !strings.HasSuffix(id, "-"+suffix) || !strings.HasPrefix(id, "src-"+slug[:min(len(slug), 3)]) {
+				t.Fatalf("NewProjectID(%q, %q) = %q: not a valid GCP project ID of this slug", slug, suffix, id)
+			}
+			if containsRestricted(suffix) || len(suffix) != ProjectSuffixLen {
+				t.Fatalf("suffix %q", suffix)
+			}
+		}
+	}
+	if got := InstanceProjectID("", "acme"); got != "src-acme" {
+		t.Errorf("InstanceProjectID without a recorded ID = %q, want the slug's src-acme", got)
+	}
+	if got := InstanceProjectID("src-acme-x1y2z3", "acme"); got != "src-acme-x1y2z3" {
+		t.Errorf("InstanceProjectID with a recorded ID = %q", got)
+	}
+	if got := StatusForProject("src-acme-x1y2z3", "us-central1").GCP.IngressHost; got != "src-acme-x1y2z3.ingress."+DefaultDomainSuffix {
+		t.Errorf("ingress host %q does not follow the project ID", got)
 	}
 }
 

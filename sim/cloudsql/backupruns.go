@@ -83,6 +83,13 @@ func (p *Part) insertBackupRun(w http.ResponseWriter, r *http.Request) {
 		errInvalidState(w)
 		return
 	}
+	if in.activationPolicy() == "NEVER" {
+		// A stopped instance takes no backups, on demand or automated ("Cloud SQL doesn't take a
+		// backup of an instance if you stop or delete the instance"); the API refuses calls that
+		// need the database server with this 400.
+		errInvalid(w, "Invalid request since instance is not running.")
+		return
+	}
 	run := &backupRun{id: p.nextRunID(), instance: in, status: runEnqueued, enqueued: p.s.Now()}
 	run.description, _ = body["description"].(string)
 	if run.location, _ = body["location"].(string); run.location == "" {

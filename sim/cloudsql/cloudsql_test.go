@@ -144,6 +144,9 @@ func TestInstanceLifecycle(t *testing.T) {
 		t.Fatal("Serving = false after create")
 	}
 
+	// A suspend backs up first, while the instance runs.
+	mustDone(t, svc)(svc.BackupRuns.Insert(project, "acme", &sqladmin.BackupRun{Description: "suspend-acme-1"}).Do())
+
 	// Stop: activationPolicy NEVER. State stays RUNNABLE; nothing else in settings changes.
 	mustDone(t, svc)(svc.Instances.Patch(project, "acme", &sqladmin.DatabaseInstance{
 		Settings: &sqladmin.Settings{ActivationPolicy: "NEVER"}}).Do())
@@ -156,8 +159,11 @@ func TestInstanceLifecycle(t *testing.T) {
 		t.Fatal("Serving = true while stopped")
 	}
 
-	// Backups work on a stopped instance and survive it.
-	mustDone(t, svc)(svc.BackupRuns.Insert(project, "acme", &sqladmin.BackupRun{Description: "suspend-acme-1"}).Do())
+	// A stopped instance takes no backup run: 400 invalid, as for any call that needs the server.
+	_, err = svc.BackupRuns.Insert(project, "acme", &sqladmin.BackupRun{Description: "suspend-acme-1"}).Do()
+	if gerr := apiError(t, err, http.StatusBadRequest, "invalid"); gerr.Message != "Invalid request: Invalid request since instance is not running." {
+		t.Fatalf("backup run of a stopped instance: message %q", gerr.Message)
+	}
 
 	// Start again.
 	mustDone(t, svc)(svc.Instances.Patch(project, "acme", &sqladmin.DatabaseInstance{

@@ -108,7 +108,7 @@ func (p *Part) CreateBackup(ctx context.Context, req *gkebackuppb.CreateBackupRe
 		if failure == "" {
 			if err := p.checkCluster("backup_plan.cluster", bp.Cluster); err != nil {
 				failure = "The cluster went away during the backup: " + status.Convert(err).Message()
-			} else if p.needsNodes && !p.clusterHasNodes(bp.Cluster) {
+			} else if !p.clusterHasNodes(bp.Cluster) {
 				failure = "The cluster has no nodes to run the backup agent on; scale a node pool up, then back up."
 			}
 		}

@@ -43,14 +43,11 @@ type Part struct {
 	backups      map[string]*gkebackuppb.Backup // "<plan>/backups/<id>"
 	restorePlans map[string]*gkebackuppb.RestorePlan
 	restores     map[string]*gkebackuppb.Restore // "<restore plan>/restores/<id>"
-
-	// needsNodes: a backup of a cluster without nodes fails (Config.BackupNeedsNodes).
-	needsNodes bool
 }
 
 // New builds the part.
 func New(s *sim.Sim) sim.Part {
-	p := &Part{s: s, needsNodes: s.Config().BackupNeedsNodes}
+	p := &Part{s: s}
 	p.Reset()
 	return p
 }
@@ -66,10 +63,6 @@ func (p *Part) Reset() {
 	p.restorePlans = map[string]*gkebackuppb.RestorePlan{}
 	p.restores = map[string]*gkebackuppb.Restore{}
 }
-
-// SetBackupNeedsNodes turns on or off that a backup of a cluster without nodes fails
-// (Config.BackupNeedsNodes). Lock held.
-func (p *Part) SetBackupNeedsNodes(on bool) { p.needsNodes = on }
 
 // Snapshot lists every resource with its key fields. Lock held.
 // Backups carry their create and complete times, so a test can tell which came before a change.

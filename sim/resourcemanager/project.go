@@ -35,7 +35,8 @@ func (p *Part) projectFromName(name string) (*project, error) {
 		return nil, status.Errorf(codes.InvalidArgument, "Invalid project name %q: expected projects/{project_id_or_number}.", name)
 	}
 	pr := p.lookup(id)
-	if pr == nil || !pr.ready {
+	if pr == nil || !pr.ready || pr.purged {
+		// A purged project is gone for good: answered as any project the caller cannot see.
 		return nil, errNoPermission()
 	}
 	return pr, nil
@@ -98,8 +99,8 @@ func (p *Part) newProject(in *resourcemanagerpb.Project, now time.Time) (*projec
 	if parent := in.GetParent(); parent != "" && !strings.HasPrefix(parent, "organizations/") && !strings.HasPrefix(parent, "folders/") {
 		return nil, status.Errorf(codes.InvalidArgument, "Invalid parent %q: expected organizations/{id} or folders/{id}.", parent)
 	}
-	// A deleted project keeps its ID (DELETE_REQUESTED, then purged after ~30 days in GCP), so a
-	// re-create with the same ID fails too.
+	// A deleted project keeps its ID, in DELETE_REQUESTED and after its purge: GCP never lets an ID
+	// be used again ("including deleted projects"), so a re-create with the same ID fails too.
 	if _, exists := p.projects[id]; exists {
 		return nil, status.Error(codes.AlreadyExists, "Requested entity already exists")
 	}
@@ -123,8 +124,9 @@ func (p *Part) newProject(in *resourcemanagerpb.Project, now time.Time) (*projec
 	return pr, nil
 }
 
-// DeleteProject marks the project DELETE_REQUESTED at once, as GCP does (it is purged ~30 days
-// later; the simulator keeps it). Other APIs stop accepting it immediately.
+// DeleteProject marks the project DELETE_REQUESTED at once, as GCP does, and purges it PurgeAfter
+// later on the simulator's clock (POST /_sim/clock moves it): until then UndeleteProject restores
+// it; after, it is gone and its ID stays taken. Other APIs stop accepting it immediately.
 func (p *Part) DeleteProject(ctx context.Context, req *resourcemanagerpb.DeleteProjectRequest) (*longrunningpb.Operation, error) {
 	defer p.s.Lock()()
 	pr, err := p.projectFromName(req.GetName())
@@ -140,10 +142,19 @@ func (p *Part) DeleteProject(ctx context.Context, req *resourcemanagerpb.DeleteP
 	pr.pb.UpdateTime = now
 	pr.rotateEtag(p.s)
 	p.s.Deleted(Name, "projects/"+pr.pb.ProjectId)
+	deleted := pr.pb.DeleteTime
+	p.s.After(PurgeAfter, func() {
+		// Only the deletion that scheduled this purge: an undelete (and a later delete) replaces
+		// DeleteTime.
+		if pr.pb.State == resourcemanagerpb.Project_DELETE_REQUESTED && pr.pb.DeleteTime == deleted {
+			pr.purged = true
+		}
+	})
 	return p.projectOperation(ctx, pr, &resourcemanagerpb.DeleteProjectMetadata{}), nil
 }
 
-// UndeleteProject brings a DELETE_REQUESTED project back to ACTIVE.
+// UndeleteProject brings a DELETE_REQUESTED project back to ACTIVE, within PurgeAfter of its
+// deletion; a purged project is not found (PERMISSION_DENIED, as for any project one cannot see).
 func (p *Part) UndeleteProject(ctx context.Context, req *resourcemanagerpb.UndeleteProjectRequest) (*longrunningpb.Operation, error) {
 	defer p.s.Lock()()
 	pr, err := p.projectFromName(req.GetName())
@@ -180,7 +191,7 @@ func (p *Part) ListProjects(_ context.Context, req *resourcemanagerpb.ListProjec
 	var all []*resourcemanagerpb.Project
 	for _, id := range sim.SortedKeys(p.projects) {
 		pr := p.projects[id]
-		if !pr.ready || pr.pb.Parent != parent {
+		if !pr.ready || pr.purged || pr.pb.Parent != parent {
 			continue
 		}
 		if pr.pb.State != resourcemanagerpb.Project_ACTIVE && !req.GetShowDeleted() {
@@ -206,7 +217,7 @@ func (p *Part) SearchProjects(_ context.Context, req *resourcemanagerpb.SearchPr
 	var all []*resourcemanagerpb.Project
 	for _, id := range sim.SortedKeys(p.projects) {
 		pr := p.projects[id]
-		if pr.ready && matches(pr.pb, terms) {
+		if pr.ready && !pr.purged && matches(pr.pb, terms) {
 			all = append(all, clone(pr.pb))
 		}
 	}

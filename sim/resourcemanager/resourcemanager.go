@@ -11,6 +11,7 @@ package resourcemanager
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -30,8 +31,9 @@ type Part struct {
 	resourcemanagerpb.UnimplementedProjectsServer
 	s *sim.Sim
 
-	// projects by project ID. A project stays here after DeleteProject (state DELETE_REQUESTED), as in
-	// GCP, where its ID cannot be reused for about 30 days; the simulator never purges it.
+	// projects by project ID. A project stays here after DeleteProject (state DELETE_REQUESTED) and
+	// after its purge PurgeAfter later: in GCP a project ID can never be used again, "including
+	// deleted projects".
 	projects map[string]*project
 }
 
@@ -43,7 +45,14 @@ type project struct {
 	ready bool
 	// number is the numeric project number (pb.Name is "projects/<number>").
 	number string
+	// purged is set PurgeAfter after the deletion: the project is gone for everyone (get, undelete
+	// and list do not see it), but its ID stays taken (create answers ALREADY_EXISTS).
+	purged bool
 }
+
+// PurgeAfter is how long a deleted project stays in DELETE_REQUESTED, restorable with
+// projects.undelete, before GCP deletes it for good ("after 30 days", v3 DeleteProject).
+const PurgeAfter = 30 * 24 * time.Hour
 
 // New builds the part.
 func New(s *sim.Sim) sim.Part {
@@ -61,13 +70,18 @@ func (p *Part) Reset() { p.projects = map[string]*project{} }
 
 // ProjectView is one project in the state dump.
 type ProjectView struct {
-	ProjectID   string            `json:"projectId"`
-	Name        string            `json:"name"`
-	Parent      string            `json:"parent,omitempty"`
-	DisplayName string            `json:"displayName,omitempty"`
-	State       string            `json:"state"`
-	Ready       bool              `json:"ready"`
-	Labels      map[string]string `json:"labels,omitempty"`
+	ProjectID   string `json:"projectId"`
+	Name        string `json:"name"`
+	Parent      string `json:"parent,omitempty"`
+	DisplayName string `json:"displayName,omitempty"`
+	State       string `json:"state"`
+	Ready       bool   `json:"ready"`
+	// DeleteTime is when the project was deleted; PurgeTime when it is (or was) purged, after which
+	// Purged is set: it is gone for good and its ID can never be used again.
+	DeleteTime *time.Time        `json:"deleteTime,omitempty"`
+	PurgeTime  *time.Time        `json:"purgeTime,omitempty"`
+	Purged     bool              `json:"purged,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
 }
 
 // Snapshot lists the projects. Lock held.
@@ -75,10 +89,15 @@ func (p *Part) Snapshot() any {
 	out := make([]ProjectView, 0, len(p.projects))
 	for _, id := range sim.SortedKeys(p.projects) {
 		pr := p.projects[id]
-		out = append(out, ProjectView{
+		v := ProjectView{
 			ProjectID: id, Name: pr.pb.Name, Parent: pr.pb.Parent, DisplayName: pr.pb.DisplayName,
-			State: pr.pb.State.String(), Ready: pr.ready, Labels: pr.pb.Labels,
-		})
+			State: pr.pb.State.String(), Ready: pr.ready, Labels: pr.pb.Labels, Purged: pr.purged,
+		}
+		if dt := pr.pb.GetDeleteTime(); dt != nil {
+			d, pt := dt.AsTime(), dt.AsTime().Add(PurgeAfter)
+			v.DeleteTime, v.PurgeTime = &d, &pt
+		}
+		out = append(out, v)
 	}
 	return map[string]any{"projects": out}
 }
@@ -87,7 +106,7 @@ func (p *Part) Snapshot() any {
 // ACTIVE. Call with the sim lock held.
 func (p *Part) ProjectActive(idOrNumber string) bool {
 	pr := p.lookup(idOrNumber)
-	return pr != nil && pr.ready && pr.pb.State == resourcemanagerpb.Project_ACTIVE
+	return pr != nil && pr.ready && !pr.purged && pr.pb.State == resourcemanagerpb.Project_ACTIVE
 }
 
 // lookup finds a project by ID or by number (v3 accepts both in "projects/{project_id_or_number}").

@@ -3,6 +3,7 @@ package resourcemanager_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -206,4 +207,109 @@ func TestProjectErrorsAndFaults(t *testing.T) {
 			t.Errorf("UNAVAILABLE fault fired %d times, want 2", got.Fired)
 		}
 	}
+}
+
+// A deleted project can be undeleted for 30 days; on day 31 it is purged: gone for every caller,
+// and its ID can never be used again. The test moves the simulator's clock through its admin API.
+func TestProjectPurgedAfter30Days(t *testing.T) {
+	s, pc, _ := setup(t, sim.Timings{ProjectOperation: sim.Duration(10 * time.Millisecond)})
+	ctx := context.Background()
+	create := func(id string) error {
+		op, err := pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: id, Parent: "folders/1"}})
+		if err != nil {
+			return err
+		}
+		_, err = op.Wait(ctx)
+		return err
+	}
+	del := func(id string) {
+		op, err := pc.DeleteProject(ctx, &resourcemanagerpb.DeleteProjectRequest{Name: "projects/" + id})
+		mustOK(t, err, "DeleteProject "+id)
+		_, err = op.Wait(ctx)
+		mustOK(t, err, "DeleteProject wait "+id)
+	}
+	advance := func(d string) {
+		resp, err := http.Post(s.URL()+"/_sim/clock", "application/json", strings.NewReader(`{"advance":"`+d+`"}`))
+		mustOK(t, err, "POST /_sim/clock")
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST /_sim/clock %s: %s", d, resp.Status)
+		}
+	}
+
+	// Within the window: the ID is still taken, and undelete brings the project back.
+	mustOK(t, create("tenant-undo"), "create tenant-undo")
+	del("tenant-undo")
+	wantCode(t, create("tenant-undo"), codes.AlreadyExists, "re-create while DELETE_REQUESTED")
+	advance("719h")
+	op, err := pc.UndeleteProject(ctx, &resourcemanagerpb.UndeleteProjectRequest{Name: "projects/tenant-undo"})
+	mustOK(t, err, "UndeleteProject on day 30")
+	pr, err := op.Wait(ctx)
+	mustOK(t, err, "UndeleteProject wait")
+	if pr.GetState() != resourcemanagerpb.Project_ACTIVE || !active(s, "tenant-undo") {
+		t.Fatalf("undeleted project: state %v, want ACTIVE", pr.GetState())
+	}
+
+	// Past the window: purged. Get and undelete are denied as for any project one cannot see;
+	// create still says the ID exists; listings do not show it, even with showDeleted.
+	mustOK(t, create("tenant-gone"), "create tenant-gone")
+	del("tenant-gone")
+	advance("720h")
+	_, err = pc.GetProject(ctx, &resourcemanagerpb.GetProjectRequest{Name: "projects/tenant-gone"})
+	wantCode(t, err, codes.PermissionDenied, "GetProject of a purged project")
+	_, err = pc.UndeleteProject(ctx, &resourcemanagerpb.UndeleteProjectRequest{Name: "projects/tenant-gone"})
+	wantCode(t, err, codes.PermissionDenied, "UndeleteProject of a purged project")
+	wantCode(t, create("tenant-gone"), codes.AlreadyExists, "re-create of a purged project's ID")
+	it := pc.ListProjects(ctx, &resourcemanagerpb.ListProjectsRequest{Parent: "folders/1", ShowDeleted: true})
+	for {
+		p, err := it.Next()
+		if err == iterator.Done {
+			break
+		}
+		mustOK(t, err, "ListProjects")
+		if p.GetProjectId() == "tenant-gone" {
+			t.Fatal("ListProjects shows a purged project")
+		}
+	}
+	// The undeleted project is untouched by the clock.
+	if !active(s, "tenant-undo") {
+		t.Fatal("the undeleted project was purged")
+	}
+	// The state dump says when and that it was purged.
+	var st struct {
+		Resourcemanager struct {
+			Projects []resourcemanager.ProjectView `json:"projects"`
+		} `json:"resourcemanager"`
+	}
+	resp, err := http.Get(s.URL() + "/_sim/state")
+	mustOK(t, err, "GET /_sim/state")
+	defer resp.Body.Close()
+	mustOK(t, json.NewDecoder(resp.Body).Decode(&st), "decode state")
+	found := false
+	for _, v := range st.Resourcemanager.Projects {
+		found = found || v.ProjectID == "tenant-gone"
+		if v.ProjectID == "tenant-gone" && (!v.Purged || v.PurgeTime == nil || v.DeleteTime == nil || !v.PurgeTime.Equal(v.DeleteTime.Add(resourcemanager.PurgeAfter))) {
+			t.Fatalf("state of the purged project: %+v", v)
+		}
+	}
+	if !found {
+		t.Fatal("GET /_sim/state does not list the purged project")
+	}
+	// The clock never goes back.
+	resp2, err := http.Post(s.URL()+"/_sim/clock", "application/json", strings.NewReader(`{"advance":"-1h"}`))
+	mustOK(t, err, "POST /_sim/clock back")
+	resp2.Body.Close()
+	if resp2.StatusCode != 400 {
+		t.Fatalf("POST /_sim/clock -1h: %s, want 400", resp2.Status)
+	}
+	// A test sharing the simulator sets it back when done; what happened meanwhile stays.
+	req, _ := http.NewRequest(http.MethodDelete, s.URL()+"/_sim/clock", nil)
+	resp3, err := http.DefaultClient.Do(req)
+	mustOK(t, err, "DELETE /_sim/clock")
+	resp3.Body.Close()
+	if d := s.Now().Sub(time.Now()); resp3.StatusCode != 200 || d > time.Minute {
+		t.Fatalf("DELETE /_sim/clock: %s, clock still %s ahead", resp3.Status, d)
+	}
+	_, err = pc.GetProject(ctx, &resourcemanagerpb.GetProjectRequest{Name: "projects/tenant-gone"})
+	wantCode(t, err, codes.PermissionDenied, "GetProject of a purged project after the rewind")
 }

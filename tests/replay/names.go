@@ -123,6 +123,8 @@ func Classify(dc converter.DataConverter, h *historypb.History) (int, string, er
 var versionTags = map[string]string{
 	"parallel-backups":  "parallelbackups",
 	"project-bootstrap": "bootstrap",
+	"random-project-id": "projectid",
+	"honest-teardown":   "honestteardown",
 }
 
 // fromFirst decodes the first of payloads.

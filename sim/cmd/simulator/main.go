@@ -28,7 +28,6 @@ func main() {
 	flag.StringVar(&cfg.ConfigEnv, "config-env", "prod", "environment folder in the config repo")
 	flag.Int64Var(&cfg.Seed, "seed", 1, "seed for rate-based fault injection and GKE's background operations")
 	flag.Float64Var(&cfg.GKEBackgroundOps, "gke-background-ops", 0, "chance (0 to 1) that GKE has just started an operation of its own (auto-upgrade, auto-repair) when a mutating request reaches an idle cluster, refusing it as Busy; 0 never does")
-	flag.BoolVar(&cfg.BackupNeedsNodes, "backup-needs-nodes", false, "a Backup for GKE backup of a cluster with no nodes (a suspended instance) fails, as the real one does; off by default because today's teardown backs up suspended instances")
 	flag.IntVar(&cfg.GKERegionalCPUs, "gke-regional-cpus", 0, "every project's regional CPUS quota that GKE checks a create's or resize's nodes against (0: a new project's default, 24; negative: no limit); seeded projects get at least what their clusters use")
 	flag.BoolVar(&cfg.DefaultNetwork, "default-network", false, "every project has Compute Engine's auto-mode \"default\" network; off by default, as in an organisation that skips it (constraints/compute.skipDefaultNetworkCreation): a cluster must name a network the create made")
 	flag.StringVar(&cfg.ClientIP, "client-ip", sim.DefaultClientIP, "client address of a request to an instance without the "+sim.ClientIPHeader+" header; the zone's WAF custom rules (the IP allowlists) are evaluated against it")
