@@ -156,6 +156,7 @@ type Part struct {
 	byName      map[string]map[string]*record  // record name → record ID → record, every zone
 	rulesets    map[string]map[string]*ruleset // zone ID → ruleset ID → ruleset
 	entrypoints map[string]map[string]string   // zone ID → phase → ruleset ID
+	ruleCache   map[string]hostRules           // zone ID → its rules interpreted; dropped on every change (changed)
 }
 
 type zone struct {
@@ -173,6 +174,7 @@ func (p *Part) Reset() {
 	p.byName = map[string]map[string]*record{}
 	p.rulesets = map[string]map[string]*ruleset{}
 	p.entrypoints = map[string]map[string]string{}
+	p.ruleCache = map[string]hostRules{}
 	for _, z := range p.cfg.zones {
 		p.zones[z.ID] = &zone{Zone: z, created: p.s.Now()}
 		p.records[z.ID] = map[string]*record{}

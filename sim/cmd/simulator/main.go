@@ -10,11 +10,14 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/sim"
+	simcf "github.com/sourcegraph/lifecycle/sim/cloudflare"
 	simgithub "github.com/sourcegraph/lifecycle/sim/github"
 	"github.com/sourcegraph/lifecycle/sim/stack"
 )
@@ -30,6 +33,7 @@ func main() {
 	flag.Float64Var(&cfg.GKEBackgroundOps, "gke-background-ops", 0, "chance (0 to 1) that GKE has just started an operation of its own (auto-upgrade, auto-repair) when a mutating request reaches an idle cluster, refusing it as Busy; 0 never does")
 	flag.BoolVar(&cfg.BackupNeedsNodes, "backup-needs-nodes", false, "a Backup for GKE backup of a cluster with no nodes (a suspended instance) fails, as the real one does; off by default because today's teardown backs up suspended instances")
 	flag.StringVar(&cfg.ClientIP, "client-ip", sim.DefaultClientIP, "client address of a request to an instance without the "+sim.ClientIPHeader+" header; the zone's WAF custom rules (the IP allowlists) are evaluated against it")
+	flag.StringVar(&cfg.CloudflarePlan, "cloudflare-plan", "enterprise", "plan of the simulated Cloudflare zones (free, pro, business, enterprise): their WAF custom rule and Single Redirect quotas")
 	gkeOp := flag.Duration("gke-op", 3*time.Second, "how long GKE operations take")
 	sqlOp := flag.Duration("sql-op", 2*time.Second, "how long Cloud SQL operations take")
 	backupOp := flag.Duration("backup-op", time.Second, "how long Backup for GKE operations take")
@@ -46,6 +50,10 @@ func main() {
 	flag.Parse()
 	if _, err := netip.ParseAddr(cfg.ClientIP); err != nil {
 		fmt.Fprintf(os.Stderr, "simulator: -client-ip %q is not an IP address (e.g. %s)\n", cfg.ClientIP, sim.DefaultClientIP)
+		os.Exit(2)
+	}
+	if !slices.Contains(simcf.Plans, cfg.CloudflarePlan) {
+		fmt.Fprintf(os.Stderr, "simulator: -cloudflare-plan %q is not one of %s\n", cfg.CloudflarePlan, strings.Join(simcf.Plans, ", "))
 		os.Exit(2)
 	}
 	cfg.WebhookSecret = os.Getenv("SIM_WEBHOOK_SECRET")
