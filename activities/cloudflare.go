@@ -34,6 +34,7 @@ type Cloudflare struct {
 	// ruleLocks (zone ID → *sync.Mutex) serialise this worker's edits of a zone's allowlist rules:
 	// one rule holds many hostnames, and Cloudflare offers no precondition on a rule's PATCH.
 	ruleLocks sync.Map
+	ruleCache sync.Map // zone ID → *cfCachedRules, read and written under the zone's lock
 	// probeEgress (LIFECYCLE_PROBE_EGRESS) is admitted by every allowlist, so the uptime probes
 	// pass the WAF.
 	probeEgress []string

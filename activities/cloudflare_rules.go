@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,12 +31,12 @@ const (
 	cfAllowlistsRefPrefix = "lifecycle-allowlists-"
 	// cfMaxExpression is Cloudflare's limit on a rule expression's length
 	// (https://developers.cloudflare.com/ruleset-engine/rules-language/expressions/).
-	cfMaxExpression         = 4096
+	cfMaxExpression = 4096
+	// cfPackTo is how full a clause joining a rule may make it: the rest is room for its clauses
+	// to grow (a range added) without moving to another rule, which costs two writes.
+	cfPackTo                = 3 * cfMaxExpression / 4
 	cfAllowlistsDescription = "IP allowlists of Sourcegraph instances (managed by the lifecycle service; do not edit)"
 )
-
-// cfClauseRE is one hostname's clause in an owned rule, exactly as cfClause writes it.
-var cfClauseRE = regexp.MustCompile(`\(http\.host eq "([^"]+)" and not ip\.src in \{([^}]*)\}\)`)
 
 // cfClause is host's clause for an allowlist (sorted CIDRs).
 func cfClause(host string, cidrs []string) string {
@@ -65,17 +64,35 @@ func cfJoin(clauses map[string]string) string {
 }
 
 // cfParseOwned reads an owned rule's clauses; ok is false when its expression is not a join of
-// clauses (someone edited it by hand).
+// clauses as cfJoin writes them (someone edited it by hand). It is a plain scan, not a regular
+// expression: every edit reads every owned rule of the zone.
 func cfParseOwned(r cloudflare.RulesetRule) (cfOwnedRule, bool) {
 	o := cfOwnedRule{rule: r, clauses: map[string]string{}}
-	for _, m := range cfClauseRE.FindAllStringSubmatch(r.Expression, -1) {
-		if _, dup := o.clauses[m[1]]; dup {
+	rest := r.Expression
+	for {
+		body, ok := strings.CutPrefix(rest, `(http.host eq "`)
+		if !ok {
 			return o, false
 		}
-		o.clauses[m[1]] = m[0]
+		host, body, ok := strings.Cut(body, `" and not ip.src in {`)
+		if !ok || host == "" || strings.ContainsAny(host, `"(){} `) {
+			return o, false
+		}
+		set, after, ok := strings.Cut(body, "})")
+		if !ok || strings.ContainsAny(set, "{}()\"") {
+			return o, false
+		}
+		if _, dup := o.clauses[host]; dup {
+			return o, false
+		}
+		o.clauses[host] = rest[:len(rest)-len(after)]
+		if after == "" {
+			return o, true
+		}
+		if rest, ok = strings.CutPrefix(after, " or "); !ok {
+			return o, false
+		}
 	}
-	rest := strings.TrimSpace(cfClauseRE.ReplaceAllString(r.Expression, ""))
-	return o, strings.Trim(strings.ReplaceAll(rest, "or", ""), " ") == "" && len(o.clauses) > 0
 }
 
 // cfOwned splits a ruleset's rules into those this service owns (in rule order) and finds the
@@ -119,6 +136,53 @@ func (c *Cloudflare) zoneLock(zoneID string) func() {
 	return mu.Unlock
 }
 
+// cfCachedRules is the last firewall entrypoint this worker read or wrote in a zone.
+type cfCachedRules struct {
+	rs cloudflare.Ruleset
+}
+
+// entrypointVersion lists the zone's rulesets (without their rules: a small answer) and returns
+// the firewall entrypoint's ID and version, "" when there is none.
+func (c *Cloudflare) entrypointVersion(ctx context.Context, zoneID, what string) (id, version string, err error) {
+	list, err := cfCall(ctx, what+": list rulesets", func(ctx context.Context) ([]cloudflare.Ruleset, error) {
+		return c.api.ListRulesets(ctx, cloudflare.ZoneIdentifier(zoneID), cloudflare.ListRulesetsParams{})
+	})
+	if err != nil {
+		return "", "", err
+	}
+	for _, r := range list {
+		if r.Kind == "zone" && r.Phase == cfPhaseFirewall && r.Version != nil {
+			return r.ID, *r.Version, nil
+		}
+	}
+	return "", "", nil
+}
+
+// firewallRules reads the zone's firewall entrypoint, from this worker's copy when the ruleset's
+// version says nobody changed it since: a fleet's allowlists make it hundreds of kilobytes, and
+// every edit needs a fresh view. Zone lock held.
+func (c *Cloudflare) firewallRules(ctx context.Context, zoneID, what string) (cloudflare.Ruleset, bool, error) {
+	if v, ok := c.ruleCache.Load(zoneID); ok {
+		cached := v.(*cfCachedRules)
+		id, version, err := c.entrypointVersion(ctx, zoneID, what)
+		if err != nil {
+			return cloudflare.Ruleset{}, false, err
+		}
+		if id == "" {
+			c.ruleCache.Delete(zoneID)
+			return cloudflare.Ruleset{}, false, nil
+		}
+		if id == cached.rs.ID && cached.rs.Version != nil && version == *cached.rs.Version {
+			return cached.rs, true, nil
+		}
+	}
+	rs, exists, err := c.entrypoint(ctx, zoneID, cfPhaseFirewall, what)
+	if err == nil && exists {
+		c.ruleCache.Store(zoneID, &cfCachedRules{rs: rs})
+	}
+	return rs, exists, err
+}
+
 // ruleCall calls one of the per-rule endpoints, which cloudflare-go v0.119.0 lacks (POST, PATCH)
 // or misreads (DELETE answers the whole ruleset, where DeleteRulesetRule expects an empty body),
 // through its Raw helper; each answers the whole ruleset.
@@ -156,7 +220,7 @@ func (c *Cloudflare) setAllowlistClause(ctx context.Context, zoneID, host, claus
 	}
 	defer c.zoneLock(zoneID)()
 	rc := "/zones/" + zoneID + "/rulesets/"
-	rs, exists, err := c.entrypoint(ctx, zoneID, cfPhaseFirewall, what)
+	rs, exists, err := c.firewallRules(ctx, zoneID, what)
 	if err != nil {
 		return false, err
 	}
@@ -186,15 +250,26 @@ func (c *Cloudflare) setAllowlistClause(ctx context.Context, zoneID, host, claus
 			}
 			return false, err
 		}
-		return true, c.verifyClause(ctx, zoneID, host, clause, what)
+		return true, c.verifyClause(ctx, zoneID, host, clause, cloudflare.Ruleset{}, what)
+	}
+	var last cloudflare.Ruleset // the answer to our last write: the whole ruleset after it
+	write := func(desc, method, path string, body any) error {
+		got, err := c.ruleCall(ctx, desc, method, path, body)
+		var nf *cloudflare.NotFoundError
+		if errors.As(err, &nf) {
+			c.ruleCache.Delete(zoneID)
+			return Transient(ErrBusy, fmt.Sprintf("%s: a rule we read a moment ago is gone (another writer); reading again", what), err, 0)
+		}
+		if err == nil {
+			last = got
+		}
+		return err
 	}
 	patch := func(o cfOwnedRule, clauses map[string]string) error {
 		if len(clauses) == 0 {
-			_, err := c.ruleCall(ctx, what+": delete WAF rule "+o.rule.Ref, http.MethodDelete, rc+rs.ID+"/rules/"+o.rule.ID, nil)
-			return err
+			return write(what+": delete WAF rule "+o.rule.Ref, http.MethodDelete, rc+rs.ID+"/rules/"+o.rule.ID, nil)
 		}
-		_, err := c.ruleCall(ctx, what+": update WAF rule "+o.rule.Ref, http.MethodPatch, rc+rs.ID+"/rules/"+o.rule.ID, ownedRuleBody(o.rule.Ref, cfJoin(clauses)))
-		return err
+		return write(what+": update WAF rule "+o.rule.Ref, http.MethodPatch, rc+rs.ID+"/rules/"+o.rule.ID, ownedRuleBody(o.rule.Ref, cfJoin(clauses)))
 	}
 	with := func(o cfOwnedRule, h, cl string) map[string]string {
 		m := make(map[string]string, len(o.clauses)+1)
@@ -220,7 +295,11 @@ func (c *Cloudflare) setAllowlistClause(ctx context.Context, zoneID, host, claus
 			}
 			return rest
 		}()...) {
-			if m := with(owned[i], host, clause); len(cfJoin(m)) <= cfMaxExpression {
+			limit := cfMaxExpression
+			if !slices.Contains(holding, i) {
+				limit = cfPackTo // a clause joining a rule leaves room for the rule's clauses to grow
+			}
+			if m := with(owned[i], host, clause); len(cfJoin(m)) <= limit {
 				if err := patch(owned[i], m); err != nil {
 					return true, err
 				}
@@ -233,7 +312,7 @@ func (c *Cloudflare) setAllowlistClause(ctx context.Context, zoneID, host, claus
 			for slices.ContainsFunc(rs.Rules, func(r cloudflare.RulesetRule) bool { return r.Ref == cfAllowlistsRefPrefix+strconv.Itoa(n) }) {
 				n++
 			}
-			_, err := c.ruleCall(ctx, what+": add WAF rule", http.MethodPost, rc+rs.ID+"/rules", ownedRuleBody(cfAllowlistsRefPrefix+strconv.Itoa(n), clause))
+			err := write(what+": add WAF rule", http.MethodPost, rc+rs.ID+"/rules", ownedRuleBody(cfAllowlistsRefPrefix+strconv.Itoa(n), clause))
 			var re *cloudflare.RequestError
 			if errors.As(err, &re) && cfQuotaError(re) {
 				return false, Permanent(ErrQuotaExceeded, fmt.Sprintf("%s: Cloudflare refused another WAF custom rule: %v", what, err), cfQuotaFix, err)
@@ -254,11 +333,11 @@ func (c *Cloudflare) setAllowlistClause(ctx context.Context, zoneID, host, claus
 		}
 	}
 	if legacy != nil {
-		if _, err := c.ruleCall(ctx, what+": delete the old rule "+legacy.Ref, http.MethodDelete, rc+rs.ID+"/rules/"+legacy.ID, nil); err != nil {
+		if err := write(what+": delete the old rule "+legacy.Ref, http.MethodDelete, rc+rs.ID+"/rules/"+legacy.ID, nil); err != nil {
 			return true, err
 		}
 	}
-	return true, c.verifyClause(ctx, zoneID, host, clause, what)
+	return true, c.verifyClause(ctx, zoneID, host, clause, last, what)
 }
 
 // cfQuotaError reports whether Cloudflare refused a rule because the phase is at its quota.
@@ -271,11 +350,22 @@ func cfQuotaError(re *cloudflare.RequestError) bool {
 	return false
 }
 
-// verifyClause re-reads the zone's rules: host's clause must be clause, in exactly one owned rule.
-func (c *Cloudflare) verifyClause(ctx context.Context, zoneID, host, clause, what string) error {
-	rs, _, err := c.entrypoint(ctx, zoneID, cfPhaseFirewall, what)
-	if err != nil {
+// verifyClause checks that host's clause is clause, in exactly one owned rule, in the zone's
+// rules after our last write: the answer to that write (last), unless the ruleset's version moved
+// on since (another writer, which may have dropped our change), then a fresh read. A lost change
+// is ErrBusy: the retry reads the current rules and writes again.
+func (c *Cloudflare) verifyClause(ctx context.Context, zoneID, host, clause string, last cloudflare.Ruleset, what string) error {
+	c.ruleCache.Delete(zoneID)
+	rs := last
+	if id, version, err := c.entrypointVersion(ctx, zoneID, what); err != nil {
 		return err
+	} else if last.Version == nil || id != last.ID || version != *last.Version {
+		if rs, _, err = c.entrypoint(ctx, zoneID, cfPhaseFirewall, what); err != nil {
+			return err
+		}
+	}
+	if rs.ID != "" {
+		c.ruleCache.Store(zoneID, &cfCachedRules{rs: rs})
 	}
 	owned, legacy, err := cfOwned(rs, host, what)
 	if err != nil {
@@ -284,6 +374,7 @@ func (c *Cloudflare) verifyClause(ctx context.Context, zoneID, host, clause, wha
 	holding := cfHolding(owned, host)
 	ok := legacy == nil && ((clause == "" && len(holding) == 0) || (clause != "" && len(holding) == 1 && owned[holding[0]].clauses[host] == clause))
 	if !ok {
+		c.ruleCache.Delete(zoneID)
 		return Transient(ErrBusy, fmt.Sprintf("%s: the %s rules were changed concurrently and our change was lost; writing again", what, cfPhaseFirewall), nil, 0)
 	}
 	return nil
@@ -455,4 +546,113 @@ func (c *Cloudflare) SetHoldingPage(ctx context.Context, in SetHoldingPageInput)
 	removed, err := c.deleteLegacyRule(ctx, zoneID, cfPhaseRedirect, cfHoldingPageRef(host), what)
 	out.Changed = out.Changed || removed
 	return out, err
+}
+
+// CheckAllowlistsInput is what config.yaml says: every active instance's hostname and its
+// customer ranges (empty: no allowlist).
+type CheckAllowlistsInput struct {
+	Want map[string][]string `json:"want"`
+}
+
+// AllowlistDrift is one hostname whose rules differ from config.yaml.
+type AllowlistDrift struct {
+	Host   string   `json:"host"`
+	Want   []string `json:"want,omitempty"` // the ranges the clause should admit (with the probes'), sorted
+	Have   []string `json:"have,omitempty"` // the ranges it admits, sorted; empty: no clause
+	Reason string   `json:"reason"`         // e.g. "allowlist rule missing"
+}
+
+// CheckAllowlistsOutput lists the drift, by hostname.
+type CheckAllowlistsOutput struct {
+	Drift []AllowlistDrift `json:"drift,omitempty"`
+}
+
+// CheckAllowlists compares the zones' allowlist clauses with config.yaml, reading each zone's
+// rules once: a hostname whose clause is missing, differs, is disabled, or is held twice drifts,
+// and so does a clause of a hostname config.yaml does not list. It writes nothing; SetAllowlist
+// per hostname repairs it.
+func (c *Cloudflare) CheckAllowlists(ctx context.Context, in CheckAllowlistsInput) (CheckAllowlistsOutput, error) {
+	what := "check IP allowlists"
+	var out CheckAllowlistsOutput
+	type found struct {
+		clauses []string
+		enabled bool
+	}
+	wantBy := make(map[string][]string, len(in.Want))
+	for h, cidrs := range in.Want {
+		wantBy[strings.ToLower(h)] = cidrs
+	}
+	have := map[string]*found{}
+	zones := map[string]bool{}
+	for host := range wantBy {
+		zoneID, err := c.zoneFor(ctx, strings.ToLower(host), what)
+		if err != nil {
+			return out, err
+		}
+		zones[zoneID] = true
+	}
+	for zoneID := range zones {
+		unlock := c.zoneLock(zoneID)
+		rs, _, err := c.firewallRules(ctx, zoneID, what)
+		unlock()
+		if err != nil {
+			return out, err
+		}
+		owned, _, err := cfOwned(rs, "", what)
+		if err != nil {
+			return out, err
+		}
+		for _, o := range owned {
+			for h, cl := range o.clauses {
+				f := have[h]
+				if f == nil {
+					f = &found{enabled: true}
+					have[h] = f
+				}
+				f.clauses = append(f.clauses, cl)
+				f.enabled = f.enabled && cfRuleEnabled(o.rule)
+			}
+		}
+	}
+	cidrsOf := func(clause string) []string {
+		_, set, _ := strings.Cut(clause, "{")
+		set, _, _ = strings.Cut(set, "}")
+		return strings.Fields(set)
+	}
+	hosts := make([]string, 0, len(wantBy)+len(have))
+	for h := range wantBy {
+		hosts = append(hosts, h)
+	}
+	for h := range have {
+		if _, ok := wantBy[h]; !ok {
+			hosts = append(hosts, h)
+		}
+	}
+	slices.Sort(hosts)
+	for _, h := range hosts {
+		want, listed := wantBy[h]
+		wantCIDRs, _ := c.allowlistCIDRs(want)
+		f := have[h]
+		d := AllowlistDrift{Host: h, Want: wantCIDRs}
+		switch {
+		case !listed:
+			d.Have, d.Reason = cidrsOf(f.clauses[0]), "allowlist rule for a hostname config.yaml does not list as active"
+		case f == nil && len(wantCIDRs) == 0:
+			continue
+		case f == nil:
+			d.Reason = "allowlist rule missing"
+		case len(wantCIDRs) == 0:
+			d.Have, d.Reason = cidrsOf(f.clauses[0]), "allowlist rule present, config.yaml has none"
+		case len(f.clauses) > 1:
+			d.Have, d.Reason = cidrsOf(f.clauses[0]), fmt.Sprintf("allowlist in %d rules", len(f.clauses))
+		case !f.enabled:
+			d.Have, d.Reason = cidrsOf(f.clauses[0]), "allowlist rule disabled"
+		case f.clauses[0] != cfClause(h, wantCIDRs):
+			d.Have, d.Reason = cidrsOf(f.clauses[0]), "allowlist ranges differ"
+		default:
+			continue
+		}
+		out.Drift = append(out.Drift, d)
+	}
+	return out, nil
 }

@@ -338,6 +338,7 @@ func TestCloudflarePermanentErrors(t *testing.T) {
 	if _, err := env.ExecuteActivity(c.SetAllowlist, SetAllowlistInput{Host: cfOtherHost, CIDRs: []string{"192.0.2.0/24"}}); err != nil {
 		t.Fatal(err)
 	}
+	c.ruleCache.Clear() // as a worker that has not read the zone's rules yet
 	addFault(t, s, sim.Fault{API: "cloudflare", Method: "rulesets.getEntrypoint", Status: 404, Count: 1})
 	_, err = env.ExecuteActivity(c.SetAllowlist, SetAllowlistInput{Host: cfTestHost, CIDRs: []string{"203.0.113.0/24"}})
 	appError(t, err, ErrNotFound, true)
