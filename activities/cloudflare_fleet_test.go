@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -96,10 +94,7 @@ func parallel(t *testing.T, n, workers int, fn func(i int) error) {
 // custom rules and 300 Single Redirects and the 4,096-character expression limit, keeping
 // another owner's rule, in under two minutes.
 func TestCloudflareFleetOf2000UnderQuotas(t *testing.T) {
-	n := 2000
-	if v := os.Getenv("CF_FLEET_N"); v != "" {
-		n, _ = strconv.Atoi(v)
-	}
+	const n = 2000
 	s := startSim(t)
 	c := cfFastClient(t, s)
 	ctx := context.Background()
