@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -20,25 +19,22 @@ import (
 )
 
 // Cloudflare manages an instance's hostname in the shared Cloudflare zone: its proxied DNS record,
-// its IP allowlist (a WAF custom rule) and its holding page (a Single Redirect rule).
+// its IP allowlist and its holding page (see cloudflare_rules.go and docs/design.md, "Cloudflare
+// at fleet scale").
 //
-// Rules live in the zone's phase entrypoint rulesets, one rule per hostname found by its ref
-// ("allowlist:<host>", "holding-page:<host>"), written with GetEntrypointRuleset +
-// UpdateEntrypointRuleset and the full rule list (DeleteRulesetRule is not used: v0.119.0
-// misreads the real API's answer to it).
-//
-// Lost updates: the entrypoint PUT replaces the whole rule list and Cloudflare offers no
-// precondition on it, so two workflows editing rules of different hostnames in the same zone
-// at the same moment can overwrite each other. Every write is therefore re-read and checked, and
-// a rule that did not survive is a retryable ErrBusy; the retry reads the current list and writes
-// again. One window remains: if our re-read happens before the other writer's PUT lands and that
-// PUT was built from a list read before ours, our rule is dropped after we checked it. The other
-// writer cannot see that either. Writes to one zone are rare (at most one operation runs per
-// instance, and allowlist or holding-page changes are small ops), every one of these activities
-// is idempotent, so re-running the step (or a periodic reconcile) repairs it.
+// Allowlists are WAF custom rules this service owns in the zone's http_request_firewall_custom
+// entrypoint, found by their ref (cfAllowlistsRefPrefix), each holding the allowlists of many
+// hostnames, and written only with the per-rule endpoints (POST, PATCH, DELETE
+// .../rulesets/{id}/rules[/{rule}]), so rules of other owners in that phase (Terraform, the
+// dashboard) are never rewritten. A holding page is the DNS record pointed at
+// spec.HoldingPageHost, which costs no rule at all.
 type Cloudflare struct {
 	api   *cloudflare.API
 	zones sync.Map // zone name → zone ID; zones do not move, so a worker looks each up once
+	// ruleLocks (zone ID → *sync.Mutex) serialise this worker's edits of a zone's allowlist rules:
+	// one rule holds many hostnames, and Cloudflare offers no precondition on a rule's PATCH.
+	ruleLocks sync.Map
+	ruleCache sync.Map // zone ID → *cfCachedRules, read and written under the zone's lock
 	// probeEgress (LIFECYCLE_PROBE_EGRESS) is admitted by every allowlist, so the uptime probes
 	// pass the WAF.
 	probeEgress []string
@@ -115,11 +111,6 @@ func recordsText(recs []cloudflare.DNSRecord) string {
 
 func cfAllowlistRef(host string) string   { return "allowlist:" + host }
 func cfHoldingPageRef(host string) string { return "holding-page:" + host }
-
-// HoldingPageURL is where a suspended instance's hostname redirects to.
-func HoldingPageURL(host string) string {
-	return "https://" + spec.HoldingPageHost + "/?instance=" + url.QueryEscape(host)
-}
 
 // cfResponse records the status and Retry-After of the last HTTP response of one call, which
 // cloudflare-go drops once its own retries are exhausted.
@@ -344,169 +335,6 @@ func (c *Cloudflare) entrypoint(ctx context.Context, zoneID, phase, what string)
 	return rs, rs.ID != "", nil
 }
 
-// cfRuleMatches reports whether got does what want does.
-func cfRuleMatches(got, want cloudflare.RulesetRule) bool {
-	enabled := got.Enabled == nil || *got.Enabled
-	if got.Action != want.Action || got.Expression != want.Expression || !enabled || got.Description != want.Description {
-		return false
-	}
-	if w := want.ActionParameters; w != nil && w.FromValue != nil {
-		g := got.ActionParameters
-		if g == nil || g.FromValue == nil {
-			return false
-		}
-		return g.FromValue.StatusCode == w.FromValue.StatusCode && g.FromValue.TargetURL.Value == w.FromValue.TargetURL.Value
-	}
-	return true
-}
-
-// setHostRule makes the rule with ref in the zone's phase entrypoint be want (nil: absent),
-// keeping every other rule and the rule's position. It writes only when something differs, and
-// re-reads after writing to detect a concurrent writer that dropped our change (see Cloudflare).
-func (c *Cloudflare) setHostRule(ctx context.Context, zoneID, phase, ref string, want *cloudflare.RulesetRule, what string) (bool, error) {
-	rs, _, err := c.entrypoint(ctx, zoneID, phase, what)
-	if err != nil {
-		return false, err
-	}
-	i := slices.IndexFunc(rs.Rules, func(r cloudflare.RulesetRule) bool { return r.Ref == ref })
-	rules := slices.Clone(rs.Rules)
-	switch {
-	case want == nil && i < 0:
-		return false, nil
-	case want == nil:
-		rules = slices.Delete(rules, i, i+1)
-	case i >= 0 && cfRuleMatches(rules[i], *want):
-		return false, nil
-	case i >= 0:
-		r := *want
-		r.ID = rules[i].ID
-		rules[i] = r
-	default:
-		rules = append(rules, *want)
-	}
-	if rules == nil {
-		rules = []cloudflare.RulesetRule{} // "rules": [] empties the phase; null is not a list
-	}
-	for k := range rules { // server-owned fields
-		rules[k].Version, rules[k].LastUpdated = nil, nil
-	}
-	if _, err := cfCall(ctx, what+": write "+phase+" rules", func(ctx context.Context) (cloudflare.Ruleset, error) {
-		return c.api.UpdateEntrypointRuleset(ctx, cloudflare.ZoneIdentifier(zoneID), cloudflare.UpdateEntrypointRulesetParams{Phase: phase, Rules: rules})
-	}); err != nil {
-		return false, err
-	}
-	after, _, err := c.entrypoint(ctx, zoneID, phase, what)
-	if err != nil {
-		return true, err
-	}
-	j := slices.IndexFunc(after.Rules, func(r cloudflare.RulesetRule) bool { return r.Ref == ref })
-	if (want == nil) != (j < 0) || (want != nil && !cfRuleMatches(after.Rules[j], *want)) {
-		return true, Transient(ErrBusy, fmt.Sprintf("%s: the %s rules were changed concurrently and our change was lost; writing again", what, phase), nil, 0)
-	}
-	return true, nil
-}
-
-// SetAllowlistInput is the hostname and the ranges allowed to reach it.
-type SetAllowlistInput struct {
-	Host  string   `json:"host"`
-	CIDRs []string `json:"cidrs"` // empty: no allowlist (the hostname is open to everyone)
-}
-
-// SetAllowlistOutput describes what was done.
-type SetAllowlistOutput struct {
-	ZoneID     string `json:"zoneId"`
-	Expression string `json:"expression,omitempty"`
-	Changed    bool   `json:"changed"`
-	// Monitoring are the probes' egress ranges the rule admits besides the customer's ranges
-	// (added for monitoring); empty without an allowlist.
-	Monitoring []string `json:"monitoring,omitempty"`
-}
-
-// SetAllowlist blocks every source outside the CIDRs from reaching the hostname, with one WAF
-// custom rule per hostname. Ranges are validated first: a range that is not a network address
-// needs the customer to confirm the correction, so it is a permanent error. The uptime probes'
-// egress ranges (LIFECYCLE_PROBE_EGRESS) are always admitted too: the create's soak, a resume's
-// and an upgrade's checks probe the public hostname, and the WAF would answer them 403.
-func (c *Cloudflare) SetAllowlist(ctx context.Context, in SetAllowlistInput) (SetAllowlistOutput, error) {
-	host := strings.ToLower(in.Host)
-	what := "set IP allowlist of " + host
-	var out SetAllowlistOutput
-	if err := cfValidateHost(what, host); err != nil {
-		return out, err
-	}
-	if err := spec.ValidateCIDRs("IP allowlist", in.CIDRs); err != nil {
-		return out, Permanent(ErrInvalidArgument, fmt.Sprintf("%s: %v", what, err),
-			"correct the range in the instance's ipAllowlist (config.yaml / the allowlist issue) after the customer confirms it, then retry", nil)
-	}
-	zoneID, err := c.zoneFor(ctx, host, what)
-	if err != nil {
-		return out, err
-	}
-	out.ZoneID = zoneID
-	var want *cloudflare.RulesetRule
-	if len(in.CIDRs) > 0 {
-		cidrs := slices.Clone(in.CIDRs)
-		for _, e := range c.probeEgress {
-			if !slices.Contains(cidrs, e) {
-				cidrs = append(cidrs, e)
-				out.Monitoring = append(out.Monitoring, e)
-			}
-		}
-		slices.Sort(cidrs) // one canonical expression per set, so a reordered list is no change
-		out.Expression = fmt.Sprintf(`(http.host eq %q and not ip.src in {%s})`, host, strings.Join(cidrs, " "))
-		enabled := true
-		want = &cloudflare.RulesetRule{
-			Ref: cfAllowlistRef(host), Action: "block", Expression: out.Expression, Enabled: &enabled,
-			Description: "IP allowlist for " + host + " (managed by the lifecycle service)",
-		}
-	}
-	out.Changed, err = c.setHostRule(ctx, zoneID, cfPhaseFirewall, cfAllowlistRef(host), want, what)
-	return out, err
-}
-
-// SetHoldingPageInput turns the holding page of a hostname on or off.
-type SetHoldingPageInput struct {
-	Host string `json:"host"`
-	On   bool   `json:"on"`
-}
-
-// SetHoldingPageOutput describes what was done.
-type SetHoldingPageOutput struct {
-	ZoneID    string `json:"zoneId"`
-	TargetURL string `json:"targetUrl,omitempty"`
-	Changed   bool   `json:"changed"`
-}
-
-// SetHoldingPage redirects the hostname to the holding page (suspend) or stops doing so (resume),
-// with a Single Redirect rule, so the DNS record and allowlist stay untouched.
-func (c *Cloudflare) SetHoldingPage(ctx context.Context, in SetHoldingPageInput) (SetHoldingPageOutput, error) {
-	host := strings.ToLower(in.Host)
-	what := fmt.Sprintf("turn holding page of %s %s", host, map[bool]string{true: "on", false: "off"}[in.On])
-	var out SetHoldingPageOutput
-	if err := cfValidateHost(what, host); err != nil {
-		return out, err
-	}
-	zoneID, err := c.zoneFor(ctx, host, what)
-	if err != nil {
-		return out, err
-	}
-	out.ZoneID = zoneID
-	var want *cloudflare.RulesetRule
-	if in.On {
-		out.TargetURL = HoldingPageURL(host)
-		enabled, keepQuery := true, false
-		want = &cloudflare.RulesetRule{
-			Ref: cfHoldingPageRef(host), Action: "redirect", Expression: fmt.Sprintf(`(http.host eq %q)`, host), Enabled: &enabled,
-			Description: "holding page for suspended " + host + " (managed by the lifecycle service)",
-			ActionParameters: &cloudflare.RulesetRuleActionParameters{FromValue: &cloudflare.RulesetRuleActionParametersFromValue{
-				StatusCode: http.StatusFound, TargetURL: cloudflare.RulesetRuleActionParametersTargetURL{Value: out.TargetURL}, PreserveQueryString: &keepQuery,
-			}},
-		}
-	}
-	out.Changed, err = c.setHostRule(ctx, zoneID, cfPhaseRedirect, cfHoldingPageRef(host), want, what)
-	return out, err
-}
-
 // DeleteDNSInput names the hostname to remove.
 type DeleteDNSInput struct {
 	Host string `json:"host"`
@@ -548,17 +376,20 @@ func (c *Cloudflare) DeleteDNS(ctx context.Context, in DeleteDNSInput) (DeleteDN
 		}
 		out.DeletedRecords++
 	}
-	for _, rule := range []struct{ phase, ref string }{
-		{cfPhaseFirewall, cfAllowlistRef(host)},
-		{cfPhaseRedirect, cfHoldingPageRef(host)},
-	} {
-		changed, err := c.setHostRule(ctx, zoneID, rule.phase, rule.ref, nil, what)
-		if err != nil {
-			return out, err
-		}
-		if changed {
-			out.RemovedRules++
-		}
+	changed, err := c.setAllowlistClause(ctx, zoneID, host, "", what)
+	if err != nil {
+		return out, err
+	}
+	if changed {
+		out.RemovedRules++
+	}
+	// A Single Redirect from before holding pages moved to DNS (see SetHoldingPage).
+	removed, err := c.deleteLegacyRule(ctx, zoneID, cfPhaseRedirect, cfHoldingPageRef(host), what)
+	if err != nil {
+		return out, err
+	}
+	if removed {
+		out.RemovedRules++
 	}
 	return out, nil
 }

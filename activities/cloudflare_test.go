@@ -179,29 +179,64 @@ func TestCloudflareAllowlist(t *testing.T) {
 	}
 }
 
+// The holding page is the DNS record pointed at spec.HoldingPageHost (no redirect rule, which
+// would count against the zone's quota); turning it off points the record back where it was.
 func TestCloudflareHoldingPage(t *testing.T) {
 	t.Parallel()
 	s, c := cfFixture(t)
 	env := activityEnv(c)
-	hpKey, rsKey := cfKey("holding_page", cfTestHost), cfKey("rulesets", "http_request_dynamic_redirect")
+	ingress := spec.IngressHost("acme")
+	if _, err := env.ExecuteActivity(c.EnsureDNS, EnsureDNSInput{Host: cfTestHost, Target: ingress, Proxied: true}); err != nil {
+		t.Fatal(err)
+	}
+	recKey, rsKey := cfKey("dns_records", cfTestHost+"/CNAME"), cfKey("rulesets", "http_request_dynamic_redirect")
 	for i, step := range []struct{ on, wantChanged bool }{{true, true}, {true, false}, {false, true}, {false, false}} {
 		v, err := env.ExecuteActivity(c.SetHoldingPage, SetHoldingPageInput{Host: cfTestHost, On: step.on})
 		var out SetHoldingPageOutput
 		if err != nil || v.Get(&out) != nil || out.Changed != step.wantChanged {
 			t.Fatalf("step %d (on=%v): %+v %v", i, step.on, out, err)
 		}
-		_, _, _, _, _, holding := cfState(s, cfTestHost)
-		if want := map[bool]string{true: HoldingPageURL(cfTestHost)}[step.on]; holding != want {
-			t.Fatalf("step %d: holding page %q, want %q", i, holding, want)
-		}
-		if i == 1 {
-			if hp, rs := ledger(s, hpKey), ledger(s, rsKey); hp.Created != 1 || hp.Mutated != 0 || rs.Created != 1 || rs.Mutated != 0 {
-				t.Fatalf("ledger after two 'on' runs: holding %+v ruleset %+v", hp, rs)
-			}
+		content, proxied, _, _, _, _ := cfState(s, cfTestHost)
+		if want := map[bool]string{true: spec.HoldingPageHost, false: ingress}[step.on]; content != want || !proxied {
+			t.Fatalf("step %d: record points at %q (proxied %v), want %q proxied", i, content, proxied, want)
 		}
 	}
-	if hp := ledger(s, hpKey); hp.Created != 1 || hp.Deleted != 1 {
-		t.Fatalf("ledger: %+v", hp)
+	if rec := ledger(s, recKey); rec.Created != 1 || rec.Mutated != 2 {
+		t.Fatalf("record ledger: %+v", rec)
+	}
+	if rs := ledger(s, rsKey); rs != (sim.Counts{}) {
+		t.Fatalf("a redirect ruleset was written: %+v", rs)
+	}
+}
+
+// A Single Redirect left from before holding pages moved to DNS is removed by either direction.
+func TestCloudflareHoldingPageRemovesOldRedirect(t *testing.T) {
+	t.Parallel()
+	s, c := cfFixture(t)
+	env := activityEnv(c)
+	enabled, keep := true, false
+	if _, err := c.api.UpdateEntrypointRuleset(context.Background(), cloudflare.ZoneIdentifier(cfZone), cloudflare.UpdateEntrypointRulesetParams{
+		Phase: cfPhaseRedirect, Rules: []cloudflare.RulesetRule{
+			{Ref: "theirs", Action: "redirect", Expression: `(http.host eq "www.sourcegraphcloud.com")`, Enabled: &enabled,
+				ActionParameters: &cloudflare.RulesetRuleActionParameters{FromValue: &cloudflare.RulesetRuleActionParametersFromValue{StatusCode: 301,
+					TargetURL: cloudflare.RulesetRuleActionParametersTargetURL{Value: "https://sourcegraph.com/"}, PreserveQueryString: &keep}}},
+			{Ref: cfHoldingPageRef(cfTestHost), Action: "redirect", Expression: `(http.host eq "` + cfTestHost + `")`, Enabled: &enabled,
+				ActionParameters: &cloudflare.RulesetRuleActionParameters{FromValue: &cloudflare.RulesetRuleActionParametersFromValue{StatusCode: 302,
+					TargetURL: cloudflare.RulesetRuleActionParametersTargetURL{Value: "https://" + spec.HoldingPageHost + "/"}, PreserveQueryString: &keep}}},
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := env.ExecuteActivity(c.SetHoldingPage, SetHoldingPageInput{Host: cfTestHost, On: false})
+	var out SetHoldingPageOutput
+	if err != nil || v.Get(&out) != nil || !out.Changed {
+		t.Fatalf("off: %+v %v", out, err)
+	}
+	if _, _, _, _, _, holding := cfState(s, cfTestHost); holding != "" {
+		t.Fatalf("old redirect kept: %q", holding)
+	}
+	rs, err := c.api.GetEntrypointRuleset(context.Background(), cloudflare.ZoneIdentifier(cfZone), cfPhaseRedirect)
+	if err != nil || len(rs.Rules) != 1 || rs.Rules[0].Ref != "theirs" {
+		t.Fatalf("another owner's redirect: %+v %v", rs.Rules, err)
 	}
 }
 
@@ -229,20 +264,20 @@ func TestCloudflareDeleteDNS(t *testing.T) {
 			}
 		}
 	}
-	for i, want := range []DeleteDNSOutput{{ZoneID: cfZone, DeletedRecords: 1, RemovedRules: 2}, {ZoneID: cfZone}} {
+	for i, want := range []DeleteDNSOutput{{ZoneID: cfZone, DeletedRecords: 1, RemovedRules: 1}, {ZoneID: cfZone}} {
 		v, err := env.ExecuteActivity(c.DeleteDNS, DeleteDNSInput{Host: cfTestHost})
 		var out DeleteDNSOutput
 		if err != nil || v.Get(&out) != nil || out != want {
 			t.Fatalf("run %d: %+v %v, want %+v", i+1, out, err, want)
 		}
 	}
-	if _, _, rec, _, al, hp := cfState(s, cfTestHost); rec || al || hp != "" {
-		t.Fatalf("left behind: record %v allowlist %v holding %q", rec, al, hp)
+	if _, _, rec, _, al, _ := cfState(s, cfTestHost); rec || al {
+		t.Fatalf("left behind: record %v allowlist %v", rec, al)
 	}
-	if _, _, rec, _, al, hp := cfState(s, cfOtherHost); !rec || !al || hp == "" {
-		t.Fatalf("other host damaged: record %v allowlist %v holding %q", rec, al, hp)
+	if content, _, rec, _, al, _ := cfState(s, cfOtherHost); !rec || !al || content != spec.HoldingPageHost {
+		t.Fatalf("other host damaged: record %v → %q, allowlist %v", rec, content, al)
 	}
-	for _, k := range []string{cfKey("dns_records", cfTestHost+"/CNAME"), cfKey("allowlist", cfTestHost), cfKey("holding_page", cfTestHost)} {
+	for _, k := range []string{cfKey("dns_records", cfTestHost+"/CNAME"), cfKey("allowlist", cfTestHost)} {
 		if cnt := ledger(s, k); cnt.Created != 1 || cnt.Deleted != 1 {
 			t.Fatalf("%s: %+v", k, cnt)
 		}
@@ -266,8 +301,8 @@ func TestCloudflareRetriesTransientErrors(t *testing.T) {
 		t.Fatalf("ledger: %+v", cnt)
 	}
 
-	// 429 with Retry-After twice on the ruleset write.
-	id = addFault(t, s, sim.Fault{API: "cloudflare", Method: "rulesets.updateEntrypoint", Status: 429, RetryAfter: sim.Duration(time.Second), Count: 2})
+	// 429 with Retry-After twice on the ruleset write (the zone has no entrypoint yet: its create).
+	id = addFault(t, s, sim.Fault{API: "cloudflare", Method: "rulesets.create", Status: 429, RetryAfter: sim.Duration(time.Second), Count: 2})
 	var aout SetAllowlistOutput
 	if err := runWithRetries(t, c, c.SetAllowlist, SetAllowlistInput{Host: cfTestHost, CIDRs: []string{"203.0.113.0/24"}}, &aout); err != nil {
 		t.Fatal(err)
@@ -303,6 +338,7 @@ func TestCloudflarePermanentErrors(t *testing.T) {
 	if _, err := env.ExecuteActivity(c.SetAllowlist, SetAllowlistInput{Host: cfOtherHost, CIDRs: []string{"192.0.2.0/24"}}); err != nil {
 		t.Fatal(err)
 	}
+	c.ruleCache.Clear() // as a worker that has not read the zone's rules yet
 	addFault(t, s, sim.Fault{API: "cloudflare", Method: "rulesets.getEntrypoint", Status: 404, Count: 1})
 	_, err = env.ExecuteActivity(c.SetAllowlist, SetAllowlistInput{Host: cfTestHost, CIDRs: []string{"203.0.113.0/24"}})
 	appError(t, err, ErrNotFound, true)
@@ -323,7 +359,8 @@ func TestCloudflarePermanentErrors(t *testing.T) {
 }
 
 // cfRaceTransport lets a second writer replace a zone's firewall rules right after the first
-// PUT of the activity under test lands, as a workflow that read the rules earlier would.
+// write of the activity under test lands, as another owner PUTting the whole phase from a read
+// made earlier would.
 type cfRaceTransport struct {
 	once   sync.Once
 	inject func()
@@ -331,7 +368,7 @@ type cfRaceTransport struct {
 
 func (rt *cfRaceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err == nil && req.Method == http.MethodPut && strings.HasSuffix(req.URL.Path, "/entrypoint") {
+	if err == nil && (req.Method == http.MethodPost || req.Method == http.MethodPatch) && strings.Contains(req.URL.Path, "/rulesets") {
 		rt.once.Do(rt.inject)
 	}
 	return resp, err

@@ -64,6 +64,10 @@ type Config struct {
 	// (ClientIPHeader); the zone's WAF rules are evaluated against it. Empty: DefaultClientIP.
 	ClientIP string
 
+	// CloudflarePlan is the plan of every simulated Cloudflare zone (free, pro, business,
+	// enterprise), which sets its rule quotas. Empty: enterprise.
+	CloudflarePlan string
+
 	Logger *slog.Logger
 }
 

@@ -24,9 +24,12 @@
 //     create, get, update (PUT), delete (204), and the per-rule endpoints POST .../rulesets/{id}/rules,
 //     PATCH and DELETE .../rulesets/{id}/rules/{rule}. Like the real API, the per-rule DELETE
 //     answers 200 with the whole ruleset, which cloudflare-go v0.119.0's DeleteRulesetRule
-//     misreads as an error (it expects an empty body): remove rules with UpdateEntrypointRuleset.
-//     Expressions are checked for balanced brackets/quotes and valid IPs in `ip.src in {...}`; a
-//     block rule's custom response must have a 4xx status_code, as on Cloudflare.
+//     misreads as an error (it expects an empty body): call the per-rule endpoints through api.Raw.
+//     Expressions are checked for balanced brackets/quotes and valid IPs in `ip.src in {...}` and
+//     are at most 4,096 characters; a block rule's custom response must have a 4xx status_code, as
+//     on Cloudflare. A second zone ruleset for a phase is 400/20217. Each zone's rules are capped by
+//     sim.Config.CloudflarePlan (-cloudflare-plan; Enterprise: 1,000 custom rules, 300 Single
+//     Redirects), past which a rule is refused with 400 "exceeded maximum number of rules in phase …".
 //
 // # IP allowlist and holding page
 //
@@ -35,8 +38,10 @@
 //
 //	action: "block", expression: (http.host eq "acme.sourcegraphcloud.com" and not ip.src in {203.0.113.0/24 198.51.100.7})
 //
-// (a `ref` such as "allowlist:acme.sourcegraphcloud.com" makes it easy to find again). A holding
-// page is one enabled rule in the http_request_dynamic_redirect entrypoint (a Single Redirect):
+// or a disjunction of such parenthesised clauses for many hostnames, `(clause) or (clause) …`, the
+// form the lifecycle service packs allowlists into. A holding page is the hostname's record
+// pointed at the holding page host, or one enabled rule in the http_request_dynamic_redirect
+// entrypoint (a Single Redirect):
 //
 //	action: "redirect", expression: (http.host eq "acme.sourcegraphcloud.com"),
 //	action_parameters: {"from_value": {"target_url": {"value": "https://..."}, "status_code": 302}}
@@ -156,6 +161,7 @@ type Part struct {
 	byName      map[string]map[string]*record  // record name → record ID → record, every zone
 	rulesets    map[string]map[string]*ruleset // zone ID → ruleset ID → ruleset
 	entrypoints map[string]map[string]string   // zone ID → phase → ruleset ID
+	ruleCache   map[string]hostRules           // zone ID → its rules interpreted; dropped on every change (changed)
 }
 
 type zone struct {
@@ -173,6 +179,7 @@ func (p *Part) Reset() {
 	p.byName = map[string]map[string]*record{}
 	p.rulesets = map[string]map[string]*ruleset{}
 	p.entrypoints = map[string]map[string]string{}
+	p.ruleCache = map[string]hostRules{}
 	for _, z := range p.cfg.zones {
 		p.zones[z.ID] = &zone{Zone: z, created: p.s.Now()}
 		p.records[z.ID] = map[string]*record{}

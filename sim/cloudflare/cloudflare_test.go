@@ -399,3 +399,63 @@ func TestInjectedFaults(t *testing.T) {
 		}
 	}
 }
+
+// Rule quotas per plan, the expression length limit and the one zone ruleset per phase, through
+// the real client: the Pro plan holds 20 custom rules, whether added one by one (the per-rule
+// POST) or written whole (the entrypoint PUT).
+func TestRuleQuotas(t *testing.T) {
+	s, err := sim.Start(sim.Config{CloudflarePlan: "pro"}, cfsim.New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	api := client(t, s, 0)
+	rc := cloudflare.ZoneIdentifier(zoneID)
+	rule := func(i int) cloudflare.RulesetRule {
+		return allowlistRule(fmt.Sprintf("h%02d.sourcegraphcloud.com", i), "203.0.113.0/24")
+	}
+	rs, err := api.CreateRuleset(ctx, rc, cloudflare.CreateRulesetParams{Name: "default", Kind: "zone", Phase: "http_request_firewall_custom", Rules: []cloudflare.RulesetRule{rule(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second zone ruleset for the phase: 400/20217.
+	_, err = api.CreateRuleset(ctx, rc, cloudflare.CreateRulesetParams{Name: "again", Kind: "zone", Phase: "http_request_firewall_custom"})
+	var re *cloudflare.RequestError
+	if !errors.As(err, &re) || !re.InternalErrorCodeIs(20217) || !strings.Contains(err.Error(), "exceeded maximum number of zone rulesets for phase http_request_firewall_custom") {
+		t.Fatalf("second zone ruleset: %v", err)
+	}
+	post := func(r cloudflare.RulesetRule) error {
+		_, err := api.Raw(ctx, http.MethodPost, "/zones/"+zoneID+"/rulesets/"+rs.ID+"/rules", r, nil)
+		return err
+	}
+	for i := 1; i < 20; i++ {
+		if err := post(rule(i)); err != nil {
+			t.Fatalf("rule %d: %v", i+1, err)
+		}
+	}
+	if err := post(rule(20)); !errors.As(err, &re) || !strings.Contains(err.Error(), "exceeded maximum number of rules") {
+		t.Fatalf("rule 21 on Pro: %v", err)
+	}
+	rules := make([]cloudflare.RulesetRule, 21)
+	for i := range rules {
+		rules[i] = rule(i)
+	}
+	if _, err := api.UpdateEntrypointRuleset(ctx, rc, cloudflare.UpdateEntrypointRulesetParams{Phase: "http_request_firewall_custom", Rules: rules}); err == nil {
+		t.Fatal("a PUT of 21 rules on Pro was accepted")
+	}
+	// 4,096 characters of expression at most.
+	long := allowlistRule("long.sourcegraphcloud.com", "203.0.113.0/24")
+	long.Expression = "(" + strings.Repeat(`http.host eq "a.sourcegraphcloud.com" or `, 100) + `http.host eq "b")`
+	if _, err := api.UpdateEntrypointRuleset(ctx, rc, cloudflare.UpdateEntrypointRulesetParams{Phase: "http_request_firewall_custom", Rules: []cloudflare.RulesetRule{long}}); err == nil || !strings.Contains(err.Error(), "maximum is 4096") {
+		t.Fatalf("a %d-character expression: %v", len(long.Expression), err)
+	}
+	// A packed rule (many hostnames' clauses joined by or) is interpreted clause by clause.
+	packed := allowlistRule("x.sourcegraphcloud.com", "192.0.2.0/24")
+	packed.Expression = `(http.host eq "p1.sourcegraphcloud.com" and not ip.src in {192.0.2.0/24}) or (http.host eq "p2.sourcegraphcloud.com" and not ip.src in {198.51.100.7})`
+	if _, err := api.UpdateEntrypointRuleset(ctx, rc, cloudflare.UpdateEntrypointRulesetParams{Phase: "http_request_firewall_custom", Rules: []cloudflare.RulesetRule{packed}}); err != nil {
+		t.Fatal(err)
+	}
+	if cidrs, ok := allowlist(s, "p2.sourcegraphcloud.com"); !ok || !slices.Equal(cidrs, []string{"198.51.100.7"}) {
+		t.Fatalf("packed rule, second clause: %v %v", cidrs, ok)
+	}
+}

@@ -36,6 +36,56 @@ var phaseActions = map[string][]string{
 	phaseDynamicRedirect: {"redirect"},
 }
 
+// Plans and their per-zone rule quotas: WAF custom rules (http_request_firewall_custom,
+// https://developers.cloudflare.com/waf/custom-rules/: Free 5, Pro 20, Business 100, Enterprise
+// 1,000) and Single Redirects (http_request_dynamic_redirect: Free 10, Pro 25, Business 50,
+// Enterprise 300; the page with these numbers: source: not found). sim.Config.CloudflarePlan
+// picks one for every zone; empty is Enterprise.
+var planQuotas = map[string]map[string]int{
+	"free":       {phaseFirewallCustom: 5, phaseDynamicRedirect: 10},
+	"pro":        {phaseFirewallCustom: 20, phaseDynamicRedirect: 25},
+	"business":   {phaseFirewallCustom: 100, phaseDynamicRedirect: 50},
+	"enterprise": {phaseFirewallCustom: 1000, phaseDynamicRedirect: 300},
+}
+
+// Plans are the values sim.Config.CloudflarePlan accepts.
+var Plans = []string{"free", "pro", "business", "enterprise"}
+
+// maxExpression is the longest rule expression Cloudflare accepts
+// (https://developers.cloudflare.com/ruleset-engine/rules-language/expressions/).
+const maxExpression = 4096
+
+// codeRulesetExists is the answer to a second zone ruleset for a phase: 400 with this code and
+// "'zone' is not a valid value for kind because exceeded maximum number of zone rulesets for phase
+// <phase>" (quoted in https://github.com/userbradley/documentation.breadnet.co.uk/issues/609 and
+// https://github.com/cloudflare/terraform-provider-cloudflare/issues/6273).
+const codeRulesetExists = 20217
+
+// quota is how many rules a zone ruleset of phase may hold under the configured plan (0: no cap).
+func (p *Part) quota(rs *ruleset) int {
+	if rs.Kind != "zone" {
+		return 0
+	}
+	plan := p.s.Config().CloudflarePlan
+	if plan == "" {
+		plan = "enterprise"
+	}
+	return planQuotas[plan][rs.Phase]
+}
+
+// checkQuota refuses n rules in rs when the plan allows fewer. The real message and code for
+// this refusal: source: not found; the wording follows the zone-ruleset one (codeRulesetExists).
+func (p *Part) checkQuota(rs *ruleset, n int) error {
+	if q := p.quota(rs); q > 0 && n > q {
+		plan := p.s.Config().CloudflarePlan
+		if plan == "" {
+			plan = "enterprise"
+		}
+		return fmt.Errorf("exceeded maximum number of rules in phase %s: %d rules, the zone's %s plan allows %d", rs.Phase, n, plan, q)
+	}
+	return nil
+}
+
 // codeRulesetInvalid is the error code for rejected ruleset bodies. The real API reports
 // validation problems with several codes; callers should only rely on the 400 status.
 const codeRulesetInvalid = 20021
@@ -56,6 +106,31 @@ type rule struct {
 	LastUpdated                              time.Time
 	ActionParameters                         json.RawMessage
 	Extra                                    map[string]json.RawMessage // logging, ratelimit, ...
+
+	// parsed caches allowlistClauses of parsedExpr: a zone's rules are interpreted after every
+	// change, and re-reading a thousand 4 KB expressions each time is what made it slow.
+	parsedExpr string
+	parsed     []parsedClause
+}
+
+// parsedClause is one allowlist clause of a rule: its hostname, its set's items and those as
+// prefixes.
+type parsedClause struct {
+	host     string
+	items    []string
+	prefixes []netip.Prefix
+}
+
+// clauses is allowlistClauses(r.Expression), computed once per expression.
+func (r *rule) clauses() []parsedClause {
+	if r.parsed == nil || r.parsedExpr != r.Expression {
+		r.parsedExpr, r.parsed = r.Expression, []parsedClause{}
+		for _, c := range allowlistClauses(r.Expression) {
+			items := strings.Fields(c[1])
+			r.parsed = append(r.parsed, parsedClause{normalizeName(c[0]), items, prefixes(items)})
+		}
+	}
+	return r.parsed
 }
 
 // ruleInput is a rule in a request body.
@@ -217,6 +292,9 @@ func (p *Part) buildRule(in *ruleInput, prev *rule, phase string) (*rule, error)
 	if err := checkExpression(r.Expression); err != nil {
 		return nil, fmt.Errorf("rule %s: filter parsing error: %v", r.Ref, err)
 	}
+	if len(r.Expression) > maxExpression {
+		return nil, fmt.Errorf("rule %s: the expression is %d characters long; the maximum is %d", r.Ref, len(r.Expression), maxExpression)
+	}
 	if r.Action == "block" && len(r.ActionParameters) > 0 {
 		var ap struct {
 			Response *struct {
@@ -292,30 +370,79 @@ func checkExpression(expr string) error {
 
 // hostRules are the per-hostname settings the simulator reads out of a zone's rules.
 type hostRules struct {
-	allowlists   map[string][]string // hostname → allowed CIDRs
-	holdingPages map[string]string   // hostname → redirect target
+	allowlists   map[string][]string    // hostname → allowed CIDRs, from the first rule that has a clause for it
+	holdingPages map[string]string      // hostname → redirect target
+	blocks       map[string][]hostBlock // hostname → every enabled block clause for it, in rule order
+}
+
+// hostBlock is one allowlist clause: requests to its hostname from outside prefixes are blocked.
+type hostBlock struct {
+	ruleID   string
+	prefixes []netip.Prefix
 }
 
 var (
 	allowlistRE = regexp.MustCompile(`^\(?\s*http\.host\s+(?:eq|==)\s+"([^"]+)"\s+(?:and|&&)\s+(?:not\s+|!\s*)\(?\s*ip\.src\s+in\s+\{([^}]*)\}\s*\)?\s*\)?$`)
-	hostOnlyRE  = regexp.MustCompile(`^\(?\s*http\.host\s+(?:eq|==)\s+"([^"]+)"\s*\)?$`)
+	// clauseRE is one parenthesised allowlist clause inside a disjunction of them, the form the
+	// lifecycle service packs many hostnames' allowlists into one rule with.
+	clauseRE   = regexp.MustCompile(`\(\s*http\.host\s+(?:eq|==)\s+"([^"]+)"\s+(?:and|&&)\s+(?:not\s+|!\s*)\(?\s*ip\.src\s+in\s+\{([^}]*)\}\s*\)?\s*\)`)
+	orOnlyRE   = regexp.MustCompile(`^(?:\s|\bor\b|\|\|)*$`)
+	hostOnlyRE = regexp.MustCompile(`^\(?\s*http\.host\s+(?:eq|==)\s+"([^"]+)"\s*\)?$`)
 )
 
-// hostRules interprets a zone's entrypoints. The first matching rule per hostname wins, as rule
-// evaluation order would have it. Lock held.
+// allowlistClauses reads an expression that is one allowlist clause, or a disjunction of
+// parenthesised ones (host → its set's items); nil when the expression has any other shape, which
+// the simulator does not interpret. A disjunction matches a request when any clause does, and a
+// clause only matches requests to its own hostname, so each clause acts as a rule of its own.
+func allowlistClauses(expr string) [][2]string {
+	expr = strings.TrimSpace(expr)
+	if m := allowlistRE.FindStringSubmatch(expr); m != nil {
+		return [][2]string{{m[1], m[2]}}
+	}
+	ms := clauseRE.FindAllStringSubmatch(expr, -1)
+	if len(ms) == 0 || !orOnlyRE.MatchString(clauseRE.ReplaceAllString(expr, "")) {
+		return nil
+	}
+	out := make([][2]string, len(ms))
+	for i, m := range ms {
+		out[i] = [2]string{m[1], m[2]}
+	}
+	return out
+}
+
+// prefixes turns the items of an ip.src set into prefixes (an address is its /32 or /128).
+func prefixes(items []string) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(items))
+	for _, item := range items {
+		if pfx, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, pfx.Masked())
+		} else if a, err := netip.ParseAddr(item); err == nil {
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return out
+}
+
+// hostRules interprets a zone's entrypoints, once per change of its rulesets (every request to
+// an instance asks). The first matching rule per hostname wins, as rule evaluation order would
+// have it. Lock held.
 func (p *Part) hostRules(zoneID string) hostRules {
-	hr := hostRules{allowlists: map[string][]string{}, holdingPages: map[string]string{}}
+	if hr, ok := p.ruleCache[zoneID]; ok {
+		return hr
+	}
+	hr := hostRules{allowlists: map[string][]string{}, holdingPages: map[string]string{}, blocks: map[string][]hostBlock{}}
 	if rs := p.entrypoint(zoneID, phaseFirewallCustom); rs != nil {
 		for _, r := range rs.Rules {
-			m := allowlistRE.FindStringSubmatch(strings.TrimSpace(r.Expression))
-			host := ""
-			if m != nil {
-				host = normalizeName(m[1])
-			}
-			if !r.Enabled || r.Action != "block" || m == nil || hr.allowlists[host] != nil {
+			if !r.Enabled || r.Action != "block" {
 				continue
 			}
-			hr.allowlists[host] = strings.Fields(m[2])
+			for _, c := range r.clauses() {
+				if hr.allowlists[c.host] == nil {
+					hr.allowlists[c.host] = c.items
+				}
+				hr.blocks[c.host] = append(hr.blocks[c.host], hostBlock{r.ID, c.prefixes})
+			}
 		}
 	}
 	if rs := p.entrypoint(zoneID, phaseDynamicRedirect); rs != nil {
@@ -337,6 +464,10 @@ func (p *Part) hostRules(zoneID string) hostRules {
 			}
 		}
 	}
+	if p.ruleCache == nil {
+		p.ruleCache = map[string]hostRules{}
+	}
+	p.ruleCache[zoneID] = hr
 	return hr
 }
 
@@ -348,6 +479,7 @@ func (p *Part) entrypoint(zoneID, phase string) *ruleset {
 // whose allowlist or holding page appeared, changed or went away. before is hostRules taken
 // before the change. Lock held.
 func (p *Part) changed(zoneID string, before hostRules) {
+	delete(p.ruleCache, zoneID)
 	after := p.hostRules(zoneID)
 	diff := func(kind string, old, cur map[string]string) {
 		for h, v := range cur {
@@ -384,6 +516,9 @@ func rulesetLedgerName(zoneID string, rs *ruleset) string {
 // replaceRules sets a ruleset's rules from a full list, as the PUT endpoints do: a rule with the
 // ID of an existing rule updates it, one without an ID is new.
 func (p *Part) replaceRules(rs *ruleset, in []*ruleInput) error {
+	if err := p.checkQuota(rs, len(in)); err != nil {
+		return err
+	}
 	byID := map[string]*rule{}
 	for _, r := range rs.Rules {
 		byID[r.ID] = r
@@ -518,7 +653,7 @@ func (p *Part) createRuleset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.entrypoint(z.ID, in.Phase) != nil {
-		invalid(w, fmt.Errorf("a ruleset of kind zone already exists for phase %s; update its entrypoint instead", in.Phase))
+		writeErrors(w, http.StatusBadRequest, apiError{codeRulesetExists, "'zone' is not a valid value for kind because exceeded maximum number of zone rulesets for phase " + in.Phase})
 		return
 	}
 	before := p.hostRules(z.ID)
@@ -625,6 +760,10 @@ func (p *Part) createRule(w http.ResponseWriter, r *http.Request) {
 		invalid(w, fmt.Errorf("rule ref %q is already used in ruleset %s", nr.Ref, rs.ID))
 		return
 	}
+	if err := p.checkQuota(rs, len(rs.Rules)+1); err != nil {
+		invalid(w, err)
+		return
+	}
 	at, err := position(rs, in.Position, len(rs.Rules))
 	if err != nil {
 		invalid(w, err)
@@ -725,38 +864,18 @@ func position(rs *ruleset, pos *rulePosition, def int) (int, error) {
 
 // Blocked evaluates the custom rules of the zone serving hostname for a request from client, as
 // the edge does for a proxied hostname, and returns the ID of the block rule that matched. Only
-// the allowlist form of rule (see hostRules) is interpreted; the first enabled match wins, as
-// Block is a terminating action. The simulator lock must be held.
+// the allowlist forms of rule (see allowlistClauses) are interpreted; the first enabled match
+// wins, as Block is a terminating action. It reads hostRules' index, so a request costs a map
+// lookup and a few prefix tests, not a scan of every rule. The simulator lock must be held.
 func (p *Part) Blocked(hostname string, client netip.Addr) (ruleID string, blocked bool) {
 	hostname = normalizeName(hostname)
+	client = client.Unmap()
 	for _, zid := range sim.SortedKeys(p.zones) {
-		rs := p.entrypoint(zid, phaseFirewallCustom)
-		if rs == nil {
-			continue
-		}
-		for _, r := range rs.Rules {
-			m := allowlistRE.FindStringSubmatch(strings.TrimSpace(r.Expression))
-			if !r.Enabled || r.Action != "block" || m == nil || normalizeName(m[1]) != hostname {
-				continue
-			}
-			if !inAny(client, strings.Fields(m[2])) {
-				return r.ID, true
+		for _, b := range p.hostRules(zid).blocks[hostname] {
+			if !slices.ContainsFunc(b.prefixes, func(pfx netip.Prefix) bool { return pfx.Contains(client) }) {
+				return b.ruleID, true
 			}
 		}
 	}
 	return "", false
-}
-
-// inAny reports whether addr is one of the addresses or ranges, as ip.src in {...} tests it.
-func inAny(addr netip.Addr, items []string) bool {
-	addr = addr.Unmap()
-	for _, item := range items {
-		if pfx, err := netip.ParsePrefix(item); err == nil && pfx.Contains(addr) {
-			return true
-		}
-		if a, err := netip.ParseAddr(item); err == nil && a.Unmap() == addr {
-			return true
-		}
-	}
-	return false
 }

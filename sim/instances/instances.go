@@ -8,9 +8,10 @@
 //
 // Nothing here is set by hand: an instance answers only once the config repo's default branch
 // holds its config.yaml (the GitOps deploy), its GKE cluster serves with nodes, its Cloud SQL
-// instance runs, and its DNS record exists. A DNS record pointing at the holding page serves the
-// holding page. Otherwise a proxied hostname's WAF allowlist rule applies: a client outside it
-// (X-Sim-Client-IP, or the -client-ip default) gets Cloudflare's 403 block page. A version lands
+// instance runs, and its DNS record exists. A proxied hostname's WAF allowlist rule applies: a
+// client outside it (X-Sim-Client-IP, or the -client-ip default) gets Cloudflare's 403 block page;
+// past it, a DNS record pointing at the holding page serves the holding page (a Single Redirect to
+// it runs before the WAF, so it redirects everyone). A version lands
 // Timings.Rollout after it was merged; a release marked bad
 // (POST /_sim/releases/{version} {"bad":true}, optionally "instances":[slugs] to break it only
 // there) rolls out but never becomes healthy.
@@ -233,8 +234,8 @@ func (p *Part) lookup(host string, client netip.Addr) state {
 			return down(530, "DNS record for "+host+" does not exist (Cloudflare error 1016)")
 		}
 		// Redirect rules run in an earlier phase than WAF custom rules, so a suspended instance
-		// shows its holding page to everyone.
-		if _, redirected := cf.HoldingPage(host); redirected || content == spec.HoldingPageHost {
+		// with a redirect shows its holding page to everyone.
+		if _, redirected := cf.HoldingPage(host); redirected {
 			st.holding = true
 			return down(http.StatusServiceUnavailable, "instance is suspended (holding page)")
 		}
@@ -244,6 +245,12 @@ func (p *Part) lookup(host string, client netip.Addr) state {
 				st.blocked = true
 				return down(http.StatusForbidden, "Access denied (Cloudflare error 1020): "+client.String()+" is not on the IP allowlist of "+host)
 			}
+		}
+		// A record pointed at the holding page is still the hostname's, so its WAF rules apply
+		// first: clients outside the allowlist get the block page, the others the holding page.
+		if content == spec.HoldingPageHost {
+			st.holding = true
+			return down(http.StatusServiceUnavailable, "instance is suspended (holding page)")
 		}
 	}
 	g := inst.cfg.Status.GCP

@@ -10,11 +10,14 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/sim"
+	simcf "github.com/sourcegraph/lifecycle/sim/cloudflare"
 	simgithub "github.com/sourcegraph/lifecycle/sim/github"
 	"github.com/sourcegraph/lifecycle/sim/stack"
 )
@@ -31,6 +34,7 @@ func main() {
 	flag.IntVar(&cfg.GKERegionalCPUs, "gke-regional-cpus", 0, "every project's regional CPUS quota that GKE checks a create's or resize's nodes against (0: a new project's default, 24; negative: no limit); seeded projects get at least what their clusters use")
 	flag.BoolVar(&cfg.DefaultNetwork, "default-network", false, "every project has Compute Engine's auto-mode \"default\" network; off by default, as in an organisation that skips it (constraints/compute.skipDefaultNetworkCreation): a cluster must name a network the create made")
 	flag.StringVar(&cfg.ClientIP, "client-ip", sim.DefaultClientIP, "client address of a request to an instance without the "+sim.ClientIPHeader+" header; the zone's WAF custom rules (the IP allowlists) are evaluated against it")
+	flag.StringVar(&cfg.CloudflarePlan, "cloudflare-plan", "enterprise", "plan of the simulated Cloudflare zones (free, pro, business, enterprise): their WAF custom rule and Single Redirect quotas")
 	gkeOp := flag.Duration("gke-op", 3*time.Second, "how long GKE operations take")
 	sqlOp := flag.Duration("sql-op", 2*time.Second, "how long Cloud SQL operations take")
 	backupOp := flag.Duration("backup-op", time.Second, "how long Backup for GKE operations take")
@@ -48,6 +52,10 @@ func main() {
 	flag.Parse()
 	if _, err := netip.ParseAddr(cfg.ClientIP); err != nil {
 		fmt.Fprintf(os.Stderr, "simulator: -client-ip %q is not an IP address (e.g. %s)\n", cfg.ClientIP, sim.DefaultClientIP)
+		os.Exit(2)
+	}
+	if !slices.Contains(simcf.Plans, cfg.CloudflarePlan) {
+		fmt.Fprintf(os.Stderr, "simulator: -cloudflare-plan %q is not one of %s\n", cfg.CloudflarePlan, strings.Join(simcf.Plans, ", "))
 		os.Exit(2)
 	}
 	cfg.WebhookSecret = os.Getenv("SIM_WEBHOOK_SECRET")
