@@ -197,7 +197,10 @@ func TestWebhookRedeliveryAfterTemporalOutage(t *testing.T) {
 
 	// Redeliver every event once more, as on-call might: the starter answers duplicates 2xx and
 	// nothing starts twice.
-	bot := s2.GitHubAs("sg-cloud-bot")
+	bot, err := s2.GitHub().Client(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mark := int64(0)
 	for _, d := range simDeliveries(t, s2) {
 		mark = max(mark, d.ID)
