@@ -242,7 +242,7 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 	member, err := h.members.isMember(ctx, team, user)
 	if err != nil {
 		log.Error("could not check team membership", "err", err)
-		return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not check team membership; GitHub will redeliver"}
+		return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not check team membership; the redelivery sweeper sends it again"}
 	}
 	if !member {
 		reply(fmt.Sprintf("only members of %s can use %s.", team, cmd))
@@ -438,6 +438,12 @@ func (h *webhook) status(ctx context.Context, ci commandIssue, c command) (strin
 		if latest := latestOperation(rec, ci.ref); latest != "" {
 			id = latest
 		}
+	}
+	if notFound := new(serviceerror.NotFound); recErr != nil && !errors.As(recErr, &notFound) {
+		// Temporal did not answer (in time): a second query would not either, and the delivery's
+		// budget must leave time for the answer on the issue.
+		c.workflowID = workflows.InstanceWorkflowID(ci.slug)
+		return h.notAnswering(c, recErr)
 	}
 	var p workflows.Progress
 	v, err := h.temporal.QueryWorkflow(ctx, id, "", workflows.QueryProgress)

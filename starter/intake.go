@@ -203,7 +203,7 @@ func (h *webhook) rolloutEdited(ctx context.Context, log *slog.Logger, ref workf
 		return answer{}, false // not started yet: the edited form is checked as a new one
 	case err != nil:
 		log.Error("could not look up the issue's rollout", "workflowID", id, "err", err)
-		return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not reach Temporal; GitHub will redeliver"}, true
+		return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not reach Temporal; the redelivery sweeper sends it again"}, true
 	}
 	newReq, newErr := forms.ParseRequest(forms.OpUpgradeFleet, e.GetIssue().GetBody())
 	oldReq, oldErr := forms.ParseRequest(forms.OpUpgradeFleet, e.GetChanges().GetBody().GetFrom())

@@ -75,7 +75,7 @@ func run() error {
 		return err
 	}
 
-	hook := &webhook{self: self, secret: []byte(gcfg.WebhookSecret), temporal: tc, gh: gh, settings: settings,
+	hook := &webhook{self: self, secret: []byte(gcfg.WebhookSecret), temporal: boundedTemporal{tc, temporalBudget}, gh: gh, settings: settings,
 		repos: served, auth: authz, members: newMemberships(gh, membershipTTL), metrics: metricsReg.SDKHandler(), log: log}
 	srv := &http.Server{Addr: *listen, Handler: routes(hook, tc, metricsReg), ReadHeaderTimeout: 10 * time.Second}
 

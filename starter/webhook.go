@@ -14,7 +14,9 @@ import (
 	"github.com/google/go-github/v55/github"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/sourcegraph/lifecycle/internal/forms"
@@ -24,6 +26,59 @@ import (
 
 // maxPayload bounds webhook bodies; GitHub caps deliveries at 25 MB, issue forms are a few KB.
 const maxPayload = 1 << 20
+
+// deliveryBudget bounds the handling of one delivery: every call it makes (Temporal's Update or
+// start, GitHub's team check and comment) shares this deadline, so the answer goes out within a
+// second, far inside GitHub's 10 s. GitHub tries a delivery once and records a late answer as a
+// failure; an answer of 5xx when Temporal is slow or unreachable is the same failure, but quick
+// and counted, and the redelivery sweeper (workflows.RedeliverWebhooks) sends the event again.
+const deliveryBudget = 800 * time.Millisecond
+
+// temporalBudget bounds each Temporal call of a delivery, leaving the rest of deliveryBudget for
+// GitHub: the answer on the issue after a refusal, or "does not answer" after a silent /status.
+const temporalBudget = 500 * time.Millisecond
+
+// boundedTemporal gives each Temporal call the handler makes its own deadline (temporalBudget).
+type boundedTemporal struct {
+	client.Client
+	d time.Duration
+}
+
+func (b boundedTemporal) UpdateWithStartWorkflow(ctx context.Context, o client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.d)
+	defer cancel()
+	return b.Client.UpdateWithStartWorkflow(ctx, o)
+}
+
+func (b boundedTemporal) UpdateWorkflow(ctx context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.d)
+	defer cancel()
+	return b.Client.UpdateWorkflow(ctx, o)
+}
+
+func (b boundedTemporal) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.d)
+	defer cancel()
+	return b.Client.ExecuteWorkflow(ctx, o, wf, args...)
+}
+
+func (b boundedTemporal) QueryWorkflow(ctx context.Context, id, run, query string, args ...any) (converter.EncodedValue, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.d)
+	defer cancel()
+	return b.Client.QueryWorkflow(ctx, id, run, query, args...)
+}
+
+func (b boundedTemporal) ListWorkflow(ctx context.Context, r *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.d)
+	defer cancel()
+	return b.Client.ListWorkflow(ctx, r)
+}
+
+func (b boundedTemporal) DescribeWorkflowExecution(ctx context.Context, id, run string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.d)
+	defer cancel()
+	return b.Client.DescribeWorkflowExecution(ctx, id, run)
+}
 
 // webhook receives GitHub deliveries: it verifies the signature before anything else, parses the
 // issue form and starts the workflow with an ID derived from the issue.
@@ -44,7 +99,9 @@ type webhook struct {
 	members *memberships
 	// metrics counts deliveries (metrics.WebhooksReceived); nil counts nothing.
 	metrics client.MetricsHandler
-	log     *slog.Logger
+	// budget is deliveryBudget (0), or a test's.
+	budget time.Duration
+	log    *slog.Logger
 }
 
 // answer is how a delivery was handled: the HTTP status and text GitHub records, and the outcome
@@ -70,7 +127,7 @@ const (
 	outcomeAccepted     = "accepted"     // a request started, a command applied, a status given
 	outcomeDuplicate    = "duplicate"    // already started by an earlier delivery
 	outcomeRejected     = "rejected"     // the workflow refused it (conflict, unknown instance, not running); answered
-	outcomeUnavailable  = "unavailable"  // Temporal or GitHub could not be asked: 503, GitHub redelivers
+	outcomeUnavailable  = "unavailable"  // Temporal or GitHub could not be asked in time: 503; the redelivery sweeper sends it again
 	outcomeFailed       = "failed"       // a command could not be sent; answered
 	// outcomeOtherRepository: from a repository not served (or not for this kind of request); not answered.
 	outcomeOtherRepository = "other_repository"
@@ -81,7 +138,13 @@ const (
 var knownEvents = map[string]bool{"issues": true, "issue_comment": true, "ping": true}
 
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	a := h.serve(w, r)
+	budget := h.budget
+	if budget <= 0 {
+		budget = deliveryBudget
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), budget)
+	defer cancel()
+	a := h.serve(w, r.WithContext(ctx))
 	event := github.WebHookType(r)
 	if !knownEvents[event] {
 		event = "other"
@@ -182,7 +245,7 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 	ok, err := h.mayRequest(ctx, requester)
 	if err != nil {
 		log.Error("could not check whether the requester may file requests", "requester", requester, "err", err)
-		return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not check team membership; GitHub will redeliver"}
+		return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not check team membership; the redelivery sweeper sends it again"}
 	}
 	if !ok {
 		log.Info("request refused: the requester is on no requester team nor the allowlist", "requester", requester)
@@ -214,7 +277,7 @@ func (h *webhook) onIssue(ctx context.Context, log *slog.Logger, e *github.Issue
 		prior, err := h.issueOperations(ctx, ref)
 		if err != nil {
 			log.Error("could not list the issue's operations", "err", err)
-			return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not reach Temporal; GitHub will redeliver"}
+			return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not reach Temporal; the redelivery sweeper sends it again"}
 		}
 		var a answer
 		var done bool
@@ -306,7 +369,7 @@ func (h *webhook) requestOperation(ctx context.Context, log *slog.Logger, ref wo
 		return answer{http.StatusOK, outcomeRejected, "rejected: " + refused.Reason}
 	}
 	log.Error("could not hand the request to the instance workflow", "instance", slug, "err", err)
-	return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not reach Temporal; GitHub will redeliver"}
+	return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not reach Temporal; the redelivery sweeper sends it again"}
 }
 
 // upperFirst starts a refusal's sentence with a capital letter on the issue.
@@ -346,7 +409,7 @@ func (h *webhook) startRollout(ctx context.Context, log *slog.Logger, ref workfl
 			return answer{http.StatusOK, outcomeDuplicate, "already started"}
 		}
 		log.Error("starting the rollout failed", "workflowID", opts.ID, "err", err)
-		return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not start the rollout; GitHub will redeliver"}
+		return answer{http.StatusServiceUnavailable, outcomeUnavailable, "could not start the rollout; the redelivery sweeper sends it again"}
 	}
 	log.Info("rollout running", "version", up.Version, "workflowID", run.GetID(), "runID", run.GetRunID())
 	return answer{http.StatusAccepted, outcomeAccepted, "rollout " + run.GetID()}

@@ -68,7 +68,9 @@ func run(m *testing.M) int {
 			// An attempt lost with a killed worker is retried within 10 s (the chaos tests).
 			"LIFECYCLE_ACTIVITY_TIMEOUT=10s",
 			// The starter's visibility gauges, counted every second.
-			"LIFECYCLE_GAUGE_INTERVAL=1s"},
+			"LIFECYCLE_GAUGE_INTERVAL=1s",
+			// The webhook redelivery sweeper runs every 2 s and reads the last 10 minutes.
+			"LIFECYCLE_REDELIVERY_INTERVAL=2s", "LIFECYCLE_REDELIVERY_WINDOW=10m"},
 		SimArgs: []string{"-gke-op", "100ms", "-sql-op", "100ms", "-backup-op", "50ms", "-project-op", "50ms", "-rollout", "100ms",
 			"-service-propagation", "1s"},
 	}

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/sourcegraph/lifecycle/activities"
@@ -94,6 +96,9 @@ func run() error {
 		}
 	}()
 
+	if err := redeliverySchedule(context.Background(), tc, log); err != nil {
+		return err
+	}
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting worker on task queue %s: %w", workflows.TaskQueue, err)
 	}
@@ -108,4 +113,32 @@ func run() error {
 	err = srv.Shutdown(shutdown)
 	log.Info("worker stopped cleanly")
 	return err
+}
+
+// redeliverySchedule creates (or updates) the webhook redelivery sweeper's Schedule when
+// LIFECYCLE_REDELIVERY_HOOKS names the webhooks to sweep. The worker owns it, not the starter: the
+// sweep runs here, with the bot's token, which may read and redeliver the hooks' deliveries.
+func redeliverySchedule(ctx context.Context, tc client.Client, log *slog.Logger) error {
+	v := os.Getenv("LIFECYCLE_REDELIVERY_HOOKS")
+	if v == "" {
+		log.Warn("LIFECYCLE_REDELIVERY_HOOKS is not set: failed webhook deliveries are not redelivered (GitHub does not retry them)")
+		return nil
+	}
+	hooks, err := activities.ParseHooks(v)
+	if err != nil {
+		return fmt.Errorf("LIFECYCLE_REDELIVERY_HOOKS=%q: %w", v, err)
+	}
+	every, err := config.DurationEnv("LIFECYCLE_REDELIVERY_INTERVAL", workflows.DefaultRedeliveryInterval)
+	if err != nil || every < time.Second {
+		return fmt.Errorf("LIFECYCLE_REDELIVERY_INTERVAL=%q: want a Go duration of at least 1s, e.g. 5m", os.Getenv("LIFECYCLE_REDELIVERY_INTERVAL"))
+	}
+	window, err := config.DurationEnv("LIFECYCLE_REDELIVERY_WINDOW", workflows.DefaultRedeliveryWindow)
+	if err != nil || window <= 0 || window > workflows.DefaultRedeliveryWindow {
+		return fmt.Errorf("LIFECYCLE_REDELIVERY_WINDOW=%q: want a Go duration up to 72h (GitHub keeps 3 days of deliveries), e.g. 72h", os.Getenv("LIFECYCLE_REDELIVERY_WINDOW"))
+	}
+	if err := workflows.EnsureRedeliverySchedule(ctx, tc, hooks, every, window); err != nil {
+		return fmt.Errorf("creating the webhook redelivery schedule %s: %w", workflows.RedeliveryScheduleID, err)
+	}
+	log.Info("webhook redelivery sweeper scheduled", "schedule", workflows.RedeliveryScheduleID, "hooks", v, "every", every, "window", window)
+	return nil
 }

@@ -25,5 +25,6 @@ func Workflows() []Registration {
 		{Name: WorkflowUpgrade, Func: Upgrade},
 		{Name: WorkflowFleetUpgrade, Func: FleetUpgrade},
 		{Name: WorkflowAdoptFleet, Func: AdoptFleet, Since: RevisionCorrectness},
+		{Name: WorkflowRedeliverWebhooks, Func: RedeliverWebhooks, Since: RevisionCorrectness},
 	}
 }

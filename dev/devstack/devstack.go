@@ -60,6 +60,10 @@ func Defaults(root string) Options {
 	}
 }
 
+// RedeliveryHook is the webhook the local worker's redelivery sweeper reads: the simulator's
+// configured webhook, hook 1 of the sample request repository.
+const RedeliveryHook = SampleOwner + "/" + SampleRepo + ":1"
+
 // Stack is a running local stack.
 type Stack struct {
 	Opts Options
@@ -236,7 +240,10 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 		env := append(common, "GITHUB_TOKEN="+gh.Token, "GCP_GRPC_ENDPOINT="+c.GCPGRPCEndpoint, "GCP_INSECURE=true",
 			"SQLADMIN_ENDPOINT="+c.SQLAdminEndpoint, "CLOUDBILLING_ENDPOINT="+c.CloudBillingEndpoint, "SERVICEUSAGE_ENDPOINT="+c.ServiceUsageEndpoint, "COMPUTE_ENDPOINT="+c.ComputeEndpoint,
 			config.EnvProjectParent+"="+c.ProjectParent, config.EnvBillingAccount+"="+c.BillingAccount, "CLOUDFLARE_API_URL="+c.CloudflareAPIURL, "CLOUDFLARE_API_TOKEN="+c.CloudflareToken,
-			"INSTANCE_PROBE_URL="+c.ProbeURL, "LIFECYCLE_PROBE_EGRESS="+strings.Join(c.ProbeEgress, ","), "LIFECYCLE_CODEC_CORS_ORIGIN="+strings.Join(s.UIOrigins(), ","))
+			"INSTANCE_PROBE_URL="+c.ProbeURL, "LIFECYCLE_PROBE_EGRESS="+strings.Join(c.ProbeEgress, ","), "LIFECYCLE_CODEC_CORS_ORIGIN="+strings.Join(s.UIOrigins(), ","),
+			// The simulator's webhook is hook 1 of the request repository: the worker's sweeper
+			// redelivers what the starter could not take (GitHub tries each delivery once).
+			"LIFECYCLE_REDELIVERY_HOOKS="+RedeliveryHook)
 		return args, env, func(ctx context.Context) error { return httpOK(ctx, s.WorkerURL()+"/readyz") }, nil
 	case "starter":
 		args = []string{filepath.Join(o.BinDir, "starter"), "-listen", fmt.Sprintf("127.0.0.1:%d", o.StarterPort)}

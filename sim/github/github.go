@@ -41,6 +41,10 @@
 //	releases.create|list  POST|GET /repos/{o}/{r}/releases
 //	releases.get|latest|get-by-tag GET /repos/{o}/{r}/releases/{id}|latest|tags/{tag}
 //	hooks.create|list|delete POST|GET|DELETE /repos/{o}/{r}/hooks[/{id}]
+//	hooks.list-deliveries GET    /repos/{o}/{r}/hooks/{id}/deliveries  per_page, cursor (Link rel="next"); newest first, 3 days
+//	hooks.get-delivery    GET    /repos/{o}/{r}/hooks/{id}/deliveries/{delivery_id}  with request and response
+//	hooks.redeliver       POST   /repos/{o}/{r}/hooks/{id}/deliveries/{delivery_id}/attempts  202; same GUID, redelivery true
+//	org-hooks.list-deliveries|get-delivery|redeliver  the same under /orgs/{org}/hooks/{id}/deliveries
 //	teams.get-membership  GET    /orgs/{org}/teams/{slug}/memberships/{user}   200 active member or 404
 //	teams.list-members    GET    /orgs/{org}/teams/{slug}/members
 //	orgs.is-member        GET    /orgs/{org}/members/{user}          204 or 404
@@ -81,8 +85,10 @@
 // X-GitHub-Delivery, X-Hub-Signature-256 HMAC of the body with the secret, User-Agent
 // GitHub-Hookshot/...) and payload shape (action, issue, comment, label, changes, repository,
 // sender). Pull requests raise no pull_request events. Deliveries run in the background, in order
-// per repository, with up to Options.WebhookAttempts attempts and doubling backoff from
-// Options.WebhookBackoff (capped at 3s) on connection errors and non-2xx answers.
+// per repository, one attempt each, as GitHub: a connection error, a non-2xx answer or no answer
+// within Options.WebhookTimeout (10 s) is recorded as failed and never retried by itself. The
+// configured webhook is hook 1 of every repository (and organisation) in the deliveries API,
+// which lists, shows and redelivers them (a redelivery keeps the GUID, redelivery: true).
 //
 // Whenever a file changes on a repository's default branch (contents PUT/DELETE, a ref update of
 // the default branch, a merged pull request) the part calls sim.ConfigChanged for each changed path.
@@ -129,10 +135,9 @@ type Options struct {
 	Releases []Release
 	// StrictRepos makes unknown repositories 404 instead of creating them on first use.
 	StrictRepos bool
-	// WebhookAttempts is how often a delivery is tried before it is marked failed (default 5).
-	WebhookAttempts int
-	// WebhookBackoff is the wait before the first retry, doubling up to 3s (default 200ms).
-	WebhookBackoff time.Duration
+	// WebhookTimeout is how long a delivery waits for the receiver's answer before it is recorded
+	// as failed ("timed out"); GitHub's is 10 s (the default). Each delivery is one attempt.
+	WebhookTimeout time.Duration
 	// FirstIssueNumber is the number of the first issue or pull request in each new repository
 	// (default 1). A local stack whose Temporal history outlives the simulator sets it higher,
 	// like a real repository with history, so issue numbers (and the workflow IDs derived from
@@ -150,6 +155,11 @@ type Options struct {
 	// by this factor, so a benchmark runs hours of GitHub time in minutes (0 or 1: real time).
 	TimeScale float64
 }
+
+// DefaultWebhookTimeout is how long GitHub waits for a webhook receiver's answer: "if your server
+// is down or takes longer than 10 seconds to respond, GitHub will record the delivery as a
+// failure" (docs.github.com, Handling failed webhook deliveries).
+const DefaultWebhookTimeout = 10 * time.Second
 
 // User is a GitHub account the simulator knows.
 type User struct {
@@ -199,14 +209,11 @@ func New(s *sim.Sim) sim.Part { return WithOptions(DefaultOptions())(s) }
 
 // WithOptions returns a sim.PartFactory for GitHub seeded with o.
 func WithOptions(o Options) sim.PartFactory {
-	if o.WebhookAttempts <= 0 {
-		o.WebhookAttempts = 5
-	}
-	if o.WebhookBackoff <= 0 {
-		o.WebhookBackoff = 200 * time.Millisecond
+	if o.WebhookTimeout <= 0 {
+		o.WebhookTimeout = DefaultWebhookTimeout
 	}
 	return func(s *sim.Sim) sim.Part {
-		p := &Part{s: s, opts: o, client: &http.Client{Timeout: 10 * time.Second}}
+		p := &Part{s: s, opts: o, client: &http.Client{Timeout: o.WebhookTimeout}}
 		p.Reset()
 		return p
 	}
@@ -330,6 +337,12 @@ func (p *Part) Routes(rt *sim.Routes) {
 		{"hooks.create", "POST " + R + "/hooks", p.createHook},
 		{"hooks.list", "GET " + R + "/hooks", p.listHooks},
 		{"hooks.delete", "DELETE " + R + "/hooks/{id}", p.deleteHook},
+		{"hooks.list-deliveries", "GET " + R + "/hooks/{hook_id}/deliveries", p.listDeliveries},
+		{"hooks.get-delivery", "GET " + R + "/hooks/{hook_id}/deliveries/{delivery_id}", p.getDelivery},
+		{"hooks.redeliver", "POST " + R + "/hooks/{hook_id}/deliveries/{delivery_id}/attempts", p.redeliverDelivery},
+		{"org-hooks.list-deliveries", "GET /api/v3/orgs/{org}/hooks/{hook_id}/deliveries", p.listDeliveries},
+		{"org-hooks.get-delivery", "GET /api/v3/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}", p.getDelivery},
+		{"org-hooks.redeliver", "POST /api/v3/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts", p.redeliverDelivery},
 
 		{"teams.get-membership", "GET /api/v3/orgs/{org}/teams/{team}/memberships/{username}", p.getTeamMembership},
 		{"teams.list-members", "GET /api/v3/orgs/{org}/teams/{team}/members", p.listTeamMembers},

@@ -711,42 +711,6 @@ func TestWebhooks(t *testing.T) {
 	}
 }
 
-func TestWebhookRetries(t *testing.T) {
-	e := start(t, 2)
-	if _, _, err := e.client(t, "alice-token").Issues.Create(ctx, "sourcegraph", "customers", &gh.IssueRequest{Title: gh.String("x")}); err != nil {
-		t.Fatal(err)
-	}
-	var got []github.Delivery
-	eventually(t, "delivery after two failures", func() bool {
-		resp, err := http.Get(e.sim.URL() + "/_sim/github/deliveries?event=issues")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		got = nil
-		json.NewDecoder(resp.Body).Decode(&got)
-		return len(got) == 1 && got[0].Status == "delivered"
-	})
-	if got[0].Attempts != 3 || got[0].ResponseCode != 200 || got[0].Action != "opened" {
-		t.Fatalf("delivery = %+v", got[0])
-	}
-	if n := len(e.recv.events("issues")); n != 1 {
-		t.Fatalf("receiver accepted %d deliveries", n)
-	}
-
-	// Redelivery keeps the GUID and arrives again.
-	resp, err := http.Post(fmt.Sprintf("%s/_sim/github/deliveries/%d/redeliver", e.sim.URL(), got[0].ID), "application/json", nil)
-	if err != nil || resp.StatusCode != 202 {
-		t.Fatalf("redeliver: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	eventually(t, "redelivery", func() bool { return len(e.recv.events("issues")) == 2 })
-	rs := e.recv.events("issues")
-	if rs[0].header.Get("X-GitHub-Delivery") != rs[1].header.Get("X-GitHub-Delivery") {
-		t.Fatal("redelivery changed the GUID")
-	}
-}
-
 func TestAdminAndSnapshot(t *testing.T) {
 	e := start(t, 0)
 	resp, err := http.Post(e.sim.URL()+"/_sim/github/repos", "application/json",

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -22,30 +23,37 @@ import (
 // GitHub acts on its own here: events are queued under the lock as the change happens (the
 // payload is a snapshot of that moment) and POSTed from a background goroutine, never holding the
 // lock during HTTP. Each (repository, hook) pair has one queue, drained in order, so a receiver
-// sees "opened" before "labeled" before the first comment, as it would from GitHub; a failing
-// receiver holds its queue while the delivery is retried.
+// sees "opened" before "labeled" before the first comment, as it would from GitHub.
+//
+// Each delivery is one attempt, as on GitHub: a connection error, a non-2xx answer or no answer
+// within Options.WebhookTimeout (GitHub's 10 s) is recorded as a failed delivery and nothing
+// retries it. Only a redelivery (the deliveries API's "attempts", or the admin API) sends the
+// event again: a new delivery with the same GUID and redelivery true.
 
 // configHookID is the X-GitHub-Hook-ID of the webhook configured through sim.Config.WebhookURL.
 const configHookID = 1
 
 // Delivery is one webhook delivery as the admin API lists it.
 type Delivery struct {
-	ID           int64           `json:"id"`
-	GUID         string          `json:"guid"`
-	Event        string          `json:"event"`
-	Action       string          `json:"action,omitempty"`
-	Repo         string          `json:"repo"`
-	HookID       int64           `json:"hook_id"`
-	URL          string          `json:"url"`
-	Status       string          `json:"status"` // pending, delivered, failed
-	Attempts     int             `json:"attempts"`
-	ResponseCode int             `json:"response_code,omitempty"` // of the last attempt
-	Error        string          `json:"error,omitempty"`         // of the last attempt
-	Redelivery   bool            `json:"redelivery"`
-	CreatedAt    time.Time       `json:"created_at"`
-	DeliveredAt  *time.Time      `json:"delivered_at,omitempty"`
-	Headers      http.Header     `json:"headers,omitempty"` // only for a single delivery
-	Payload      json.RawMessage `json:"payload,omitempty"` // only for a single delivery
+	ID           int64  `json:"id"`
+	GUID         string `json:"guid"`
+	Event        string `json:"event"`
+	Action       string `json:"action,omitempty"`
+	Repo         string `json:"repo"`
+	HookID       int64  `json:"hook_id"`
+	URL          string `json:"url"`
+	Status       string `json:"status"`                  // pending, delivered, failed
+	ResponseCode int    `json:"response_code,omitempty"` // 0: no answer (timed out, no connection)
+	Error        string `json:"error,omitempty"`
+	// Outcome is the "status" the deliveries API shows: "OK", "Invalid HTTP Response: 503",
+	// "timed out", "failed to connect".
+	Outcome     string          `json:"outcome,omitempty"`
+	Duration    float64         `json:"duration"` // seconds the attempt took
+	Redelivery  bool            `json:"redelivery"`
+	CreatedAt   time.Time       `json:"created_at"`
+	DeliveredAt *time.Time      `json:"delivered_at,omitempty"`
+	Headers     http.Header     `json:"headers,omitempty"` // only for a single delivery
+	Payload     json.RawMessage `json:"payload,omitempty"` // only for a single delivery
 }
 
 type delivery struct {
@@ -53,6 +61,9 @@ type delivery struct {
 	secret      string
 	contentType string // json or form
 	payload     []byte
+	repoID      int64
+	respHeaders http.Header // of the receiver's answer
+	respBody    string
 }
 
 type deliveryQueue struct {
@@ -147,7 +158,7 @@ func (p *Part) emit(c *call, rp *repo, event, action string, payload map[string]
 		p.enqueue(&delivery{
 			Delivery: Delivery{ID: p.s.NextID(), GUID: guid, Event: event, Action: action, Repo: rp.fullName(),
 				HookID: t.hookID, URL: t.url, Status: "pending", CreatedAt: p.s.Now()},
-			secret: t.secret, contentType: t.format, payload: body,
+			secret: t.secret, contentType: t.format, payload: body, repoID: rp.id,
 		})
 	}
 }
@@ -211,57 +222,51 @@ func sign(hf func() hash.Hash, secret string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// deliver POSTs with retries: a connection error or a non-2xx answer is retried after a doubling
-// backoff (capped at 3s) until the attempts run out.
+// deliver POSTs once and records the outcome; a failure stays failed until someone redelivers.
 func (p *Part) deliver(ctx context.Context, d *delivery, body []byte, headers http.Header) {
-	backoff := p.opts.WebhookBackoff
-	for attempt := 1; ; attempt++ {
-		code, err := p.post(ctx, d.URL, body, headers)
-		ok := err == nil && code >= 200 && code < 300
-		unlock := p.s.Lock()
-		d.Attempts++
-		d.ResponseCode, d.Error = code, ""
-		if err != nil {
-			d.Error = err.Error()
-		} else if !ok {
-			d.Error = fmt.Sprintf("receiver answered %d", code)
+	began := time.Now()
+	code, respHeaders, respBody, err := p.post(ctx, d.URL, body, headers)
+	took := time.Since(began)
+	ok := err == nil && code >= 200 && code < 300
+	defer p.s.Lock()()
+	d.ResponseCode, d.respHeaders, d.respBody, d.Duration = code, respHeaders, respBody, took.Seconds()
+	now := p.s.Now()
+	d.DeliveredAt = &now
+	switch {
+	case ok:
+		d.Status, d.Outcome = "delivered", "OK"
+	case err != nil:
+		d.Status, d.Error, d.Outcome = "failed", err.Error(), "failed to connect"
+		var ne interface{ Timeout() bool }
+		if errors.As(err, &ne) && ne.Timeout() {
+			d.Outcome = "timed out"
 		}
-		last := attempt >= p.opts.WebhookAttempts || ctx.Err() != nil
-		switch {
-		case ok:
-			now := p.s.Now()
-			d.Status, d.DeliveredAt = "delivered", &now
-		case last:
-			d.Status = "failed"
-		}
-		unlock()
-		if ok || last {
-			if !ok {
-				p.s.Logger().Warn("github: webhook delivery failed", "event", d.Event, "action", d.Action, "guid", d.GUID, "attempts", attempt, "err", d.Error)
-			}
-			return
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 3*time.Second)
+	default:
+		d.Status, d.Error, d.Outcome = "failed", fmt.Sprintf("receiver answered %d", code), fmt.Sprintf("Invalid HTTP Response: %d", code)
+	}
+	if !ok {
+		p.s.Logger().Warn("github: webhook delivery failed; GitHub does not retry it (redeliver through the deliveries API)",
+			"event", d.Event, "action", d.Action, "guid", d.GUID, "id", d.ID, "status", d.Outcome)
 	}
 }
 
-func (p *Part) post(ctx context.Context, target string, body []byte, headers http.Header) (int, error) {
+// post sends one delivery and reads (the start of) the answer. The client's timeout is GitHub's.
+func (p *Part) post(ctx context.Context, target string, body []byte, headers http.Header) (int, http.Header, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, nil, "", err
 	}
 	req.Header = headers.Clone()
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, "", err
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, nil
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, nil, "", err
+	}
+	return resp.StatusCode, resp.Header.Clone(), string(b), nil
 }
 
 // newGUID is a random UUID (version 4), the form of X-GitHub-Delivery.
@@ -280,7 +285,7 @@ func (p *Part) redeliver(id int64) (*delivery, bool) {
 			nd := &delivery{
 				Delivery: Delivery{ID: p.s.NextID(), GUID: d.GUID, Event: d.Event, Action: d.Action, Repo: d.Repo,
 					HookID: d.HookID, URL: d.URL, Status: "pending", Redelivery: true, CreatedAt: p.s.Now()},
-				secret: d.secret, contentType: d.contentType, payload: d.payload,
+				secret: d.secret, contentType: d.contentType, payload: d.payload, repoID: d.repoID,
 			}
 			p.enqueue(nd)
 			return nd, true
@@ -305,7 +310,7 @@ func (p *Part) deliverySummary() map[string]any {
 	for i, d := range p.deliveries {
 		counts[d.Status]++
 		if i >= len(p.deliveries)-20 {
-			recent = append(recent, fmt.Sprintf("#%d %s.%s %s %s attempts=%d code=%d", d.ID, d.Event, d.Action, d.Repo, d.Status, d.Attempts, d.ResponseCode))
+			recent = append(recent, fmt.Sprintf("#%d %s.%s %s %s code=%d redelivery=%t", d.ID, d.Event, d.Action, d.Repo, d.Status, d.ResponseCode, d.Redelivery))
 		}
 	}
 	return map[string]any{"total": len(p.deliveries), "byStatus": counts, "recent": recent}
@@ -367,7 +372,7 @@ func (p *Part) enqueuePing(c *call, h *hook, hookJSON map[string]any) {
 	p.enqueue(&delivery{
 		Delivery: Delivery{ID: p.s.NextID(), GUID: newGUID(), Event: "ping", Repo: c.repo.fullName(), HookID: h.id,
 			URL: h.url, Status: "pending", CreatedAt: p.s.Now()},
-		secret: h.secret, contentType: h.contentType, payload: payload,
+		secret: h.secret, contentType: h.contentType, payload: payload, repoID: c.repo.id,
 	})
 }
 

@@ -47,6 +47,7 @@ func main() {
 	writesPerHour := flag.Int("github-writes-per-hour", simgithub.DefaultWritesPerHour, "with -github-secondary-limits: content-creating requests an hour per user (0: no cap)")
 	secondaryStatus := flag.String("github-secondary-status", "403", "status of a secondary-limit refusal: 403, 429 or alternate")
 	secondaryRetryAfter := flag.String("github-secondary-retry-after", "never", "when a secondary-limit refusal carries Retry-After: never, always or alternate (two without, two with)")
+	webhookTimeout := flag.Duration("github-webhook-timeout", simgithub.DefaultWebhookTimeout, "how long simulated GitHub waits for a webhook answer before it records the delivery as failed (GitHub: 10s); each delivery is tried once")
 	timeScale := flag.Float64("github-time-scale", 1, "shrink GitHub's rate-limit windows (the primary hour, the secondary minute and hour) by this factor")
 	rollout := flag.Duration("rollout", 2*time.Second, "delay between a version merging in the config repo and the instance serving it")
 	flag.Parse()
@@ -78,6 +79,11 @@ func main() {
 	gh.FirstIssueNumber = *firstIssue
 	gh.RateLimit = *rateLimit
 	gh.TimeScale = *timeScale
+	if *webhookTimeout <= 0 {
+		fmt.Fprintln(os.Stderr, "simulator: -github-webhook-timeout must be more than 0 (GitHub's is 10s)")
+		os.Exit(2)
+	}
+	gh.WebhookTimeout = *webhookTimeout
 	if *timeScale <= 0 {
 		fmt.Fprintln(os.Stderr, "simulator: -github-time-scale must be more than 0 (1 is real time)")
 		os.Exit(2)
