@@ -42,6 +42,7 @@ func main() {
 	secondaryStatus := flag.String("github-secondary-status", "403", "status of a secondary-limit refusal: 403, 429 or alternate")
 	secondaryRetryAfter := flag.String("github-secondary-retry-after", "never", "when a secondary-limit refusal carries Retry-After: never, always or alternate (two without, two with)")
 	timeScale := flag.Float64("github-time-scale", 1, "shrink GitHub's rate-limit windows (the primary hour, the secondary minute and hour) by this factor")
+	ciDelay := flag.Duration("github-ci-delay", 2*time.Second, "how long the simulated CI takes to report a protected branch's required status checks on a pull request (pending at once, success after this; scaled by -github-time-scale; negative: never)")
 	rollout := flag.Duration("rollout", 2*time.Second, "delay between a version merging in the config repo and the instance serving it")
 	flag.Parse()
 	if _, err := netip.ParseAddr(cfg.ClientIP); err != nil {
@@ -67,6 +68,7 @@ func main() {
 	gh.FirstIssueNumber = *firstIssue
 	gh.RateLimit = *rateLimit
 	gh.TimeScale = *timeScale
+	gh.CIDelay = *ciDelay
 	if *timeScale <= 0 {
 		fmt.Fprintln(os.Stderr, "simulator: -github-time-scale must be more than 0 (1 is real time)")
 		os.Exit(2)
