@@ -26,10 +26,10 @@ type protection struct {
 
 // status is one commit status a CI system reported.
 type status struct {
-	id                                 int64
+	id                                  int64
 	state, context, description, target string
-	creator                            *user
-	created                            time.Time
+	creator                             *user
+	created                             time.Time
 }
 
 // review is one pull request review.
@@ -48,7 +48,9 @@ const protectionDocs = "https://docs.github.com/articles/about-protected-branche
 // ciLogin is the account the simulated CI reports its statuses as.
 const ciLogin = "sim-ci[bot]"
 
-func protectionKey(rp *repo, branch string) string { return rp.key("branches/" + branch + "/protection") }
+func protectionKey(rp *repo, branch string) string {
+	return rp.key("branches/" + branch + "/protection")
+}
 
 // putProtection is PUT /repos/{o}/{r}/branches/{b}/protection: the four top-level fields are
 // required (null turns one off), as on GitHub.
@@ -384,7 +386,7 @@ func (c *call) reviewJSON(rp *repo, is *issue, rv *review) map[string]any {
 	out := map[string]any{
 		"id": rv.id, "node_id": nodeID("PRR", rv.id), "user": c.userJSON(rv.user), "body": rv.body, "state": rv.state,
 		"html_url": fmt.Sprintf("%s#pullrequestreview-%d", pull, rv.id), "commit_id": rv.commitID,
-		"pull_request_url": fmt.Sprintf("%s/repos/%s/pulls/%d", c.api, rp.fullName(), is.number),
+		"pull_request_url":   fmt.Sprintf("%s/repos/%s/pulls/%d", c.api, rp.fullName(), is.number),
 		"author_association": "MEMBER", "submitted_at": nil,
 	}
 	if rv.state != "PENDING" {
