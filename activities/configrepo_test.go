@@ -528,7 +528,7 @@ func TestConfigRepoStopsOnAFailedRequiredCheck(t *testing.T) {
 // Temporal); once someone approves, the same change merges its one pull request. Labels are
 // added once.
 func TestConfigRepoParksForAReviewOnAProtectedBranch(t *testing.T) {
-	f := crProtectedFixture(t, 0, &github.ProtectionRequest{
+	f := crProtectedFixture(t, 300*time.Millisecond, &github.ProtectionRequest{
 		RequiredStatusChecks:       &github.RequiredStatusChecks{Contexts: []string{"ci/validate"}},
 		RequiredPullRequestReviews: &github.PullRequestReviewsEnforcementRequest{RequiredApprovingReviewCount: 1}})
 	merges := countCalls(t, f.s, "github", "pulls.merge", "")

@@ -122,6 +122,7 @@ func Classify(dc converter.DataConverter, h *historypb.History) (int, string, er
 // own: histories of a workflow type with and without such a change each keep a replay test.
 var versionTags = map[string]string{
 	"parallel-backups": "parallelbackups",
+	"github-writes":    "ghwrites",
 }
 
 // fromFirst decodes the first of payloads.
