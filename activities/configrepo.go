@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-github/v55/github"
 
@@ -33,6 +34,10 @@ type ConfigRepo struct {
 	Base   string // the default branch the deploy follows: "main"
 
 	blobs *crFleetCache
+	// CheckPoll and CheckWait pace the wait for a protected default branch's required status
+	// checks: the head's combined status is read every CheckPoll, for at most CheckWait per
+	// attempt, after which the attempt ends Busy and Temporal retries it (defaults 10 s and 4 min).
+	CheckPoll, CheckWait time.Duration
 	// noRecursiveTree makes ListFleet use its fallback for truncated trees (tests only).
 	noRecursiveTree bool
 }
@@ -621,21 +626,28 @@ func (r *ConfigRepo) applyRaw(ctx context.Context, q crChange) (ChangeResult, er
 		}
 	}
 	prog.PRNumber = pr.GetNumber()
-	if len(q.labels) > 0 {
+	// Labels once: a re-run (a review recheck, a retry) finds them on the pull request.
+	if missing := crMissingLabels(pr, q.labels); len(missing) > 0 {
 		err := ghDo(ctx, func() (err error) {
-			_, _, err = r.client.Issues.AddLabelsToIssue(ctx, r.Owner, r.Repo, pr.GetNumber(), q.labels)
+			_, _, err = r.client.Issues.AddLabelsToIssue(ctx, r.Owner, r.Repo, pr.GetNumber(), missing)
 			return err
 		})
 		if err != nil {
 			return ChangeResult{}, err
 		}
 	}
-	// 5. Merge; when the default branch moved under us, re-apply the change on top of it.
-	for attempt := 0; ; attempt++ {
-		prog.Step = fmt.Sprintf("merge (attempt %d)", attempt+1)
+	// 5. Merge; when the default branch moved under us, re-apply the change on top of it. Branch
+	// protection is waited for, never rebased over: required status checks are polled (reads),
+	// and a missing approval ends the attempt NeedsReview, which the step parks on.
+	deadline := time.Now().Add(r.checkWait())
+	for attempt, merges := 0, 0; ; merges++ {
+		prog.Step = fmt.Sprintf("merge (attempt %d)", merges+1)
 		heartbeat(ctx, prog)
 		head, err := r.branchHead(ctx, q.branch)
 		if err != nil {
+			return ChangeResult{}, err
+		}
+		if err := r.waitChecks(ctx, q, pr, head, deadline, &prog); err != nil {
 			return ChangeResult{}, err
 		}
 		var mr *github.PullRequestMergeResult
@@ -651,13 +663,28 @@ func (r *ConfigRepo) applyRaw(ctx context.Context, q crChange) (ChangeResult, er
 		if st != http.StatusMethodNotAllowed && st != http.StatusConflict {
 			return ChangeResult{}, err
 		}
+		if st == http.StatusMethodNotAllowed {
+			switch msg := ghMessage(err); {
+			case crNeedsReview(msg):
+				return ChangeResult{}, NeedsReview(q.what, pr.GetHTMLURL(), msg, err)
+			case strings.HasPrefix(msg, "Required status check") && strings.Contains(msg, "is failing"):
+				return ChangeResult{}, Permanent(ErrPrecondition, fmt.Sprintf("%s: pull request %s: %s", q.what, pr.GetHTMLURL(), msg),
+					"look at the failed check on the pull request; fix what it found (or re-run it), then retry this step", err)
+			case strings.HasPrefix(msg, "Required status check"):
+				// CI has not reported on the head yet: wait (reading) until it has, do not rebase.
+				if err := r.waitReported(ctx, q, pr, head, deadline); err != nil {
+					return ChangeResult{}, err
+				}
+				continue
+			}
+		}
 		// 405 not mergeable or 409 head moved: maybe an earlier attempt merged after all.
 		if _, m, ferr := r.findPulls(ctx, q.branch); ferr != nil {
 			return ChangeResult{}, ferr
 		} else if m != nil {
 			return r.mergedResult(ctx, q, m, m.GetMergeCommitSHA())
 		}
-		if attempt+1 >= crMaxRebases {
+		if attempt++; attempt >= crMaxRebases {
 			return ChangeResult{}, Permanent(ErrConflict,
 				fmt.Sprintf("%s: pull request %s cannot be merged after %d attempts: %s", q.what, pr.GetHTMLURL(), crMaxRebases, ghMessage(err)),
 				"open the pull request, resolve what blocks the merge (conflict, branch protection) and merge it; then retry this step, which finds the merged pull request", err)
@@ -679,6 +706,104 @@ func (r *ConfigRepo) applyRaw(ctx context.Context, q crChange) (ChangeResult, er
 		if err := r.writeBranch(ctx, q, mainSHA, true); err != nil {
 			return ChangeResult{}, err
 		}
+	}
+}
+
+// crNeedsReview reports whether a 405 merge refusal is branch protection asking for approvals
+// ("At least 1 approving review is required by reviewers with write access.").
+func crNeedsReview(msg string) bool {
+	return strings.Contains(msg, "approving review") && strings.Contains(msg, "required")
+}
+
+// crMissingLabels are the labels the pull request does not carry yet.
+func crMissingLabels(pr *github.PullRequest, want []string) []string {
+	var out []string
+	for _, l := range want {
+		has := false
+		for _, got := range pr.Labels {
+			if strings.EqualFold(got.GetName(), l) {
+				has = true
+			}
+		}
+		if !has {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (r *ConfigRepo) checkPoll() time.Duration {
+	if r.CheckPoll > 0 {
+		return r.CheckPoll
+	}
+	return 10 * time.Second
+}
+
+func (r *ConfigRepo) checkWait() time.Duration {
+	if r.CheckWait > 0 {
+		return r.CheckWait
+	}
+	return 4 * time.Minute
+}
+
+// waitChecks reads the head's combined status until no check is pending, so a merge is not spent
+// on checks still running. Failures are left to the merge: only GitHub knows which are required.
+// Past the deadline the attempt ends Busy and Temporal retries it.
+func (r *ConfigRepo) waitChecks(ctx context.Context, q crChange, pr *github.PullRequest, head string, deadline time.Time, prog *crChangeProgress) error {
+	for {
+		var cs *github.CombinedStatus
+		err := ghDo(ctx, func() (err error) {
+			cs, _, err = r.client.Repositories.GetCombinedStatus(ctx, r.Owner, r.Repo, head, nil)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if cs.GetTotalCount() == 0 || cs.GetState() != "pending" {
+			return nil
+		}
+		prog.Step = "wait for status checks"
+		if err := r.sleepUntilChecks(ctx, q, pr, deadline); err != nil {
+			return err
+		}
+	}
+}
+
+// waitReported reads the head's combined status until some check reported and none is pending.
+// A required check GitHub reports as a check run, not a commit status, never shows here: the
+// attempt then ends Busy at the deadline and the next attempt's first merge finds out.
+func (r *ConfigRepo) waitReported(ctx context.Context, q crChange, pr *github.PullRequest, head string, deadline time.Time) error {
+	for {
+		if err := r.sleepUntilChecks(ctx, q, pr, deadline); err != nil {
+			return err
+		}
+		var cs *github.CombinedStatus
+		err := ghDo(ctx, func() (err error) {
+			cs, _, err = r.client.Repositories.GetCombinedStatus(ctx, r.Owner, r.Repo, head, nil)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if cs.GetTotalCount() > 0 && cs.GetState() != "pending" {
+			return nil
+		}
+	}
+}
+
+// sleepUntilChecks waits one poll, heartbeating, or ends the attempt Busy past the deadline.
+func (r *ConfigRepo) sleepUntilChecks(ctx context.Context, q crChange, pr *github.PullRequest, deadline time.Time) error {
+	if !time.Now().Add(r.checkPoll()).Before(deadline) {
+		return Transient(ErrBusy, fmt.Sprintf("%s: pull request %s is waiting for its required status checks", q.what, pr.GetHTMLURL()), nil, r.checkPoll())
+	}
+	heartbeat(ctx, crChangeProgress{Step: "wait for status checks", Branch: q.branch, PRNumber: pr.GetNumber()})
+	t := time.NewTimer(r.checkPoll())
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/sim"
 	simgithub "github.com/sourcegraph/lifecycle/sim/github"
+	"github.com/sourcegraph/lifecycle/sim/stack"
 )
 
 // crFixture is the simulator with the config repo activities (as the bot) and a test-side client
@@ -443,5 +444,119 @@ func TestConfigRepoListFleet(t *testing.T) {
 		if paged[i].Slug != fleet[i].Slug {
 			t.Fatalf("entry %d: paged %+v, whole %+v", i, paged[i], fleet[i])
 		}
+	}
+}
+
+// crProtectedFixture is crNewFixture on a simulator whose CI takes ciDelay, with the config repo's
+// main protected by carol (an admin) as given.
+func crProtectedFixture(t *testing.T, ciDelay time.Duration, prot *github.ProtectionRequest) *crFixture {
+	t.Helper()
+	ms := sim.Duration(50 * time.Millisecond)
+	opts := simgithub.DefaultOptions()
+	opts.CIDelay = ciDelay
+	s, err := stack.StartWith(sim.Config{Timings: sim.Timings{GKEOperation: ms, SQLOperation: ms, BackupOperation: ms, ProjectOperation: ms, Rollout: ms}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	gh, err := NewGitHub("bot-token", s.URL()+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, err := NewConfigRepo(gh, cloudConfig(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr.CheckPoll = 50 * time.Millisecond
+	raw, err := github.NewClient(nil).WithAuthToken("carol-token").WithEnterpriseURLs(s.URL()+"/", s.URL()+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := raw.Repositories.UpdateBranchProtection(context.Background(), "sourcegraph", "cloud", "main", prot); err != nil {
+		t.Fatal(err)
+	}
+	return &crFixture{s: s, cr: cr, raw: raw}
+}
+
+// A required status check still running is waited for by reading the combined status: one merge,
+// no rebase (before, the 405 cost three rebases and then parked the step).
+func TestConfigRepoWaitsForRequiredChecks(t *testing.T) {
+	f := crProtectedFixture(t, 400*time.Millisecond, &github.ProtectionRequest{
+		RequiredStatusChecks: &github.RequiredStatusChecks{Contexts: []string{"ci/validate"}}})
+	merges := countCalls(t, f.s, "github", "pulls.merge", "")
+	reads := countCalls(t, f.s, "github", "statuses.combined", "")
+	env := activityEnv(f.cr)
+	r := crRunChange(t, env, f.cr, ChangeConfigInput{Slug: "acme", Config: crConfig("acme", "production", "5.9.0"), ChangeID: "create", Create: true})
+	if !r.Changed || merges() != 1 || crPulls(f.s) != 1 {
+		t.Fatalf("want one pull request merged at the first try once CI passed: %+v, %d merges, %d PRs", r, merges(), crPulls(f.s))
+	}
+	if reads() < 2 {
+		t.Fatalf("the pending check must have been polled, read %d times", reads())
+	}
+}
+
+// A failed required check is not rebased over either: the step parks with the check named.
+func TestConfigRepoStopsOnAFailedRequiredCheck(t *testing.T) {
+	f := crProtectedFixture(t, -1, &github.ProtectionRequest{
+		RequiredStatusChecks: &github.RequiredStatusChecks{Contexts: []string{"ci/validate"}}})
+	merges := countCalls(t, f.s, "github", "pulls.merge", "")
+	env := activityEnv(f.cr)
+	in := ChangeConfigInput{Slug: "acme", Config: crConfig("acme", "production", "5.9.0"), ChangeID: "create", Create: true}
+	// CI never reports: the attempt ends Busy (retryable) without rebasing.
+	f.cr.CheckWait = 300 * time.Millisecond
+	_, err := env.ExecuteActivity(f.cr.ChangeInstanceConfig, in)
+	appError(t, err, ErrBusy, false)
+	if n := merges(); n != 1 || ledger(f.s, crKey("branches/acme/create")).Mutated != 0 {
+		t.Fatalf("merges %d, branch rewritten %d times: CI not reporting must not rebase", n, ledger(f.s, crKey("branches/acme/create")).Mutated)
+	}
+	prs, _, err := f.raw.PullRequests.List(context.Background(), "sourcegraph", "cloud", nil)
+	if err != nil || len(prs) != 1 {
+		t.Fatalf("pulls: %v, %v", prs, err)
+	}
+	if _, _, err := f.raw.Repositories.CreateStatus(context.Background(), "sourcegraph", "cloud", prs[0].GetHead().GetSHA(),
+		&github.RepoStatus{State: github.String("failure"), Context: github.String("ci/validate")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = env.ExecuteActivity(f.cr.ChangeInstanceConfig, in)
+	ae := appError(t, err, ErrPrecondition, true)
+	if !strings.Contains(ae.Error(), `"ci/validate" is failing`) || !strings.Contains(ae.Error(), prs[0].GetHTMLURL()) {
+		t.Fatalf("message: %v", ae)
+	}
+}
+
+// A required review parks the change with the pull request's link (NeedsReview, not retried by
+// Temporal); once someone approves, the same change merges its one pull request. Labels are
+// added once.
+func TestConfigRepoParksForAReviewOnAProtectedBranch(t *testing.T) {
+	f := crProtectedFixture(t, 300*time.Millisecond, &github.ProtectionRequest{
+		RequiredStatusChecks:       &github.RequiredStatusChecks{Contexts: []string{"ci/validate"}},
+		RequiredPullRequestReviews: &github.PullRequestReviewsEnforcementRequest{RequiredApprovingReviewCount: 1}})
+	merges := countCalls(t, f.s, "github", "pulls.merge", "")
+	labels := countCalls(t, f.s, "github", "labels.add", "")
+	env := activityEnv(f.cr)
+	in := ChangeConfigInput{Slug: "acme", Config: crConfig("acme", "production", "5.9.0"), ChangeID: "create", Create: true, Labels: []string{"mi-lifecycle"}}
+	_, err := env.ExecuteActivity(f.cr.ChangeInstanceConfig, in)
+	ae := appError(t, err, ErrNeedsReview, true)
+	var url string
+	if ae.Details(&url) != nil || !strings.HasPrefix(ae.Error(), "needs a review: "+url) || !strings.Contains(url, "/sourcegraph/cloud/pull/") {
+		t.Fatalf("want the pull request's link first and as the detail, got %q (%q)", ae.Error(), url)
+	}
+	if merges() != 1 {
+		t.Fatalf("a missing review must not be rebased over: %d merges", merges())
+	}
+	// Still unapproved: the same answer, nothing new.
+	_, err = env.ExecuteActivity(f.cr.ChangeInstanceConfig, in)
+	appError(t, err, ErrNeedsReview, true)
+	prs, _, err := f.raw.PullRequests.List(context.Background(), "sourcegraph", "cloud", nil)
+	if err != nil || len(prs) != 1 {
+		t.Fatalf("pulls: %v, %v", prs, err)
+	}
+	if _, _, err := f.raw.PullRequests.CreateReview(context.Background(), "sourcegraph", "cloud", prs[0].GetNumber(),
+		&github.PullRequestReviewRequest{Event: github.String("APPROVE")}); err != nil {
+		t.Fatal(err)
+	}
+	r := crRunChange(t, env, f.cr, in)
+	if !r.Changed || r.PRURL != url || crPulls(f.s) != 1 || labels() != 1 {
+		t.Fatalf("after the approval: %+v, %d PRs, labels added %d times", r, crPulls(f.s), labels())
 	}
 }

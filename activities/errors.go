@@ -41,6 +41,10 @@ const (
 	// retried by the activity's policy, which counts attempts: right after the create enables
 	// the APIs it is a matter of time, which the workflow waits out (a bounded time, then it parks).
 	ErrServiceDisabled = "ServiceDisabled"
+	// ErrNeedsReview: a config pull request waits for an approving review that branch protection
+	// requires. The step parks with the link and goes on by itself once the pull request is
+	// approved (the workflow re-runs it periodically; see Runner).
+	ErrNeedsReview = "NeedsReview"
 )
 
 // ServiceDisabledDetails are the details of an ErrServiceDisabled error: the API and the project.
@@ -100,6 +104,14 @@ func googleMessage(err error) string {
 		return st.Message()
 	}
 	return err.Error()
+}
+
+// NeedsReview is the non-retryable error of a change whose pull request (prURL, also the error's
+// only detail) needs an approving review before it can merge.
+func NeedsReview(what, prURL, msg string, cause error) error {
+	return temporal.NewApplicationErrorWithOptions(
+		fmt.Sprintf("needs a review: %s (%s: %s). What to do: approve the pull request (as someone other than the bot); the step goes on by itself once it is approved", prURL, what, msg),
+		ErrNeedsReview, temporal.ApplicationErrorOptions{NonRetryable: true, Cause: cause, Details: []any{prURL}})
 }
 
 // Transient is a retryable error; retryAfter (0: the policy's backoff) is honoured by the server.

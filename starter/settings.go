@@ -84,6 +84,7 @@ func settingsFromEnv(tcfg config.Temporal) (workflows.Settings, error) {
 		{"LIFECYCLE_UPGRADE_ESTIMATE", &s.UpgradeEstimate},
 		{"LIFECYCLE_VERSION_TIMEOUT", &s.VersionTimeout},
 		{"LIFECYCLE_ACTIVITY_TIMEOUT", &s.ActivityTimeout},
+		{"LIFECYCLE_REVIEW_RECHECK", &s.ReviewRecheck},
 	}
 	for _, d := range durations {
 		v := os.Getenv(d.name)

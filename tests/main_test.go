@@ -67,6 +67,8 @@ func run(m *testing.M) int {
 			"LIFECYCLE_ROLLOUT_BAKE=1s", "LIFECYCLE_ROLLOUT_REFRESH=300ms", "LIFECYCLE_VERSION_TIMEOUT=10s",
 			// An attempt lost with a killed worker is retried within 10 s (the chaos tests).
 			"LIFECYCLE_ACTIVITY_TIMEOUT=10s",
+			// A step parked for a config pull request's review looks again every second.
+			"LIFECYCLE_REVIEW_RECHECK=1s",
 			// The starter's visibility gauges, counted every second.
 			"LIFECYCLE_GAUGE_INTERVAL=1s",
 			// The webhook redelivery sweeper runs every 2 s and reads the last 10 minutes.

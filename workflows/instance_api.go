@@ -133,6 +133,9 @@ type Settings struct {
 	// attempt lost with a killed worker is retried within it (test stacks; 0 keeps the defaults,
 	// sized for real clouds).
 	ActivityTimeout time.Duration `json:"activityTimeout,omitempty"`
+	// ReviewRecheck is how often a step parked for a config pull request's review runs again
+	// by itself (default 5 min).
+	ReviewRecheck time.Duration `json:"reviewRecheck,omitempty"`
 }
 
 // OperationRequest is one request for one instance, parsed and validated by the starter. Exactly

@@ -76,6 +76,7 @@ func beginOperation(ctx workflow.Context, in OperationInput, steps []Step) (*ope
 	}
 	o.runner = r
 	r.Notify = o.notify
+	r.ReviewRecheck = o.settings.ReviewRecheck
 	workflow.GetMetricsHandler(ctx).WithTags(o.tags).Counter(metrics.OperationsStarted).Inc(1)
 	if !in.Request.inRollout() {
 		// A rollout's upgrades share the rollout's SLA clock.

@@ -57,6 +57,9 @@ func (s Settings) WithDefaults() Settings {
 	if s.UpgradeEstimate <= 0 {
 		s.UpgradeEstimate = DefaultUpgradeEstimate
 	}
+	if s.ReviewRecheck <= 0 {
+		s.ReviewRecheck = DefaultReviewRecheck
+	}
 	if s.VersionTimeout <= 0 {
 		s.VersionTimeout = DefaultVersionTimeout
 	}

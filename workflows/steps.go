@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/sourcegraph/lifecycle/activities"
 	"github.com/sourcegraph/lifecycle/internal/metrics"
 )
 
@@ -77,6 +78,9 @@ type Parked struct {
 	Aborting  bool      `json:"aborting,omitempty"` // parked while compensating: abort is no longer offered
 	// Restore is set when a restore from backups is offered besides the abort.
 	Restore bool `json:"restore,omitempty"`
+	// Review is the config pull request waiting for an approving review (NeedsReview): the step
+	// is re-run every Runner.ReviewRecheck and goes on by itself once it merges.
+	Review string `json:"review,omitempty"`
 }
 
 // Progress is what the progress query returns and the status comment shows.
@@ -174,7 +178,17 @@ type Runner struct {
 	restoring      bool
 	// cause is the error chain behind a rejection, for the run's details only (noteCause).
 	cause string
+	// ReviewRecheck is how often a step parked for a pull request review runs again by itself
+	// (DefaultReviewRecheck when 0).
+	ReviewRecheck time.Duration
 }
+
+// DefaultReviewRecheck paces the re-runs of a step parked for a review: each costs a handful of
+// history events and one GitHub write (the refused merge).
+const DefaultReviewRecheck = 5 * time.Minute
+
+// actionResolved is park's answer when the parked step succeeded on a re-run of its own.
+const actionResolved = "resolved"
 
 // Restoring reports whether the operation is being aborted with a restore from backups.
 func (r *Runner) Restoring() bool { return r.restoring }
@@ -287,11 +301,18 @@ func (r *Runner) runStep(ctx workflow.Context, i int, run func(workflow.Context)
 		if temporal.IsCanceledError(err) || ctx.Err() != nil || errors.Is(err, ErrCancelled) {
 			return "", err
 		}
-		d, err := r.park(ctx, st, err, compensating)
+		d, err := r.park(ctx, st, err, compensating, run)
 		if err != nil {
 			return "", err
 		}
 		switch d.Action {
+		case actionResolved:
+			st.State, st.EndedAt = StepDone, workflow.Now(ctx)
+			if compensating {
+				st.State = StepCompensated
+			}
+			r.publish(ctx)
+			return "", nil
 		case ActionRetry:
 			continue
 		case ActionSkip:
@@ -311,8 +332,10 @@ func (r *Runner) runStep(ctx workflow.Context, i int, run func(workflow.Context)
 	}
 }
 
-// park records the failure, tells people, and waits for a decision.
-func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compensating bool) (Decision, error) {
+// park records the failure, tells people, and waits for a decision. A step parked for a pull
+// request review (activities.ErrNeedsReview) is also re-run every ReviewRecheck: once the pull
+// request is approved and merges, park returns actionResolved without anyone deciding.
+func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compensating bool, run func(workflow.Context) error) (Decision, error) {
 	st.State, st.Error = StepParked, errorMessage(cause)
 	retries := retriesText(cause)
 	if st.Runs > 1 {
@@ -321,6 +344,12 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	pk := &Parked{Step: st.Name, Title: st.Title, Error: st.Error, ErrorType: errorType(cause), Retries: retries,
 		Since: workflow.Now(ctx), Aborting: compensating}
 	pk.Restore = !compensating && r.RestoreOffered != nil && r.RestoreOffered()
+	// Versioned (and only taken on a NeedsReview, which runs before this change never saw).
+	recheck := errorType(cause) == activities.ErrNeedsReview &&
+		workflow.GetVersion(ctx, "github-writes", workflow.DefaultVersion, 1) == 1
+	if recheck {
+		pk.Review = reviewURL(cause)
+	}
 	r.p.Parked, r.p.State = pk, "parked"
 	if compensating {
 		r.p.State = "aborting"
@@ -335,15 +364,47 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	workflow.GetLogger(ctx).Warn("step parked: waiting for an operator decision", "step", st.Name, "error", st.Error)
 	r.publish(ctx)
 
-	if err := workflow.Await(ctx, func() bool { return r.pending != nil }); err != nil {
-		return Decision{}, err
+	decided := func() bool { return r.pending != nil }
+	resolved := false
+	for recheck {
+		ok, err := workflow.AwaitWithTimeout(ctx, r.reviewRecheck(), decided)
+		if err != nil {
+			return Decision{}, err
+		}
+		if ok {
+			break
+		}
+		rerr := run(ctx)
+		if rerr == nil {
+			// Approved and merged. A decision that came in meanwhile is moot: the step is done.
+			resolved, r.pending = true, nil
+			break
+		}
+		if temporal.IsCanceledError(rerr) || ctx.Err() != nil {
+			return Decision{}, rerr
+		}
+		if errorType(rerr) != activities.ErrNeedsReview && r.pending == nil {
+			// Something else stops it now: run the step again, so it parks on that.
+			r.pending = &Decision{Action: ActionRetry, Step: st.Name, By: "lifecycle", Reason: "the pull request's state changed: " + clip(errorMessage(rerr), 200)}
+		}
+		if r.pending != nil {
+			break
+		}
 	}
-	d := *r.pending
+	if !recheck {
+		if err := workflow.Await(ctx, decided); err != nil {
+			return Decision{}, err
+		}
+	}
+	d := Decision{Action: actionResolved, Step: st.Name}
+	if !resolved {
+		d = *r.pending
+		r.p.Decisions = append(r.p.Decisions, d)
+		if revision(ctx) >= RevisionCorrectness {
+			r.p.Decisions, r.p.EarlierDecisions = capLog(r.p.Decisions, r.p.EarlierDecisions, maxDecisions)
+		}
+	}
 	r.pending, r.p.Parked = nil, nil
-	r.p.Decisions = append(r.p.Decisions, d)
-	if revision(ctx) >= RevisionCorrectness {
-		r.p.Decisions, r.p.EarlierDecisions = capLog(r.p.Decisions, r.p.EarlierDecisions, maxDecisions)
-	}
 	r.p.State = "running"
 	if compensating {
 		r.p.State = "aborting"
@@ -363,10 +424,30 @@ func (r *Runner) park(ctx workflow.Context, st *StepStatus, cause error, compens
 	return d, nil
 }
 
+func (r *Runner) reviewRecheck() time.Duration {
+	if r.ReviewRecheck > 0 {
+		return r.ReviewRecheck
+	}
+	return DefaultReviewRecheck
+}
+
+// reviewURL is the pull request a NeedsReview error names (its detail).
+func reviewURL(err error) string {
+	var app *temporal.ApplicationError
+	var u string
+	if errors.As(err, &app) && app.HasDetails() && app.Details(&u) == nil {
+		return u
+	}
+	return ""
+}
+
 // attentionReason is the parked step in a line for the Web UI's list: operation, step, the error's
 // type and what to do. The error's message stays out: it may name customer data, and search
 // attributes are not encrypted.
 func attentionReason(operation string, pk *Parked) string {
+	if pk.Review != "" { // a link to our own pull request names no customer data
+		return clip(fmt.Sprintf("%s: step %s needs a review: %s (goes on by itself once approved)", operation, pk.Step, pk.Review), attentionReasonMax)
+	}
 	what := "step " + pk.Step
 	if pk.Aborting {
 		what = "undo of step " + pk.Step

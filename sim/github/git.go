@@ -187,6 +187,9 @@ func (p *Part) setRef(rp *repo, ref, sha string) {
 	if name == rp.defaultBranch && old != sha {
 		p.defaultBranchMoved(rp, old, sha)
 	}
+	if old != sha {
+		p.headMoved(rp, name)
+	}
 }
 
 func (p *Part) defaultBranchMoved(rp *repo, oldSHA, newSHA string) {

@@ -38,6 +38,10 @@
 //	pulls.get|edit        GET|PATCH /repos/{o}/{r}/pulls/{n}
 //	pulls.merge           PUT    /repos/{o}/{r}/pulls/{n}/merge     merge_method merge|squash|rebase, sha
 //	pulls.is-merged       GET    /repos/{o}/{r}/pulls/{n}/merge
+//	reviews.create|list   POST|GET /repos/{o}/{r}/pulls/{n}/reviews  event APPROVE|REQUEST_CHANGES|COMMENT
+//	protection.get|put|delete GET|PUT|DELETE /repos/{o}/{r}/branches/{b}/protection  required checks and reviews
+//	statuses.create       POST   /repos/{o}/{r}/statuses/{sha}
+//	statuses.combined     GET    /repos/{o}/{r}/commits/{ref}/status
 //	releases.create|list  POST|GET /repos/{o}/{r}/releases
 //	releases.get|latest|get-by-tag GET /repos/{o}/{r}/releases/{id}|latest|tags/{tag}
 //	hooks.create|list|delete POST|GET|DELETE /repos/{o}/{r}/hooks[/{id}]
@@ -60,7 +64,9 @@
 // known user: 401 {"message":"Requires authentication"} without one, {"message":"Bad credentials"}
 // with an unknown one. Errors are GitHub's: 404 {"message":"Not Found"}, 422 Validation Failed
 // with errors[{resource,code,field}], 409 on a contents sha mismatch, 405 on an unmergeable pull
-// request. Injected faults render as {"message":...}; a 403 or 429 also gets
+// request, or with GitHub's message ("At least 1 approving review is required by reviewers with
+// write access.", "Required status check \"ctx\" is expected.") when the base branch's protection
+// is not satisfied. Injected faults render as {"message":...}; a 403 or 429 also gets
 // X-RateLimit-Remaining: 0 and a Reset at Retry-After (at least one second away), so go-github v55
 // reports a 403 as *github.RateLimitError. A fault message containing "secondary rate limit" is
 // rendered as a secondary limit instead (remaining left alone, secondary documentation_url).
@@ -154,6 +160,10 @@ type Options struct {
 	// TimeScale shrinks every rate-limit window (the primary hour, the secondary minute and hour)
 	// by this factor, so a benchmark runs hours of GitHub time in minutes (0 or 1: real time).
 	TimeScale float64
+	// CIDelay is how long the simulated CI takes to report the required status checks of a
+	// protected branch on a pull request's head (pending at once, success after the delay, scaled
+	// by TimeScale); 0 reports success at once, a negative delay never reports.
+	CIDelay time.Duration
 }
 
 // DefaultWebhookTimeout is how long GitHub waits for a webhook receiver's answer: "if your server
@@ -327,6 +337,14 @@ func (p *Part) Routes(rt *sim.Routes) {
 		{"pulls.edit", "PATCH " + R + "/pulls/{number}", p.editPull},
 		{"pulls.merge", "PUT " + R + "/pulls/{number}/merge", p.mergePull},
 		{"pulls.is-merged", "GET " + R + "/pulls/{number}/merge", p.isMerged},
+		{"reviews.create", "POST " + R + "/pulls/{number}/reviews", p.createReview},
+		{"reviews.list", "GET " + R + "/pulls/{number}/reviews", p.listReviews},
+
+		{"protection.get", "GET " + R + "/branches/{branch}/protection", p.getProtection},
+		{"protection.put", "PUT " + R + "/branches/{branch}/protection", p.putProtection},
+		{"protection.delete", "DELETE " + R + "/branches/{branch}/protection", p.deleteProtection},
+		{"statuses.create", "POST " + R + "/statuses/{sha}", p.createStatus},
+		{"statuses.combined", "GET " + R + "/commits/{ref}/status", p.combinedStatus},
 
 		{"releases.create", "POST " + R + "/releases", p.createRelease},
 		{"releases.list", "GET " + R + "/releases", p.listReleases},

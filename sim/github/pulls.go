@@ -21,6 +21,7 @@ type pull struct {
 	mergedAt   time.Time
 	mergedBy   *user
 	mergeSHA   string
+	reviews    []*review
 }
 
 // refresh follows the branches while the pull request is open.
@@ -95,6 +96,8 @@ func (p *Part) pullJSON(c *call, rp *repo, is *issue) map[string]any {
 		out["mergeable_state"] = "clean"
 		if conflict {
 			out["mergeable_state"] = "dirty"
+		} else if rp.protectionBlocks(is) != "" {
+			out["mergeable_state"] = "blocked"
 		}
 	}
 	return out
@@ -163,6 +166,7 @@ func (p *Part) createPull(c *call) (int, any) {
 	}
 	rp.addIssue(is)
 	p.s.Created("github", pullKey(rp, is.number))
+	p.runCI(rp, is)
 	out := p.pullJSON(c, rp, is)
 	c.hdr.Set("Location", out["url"].(string))
 	return 201, out
@@ -267,6 +271,9 @@ func (p *Part) mergePull(c *call) (int, any) {
 	changes, conflict := rp.mergePlan(pr)
 	if conflict {
 		return fail(405, "Pull Request is not mergeable")
+	}
+	if why := rp.protectionBlocks(is); why != "" {
+		return 405, apiError{Message: why, DocumentationURL: protectionDocs}
 	}
 	title := req.CommitTitle
 	parents := []string{pr.baseSHA}

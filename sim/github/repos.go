@@ -28,6 +28,9 @@ type repo struct {
 	trees   map[string]*tree
 	commits map[string]*commit
 	refs    map[string]string // "refs/heads/main" → commit sha
+
+	protection map[string]*protection // by branch name
+	statuses   map[string][]*status   // by commit sha, oldest first
 }
 
 func (rp *repo) fullName() string { return rp.owner + "/" + rp.name }
@@ -159,7 +162,8 @@ func (p *Part) listBranches(c *call) (int, any) {
 	out := make([]branchJSON, 0, len(names))
 	for _, n := range paginate(c, names) {
 		sha := c.repo.refs["refs/heads/"+n]
-		out = append(out, branchJSON{Name: n, Commit: map[string]string{"sha": sha, "url": c.api + "/repos/" + c.repo.fullName() + "/commits/" + sha}})
+		out = append(out, branchJSON{Name: n, Commit: map[string]string{"sha": sha, "url": c.api + "/repos/" + c.repo.fullName() + "/commits/" + sha},
+			Protected: c.repo.protection[n] != nil})
 	}
 	return 200, out
 }
@@ -174,7 +178,7 @@ func (p *Part) getBranch(c *call) (int, any) {
 	return 200, map[string]any{
 		"name":      name,
 		"commit":    map[string]any{"sha": sha, "node_id": cm.NodeID, "commit": cm, "url": c.api + "/repos/" + c.repo.fullName() + "/commits/" + sha, "html_url": cm.HTMLURL, "parents": cm.Parents},
-		"protected": false,
+		"protected": c.repo.protection[name] != nil,
 		"_links":    map[string]string{"self": c.api + "/repos/" + c.repo.fullName() + "/branches/" + name, "html": c.web + "/" + c.repo.fullName() + "/tree/" + name},
 	}
 }

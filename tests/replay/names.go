@@ -125,6 +125,7 @@ var versionTags = map[string]string{
 	"project-bootstrap": "bootstrap",
 	"random-project-id": "projectid",
 	"honest-teardown":   "honestteardown",
+	"github-writes":     "ghwrites",
 }
 
 // fromFirst decodes the first of payloads.
