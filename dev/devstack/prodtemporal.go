@@ -66,6 +66,13 @@ func NewProdTemporal(binDir string) (*ProdTemporal, error) {
 	return p, nil
 }
 
+// UseDefaultPorts are the local stack's (`devstack up -prod`): PostgreSQL on 7432, the server's
+// own defaults otherwise.
+func (p *ProdTemporal) UseDefaultPorts() {
+	p.PGPort, p.FrontendHTTPPort, p.HistoryPort, p.MatchingPort, p.InternalWorkerPort = 7432, 7243, 7234, 7235, 7239
+	p.MembershipPorts = [4]int{6933, 6934, 6935, 6939}
+}
+
 // freePorts gives the server and PostgreSQL ports that were free a moment ago.
 func (p *ProdTemporal) freePorts(lns *[]net.Listener) error {
 	for _, port := range []*int{&p.PGPort, &p.FrontendHTTPPort, &p.HistoryPort, &p.MatchingPort, &p.InternalWorkerPort} {
