@@ -71,8 +71,6 @@ func Defaults(root string) Options {
 // Stack is a running local stack.
 type Stack struct {
 	Opts Options
-	// freshDB: PostgreSQL's data folder was just created, so the schemas go on once it runs.
-	freshDB bool
 }
 
 // Addresses.

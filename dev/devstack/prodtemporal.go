@@ -177,7 +177,6 @@ func (s *Stack) prepare(ctx context.Context, name string) error {
 			"--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"); err != nil {
 			return err
 		}
-		s.freshDB = true
 	case "temporal":
 		return s.writeServerConfig()
 	}
@@ -193,7 +192,10 @@ func (s *Stack) ready(ctx context.Context, name string) error {
 	}
 	switch name {
 	case "postgres":
-		if !s.freshDB {
+		// Once per data folder: a marker beside it says the schemas are on (a start that failed
+		// after initdb applies them at the next).
+		done := filepath.Join(s.Opts.Dir, "postgres.schema-done")
+		if _, err := os.Stat(done); err == nil {
 			return nil
 		}
 		// What Temporal's docs and its auto-setup image do: create each database, version 0.0,
@@ -207,7 +209,7 @@ func (s *Stack) ready(ctx context.Context, name string) error {
 				}
 			}
 		}
-		s.freshDB = false
+		return os.WriteFile(done, nil, 0o644)
 	case "temporal":
 		return s.registerNamespace(ctx)
 	}
