@@ -145,16 +145,32 @@ func treeCPU(pid int) float64 {
 	return total
 }
 
-// treeRSS is the resident memory of a process and its children, in MB. Pages shared between them
-// (PostgreSQL's shared buffers) count once per process that touched them: an upper bound.
+// treeRSS is the memory of a process and its children, in MB: the sum of their proportional set
+// sizes (Pss), so pages they share (PostgreSQL's shared buffers) count once, not once per backend.
 func treeRSS(pid int) (float64, bool) {
-	rss, _, ok := procMemory(pid)
+	total, ok := pss(pid)
 	if !ok {
 		return 0, false
 	}
 	for _, c := range children(pid) {
-		r, _, _ := procMemory(c)
-		rss += r
+		v, _ := pss(c)
+		total += v
 	}
-	return rss, true
+	return total, true
+}
+
+// pss is a process's Pss from /proc/<pid>/smaps_rollup in MB, or its VmRSS where that is unreadable.
+func pss(pid int) (float64, bool) {
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "Pss:"); ok {
+				kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+				if err == nil {
+					return kb / 1024, true
+				}
+			}
+		}
+	}
+	rss, _, ok := procMemory(pid)
+	return rss, ok
 }

@@ -91,7 +91,7 @@ func (r *Results) Print(w io.Writer) {
 	}
 	tw.Flush()
 	for _, wh := range r.Webhooks {
-		fmt.Fprintf(w, "webhooks at %d/s: %s of wall time; CPU seconds: dev server %.1f, worker %.1f, starter %.1f, simulator %.1f\n",
+		fmt.Fprintf(w, "webhooks at %d/s: %s of wall time; CPU seconds: Temporal %.1f, worker %.1f, starter %.1f, simulator %.1f\n",
 			wh.Load.Rate, wh.Wall.D().Round(100*time.Millisecond), wh.CPU["temporal"], wh.CPU["worker"], wh.CPU["starter"], wh.CPU["simulator"])
 		if len(wh.Other) > 0 {
 			fmt.Fprintf(w, "webhook answers other than 202: %s\n", strings.Join(wh.Other, "; "))
