@@ -6,7 +6,7 @@ WFCHECK_TOOL  := -modfile=dev/tools/workflowcheck/go.mod
 SCHECK_TOOL   := -modfile=dev/tools/staticcheck/go.mod
 BINS    := ./worker ./starter ./starter/mi ./sim/cmd/simulator ./dev/cmd/devstack ./dev/cmd/bench
 
-.PHONY: build demo stop test lint bench chaos clean record-histories
+.PHONY: build build-prod demo stop test lint bench bench-prod chaos clean record-histories
 
 ## build: the service binaries and the pinned Temporal CLI into bin/
 build: bin/temporal
@@ -17,6 +17,18 @@ build: bin/temporal
 bin/temporal: dev/tools/go.mod dev/tools/go.sum
 	@mkdir -p bin
 	cp "$$($(GO) tool $(TEMPORAL_TOOL) -n temporal)" bin/temporal
+
+## build-prod: build, plus the Temporal server and its SQL schema tool at the version the pinned CLI
+## embeds (dev/tools/go.mod), for the production-like topology (make bench-prod)
+build-prod: build bin/temporal-server bin/temporal-sql-tool
+
+bin/temporal-server: dev/tools/go.mod dev/tools/go.sum
+	@mkdir -p bin
+	cp "$$($(GO) tool $(TEMPORAL_TOOL) -n server)" bin/temporal-server
+
+bin/temporal-sql-tool: dev/tools/go.mod dev/tools/go.sum
+	@mkdir -p bin
+	cp "$$($(GO) tool $(TEMPORAL_TOOL) -n sql)" bin/temporal-sql-tool
 
 ## demo: start Temporal + Web UI, simulator, worker and starter, then file a sample issue
 demo: build
@@ -47,6 +59,14 @@ test: lint
 bench: build
 	bin/bench $(BENCH_FLAGS)
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./workflows/ ./sim/stack/
+
+## bench-prod: the same rollouts and table as `make bench` on a production-like Temporal: the Temporal
+## server on PostgreSQL (started by the bench in a temporary folder; it needs PostgreSQL 15's programs,
+## `sudo apt-get install postgresql` on Debian 12), two worker processes, one SIGKILLed when half the
+## fleet is upgraded, and an end-to-end create. Not part of `make test`. Same BENCH_FLAGS as bench;
+## BENCH_FLAGS="-sizes 20 -history 0 -webhook none -no-baseline" is a quick check.
+bench-prod: build-prod
+	bin/bench -topology prod $(BENCH_FLAGS)
 
 ## chaos: the chaos tests (worker SIGKILLs during a create and a rollout, 10 % injected 5xx/429),
 ## minutes long; the seed is printed (replay with LIFECYCLE_CHAOS_SEED)

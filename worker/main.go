@@ -46,6 +46,17 @@ func workerOptions() (worker.Options, error) {
 	return worker.Options{WorkflowTaskPollerBehavior: auto, ActivityTaskPollerBehavior: auto}, nil
 }
 
+// DefaultStickyCacheSize is how many workflow executions the worker keeps in memory between their
+// tasks (LIFECYCLE_STICKY_CACHE_SIZE). The SDK's default, 10,000, holds a whole large fleet's
+// instance workflows open (817 MB at 10,000, docs/benchmarks.md); an evicted workflow's next task
+// replays its history instead, which costs CPU but bounds memory. A rollout touches at most a wave
+// at a time, so 2,000 keeps the workflows that are busy.
+const DefaultStickyCacheSize = 2000
+
+func stickyCacheSize() (int, error) {
+	return config.IntEnv("LIFECYCLE_STICKY_CACHE_SIZE", DefaultStickyCacheSize)
+}
+
 func run() error {
 	listen := flag.String("listen", config.Getenv("WORKER_LISTEN", "127.0.0.1:9090"), "address for /healthz, /readyz and /metrics (WORKER_LISTEN)")
 	flag.Parse()
@@ -78,6 +89,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	cacheSize, err := stickyCacheSize()
+	if err != nil {
+		return err
+	}
+	// Process-wide and read when the first worker starts, so set before worker.New.
+	worker.SetStickyWorkflowCacheSize(cacheSize)
 	w := worker.New(tc, workflows.TaskQueue, wopts)
 	register(w, acts, workflows.NewLifecycle(tc))
 

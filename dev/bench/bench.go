@@ -38,7 +38,9 @@ type Config struct {
 	// Env is extra environment for every process of the stack (tuning experiments), e.g.
 	// LIFECYCLE_WORKER_POLLERS=2.
 	Env []string
-	Log io.Writer
+	// Topology is where Temporal runs: TopologyDev (default) or TopologyProd.
+	Topology string
+	Log      io.Writer
 }
 
 // Latencies are the simulator's set latencies per step of one instance's upgrade, and the
@@ -84,17 +86,23 @@ var NearZero = Latencies{SoakProbes: 1, SoakInterval: 10 * time.Millisecond, Bak
 // Results is everything one run measured (the JSON written by make bench).
 type Results struct {
 	Started     time.Time       `json:"started"`
+	Topology    string          `json:"topology"`
 	Machine     string          `json:"machine"`
 	Concurrency int             `json:"concurrency"`
 	Latencies   Latencies       `json:"latencies"`
 	Rollouts    []RolloutRun    `json:"rollouts"`
 	History     *RolloutRun     `json:"history,omitempty"`
 	Webhooks    []WebhookResult `json:"webhooks,omitempty"`
+	// Create is the production-like topology's end-to-end create, on the first fleet's stack.
+	Create *CreateRun `json:"create,omitempty"`
 }
 
 // Run runs every scenario in turn, each on a stack of its own.
 func Run(ctx context.Context, c Config) (*Results, error) {
-	res := &Results{Started: time.Now().UTC(), Machine: machine(), Concurrency: c.Concurrency, Latencies: c.Latencies}
+	if c.Topology == "" {
+		c.Topology = TopologyDev
+	}
+	res := &Results{Started: time.Now().UTC(), Topology: c.Topology, Machine: machine(), Concurrency: c.Concurrency, Latencies: c.Latencies}
 	for _, n := range c.Sizes {
 		var load *WebhookLoad
 		for i := range c.Webhooks {
@@ -103,6 +111,9 @@ func Run(ctx context.Context, c Config) (*Results, error) {
 			}
 		}
 		r, wh, err := runRollout(ctx, c, n, c.Latencies, load)
+		if r != nil && r.create != nil && res.Create == nil {
+			res.Create = r.create
+		}
 		if err != nil {
 			return res, fmt.Errorf("rollout of %d instances: %w", n, err)
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/sourcegraph/lifecycle/dev/devstack"
 )
 
 // Targets (issue 8): figures to print against, never assertions.
@@ -21,7 +23,7 @@ const (
 // Print writes the figures as one table: metric, measured, target, met.
 func (r *Results) Print(w io.Writer) {
 	l := r.Latencies
-	fmt.Fprintf(w, "\nBenchmarks on %s, started %s\n", r.Machine, r.Started.Format(time.RFC3339))
+	fmt.Fprintf(w, "\nBenchmarks on %s, started %s; Temporal: %s\n", r.Machine, r.Started.Format(time.RFC3339), TopologyName(r.Topology))
 	fmt.Fprintf(w, "Rollout latencies: SQL backup %s + GKE backup %s + merge %s + rollout %s + soak %d×%s = chain %s per instance; concurrency %d; bake %s; poll %s\n\n",
 		l.SQLBackup, l.GKEBackup, l.Merge, l.Rollout, max(l.SoakProbes-1, 0), l.SoakInterval, l.Chain(), r.Concurrency, l.Bake, l.Poll)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -56,8 +58,10 @@ func (r *Results) Print(w io.Writer) {
 		row(fmt.Sprintf("N=%d GitHub API calls per upgrade", n), gh, "(information)", true)
 		row(fmt.Sprintf("N=%d CPU per upgrade", n), cpuLine(ro.CPUPerUpgrade), "(information)", true)
 		if m, ok := ro.Memory["worker"]; ok {
-			row(fmt.Sprintf("N=%d worker peak RSS", n), fmt.Sprintf("%.0f MB (dev server %.0f MB, simulator %.0f MB, starter %.0f MB)", m.PeakMB,
-				ro.Memory["temporal"].PeakMB, ro.Memory["simulator"].PeakMB, ro.Memory["starter"].PeakMB), fmt.Sprintf("≤ %d MB", TargetWorkerMB), m.PeakMB <= TargetWorkerMB)
+			row(fmt.Sprintf("N=%d worker peak RSS", n), fmt.Sprintf("%.0f MB (%s)", m.PeakMB, otherMemory(ro.Memory)), fmt.Sprintf("≤ %d MB", TargetWorkerMB), m.PeakMB <= TargetWorkerMB)
+		}
+		if ro.Killed != "" {
+			row(fmt.Sprintf("N=%d worker killed mid-rollout", n), ro.Killed+"; every instance upgraded", "(information)", true)
 		}
 	}
 	if ro := r.History; ro != nil {
@@ -69,10 +73,14 @@ func (r *Results) Print(w io.Writer) {
 		row(fmt.Sprintf("N=%d largest history size", ro.Instances), fmt.Sprintf("%.2f MB = %.1f %% of 50 MB (%s)", float64(h.LargestBytes)/(1<<20), h.LargestBytesPct, h.LargestBytesID),
 			fmt.Sprintf("< %d %%", TargetHistoryPct), h.LargestBytesPct < TargetHistoryPct)
 		if m, ok := ro.Memory["worker"]; ok {
-			row(fmt.Sprintf("N=%d worker peak RSS", ro.Instances), fmt.Sprintf("%.0f MB (dev server %.0f MB, simulator %.0f MB)", m.PeakMB,
-				ro.Memory["temporal"].PeakMB, ro.Memory["simulator"].PeakMB), "(information)", true)
+			// Every instance workflow is open: the sticky cache (LIFECYCLE_STICKY_CACHE_SIZE) bounds it.
+			row(fmt.Sprintf("N=%d worker peak RSS, all open", ro.Instances), fmt.Sprintf("%.0f MB (%s)", m.PeakMB, otherMemory(ro.Memory)),
+				fmt.Sprintf("≤ %d MB", TargetWorkerMB), m.PeakMB <= TargetWorkerMB)
 		}
 		row(fmt.Sprintf("N=%d CPU per upgrade", ro.Instances), cpuLine(ro.CPUPerUpgrade), "(information)", true)
+	}
+	if c := r.Create; c != nil {
+		row("end-to-end create (issue filed → instance active)", fmt.Sprintf("%s (%s)", secs(c.Duration), c.Slug), "(information)", true)
 	}
 	for _, wh := range r.Webhooks {
 		ms := func(d Duration) string { return fmt.Sprintf("%.1f ms", float64(d.D().Microseconds())/1000) }
@@ -83,7 +91,7 @@ func (r *Results) Print(w io.Writer) {
 	}
 	tw.Flush()
 	for _, wh := range r.Webhooks {
-		fmt.Fprintf(w, "webhooks at %d/s: %s of wall time; CPU seconds: dev server %.1f, worker %.1f, starter %.1f, simulator %.1f\n",
+		fmt.Fprintf(w, "webhooks at %d/s: %s of wall time; CPU seconds: Temporal %.1f, worker %.1f, starter %.1f, simulator %.1f\n",
 			wh.Load.Rate, wh.Wall.D().Round(100*time.Millisecond), wh.CPU["temporal"], wh.CPU["worker"], wh.CPU["starter"], wh.CPU["simulator"])
 		if len(wh.Other) > 0 {
 			fmt.Fprintf(w, "webhook answers other than 202: %s\n", strings.Join(wh.Other, "; "))
@@ -93,6 +101,33 @@ func (r *Results) Print(w io.Writer) {
 
 // cpuLine is the CPU milliseconds per upgrade of each process of the stack.
 func cpuLine(ms map[string]float64) string {
-	return fmt.Sprintf("%.1f ms (dev server %.1f, worker %.1f, simulator %.1f, starter %.1f)",
-		ms["temporal"]+ms["worker"]+ms["simulator"]+ms["starter"], ms["temporal"], ms["worker"], ms["simulator"], ms["starter"])
+	total, parts := 0.0, ""
+	for _, name := range devstack.Processes {
+		v, ok := ms[name]
+		if !ok {
+			continue
+		}
+		total += v
+		parts += fmt.Sprintf(", %s %.1f", processLabel(name), v)
+	}
+	return fmt.Sprintf("%.1f ms (%s)", total, strings.TrimPrefix(parts, ", "))
+}
+
+// otherMemory is the peak RSS of every process but the worker.
+func otherMemory(m map[string]Memory) string {
+	var parts []string
+	for _, name := range devstack.Processes {
+		if v, ok := m[name]; ok && name != "worker" {
+			parts = append(parts, fmt.Sprintf("%s %.0f MB", processLabel(name), v.PeakMB))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// processLabel names a process in the table; "temporal" is the dev server or the server.
+func processLabel(name string) string {
+	if name == "temporal" {
+		return "Temporal"
+	}
+	return name
 }

@@ -36,6 +36,12 @@ type RolloutRun struct {
 	// steadier than the makespan on a shared 2-core machine, for comparing changes.
 	CPUPerUpgrade map[string]float64 `json:"cpuMsPerUpgrade"`
 
+	// Progress is instances upgraded over time since the rollout started (the plot).
+	Progress []ProgressPoint `json:"progress,omitempty"`
+	// Killed says which worker was SIGKILLed mid-rollout, and when (production-like topology).
+	Killed string `json:"killed,omitempty"`
+	create *CreateRun
+
 	Baseline  *BaselineRun `json:"baseline,omitempty"`
 	Overhead  float64      `json:"temporalOverBaseline,omitempty"`
 	SameCalls bool         `json:"sameCalls,omitempty"`
@@ -79,12 +85,14 @@ func runRollout(ctx context.Context, c Config, n int, l Latencies, load *Webhook
 	}
 	id := workflows.RolloutWorkflowID(workflows.IssueRef{Owner: devstack.SampleOwner, Repo: devstack.SampleRepo, Number: is.GetNumber()})
 	c.logf("rollout of %d instances: %s filed, rollout %s", n, is.GetHTMLURL(), id)
-	st, err := waitRollout(ctx, c, tc, id)
+	kill := &workerKiller{c: c, s: s, n: n}
+	st, progress, err := waitRollout(ctx, c, tc, id, kill.progress)
 	if err != nil {
 		mem.stop()
 		return nil, nil, err
 	}
-	r := &RolloutRun{Instances: n, Latencies: l, Chain: Duration(l.Chain()), Runs: st.Runs, CPUPerUpgrade: cpuOf(s)}
+	r := &RolloutRun{Instances: n, Latencies: l, Chain: Duration(l.Chain()), Runs: st.Runs, CPUPerUpgrade: cpuOf(s),
+		Progress: append(progress, ProgressPoint{T: st.EndedAt.Sub(st.StartedAt).Seconds(), Upgraded: n}), Killed: kill.killed}
 	for _, w := range st.Waves {
 		r.Waves = append(r.Waves, len(w.Instances)+w.Upgraded)
 		r.Upgraded += w.Upgraded
@@ -109,6 +117,10 @@ func runRollout(ctx context.Context, c Config, n int, l Latencies, load *Webhook
 	}
 	r.GitHubPerUpgrade = float64(calls) / float64(n)
 	for k, v := range cpu0 {
+		if _, ok := r.CPUPerUpgrade[k]; !ok {
+			delete(r.CPUPerUpgrade, k) // a process killed mid-rollout (worker2): its CPU is gone with it
+			continue
+		}
 		r.CPUPerUpgrade[k] = math.Round((r.CPUPerUpgrade[k]-v)*1000/float64(n)*10) / 10
 	}
 	r.Makespan = Duration(st.EndedAt.Sub(st.StartedAt))
@@ -129,6 +141,11 @@ func runRollout(ctx context.Context, c Config, n int, l Latencies, load *Webhook
 	// The worker's memory with the fleet's instance workflows open and the rollout running; the
 	// webhook load below is measured apart.
 	r.Memory = mem.stop()
+	if c.Topology == TopologyProd {
+		if r.create, err = runCreate(ctx, c, s, tc, "bench-create"); err != nil {
+			return r, nil, err
+		}
+	}
 	var wh *WebhookResult
 	if load != nil {
 		wm := watchMemory(s)
@@ -142,10 +159,12 @@ func runRollout(ctx context.Context, c Config, n int, l Latencies, load *Webhook
 	return r, wh, err
 }
 
-// waitRollout polls the rollout's query until it ends, logging progress every 30 s.
-func waitRollout(ctx context.Context, c Config, tc client.Client, id string) (workflows.RolloutState, error) {
+// waitRollout polls the rollout's query until it ends, logging progress every 30 s, and returns
+// the instances upgraded at each poll (onProgress hears each count).
+func waitRollout(ctx context.Context, c Config, tc client.Client, id string, onProgress func(done int)) (workflows.RolloutState, []ProgressPoint, error) {
 	var st workflows.RolloutState
 	var lastLog time.Time
+	var progress []ProgressPoint
 	for {
 		v, err := tc.QueryWorkflow(ctx, id, "", workflows.QueryRollout)
 		if err == nil {
@@ -155,27 +174,23 @@ func waitRollout(ctx context.Context, c Config, tc client.Client, id string) (wo
 		if err == nil {
 			switch st.Phase {
 			case workflows.PhaseDone:
-				return st, nil
+				return st, progress, nil
 			case workflows.PhaseHalted, workflows.PhaseAborted, workflows.PhaseRejected, workflows.PhasePlanned:
-				return st, fmt.Errorf("the rollout %s: %s", st.Phase, st.Reason)
+				return st, progress, fmt.Errorf("the rollout %s: %s", st.Phase, st.Reason)
 			}
+			done := upgradedSoFar(st)
+			if !st.StartedAt.IsZero() {
+				progress = append(progress, ProgressPoint{T: time.Since(st.StartedAt).Seconds(), Upgraded: done})
+			}
+			onProgress(done)
 			if time.Since(lastLog) > 30*time.Second {
 				lastLog = time.Now()
-				done := 0
-				for _, w := range st.Waves {
-					done += w.Upgraded
-					for _, in := range w.Instances {
-						if in.Status == workflows.UpgradeSucceeded {
-							done++
-						}
-					}
-				}
 				c.logf("  %s: %s, wave %d of %d, %d upgraded", id, st.Phase, st.Wave+1, len(st.Waves), done)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return st, ctx.Err()
+			return st, progress, ctx.Err()
 		case <-time.After(time.Second):
 		}
 	}

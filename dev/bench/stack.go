@@ -35,6 +35,9 @@ func startStack(ctx context.Context, c Config, l Latencies) (*devstack.Stack, fu
 		}, c.Env...),
 		SimArgs: simArgs(l),
 	}
+	if err := c.stackOptions(&opts); err != nil {
+		return nil, nil, err
+	}
 	if err := opts.UseFreePorts(); err != nil {
 		return nil, nil, err
 	}
@@ -156,6 +159,11 @@ func (m *memWatch) sample() {
 	defer m.mu.Unlock()
 	for name, pid := range m.pids {
 		rss, hwm, ok := procMemory(pid)
+		if name == "postgres" {
+			// Its backends hold the memory; the sum's peak is sampled, not the kernel's.
+			rss, ok = treeRSS(pid)
+			hwm = rss
+		}
 		if !ok {
 			continue
 		}
@@ -217,7 +225,7 @@ func cpuOf(s *devstack.Stack) map[string]float64 {
 	out := map[string]float64{}
 	for _, name := range devstack.Processes {
 		if pid, ok := s.PID(name); ok {
-			out[name] = cpuSeconds(pid)
+			out[name] = treeCPU(pid)
 		}
 	}
 	return out

@@ -34,6 +34,8 @@ type Options struct {
 	Temporal string // path to the temporal CLI binary
 
 	TemporalPort, UIPort, SimPort, SimGRPCPort, StarterPort, WorkerPort int
+	// Worker2Port is the second worker process's health port (Workers 2).
+	Worker2Port int
 
 	WebhookSecret string
 	// InMemory runs the dev server without a database file (tests); otherwise history persists
@@ -45,6 +47,12 @@ type Options struct {
 	SimArgs []string
 	// Env is added to every process's environment.
 	Env []string
+	// Prod runs a production-like Temporal (the server on PostgreSQL, prodtemporal.go) in place
+	// of the dev server; nil runs the dev server.
+	Prod *ProdTemporal
+	// Workers is how many worker processes run: 2 adds "worker2" on the same task queue (a
+	// benchmark kills one mid-rollout); 0 or 1 runs one.
+	Workers int
 }
 
 // LatestVersion is the simulator's newest Sourcegraph release: the local stack's latest tested
@@ -55,7 +63,7 @@ const LatestVersion = "5.10.0"
 func Defaults(root string) Options {
 	return Options{
 		Dir: filepath.Join(root, ".local"), BinDir: filepath.Join(root, "bin"), Temporal: filepath.Join(root, "bin", "temporal"),
-		TemporalPort: 7233, UIPort: 8233, SimPort: 8090, SimGRPCPort: 8091, StarterPort: 8080, WorkerPort: 9090,
+		TemporalPort: 7233, UIPort: 8233, SimPort: 8090, SimGRPCPort: 8091, StarterPort: 8080, WorkerPort: 9090, Worker2Port: 9091,
 		WebhookSecret: "local-webhook-secret",
 	}
 }
@@ -123,7 +131,7 @@ func (o *Options) UseFreePorts() error {
 			ln.Close()
 		}
 	}()
-	for _, port := range []*int{&o.TemporalPort, &o.UIPort, &o.SimPort, &o.SimGRPCPort, &o.StarterPort, &o.WorkerPort} {
+	for _, port := range []*int{&o.TemporalPort, &o.UIPort, &o.SimPort, &o.SimGRPCPort, &o.StarterPort, &o.WorkerPort, &o.Worker2Port} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
@@ -131,14 +139,18 @@ func (o *Options) UseFreePorts() error {
 		lns = append(lns, ln)
 		*port = ln.Addr().(*net.TCPAddr).Port
 	}
+	if o.Prod != nil {
+		return o.Prod.freePorts(&lns)
+	}
 	return nil
 }
 
 // firstIssueEpoch (2026-01-01 UTC) keeps clock-derived issue numbers short.
 const firstIssueEpoch = 1767225600
 
-// Processes in start order; Down stops them in reverse.
-var Processes = []string{"temporal", "simulator", "worker", "starter"}
+// Processes in start order; Down stops them in reverse. postgres runs with a production-like
+// Temporal only (Options.Prod), worker2 with Options.Workers 2.
+var Processes = []string{"postgres", "temporal", "simulator", "worker", "worker2", "starter"}
 
 // Up starts every process not already running and waits until each is healthy.
 func Up(ctx context.Context, o Options) (*Stack, error) {
@@ -155,6 +167,9 @@ func Up(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	for _, name := range Processes {
+		if !s.wanted(name) {
+			continue
+		}
 		if err := s.Start(ctx, name); err != nil {
 			return s, err
 		}
@@ -171,7 +186,7 @@ func (s *Stack) checkPorts() error {
 		{s.Opts.TemporalPort, "Temporal gRPC"}, {s.Opts.SimPort, "simulator REST"}, {s.Opts.SimGRPCPort, "simulator gRPC"},
 		{s.Opts.StarterPort, "starter"}, {s.Opts.WorkerPort, "worker health"},
 	}
-	if !s.Opts.Headless {
+	if !s.Opts.Headless && s.Opts.Prod == nil {
 		ports = append(ports, struct {
 			port int
 			what string
@@ -196,7 +211,14 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 		codec.EnvKeysFile + "=" + s.CodecKeysFile(),
 	}
 	switch name {
+	case "postgres":
+		args, health = s.postgresCommand()
+		return args, nil, health, nil
 	case "temporal":
+		if o.Prod != nil {
+			args, health = s.prodTemporalCommand()
+			return args, nil, health, nil
+		}
 		args = []string{o.Temporal, "server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(o.TemporalPort),
 			"--ui-port", strconv.Itoa(o.UIPort), "--log-level", "warn", "--namespace", "default",
 			// Eager activities: a workflow task's completion hands the worker its next activity
@@ -233,8 +255,12 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 		}
 		args = append(args, o.SimArgs...)
 		return args, []string{"SIM_WEBHOOK_SECRET=" + o.WebhookSecret}, func(ctx context.Context) error { return httpOK(ctx, s.SimURL()+"/_sim/healthz") }, nil
-	case "worker":
-		args = []string{filepath.Join(o.BinDir, "worker"), "-listen", fmt.Sprintf("127.0.0.1:%d", o.WorkerPort)}
+	case "worker", "worker2":
+		port := o.WorkerPort
+		if name == "worker2" {
+			port = o.Worker2Port
+		}
+		args = []string{filepath.Join(o.BinDir, "worker"), "-listen", fmt.Sprintf("127.0.0.1:%d", port)}
 		// Every cloud client points at the simulator; the simulator accepts any Cloudflare token.
 		c, gh := s.Cloud(), s.GitHub()
 		env := append(common, "GITHUB_TOKEN="+gh.Token, "GCP_GRPC_ENDPOINT="+c.GCPGRPCEndpoint, "GCP_INSECURE=true",
@@ -244,7 +270,7 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 			// The simulator's webhook is hook 1 of the request repository: the worker's sweeper
 			// redelivers what the starter could not take (GitHub tries each delivery once).
 			"LIFECYCLE_REDELIVERY_HOOKS="+RedeliveryHook)
-		return args, env, func(ctx context.Context) error { return httpOK(ctx, s.WorkerURL()+"/readyz") }, nil
+		return args, env, func(ctx context.Context) error { return httpOK(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", port)) }, nil
 	case "starter":
 		args = []string{filepath.Join(o.BinDir, "starter"), "-listen", fmt.Sprintf("127.0.0.1:%d", o.StarterPort)}
 		// The simulator's newest release is the latest tested version new instances get.
@@ -261,6 +287,9 @@ func (s *Stack) Start(ctx context.Context, name string) error {
 	if _, ok := s.running(name); ok {
 		return nil
 	}
+	if err := s.prepare(ctx, name); err != nil {
+		return err
+	}
 	args, env, health, err := s.command(name)
 	if err != nil {
 		return err
@@ -275,7 +304,7 @@ func (s *Stack) Start(ctx context.Context, name string) error {
 	// Options.Env comes last so a caller (a test) can override any default.
 	cmd.Env = append(append(os.Environ(), env...), s.Opts.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.credential(name)}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s (%s): %w", name, args[0], err)
 	}
@@ -289,7 +318,7 @@ func (s *Stack) Start(ctx context.Context, name string) error {
 	defer cancel()
 	for {
 		if err := health(deadline); err == nil {
-			return nil
+			return s.ready(ctx, name)
 		}
 		select {
 		case err := <-exited:
@@ -364,7 +393,8 @@ func (s *Stack) running(name string) (int, bool) {
 		return 0, false
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err == nil && !strings.Contains(string(cmdline), name) {
+	// worker2 runs the worker binary.
+	if err == nil && !strings.Contains(string(cmdline), strings.TrimSuffix(name, "2")) {
 		return 0, false
 	}
 	return pid, true

@@ -29,11 +29,19 @@ func main() {
 	noBaseline := flag.Bool("no-baseline", false, "skip the goroutine-pool baseline runs")
 	var env envList
 	flag.Var(&env, "env", "KEY=VALUE added to every process of the stacks (repeatable), e.g. LIFECYCLE_WORKER_POLLERS=2")
-	out := flag.String("out", filepath.Join(root, ".local", "bench.json"), "where the JSON goes")
+	out := flag.String("out", "", "where the JSON goes (default .local/bench.json, .local/bench-prod.json with -topology prod)")
+	topology := flag.String("topology", bench.TopologyDev, "where Temporal runs: dev (the CLI's dev server, in memory) or prod (the Temporal server on PostgreSQL, two workers, one SIGKILLed mid-rollout; make bench-prod)")
+	docsPlot := flag.Bool("docs-plot", false, "also copy the plot to docs/bench.png (for docs/benchmarks.md)")
 	flag.Parse()
+	if *topology != bench.TopologyDev && *topology != bench.TopologyProd {
+		fail(fmt.Errorf("-topology %q: use dev or prod", *topology))
+	}
+	if *out == "" {
+		*out = filepath.Join(root, ".local", jsonName(*topology))
+	}
 
 	cfg := bench.Config{Root: root, HistorySize: *history, Concurrency: *conc, Latencies: bench.DefaultLatencies,
-		Webhooks: hooks.loads, Log: os.Stderr, SkipBaseline: *noBaseline, Env: env}
+		Webhooks: hooks.loads, Log: os.Stderr, SkipBaseline: *noBaseline, Env: env, Topology: *topology}
 	if !hooks.set {
 		cfg.Webhooks = []bench.WebhookLoad{{Fleet: 100, Rate: 10, Duration: 10 * time.Second}, {Fleet: 1000, Rate: 50, Duration: 20 * time.Second}}
 	}
@@ -62,6 +70,9 @@ func main() {
 			fmt.Fprintln(os.Stderr, "bench:", werr)
 		} else {
 			fmt.Println("\nfigures written to", *out)
+			if err := plot(root, *out, res, *docsPlot); err != nil {
+				fmt.Fprintln(os.Stderr, "bench: plot:", err)
+			}
 		}
 	}
 	if err != nil {
@@ -119,4 +130,50 @@ func write(path string, res *bench.Results) error {
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "bench:", err)
 	os.Exit(1)
+}
+
+func jsonName(topology string) string {
+	if topology == bench.TopologyProd {
+		return "bench-prod.json"
+	}
+	return "bench.json"
+}
+
+// plot draws this run and the other topology's latest run (its JSON beside this one's, if any) as
+// bench.png beside the JSON, and copies it to docs/bench.png when asked.
+func plot(root, out string, res *bench.Results, docs bool) error {
+	runs := []*bench.Results{res}
+	other := bench.TopologyProd
+	if res.Topology == bench.TopologyProd {
+		other = bench.TopologyDev
+	}
+	if b, err := os.ReadFile(filepath.Join(filepath.Dir(out), jsonName(other))); err == nil {
+		o, err := bench.ReadResults(b)
+		if err != nil {
+			return fmt.Errorf("reading the %s run's figures: %w", other, err)
+		}
+		if o.Topology == bench.TopologyDev {
+			runs = []*bench.Results{o, res} // the dev server first, always the same colour
+		} else {
+			runs = append(runs, o)
+		}
+	}
+	png := filepath.Join(filepath.Dir(out), "bench.png")
+	if err := bench.Plot(png, runs...); err != nil {
+		return err
+	}
+	fmt.Println("plot written to", png)
+	if !docs {
+		return nil
+	}
+	b, err := os.ReadFile(png)
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(root, "docs", "bench.png")
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Println("plot copied to", dst)
+	return nil
 }

@@ -14,9 +14,12 @@ import (
 	"github.com/sourcegraph/lifecycle/workflows"
 )
 
-const usage = `usage: devstack up [-sample] [-fleet N]   start Temporal (+ Web UI), simulator, worker, starter;
+const usage = `usage: devstack up [-sample] [-fleet N] [-prod]
+                                    start Temporal (+ Web UI), simulator, worker, starter;
                                     -sample files a new-instance issue; -fleet seeds N running
-                                    instances and files an upgrade-tracking issue (the fleet rollout)
+                                    instances and files an upgrade-tracking issue (the fleet rollout);
+                                    -prod runs the Temporal server on PostgreSQL instead of the dev
+                                    server, without a Web UI (make build-prod; apt-get install postgresql)
        devstack down                stop exactly what "up" started
 Run from the repository root; binaries come from bin/ (make build).`
 
@@ -32,7 +35,17 @@ func main() {
 		fs := flag.NewFlagSet("up", flag.ExitOnError)
 		sample := fs.Bool("sample", false, "file a sample new-instance issue through the simulated GitHub")
 		fleet := fs.Int("fleet", 0, "seed this many running instances at "+devstack.FleetFrom+" and roll "+devstack.LatestVersion+" out to them")
+		prod := fs.Bool("prod", false, "a production-like Temporal: the server on PostgreSQL (data under .local/postgres), no Web UI")
 		fs.Parse(os.Args[2:])
+		if *prod {
+			p, err := devstack.NewProdTemporal(opts.BinDir)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "devstack:", err)
+				os.Exit(1)
+			}
+			p.UseDefaultPorts()
+			opts.Prod, opts.Headless = p, true
+		}
 		if err := up(opts, *sample, *fleet); err != nil {
 			fmt.Fprintln(os.Stderr, "devstack:", err)
 			os.Exit(1)
@@ -62,6 +75,10 @@ func up(opts devstack.Options, sample bool, fleet int) error {
 	if err != nil {
 		return err
 	}
+	ui := s.UIURL()
+	if s.Opts.Prod != nil {
+		ui = "none (production-like Temporal: the server on PostgreSQL)"
+	}
 	fmt.Printf(`
   Temporal (gRPC)    %s
   Temporal Web UI    %s
@@ -70,7 +87,7 @@ func up(opts devstack.Options, sample bool, fleet int) error {
   starter            %s   (webhooks: /webhooks/github)
   worker health      %s/readyz
   codec server       %s/codec   (bin/temporal ... --codec-endpoint %s/codec; bin/mi reads .local/codec.keys)
-`, s.TemporalAddr(), s.UIURL(), s.SimURL(), s.SimURL(), s.SimGRPCAddr(), s.StarterURL(), s.WorkerURL(), s.WorkerURL(), s.WorkerURL())
+`, s.TemporalAddr(), ui, s.SimURL(), s.SimURL(), s.SimGRPCAddr(), s.StarterURL(), s.WorkerURL(), s.WorkerURL(), s.WorkerURL())
 	if fleet > 0 {
 		defer func() {
 			if err := rollout(ctx, s, fleet); err != nil {
