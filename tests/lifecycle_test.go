@@ -124,6 +124,38 @@ func ledgerFor(t *testing.T, markers ...string) map[string]counts {
 	return out
 }
 
+// simPool is the instance's primary node pool as the simulated GKE holds it: nodes per zone, zones
+// and the total.
+func simPool(t *testing.T, project string) (perZone, zones, nodes int) {
+	t.Helper()
+	var st struct {
+		GKE struct {
+			Clusters []struct {
+				Name      string `json:"name"`
+				NodePools []struct {
+					Name         string `json:"name"`
+					NodeCount    int    `json:"nodeCount"`
+					NodesPerZone int    `json:"nodesPerZone"`
+					Zones        int    `json:"zones"`
+				} `json:"nodePools"`
+			} `json:"clusters"`
+		} `json:"gke"`
+	}
+	simJSON(t, http.MethodGet, "/_sim/state", nil, &st)
+	for _, c := range st.GKE.Clusters {
+		if !strings.HasPrefix(c.Name, "projects/"+project+"/") {
+			continue
+		}
+		for _, np := range c.NodePools {
+			if np.Name == spec.NodePoolName {
+				return np.NodesPerZone, np.Zones, np.NodeCount
+			}
+		}
+	}
+	t.Fatalf("no %s node pool in %s's cluster", spec.NodePoolName, project)
+	return 0, 0, 0
+}
+
 // visit fetches a path of the instance through the simulator, by Host header, like the customer's
 // browser: from an address on the sample request's IP allowlist.
 func visit(t *testing.T, host, path string) (int, string) {
@@ -215,6 +247,10 @@ func TestInstanceLifecycleEndToEnd(t *testing.T) {
 	if code, body := visit(t, domain, "/__version"); code != 200 || strings.TrimSpace(body) != devstack.LatestVersion {
 		t.Fatalf("the new instance does not serve: %d %q", code, body)
 	}
+	// small is 2 nodes in all: GKE is sent 1 per zone, 3 nodes over the regional pool's 3 zones.
+	if perZone, zones, nodes := simPool(t, project); perZone != 1 || zones != 3 || nodes != 3 {
+		t.Errorf("created node pool: %d per zone × %d zones = %d nodes, want 1 × 3 = 3", perZone, zones, nodes)
+	}
 	createID := opID(forms.OpCreate, slug, create)
 	if c := statusComment(t, create.GetNumber(), createID); !strings.Contains(c, "succeeded") || strings.Contains(c, "- [ ]") {
 		t.Errorf("create's status comment is not a finished checklist:\n%s", c)
@@ -228,6 +264,9 @@ func TestInstanceLifecycleEndToEnd(t *testing.T) {
 	}
 	suspend := fileIssue(t, "alice", forms.OpSuspend, "Suspend "+slug, suspendBody(slug))
 	r = waitState(t, tc, slug, workflows.StateSuspended, 2*time.Minute)
+	if _, _, nodes := simPool(t, project); nodes != 0 {
+		t.Errorf("suspended node pool has %d nodes, want 0", nodes)
+	}
 	if r.Backups == nil || r.Backups.SQLBackupRunID == 0 || r.Backups.GKEBackup == "" {
 		t.Errorf("suspend recorded no backups: %+v", r.Backups)
 	}
@@ -242,6 +281,9 @@ func TestInstanceLifecycleEndToEnd(t *testing.T) {
 	waitState(t, tc, slug, workflows.StateActive, 2*time.Minute)
 	if code, body := visit(t, domain, "/__version"); code != 200 || strings.TrimSpace(body) != devstack.LatestVersion {
 		t.Fatalf("the resumed instance does not serve: %d %q", code, body)
+	}
+	if perZone, zones, nodes := simPool(t, project); perZone != 1 || nodes != 3 {
+		t.Errorf("resumed node pool: %d per zone × %d zones = %d nodes, want 1 per zone, 3 nodes", perZone, zones, nodes)
 	}
 
 	teardown := fileIssue(t, "alice", forms.OpTeardown, "Teardown "+slug, teardownBody(slug))
@@ -260,7 +302,7 @@ func TestInstanceLifecycleEndToEnd(t *testing.T) {
 
 	// Every resource was created exactly once over the whole life, and is gone now.
 	ledger := ledgerFor(t, project, domain)
-	for _, want := range []string{"resourcemanager/", "gke/", "cloudsql/", "gkebackup/", "cloudflare/"} {
+	for _, want := range []string{"resourcemanager/", "compute/", "gke/", "cloudsql/", "gkebackup/", "cloudflare/"} {
 		found := false
 		for k, c := range ledger {
 			if !strings.HasPrefix(k, want) {
