@@ -22,6 +22,16 @@ func settingsFromEnv(tcfg config.Temporal) (workflows.Settings, error) {
 		LatestVersion: os.Getenv("LIFECYCLE_LATEST_VERSION"),
 		ApproverTeam:  os.Getenv("LIFECYCLE_APPROVER_TEAM"),
 		SLA:           sla.Config{TimeZone: os.Getenv("LIFECYCLE_SLA_TIMEZONE")},
+		// Config changes share the worker's rate-limited GitHub write budget.
+		GitHubWritesQueue: workflows.GitHubWritesQueue,
+	}
+	// The worker sizes the github-writes queue from the same variables; plans count the budget.
+	var err error
+	if s.GitHubWritesPerHour, err = config.IntEnv("LIFECYCLE_GITHUB_WRITES_PER_HOUR", workflows.DefaultGitHubWritesPerHour); err != nil {
+		return s, err
+	}
+	if s.GitHubWritesPerChange, err = config.IntEnv("LIFECYCLE_GITHUB_WRITES_PER_CHANGE", workflows.DefaultGitHubWritesPerChange); err != nil {
+		return s, err
 	}
 	if tcfg.UIURL != "" {
 		s.WebUI = fmt.Sprintf("%s/namespaces/%s/workflows", strings.TrimRight(tcfg.UIURL, "/"), tcfg.Namespace)

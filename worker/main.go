@@ -57,6 +57,33 @@ func stickyCacheSize() (int, error) {
 	return config.IntEnv("LIFECYCLE_STICKY_CACHE_SIZE", DefaultStickyCacheSize)
 }
 
+// GitHub's secondary limits allow 80 content-creating requests a minute and 500 an hour per
+// token (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api): over
+// hours, the hour is what binds. Config changes get most of it; the rest is left to status
+// comments, checklist edits and labels, which do not go through the queue.
+const (
+	defaultGitHubWritesPerHour   = workflows.DefaultGitHubWritesPerHour
+	defaultGitHubWritesPerChange = workflows.DefaultGitHubWritesPerChange
+)
+
+// githubWriteRate is the github-writes queue's rate in config changes a second:
+// LIFECYCLE_GITHUB_WRITES_PER_HOUR over LIFECYCLE_GITHUB_WRITES_PER_CHANGE writes each.
+func githubWriteRate() (float64, error) {
+	perHour, err := config.IntEnv("LIFECYCLE_GITHUB_WRITES_PER_HOUR", defaultGitHubWritesPerHour)
+	if err != nil {
+		return 0, err
+	}
+	perChange, err := config.IntEnv("LIFECYCLE_GITHUB_WRITES_PER_CHANGE", defaultGitHubWritesPerChange)
+	if err != nil {
+		return 0, err
+	}
+	if perHour <= 0 || perChange <= 0 {
+		return 0, fmt.Errorf("LIFECYCLE_GITHUB_WRITES_PER_HOUR=%d and LIFECYCLE_GITHUB_WRITES_PER_CHANGE=%d: both must be positive whole numbers (defaults %d and %d)",
+			perHour, perChange, defaultGitHubWritesPerHour, defaultGitHubWritesPerChange)
+	}
+	return float64(perHour) / 3600 / float64(perChange), nil
+}
+
 func run() error {
 	listen := flag.String("listen", config.Getenv("WORKER_LISTEN", "127.0.0.1:9090"), "address for /healthz, /readyz and /metrics (WORKER_LISTEN)")
 	flag.Parse()
@@ -97,6 +124,15 @@ func run() error {
 	worker.SetStickyWorkflowCacheSize(cacheSize)
 	w := worker.New(tc, workflows.TaskQueue, wopts)
 	register(w, acts, workflows.NewLifecycle(tc))
+	// Config changes (GitHub writes) on their own queue, at a rate the server enforces across
+	// every worker of the deployment.
+	wrate, err := githubWriteRate()
+	if err != nil {
+		return err
+	}
+	wopts.DisableWorkflowWorker, wopts.TaskQueueActivitiesPerSecond = true, wrate
+	ww := worker.New(tc, workflows.GitHubWritesQueue, wopts)
+	registerGitHubWrites(ww, acts)
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsReg.Handler())
@@ -119,11 +155,17 @@ func run() error {
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting worker on task queue %s: %w", workflows.TaskQueue, err)
 	}
-	log.Info("worker started", "taskQueue", workflows.TaskQueue, "temporal", tcfg.Address, "namespace", tcfg.Namespace, "health", *listen)
+	if err := ww.Start(); err != nil {
+		w.Stop()
+		return fmt.Errorf("starting worker on task queue %s: %w", workflows.GitHubWritesQueue, err)
+	}
+	log.Info("worker started", "taskQueue", workflows.TaskQueue, "githubWritesQueue", workflows.GitHubWritesQueue,
+		"configChangesPerSecond", wrate, "temporal", tcfg.Address, "namespace", tcfg.Namespace, "health", *listen)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
 	log.Info("shutting down: finishing in-flight tasks")
+	ww.Stop()
 	w.Stop()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -27,3 +27,9 @@ func register(r registry, s *activities.Set, asker *workflows.Lifecycle) {
 		r.RegisterActivityWithOptions(a, skip)
 	}
 }
+
+// registerGitHubWrites puts the config repo's activities on the github-writes worker: the config
+// changes that Settings.GitHubWritesQueue routes there.
+func registerGitHubWrites(r registry, s *activities.Set) {
+	r.RegisterActivityWithOptions(s.ConfigRepo, activity.RegisterOptions{SkipInvalidStructFunctions: true})
+}

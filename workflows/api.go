@@ -13,6 +13,11 @@ import (
 // TaskQueue is where the lifecycle worker polls.
 const TaskQueue = "instance-lifecycle"
 
+// GitHubWritesQueue is where config changes run when the request's settings say so
+// (Settings.GitHubWritesQueue): the worker serves it rate-limited, so all workers together stay
+// within GitHub's secondary limits on content creation.
+const GitHubWritesQueue = "github-writes"
+
 // IssueRef names the GitHub issue a request came from; status comments and decisions go there.
 type IssueRef struct {
 	Owner  string `json:"owner"`

@@ -146,6 +146,9 @@ func withSettings(ctx workflow.Context, s Settings) workflow.Context {
 func activityOptions(ctx workflow.Context, kind ActivityKind) workflow.ActivityOptions {
 	opts := ActivityOptions(kind)
 	s, _ := ctx.Value(settingsKey{}).(Settings)
+	if kind == ConfigChange && s.GitHubWritesQueue != "" {
+		opts.TaskQueue = s.GitHubWritesQueue
+	}
 	if d := s.ActivityTimeout; d > 0 {
 		opts.StartToCloseTimeout = min(opts.StartToCloseTimeout, d)
 		if opts.HeartbeatTimeout > 0 {

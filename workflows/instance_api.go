@@ -136,6 +136,17 @@ type Settings struct {
 	// ReviewRecheck is how often a step parked for a config pull request's review runs again
 	// by itself (default 5 min).
 	ReviewRecheck time.Duration `json:"reviewRecheck,omitempty"`
+	// GitHubWritesQueue, when set, is the task queue config changes (pull request + merge, about
+	// 7 GitHub writes each) are scheduled on: the worker serves it with a rate limit that the
+	// Temporal server enforces across all workers, one GitHub write budget for the deployment.
+	// The starter sets GitHubWritesQueue; empty (runs started before it existed) keeps them on
+	// TaskQueue, so those runs replay. Never defaulted (WithDefaults) for that reason.
+	GitHubWritesQueue string `json:"githubWritesQueue,omitempty"`
+	// GitHubWritesPerHour and GitHubWritesPerChange are that queue's budget as the worker sizes
+	// it (LIFECYCLE_GITHUB_WRITES_PER_HOUR, _PER_CHANGE): the rollout plan's expected dates count
+	// it. 0 (runs started before it existed): not counted.
+	GitHubWritesPerHour   int `json:"githubWritesPerHour,omitempty"`
+	GitHubWritesPerChange int `json:"githubWritesPerChange,omitempty"`
 }
 
 // OperationRequest is one request for one instance, parsed and validated by the starter. Exactly

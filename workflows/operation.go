@@ -35,6 +35,11 @@ const (
 	DefaultRolloutHistory  = 4_000
 	DefaultUpgradeEstimate = 30 * time.Minute
 	DefaultVersionTimeout  = 30 * time.Minute
+	// DefaultGitHubWritesPerHour and DefaultGitHubWritesPerChange are the config changes' GitHub
+	// write budget (the worker's github-writes queue) and what one change spends: GitHub allows a
+	// token 500 content-creating requests an hour, 100 are left to comments and issue edits.
+	DefaultGitHubWritesPerHour   = 400
+	DefaultGitHubWritesPerChange = 7
 )
 
 // DefaultRolloutWaves are the cumulative percentages of each group's rollout waves ("Follow

@@ -111,10 +111,24 @@ func percentWaves(group string, in []RolloutInstance, pcts []int) []Wave {
 	return out
 }
 
+// writeBudgetTime is how long the GitHub write budget takes to let n config changes through
+// (0 when the settings carry no budget).
+func writeBudgetTime(n int, s Settings) time.Duration {
+	if s.GitHubWritesPerHour <= 0 {
+		return 0
+	}
+	perChange := s.GitHubWritesPerChange
+	if perChange <= 0 {
+		perChange = DefaultGitHubWritesPerChange
+	}
+	return time.Duration(float64(n*perChange) / float64(s.GitHubWritesPerHour) * float64(time.Hour))
+}
+
 // estimateWaves sets each wave's expected end from start: concurrency-sized batches of
-// UpgradeEstimate, an instance with a maintenance window not before its next opening, and the
-// bake time between waves. It returns the expected end of the whole rollout. A gate's wait is
-// unknown and not counted.
+// UpgradeEstimate, an instance with a maintenance window not before its next opening, the GitHub
+// write budget (each upgrade's config change spends GitHubWritesPerChange of GitHubWritesPerHour),
+// and the bake time between waves. It returns the expected end of the whole rollout. A gate's
+// wait is unknown and not counted.
 func estimateWaves(waves []Wave, start time.Time, s Settings, concurrency int) time.Time {
 	t := start
 	for i := range waves {
@@ -124,6 +138,9 @@ func estimateWaves(waves []Wave, start time.Time, s Settings, concurrency int) t
 		}
 		n := len(w.Instances)
 		end := t.Add(time.Duration((n+concurrency-1)/concurrency) * s.UpgradeEstimate)
+		if e := t.Add(writeBudgetTime(n, s)); e.After(end) {
+			end = e
+		}
 		for _, in := range w.Instances {
 			if in.Window != nil {
 				if e := in.Window.Next(t).Add(s.UpgradeEstimate); e.After(end) {

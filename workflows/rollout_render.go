@@ -43,6 +43,14 @@ func (r *rollout) renderPlan(end time.Time) string {
 	if len(r.st.Waves) > 0 {
 		b.WriteString(fmt.Sprintf("\nAt most %d upgrades at a time, %s of bake time between waves; any wave with more than %d failure(s) halts the rollout.\n",
 			r.concurrency, r.s.RolloutBake, r.s.RolloutFailures))
+		if s := r.s; s.GitHubWritesPerHour > 0 {
+			pc := s.GitHubWritesPerChange
+			if pc <= 0 {
+				pc = DefaultGitHubWritesPerChange
+			}
+			b.WriteString(fmt.Sprintf("GitHub write budget: %d writes an hour, %d per upgrade, so about %d upgrades an hour; the dates count it.\n",
+				s.GitHubWritesPerHour, pc, s.GitHubWritesPerHour/pc))
+		}
 		b.WriteString("Expected end: **" + formatTime(end) + "**")
 		if sv := r.st.SLA; sv != nil && !sv.Resolution.IsZero() {
 			verdict := "within the SLA"

@@ -209,6 +209,10 @@ func (s *Stack) command(name string) (args []string, env []string, health func(c
 		"TEMPORAL_ADDRESS=" + s.TemporalAddr(), "TEMPORAL_NAMESPACE=default", "TEMPORAL_UI_URL=" + s.UIURL(),
 		"GITHUB_API_URL=" + s.SimURL() + "/", "GITHUB_WEBHOOK_SECRET=" + o.WebhookSecret,
 		codec.EnvKeysFile + "=" + s.CodecKeysFile(),
+		// The simulator enforces no write limits unless asked (-github-secondary-limits): config
+		// changes are not throttled here, nor counted in plans (a stack that turns the limits on
+		// sets its own budget through Options.Env).
+		"LIFECYCLE_GITHUB_WRITES_PER_HOUR=10000000",
 	}
 	switch name {
 	case "postgres":
