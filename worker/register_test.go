@@ -25,7 +25,7 @@ func TestRegisterEverything(t *testing.T) {
 	}
 	defer s.Close()
 	cloud := config.Cloud{GCPGRPCEndpoint: s.GRPCAddr(), GCPInsecure: true, SQLAdminEndpoint: s.URL() + "/",
-		CloudBillingEndpoint: s.URL() + "/", ServiceUsageEndpoint: s.URL() + "/",
+		CloudBillingEndpoint: s.URL() + "/", ServiceUsageEndpoint: s.URL() + "/", ComputeEndpoint: s.URL() + "/compute/v1/",
 		CloudflareAPIURL: s.URL() + "/client/v4", CloudflareToken: "t", ProbeURL: s.URL(), ConfigRepo: "sourcegraph/cloud", ConfigEnv: "prod"}
 	c, err := activities.NewSet(context.Background(), config.GitHub{Token: "bot-token", APIURL: s.URL() + "/"}, cloud)
 	if err != nil {

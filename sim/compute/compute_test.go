@@ -35,7 +35,7 @@ func start(t *testing.T) *computev1.Service {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	op, err := pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: project}})
+	op, err := pc.CreateProject(ctx, &resourcemanagerpb.CreateProjectRequest{Project: &resourcemanagerpb.Project{ProjectId: project, Parent: "folders/123"}})
 	if err != nil {
 		t.Fatal(err)
 	}
