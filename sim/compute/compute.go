@@ -153,11 +153,36 @@ func alreadyExists(w http.ResponseWriter, path string) {
 func (p *Part) projectMissing(w http.ResponseWriter, project string) bool {
 	rm, _ := p.s.Part(resourcemanager.Name).(*resourcemanager.Part)
 	if rm == nil || rm.ProjectActive(project) {
-		return false
+		return p.serviceDisabled(w, project)
 	}
 	notFound(w, "projects/"+project)
 	return true
 }
+
+// serviceChecker is implemented by the serviceusage part.
+type serviceChecker interface {
+	ServiceDisabled(service, project string) (message, number string, disabled bool)
+}
+
+// serviceDisabled answers as Google's front end does when the Compute Engine API is not enabled
+// in the project (or not yet propagated): 403 PERMISSION_DENIED, legacy reason
+// accessNotConfigured, and an ErrorInfo SERVICE_DISABLED, as Cloud SQL's REST API does. Lock held.
+func (p *Part) serviceDisabled(w http.ResponseWriter, project string) bool {
+	c, ok := p.s.Part("serviceusage").(serviceChecker)
+	if !ok {
+		return false
+	}
+	msg, number, disabled := c.ServiceDisabled(service, project)
+	if !disabled {
+		return false
+	}
+	sim.WriteGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED", msg, "usageLimits", "accessNotConfigured",
+		sim.ErrorInfo("SERVICE_DISABLED", "googleapis.com", map[string]string{"consumer": "projects/" + number, "service": service}))
+	return true
+}
+
+// service is the Compute Engine API's service name.
+const service = "compute.googleapis.com"
 
 // done records a finished insert operation on target and answers it. Lock held.
 func (p *Part) done(w http.ResponseWriter, project, region, target string) {

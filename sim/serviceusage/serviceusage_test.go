@@ -16,6 +16,7 @@ import (
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"github.com/googleapis/gax-go/v2/apierror"
 	"google.golang.org/api/cloudbilling/v1"
+	compute "google.golang.org/api/compute/v1"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
@@ -37,6 +38,7 @@ type clients struct {
 	gke     *container.ClusterManagerClient
 	backup  *gkebackupclient.BackupForGKEClient
 	sql     *sqladmin.Service
+	compute *compute.Service
 	billing *cloudbilling.APIService
 	usage   *serviceusage.Service
 }
@@ -67,6 +69,8 @@ func setup(t *testing.T, timings sim.Timings) *clients {
 	must(err)
 	t.Cleanup(func() { c.rm.Close(); c.gke.Close(); c.backup.Close() })
 	c.sql, err = sqladmin.NewService(ctx, restOpts...)
+	must(err)
+	c.compute, err = compute.NewService(ctx, option.WithEndpoint(s.URL()+"/compute/v1/"), option.WithoutAuthentication())
 	must(err)
 	c.billing, err = cloudbilling.NewService(ctx, restOpts...)
 	must(err)
@@ -155,6 +159,11 @@ func TestNewProjectHasItsAPIsDisabled(t *testing.T) {
 	var ge *googleapi.Error
 	if !errors.As(err, &ge) || ge.Code != http.StatusForbidden || len(ge.Errors) != 1 || ge.Errors[0].Reason != "accessNotConfigured" {
 		t.Fatalf("Cloud SQL: want 403 accessNotConfigured, got %v", err)
+	}
+	_, err = c.compute.Networks.Get("tenant-new", "default").Context(ctx).Do()
+	wantServiceDisabled(t, err, "compute.googleapis.com", "Compute Engine API", number)
+	if !errors.As(err, &ge) || ge.Code != http.StatusForbidden || len(ge.Errors) != 1 || ge.Errors[0].Reason != "accessNotConfigured" {
+		t.Fatalf("Compute Engine: want 403 accessNotConfigured, got %v", err)
 	}
 
 	// A project that existed before the simulator started (seeded) was made usable back then.
