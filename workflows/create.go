@@ -284,7 +284,7 @@ func createValidate(ctx workflow.Context, inst Instance, form *forms.NewInstance
 	// The starter validated the form already; these run again because a wrong region or domain
 	// cannot be fixed after creation.
 	for _, err := range []error{
-		spec.ValidateSlug(forms.FieldSlug, inst.Slug),
+		spec.ValidateNewSlug(forms.FieldSlug, inst.Slug), // the slug goes into the project ID
 		spec.ValidateVersion(forms.FieldVersion, version),
 		spec.ValidateDomain(forms.FieldDomain, inst.Domain),
 		spec.ValidateRegion(forms.FieldRegion, inst.Region),

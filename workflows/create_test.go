@@ -268,6 +268,20 @@ func TestCreateRejectsABadRegion(t *testing.T) {
 	}
 }
 
+// A slug with a string GCP refuses in project IDs is refused before anything is made, even when
+// the request did not come through the form's checks.
+func TestCreateRejectsARestrictedSlug(t *testing.T) {
+	env, f := newCreateEnv(t)
+	env.ExecuteWorkflow(Create, createRequest("acme-ssl", spec.Production, ""))
+	res := createResult(t, env)
+	if res.Outcome != OutcomeRejected || !strings.Contains(res.Reason, "must not contain `ssl`") {
+		t.Fatalf("result %s: %s", res.Outcome, res.Reason)
+	}
+	if names := f.names(false); len(names) != 0 {
+		t.Fatalf("ran %v", names)
+	}
+}
+
 func TestCreateParkThenRetry(t *testing.T) {
 	env, f := newCreateEnv(t)
 	f.fail("EnsureSQLInstance")

@@ -492,13 +492,15 @@ func TestInstanceAdoptsFromConfigOnAnyFirstRequest(t *testing.T) {
 	h := newEntityTest(t)
 	c := activeConfig("acme", spec.Production, "5.9.0")
 	c.Spec.Suspended = true
+	c.Status = spec.StatusForProject("src-acme-k3x9q2", c.Spec.Infrastructure.GCP.Region)
 	h.f.putConfig(c)
 	resume := h.request(0, opReq(forms.OpResume, 2))
 	suspend := h.request(time.Minute, opReq(forms.OpSuspend, 3))
 	h.at(30*time.Minute, func(r InstanceRecord) {
 		wantState(t, r, StateResuming)
-		if r.AdoptedAt.IsZero() || r.Instance.Version != "5.9.0" || r.Instance.Type != spec.Production || r.Instance.Domain != spec.DefaultDomain("acme") {
-			t.Errorf("adopted record %+v", r)
+		if r.AdoptedAt.IsZero() || r.Instance.Version != "5.9.0" || r.Instance.Type != spec.Production || r.Instance.Domain != spec.DefaultDomain("acme") ||
+			r.Instance.ProjectID != "src-acme-k3x9q2" {
+			t.Errorf("adopted record %+v (the project comes from config.yaml's status)", r)
 		}
 	})
 	h.adopt(3 * time.Hour)
