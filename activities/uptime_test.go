@@ -9,10 +9,10 @@ import (
 
 	container "cloud.google.com/go/container/apiv1"
 	"cloud.google.com/go/container/apiv1/containerpb"
-	compute "google.golang.org/api/compute/v1"
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"github.com/cloudflare/cloudflare-go"
+	compute "google.golang.org/api/compute/v1"
 	sqladmin "google.golang.org/api/sqladmin/v1"
 
 	"github.com/sourcegraph/lifecycle/internal/config"
