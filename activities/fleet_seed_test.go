@@ -165,6 +165,8 @@ func TestSeededFleetLooksCreated(t *testing.T) {
 		want := gkeClusterSpec(in, shape)
 		if raw.Description != want.Description || !maps.Equal(raw.ResourceLabels, want.ResourceLabels) ||
 			!proto.Equal(raw.ReleaseChannel, want.ReleaseChannel) || len(raw.NodePools) != 1 ||
+			raw.Network != want.Network || raw.Subnetwork != want.Subnetwork || !proto.Equal(raw.AddonsConfig, want.AddonsConfig) ||
+			raw.NodePools[0].InitialNodeCount != want.NodePools[0].InitialNodeCount ||
 			!proto.Equal(raw.NodePools[0].Config, want.NodePools[0].Config) || !proto.Equal(raw.NodePools[0].Management, want.NodePools[0].Management) {
 			t.Errorf("%s: seeded cluster differs from what EnsureCluster creates:\n got %v\nwant %v", fi.Slug, raw, want)
 		}
