@@ -3,6 +3,7 @@ package cloudflare
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -43,7 +44,11 @@ func setRay(w http.ResponseWriter) {
 
 func writeResult(w http.ResponseWriter, status int, result any, info *resultInfo) {
 	setRay(w)
-	sim.WriteJSON(w, status, envelope{Success: true, Errors: []apiError{}, Messages: []apiError{}, Result: result, ResultInfo: info})
+	// Compact, as Cloudflare answers: a zone's rulesets run to hundreds of kilobytes with a
+	// fleet's allowlists, and indenting them was a fifth of the simulator's time.
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(envelope{Success: true, Errors: []apiError{}, Messages: []apiError{}, Result: result, ResultInfo: info})
 }
 
 func writeErrors(w http.ResponseWriter, status int, errs ...apiError) {
