@@ -40,6 +40,18 @@ func ErrorInfo(reason, domain string, metadata map[string]string) map[string]any
 	return map[string]any{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": domain, "metadata": metadata}
 }
 
+// WriteServiceDisabled answers as Google's REST front end does when service is not enabled in the
+// consumer project (number): 403 PERMISSION_DENIED, the legacy reason accessNotConfigured (domain
+// usageLimits), a Help link to the API's console page and an ErrorInfo SERVICE_DISABLED.
+func WriteServiceDisabled(w http.ResponseWriter, service, message, number string) {
+	WriteGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED", message, "usageLimits", "accessNotConfigured",
+		map[string]any{"@type": "type.googleapis.com/google.rpc.Help", "links": []map[string]string{{
+			"description": "Google developers console API activation",
+			"url":         "https://console.developers.google.com/apis/api/" + service + "/overview?project=" + number,
+		}}},
+		ErrorInfo("SERVICE_DISABLED", "googleapis.com", map[string]string{"consumer": "projects/" + number, "service": service}))
+}
+
 // WriteGoogleInjectedError renders fault-injected errors the way Google's REST front ends answer.
 func WriteGoogleInjectedError(w http.ResponseWriter, code int, message string) {
 	status := "INTERNAL"

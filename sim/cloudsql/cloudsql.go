@@ -245,12 +245,7 @@ func (p *Part) checkService(w http.ResponseWriter, project string) bool {
 	if !disabled {
 		return true
 	}
-	sim.WriteGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED", msg, "usageLimits", "accessNotConfigured",
-		map[string]any{"@type": "type.googleapis.com/google.rpc.Help", "links": []map[string]string{{
-			"description": "Google developers console API activation",
-			"url":         "https://console.developers.google.com/apis/api/" + service + "/overview?project=" + number,
-		}}},
-		sim.ErrorInfo("SERVICE_DISABLED", "googleapis.com", map[string]string{"consumer": "projects/" + number, "service": service}))
+	sim.WriteServiceDisabled(w, service, msg, number)
 	return false
 }
 

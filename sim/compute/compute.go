@@ -166,7 +166,8 @@ type serviceChecker interface {
 
 // serviceDisabled answers as Google's front end does when the Compute Engine API is not enabled
 // in the project (or not yet propagated): 403 PERMISSION_DENIED, legacy reason
-// accessNotConfigured, and an ErrorInfo SERVICE_DISABLED, as Cloud SQL's REST API does. Lock held.
+// accessNotConfigured, a Help link and an ErrorInfo SERVICE_DISABLED, as Cloud SQL's REST API does.
+// Lock held.
 func (p *Part) serviceDisabled(w http.ResponseWriter, project string) bool {
 	c, ok := p.s.Part("serviceusage").(serviceChecker)
 	if !ok {
@@ -176,8 +177,7 @@ func (p *Part) serviceDisabled(w http.ResponseWriter, project string) bool {
 	if !disabled {
 		return false
 	}
-	sim.WriteGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED", msg, "usageLimits", "accessNotConfigured",
-		sim.ErrorInfo("SERVICE_DISABLED", "googleapis.com", map[string]string{"consumer": "projects/" + number, "service": service}))
+	sim.WriteServiceDisabled(w, service, msg, number)
 	return true
 }
 
