@@ -34,8 +34,9 @@ const (
 // usable: CreateProject links no billing account and enables no API, and a service account cannot
 // do either later without them (docs/design.md, "A new project"). The steps after those run again
 // while the APIs' enabling propagates (whilePropagating). Creates started before this change keep
-// their steps (GetVersion).
-func withProjectBootstrap(ctx workflow.Context, steps []Step, project string) []Step {
+// their steps (GetVersion). project points at the create's project ID, which is chosen after this
+// runs (random-project-id): the steps read it when they run.
+func withProjectBootstrap(ctx workflow.Context, steps []Step, project *string) []Step {
 	if workflow.GetVersion(ctx, changeProjectBootstrap, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return steps
 	}
@@ -49,16 +50,16 @@ func withProjectBootstrap(ctx workflow.Context, steps []Step, project string) []
 			// No undo: deleting the project (the project step's undo) unlinks it.
 			Name: "billing", Title: "Link the GCP project to the billing account",
 			Run: func(ctx workflow.Context) error {
-				_, err := execute[activities.BillingResult](ctx, CloudCall, "Link GCP project "+project+" to the billing account",
-					(*activities.Bootstrap).EnsureBilling, activities.EnsureBillingInput{ProjectID: project})
+				_, err := execute[activities.BillingResult](ctx, CloudCall, "Link GCP project "+*project+" to the billing account",
+					(*activities.Bootstrap).EnsureBilling, activities.EnsureBillingInput{ProjectID: *project})
 				return err
 			},
 		},
 		{
 			Name: "services", Title: "Enable the APIs the instance needs (" + strings.Join(activities.ProjectServices, ", ") + ")",
 			Run: func(ctx workflow.Context) error {
-				_, err := execute[activities.EnableServicesResult](ctx, CloudOperation, "Enable the APIs in GCP project "+project,
-					(*activities.Bootstrap).EnableServices, activities.EnableServicesInput{ProjectID: project, Services: activities.ProjectServices})
+				_, err := execute[activities.EnableServicesResult](ctx, CloudOperation, "Enable the APIs in GCP project "+*project,
+					(*activities.Bootstrap).EnableServices, activities.EnableServicesInput{ProjectID: *project, Services: activities.ProjectServices})
 				if err == nil {
 					enabledAt = workflow.Now(ctx)
 				}
@@ -76,7 +77,7 @@ func withProjectBootstrap(ctx workflow.Context, steps []Step, project string) []
 // whilePropagating runs a step again, after a durable timer, while it fails with
 // ErrServiceDisabled within servicePropagation of the enabling (*enabledAt), as it would on Busy;
 // past that, or without an enabling in this run, the step parks with an error naming the API.
-func whilePropagating(project string, enabledAt *time.Time, run func(workflow.Context) error) func(workflow.Context) error {
+func whilePropagating(project *string, enabledAt *time.Time, run func(workflow.Context) error) func(workflow.Context) error {
 	if run == nil {
 		return nil
 	}
@@ -96,10 +97,10 @@ func whilePropagating(project string, enabledAt *time.Time, run func(workflow.Co
 			since := workflow.Now(ctx).Sub(*enabledAt)
 			if since >= servicePropagation {
 				return temporal.NewNonRetryableApplicationError(
-					fmt.Sprintf("%s is still disabled in project %s %s after enabling: %s", d.Service, project, servicePropagationText, errorMessage(err)),
+					fmt.Sprintf("%s is still disabled in project %s %s after enabling: %s", d.Service, *project, servicePropagationText, errorMessage(err)),
 					activities.ErrServiceDisabled, err)
 			}
-			workflow.GetLogger(ctx).Info("API not enabled yet: waiting for its enabling to propagate", "service", d.Service, "project", project, "since", since)
+			workflow.GetLogger(ctx).Info("API not enabled yet: waiting for its enabling to propagate", "service", d.Service, "project", *project, "since", since)
 			if err := workflow.Sleep(ctx, min(wait, servicePropagation-since)); err != nil {
 				return err
 			}

@@ -226,7 +226,7 @@ func Create(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		},
 	}
 
-	steps = withProjectBootstrap(ctx, steps, project)
+	steps = withProjectBootstrap(ctx, steps, &project)
 
 	o, err := beginOperation(ctx, in, steps)
 	if err != nil {

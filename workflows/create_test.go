@@ -85,14 +85,6 @@ func TestCreateHappyPath(t *testing.T) {
 	if got := f.names(false); !slices.Equal(got, want) {
 		t.Fatalf("activities\n got %v\nwant %v", got, want)
 	}
-	// The new project is made usable right after it is created: billing, then the APIs.
-	if b := inputsOf[activities.EnsureBillingInput](f, "EnsureBilling"); len(b) != 1 || b[0].ProjectID != spec.ProjectID("acme") {
-		t.Fatalf("billing %+v", b)
-	}
-	if e := inputsOf[activities.EnableServicesInput](f, "EnableServices"); len(e) != 1 || e[0].ProjectID != spec.ProjectID("acme") ||
-		!slices.Equal(e[0].Services, activities.ProjectServices) {
-		t.Fatalf("services %+v", e)
-	}
 	if rel := inputsOf[activities.ReleaseInput](f, "GetRelease"); len(rel) != 1 || rel[0].Tag != "5.10.0" || rel[0].Repo != "sourcegraph" {
 		t.Fatalf("release check %+v", rel)
 	}
@@ -114,6 +106,15 @@ func TestCreateHappyPath(t *testing.T) {
 	project := c.Status.GCP.ProjectID
 	if p := inputsOf[activities.EnsureProjectInput](f, "EnsureProject"); len(p) != 1 || p[0].ProjectID != project || len(project) > 30 {
 		t.Fatalf("project %+v, config.yaml names %q", p, project)
+	}
+	// The new project is made usable right after it is created: billing, then the APIs
+	// (the same project: the bootstrap steps are made before the ID is chosen).
+	if b := inputsOf[activities.EnsureBillingInput](f, "EnsureBilling"); len(b) != 1 || b[0].ProjectID != project {
+		t.Fatalf("billing %+v", b)
+	}
+	if e := inputsOf[activities.EnableServicesInput](f, "EnableServices"); len(e) != 1 || e[0].ProjectID != project ||
+		!slices.Equal(e[0].Services, activities.ProjectServices) {
+		t.Fatalf("services %+v", e)
 	}
 	if d := inputsOf[activities.EnsureDNSInput](f, "EnsureDNS"); len(d) != 1 || d[0].Target != spec.IngressHostFor(project) {
 		t.Fatalf("DNS %+v, want it to point at %s", d, spec.IngressHostFor(project))
@@ -469,7 +470,7 @@ func TestCreateParksWhenAnAPIStaysDisabled(t *testing.T) {
 	}
 	pk := parked.Parked
 	if pk == nil || pk.Step != "database" || pk.ErrorType != activities.ErrServiceDisabled ||
-		!strings.Contains(pk.Error, "sqladmin.googleapis.com is still disabled in project "+spec.ProjectID("acme")+" ten minutes after enabling") {
+		!strings.Contains(pk.Error, "sqladmin.googleapis.com is still disabled in project "+res.Instance.ProjectID+" ten minutes after enabling") {
 		t.Fatalf("while parked: %+v", pk)
 	}
 	// The refusals came about ten minutes' worth of waits apart, not one per attempt of a policy.
