@@ -38,6 +38,12 @@ type ConfigRepo struct {
 	// checks: the head's combined status is read every CheckPoll, for at most CheckWait per
 	// attempt, after which the attempt ends Busy and Temporal retries it (defaults 10 s and 4 min).
 	CheckPoll, CheckWait time.Duration
+
+	// autoDelete caches the repository's delete_branch_on_merge (read once, when a change first
+	// merges): GitHub then deletes the merged branch, one write fewer per change.
+	autoDeleteMu   sync.Mutex
+	autoDelete     bool
+	autoDeleteRead bool
 	// noRecursiveTree makes ListFleet use its fallback for truncated trees (tests only).
 	noRecursiveTree bool
 }
@@ -1000,8 +1006,29 @@ func (r *ConfigRepo) deleteBranch(ctx context.Context, branch string) {
 	})
 }
 
+// deletesMergedBranches reports the repository's delete_branch_on_merge, read once; a failed read
+// is false (the branch is deleted by hand, as before) and read again next time.
+func (r *ConfigRepo) deletesMergedBranches(ctx context.Context) bool {
+	r.autoDeleteMu.Lock()
+	defer r.autoDeleteMu.Unlock()
+	if !r.autoDeleteRead {
+		var rp *github.Repository
+		err := ghDo(ctx, func() (err error) {
+			rp, _, err = r.client.Repositories.Get(ctx, r.Owner, r.Repo)
+			return err
+		})
+		if err != nil {
+			return false
+		}
+		r.autoDelete, r.autoDeleteRead = rp.GetDeleteBranchOnMerge(), true
+	}
+	return r.autoDelete
+}
+
 func (r *ConfigRepo) mergedResult(ctx context.Context, q crChange, pr *github.PullRequest, mergeSHA string) (ChangeResult, error) {
-	r.deleteBranch(ctx, q.branch)
+	if !r.deletesMergedBranches(ctx) {
+		r.deleteBranch(ctx, q.branch)
+	}
 	_, blobSHA, _, err := r.readFile(ctx, q.path, r.Base)
 	if err != nil {
 		return ChangeResult{}, err

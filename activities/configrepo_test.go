@@ -560,3 +560,41 @@ func TestConfigRepoParksForAReviewOnAProtectedBranch(t *testing.T) {
 		t.Fatalf("after the approval: %+v, %d PRs, labels added %d times", r, crPulls(f.s), labels())
 	}
 }
+
+// What one config change costs of GitHub's write budget (secondary limits count every POST,
+// PATCH, PUT and DELETE): tree, commit, branch, pull request, labels, merge, and the branch's
+// deletion unless the repository deletes merged branches itself (delete_branch_on_merge).
+func TestConfigRepoWritesPerChange(t *testing.T) {
+	f := crNewFixture(t)
+	gh := f.s.Part("github").(*simgithub.Part)
+	env := activityEnv(f.cr)
+	writes := func() int { return gh.WriteCounts()["sg-cloud-bot"].Writes }
+	in := func(id, version string) ChangeConfigInput {
+		return ChangeConfigInput{Slug: "acme", Config: crConfig("acme", "production", version), ChangeID: id, Labels: []string{"mi-upgrade"}}
+	}
+	crRunChange(t, env, f.cr, in("create", "5.9.0"))
+	if n := writes(); n != 7 {
+		t.Errorf("a change with labels: %d writes, want 7", n)
+	}
+	// A fresh worker (its cache of the setting empty) on a repository that deletes merged branches.
+	if _, _, err := f.raw.Repositories.Edit(context.Background(), "sourcegraph", "cloud", &github.Repository{DeleteBranchOnMerge: github.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	gh2, err := NewGitHub("bot-token", f.s.URL()+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr2, err := NewConfigRepo(gh2, cloudConfig(f.s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env2 := activityEnv(cr2)
+	before := writes()
+	r := crRunChange(t, env2, cr2, in("upgrade-5.10.0", "5.10.0"))
+	if n := writes() - before; n != 6 {
+		t.Errorf("with delete_branch_on_merge: %d writes, want 6", n)
+	}
+	if head, err := cr2.branchHead(context.Background(), r.Branch); err != nil || head != "" {
+		t.Errorf("the merged branch %s is still there (%q, %v)", r.Branch, head, err)
+	}
+}

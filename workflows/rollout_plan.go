@@ -111,6 +111,18 @@ func percentWaves(group string, in []RolloutInstance, pcts []int) []Wave {
 	return out
 }
 
+// EstimateFleetRollout is how long the plan expects a rollout of n customer instances to take
+// with these settings (their waves, bake, upgrade estimate and GitHub write budget), concurrency
+// upgrades at a time: what a fleet of that size needs, for the benchmark.
+func EstimateFleetRollout(n int, s Settings, concurrency int) time.Duration {
+	in := make([]RolloutInstance, n)
+	for i := range in {
+		in[i] = RolloutInstance{Slug: fmt.Sprintf("c%05d", i), Type: spec.Production}
+	}
+	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	return estimateWaves(percentWaves("customers", in, s.WithDefaults().RolloutWaves), start, s.WithDefaults(), concurrency).Sub(start)
+}
+
 // writeBudgetTime is how long the GitHub write budget takes to let n config changes through
 // (0 when the settings carry no budget).
 func writeBudgetTime(n int, s Settings) time.Duration {

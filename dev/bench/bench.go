@@ -35,6 +35,11 @@ type Config struct {
 	Webhooks []WebhookLoad
 	// SkipBaseline leaves the goroutine-pool runs out (a quicker before/after comparison).
 	SkipBaseline bool
+	// GitHubTimeScale, when more than 0, turns the simulator's GitHub secondary limits on
+	// (-github-secondary-limits) with every rate-limit window shrunk by this factor
+	// (-github-time-scale), and sizes the worker's github-writes queue to the same scaled budget,
+	// so a rollout runs hours of GitHub time in minutes. 0 leaves the limits off, as before.
+	GitHubTimeScale float64
 	// Env is extra environment for every process of the stack (tuning experiments), e.g.
 	// LIFECYCLE_WORKER_POLLERS=2.
 	Env []string

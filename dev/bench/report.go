@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sourcegraph/lifecycle/dev/devstack"
+	"github.com/sourcegraph/lifecycle/workflows"
 )
 
 // Targets (issue 8): figures to print against, never assertions.
@@ -56,6 +57,17 @@ func (r *Results) Print(w io.Writer) {
 			gh += fmt.Sprintf(" (goroutine pool %.1f)", ro.Baseline.GitHubPerUpgrade)
 		}
 		row(fmt.Sprintf("N=%d GitHub API calls per upgrade", n), gh, "(information)", true)
+		row(fmt.Sprintf("N=%d GitHub writes per upgrade", n), fmt.Sprintf("%.1f", ro.WritesPerUpgrade), fmt.Sprintf("≤ %d", TargetWritesPerUpgrade), ro.WritesPerUpgrade <= TargetWritesPerUpgrade)
+		if ro.GitHubTimeScale > 0 {
+			row(fmt.Sprintf("N=%d secondary-limit answers", n), fmt.Sprint(ro.SecondaryRefused), "0", ro.SecondaryRefused == 0)
+			within := ro.SLAWindow > 0 && ro.GitHubMakespan <= ro.SLAWindow
+			row(fmt.Sprintf("N=%d completion in GitHub time", n), fmt.Sprintf("%s (×%g; upgrade SLA %s)", ro.GitHubMakespan.D().Round(time.Minute), ro.GitHubTimeScale, slaText(ro.SLAWindow)),
+				"within the upgrade SLA", within)
+			plan := workflows.EstimateFleetRollout(10_000, workflows.Settings{GitHubWritesPerHour: workflows.DefaultGitHubWritesPerHour,
+				GitHubWritesPerChange: workflows.DefaultGitHubWritesPerChange}, r.Concurrency)
+			row("N=10000 plan's expected completion", fmt.Sprintf("%s (upgrade SLA %s)", plan.Round(time.Minute), slaText(ro.SLAWindow)),
+				"within the upgrade SLA", ro.SLAWindow > 0 && Duration(plan) <= ro.SLAWindow)
+		}
 		row(fmt.Sprintf("N=%d CPU per upgrade", n), cpuLine(ro.CPUPerUpgrade), "(information)", true)
 		if m, ok := ro.Memory["worker"]; ok {
 			row(fmt.Sprintf("N=%d worker peak RSS", n), fmt.Sprintf("%.0f MB (%s)", m.PeakMB, otherMemory(ro.Memory)), fmt.Sprintf("≤ %d MB", TargetWorkerMB), m.PeakMB <= TargetWorkerMB)
@@ -97,6 +109,16 @@ func (r *Results) Print(w io.Writer) {
 			fmt.Fprintf(w, "webhook answers other than 202: %s\n", strings.Join(wh.Other, "; "))
 		}
 	}
+}
+
+// TargetWritesPerUpgrade is issue 17's target of GitHub writes per upgrade.
+const TargetWritesPerUpgrade = 3
+
+func slaText(d Duration) string {
+	if d <= 0 {
+		return "not tracked"
+	}
+	return d.D().Round(time.Minute).String()
 }
 
 // cpuLine is the CPU milliseconds per upgrade of each process of the stack.

@@ -30,6 +30,16 @@ type RolloutRun struct {
 	// listing and the tracking issue's edits included): what a rollout costs of the token's
 	// hourly rate limit.
 	GitHubPerUpgrade float64 `json:"githubCallsPerUpgrade"`
+	// WritesPerUpgrade are the bot's content-creating GitHub requests per instance upgraded
+	// (GitHub's secondary limits count them); SecondaryRefused the ones refused with a secondary
+	// limit (target 0).
+	WritesPerUpgrade float64 `json:"githubWritesPerUpgrade"`
+	SecondaryRefused int     `json:"secondaryLimitAnswers"`
+	// GitHubTimeScale is Config.GitHubTimeScale; GitHubMakespan the makespan in GitHub time
+	// (makespan × scale) and SLAWindow the rollout's upgrade SLA (resolution − start), to compare.
+	GitHubTimeScale float64  `json:"githubTimeScale,omitempty"`
+	GitHubMakespan  Duration `json:"githubMakespan,omitempty"`
+	SLAWindow       Duration `json:"slaWindow,omitempty"`
 	// UpgradeCalls are the activities of one instance's upgrade, in order (from its history).
 	UpgradeCalls []string `json:"upgradeCalls"`
 	// CPUPerUpgrade is each process's CPU milliseconds over the rollout, per instance upgraded:
@@ -116,6 +126,12 @@ func runRollout(ctx context.Context, c Config, n int, l Latencies, load *Webhook
 		return nil, nil, err
 	}
 	r.GitHubPerUpgrade = float64(calls) / float64(n)
+	writes, refused, err := githubWrites(ctx, s.SimURL())
+	if err != nil {
+		mem.stop()
+		return nil, nil, err
+	}
+	r.WritesPerUpgrade, r.SecondaryRefused = float64(writes)/float64(n), refused
 	for k, v := range cpu0 {
 		if _, ok := r.CPUPerUpgrade[k]; !ok {
 			delete(r.CPUPerUpgrade, k) // a process killed mid-rollout (worker2): its CPU is gone with it
@@ -124,6 +140,12 @@ func runRollout(ctx context.Context, c Config, n int, l Latencies, load *Webhook
 		r.CPUPerUpgrade[k] = math.Round((r.CPUPerUpgrade[k]-v)*1000/float64(n)*10) / 10
 	}
 	r.Makespan = Duration(st.EndedAt.Sub(st.StartedAt))
+	if c.GitHubTimeScale > 0 {
+		r.GitHubTimeScale, r.GitHubMakespan = c.GitHubTimeScale, Duration(float64(r.Makespan)*c.GitHubTimeScale)
+	}
+	if sv := st.SLA; sv != nil && !sv.Resolution.IsZero() {
+		r.SLAWindow = Duration(sv.Resolution.Sub(sv.Start))
+	}
 	if len(st.Waves) > 0 {
 		r.Planning = Duration(st.Waves[0].StartedAt.Sub(st.StartedAt))
 	}

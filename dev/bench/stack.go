@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sourcegraph/lifecycle/dev/devstack"
+	"github.com/sourcegraph/lifecycle/workflows"
 )
 
 // startStack starts the whole stack (dev server, simulator, worker, starter) as processes in a
@@ -37,6 +38,11 @@ func startStack(ctx context.Context, c Config, l Latencies) (*devstack.Stack, fu
 	}
 	if err := c.stackOptions(&opts); err != nil {
 		return nil, nil, err
+	}
+	if sc := c.GitHubTimeScale; sc > 0 {
+		opts.SimArgs = append(opts.SimArgs, "-github-secondary-limits", "-github-time-scale", strconv.FormatFloat(sc, 'f', -1, 64))
+		// The queue's rate is in real seconds, the simulator's windows in scaled ones.
+		opts.Env = append(opts.Env, "LIFECYCLE_GITHUB_WRITES_PER_HOUR="+strconv.Itoa(int(float64(workflows.DefaultGitHubWritesPerHour)*sc)))
 	}
 	if err := opts.UseFreePorts(); err != nil {
 		return nil, nil, err
@@ -96,6 +102,23 @@ func githubCalls(ctx context.Context, simURL string) (int, error) {
 		return 0, fmt.Errorf("reading the simulated GitHub's rate limit: %w", err)
 	}
 	return rl.Rate.Used, nil
+}
+
+// githubWrites is what the bot's token spent of GitHub's write budget: content-creating requests
+// accepted, and refused with a secondary limit.
+func githubWrites(ctx context.Context, simURL string) (writes, refused int, err error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, simURL+"/_sim/github/writes", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	var counts map[string]struct{ Writes, Refused int }
+	if err := json.NewDecoder(resp.Body).Decode(&counts); err != nil {
+		return 0, 0, fmt.Errorf("reading the simulated GitHub's write counts: %w", err)
+	}
+	bot := counts["sg-cloud-bot"]
+	return bot.Writes, bot.Refused, nil
 }
 
 func simPost(ctx context.Context, url string, body any) error {

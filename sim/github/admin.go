@@ -34,6 +34,10 @@ func (p *Part) adminRoutes() {
 		sim.WriteJSON(w, 201, u)
 	})
 
+	m.HandleFunc("GET /_sim/github/writes", func(w http.ResponseWriter, r *http.Request) {
+		defer p.s.Lock()()
+		sim.WriteJSON(w, 200, p.writeCounts())
+	})
 	m.HandleFunc("GET /_sim/github/repos", func(w http.ResponseWriter, r *http.Request) {
 		defer p.s.Lock()()
 		out := []map[string]any{}

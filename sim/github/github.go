@@ -13,6 +13,7 @@
 // Fault rules use API "github" and these method names:
 //
 //	repos.get             GET    /repos/{o}/{r}
+//	repos.edit            PATCH  /repos/{o}/{r}                   delete_branch_on_merge only
 //	branches.list|get     GET    /repos/{o}/{r}/branches[/{branch}]
 //	issues.create         POST   /repos/{o}/{r}/issues
 //	issues.list           GET    /repos/{o}/{r}/issues            state, labels, creator, sort, direction, page, per_page
@@ -103,6 +104,7 @@
 //
 //	GET  /_sim/github/users                       users with tokens and teams
 //	POST /_sim/github/users                       {"login","token","teams":["org/slug"],"name"}  add or replace
+//	GET  /_sim/github/writes                      content-creating requests per user: {"login":{"writes","refused"}}
 //	GET  /_sim/github/repos                       repository names with default-branch files
 //	POST /_sim/github/repos                       {"full_name","default_branch","files":{"path":"content"}}
 //	POST /_sim/github/releases                    {"repo","tag_name","name","body","prerelease","draft"}
@@ -293,6 +295,7 @@ func (p *Part) Routes(rt *sim.Routes) {
 		h               handler
 	}{
 		{"repos.get", "GET " + R, p.getRepo},
+		{"repos.edit", "PATCH " + R, p.editRepo},
 		{"branches.list", "GET " + R + "/branches", p.listBranches},
 		{"branches.get", "GET " + R + "/branches/{branch...}", p.getBranch},
 

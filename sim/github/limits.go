@@ -58,6 +58,7 @@ func (l SecondaryLimits) Validate() error {
 type writeWindows struct {
 	minute, hour window
 	refused      int // refusals so far, to alternate their form deterministically
+	total        int // accepted content-creating requests
 }
 
 // window is a fixed window that opens with its first request.
@@ -75,13 +76,32 @@ func (p *Part) scaled(d time.Duration) time.Duration {
 	return d
 }
 
+// WriteCount is what one user's content-creating requests (POST, PATCH, PUT, DELETE) came to
+// since the start or the last reset, whether or not secondary limits are enforced: Writes
+// accepted, Refused with a secondary limit.
+type WriteCount struct {
+	Writes  int `json:"writes"`
+	Refused int `json:"refused"`
+}
+
+// WriteCounts are the counts by lower-case login, for in-process tests and benchmarks (the admin
+// API serves them at GET /_sim/github/writes).
+func (p *Part) WriteCounts() map[string]WriteCount {
+	defer p.s.Lock()()
+	return p.writeCounts()
+}
+
+func (p *Part) writeCounts() map[string]WriteCount {
+	out := map[string]WriteCount{}
+	for k, ww := range p.writes {
+		out[k] = WriteCount{Writes: ww.total, Refused: ww.refused}
+	}
+	return out
+}
+
 // secondaryLimit counts a content-creating request of c's user and, past a cap, returns GitHub's
 // refusal instead. Lock held.
 func (p *Part) secondaryLimit(c *call) (int, any, bool) {
-	l := p.opts.Secondary
-	if l.WritesPerMinute <= 0 && l.WritesPerHour <= 0 {
-		return 0, nil, false
-	}
 	switch c.r.Method {
 	case http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete:
 	default:
@@ -92,6 +112,11 @@ func (p *Part) secondaryLimit(c *call) (int, any, bool) {
 	if ww == nil {
 		ww = &writeWindows{}
 		p.writes[key] = ww
+	}
+	l := p.opts.Secondary
+	if l.WritesPerMinute <= 0 && l.WritesPerHour <= 0 {
+		ww.total++
+		return 0, nil, false
 	}
 	now := p.s.Now()
 	caps := []struct {
@@ -115,6 +140,7 @@ func (p *Part) secondaryLimit(c *call) (int, any, bool) {
 		for _, x := range caps {
 			x.w.n++
 		}
+		ww.total++
 		return 0, nil, false
 	}
 	n := ww.refused

@@ -297,6 +297,9 @@ func (p *Part) mergePull(c *call) (int, any) {
 	pr.baseSHA = cm.sha
 	is.state, is.closed, is.closedBy, is.updated = "closed", now, c.user, now
 	p.s.Mutated("github", pullKey(rp, is.number))
+	if rp.deleteBranchOnMerge && pr.head != rp.defaultBranch {
+		p.deleteRefLocked(rp, "refs/heads/"+pr.head)
+	}
 	return 200, map[string]any{"sha": cm.sha, "merged": true, "message": "Pull Request successfully merged"}
 }
 

@@ -29,8 +29,11 @@ type repo struct {
 	commits map[string]*commit
 	refs    map[string]string // "refs/heads/main" → commit sha
 
-	protection map[string]*protection // by branch name
-	statuses   map[string][]*status   // by commit sha, oldest first
+	// deleteBranchOnMerge is the repository setting delete_branch_on_merge: a merged pull
+	// request's head branch is deleted by GitHub.
+	deleteBranchOnMerge bool
+	protection          map[string]*protection // by branch name
+	statuses            map[string][]*status   // by commit sha, oldest first
 }
 
 func (rp *repo) fullName() string { return rp.owner + "/" + rp.name }
@@ -135,9 +138,12 @@ type repoJSON struct {
 	Visibility    string    `json:"visibility"`
 	HasIssues     bool      `json:"has_issues"`
 	Archived      bool      `json:"archived"`
-	CreatedAt     Time      `json:"created_at"`
-	UpdatedAt     Time      `json:"updated_at"`
-	PushedAt      Time      `json:"pushed_at"`
+	// DeleteBranchOnMerge is only shown to users who can administer the repository on GitHub;
+	// every simulated user can.
+	DeleteBranchOnMerge bool `json:"delete_branch_on_merge"`
+	CreatedAt           Time `json:"created_at"`
+	UpdatedAt           Time `json:"updated_at"`
+	PushedAt            Time `json:"pushed_at"`
 }
 
 func (c *call) repoJSON(p *Part, rp *repo) *repoJSON {
@@ -145,12 +151,26 @@ func (c *call) repoJSON(p *Part, rp *repo) *repoJSON {
 		ID: rp.id, NodeID: nodeID("R", rp.id), Name: rp.name, FullName: rp.fullName(),
 		Owner: c.ownerJSON(p, rp.owner), HTMLURL: c.web + "/" + rp.fullName(),
 		URL: c.api + "/repos/" + rp.fullName(), CloneURL: c.web + "/" + rp.fullName() + ".git",
-		DefaultBranch: rp.defaultBranch, Visibility: "public", HasIssues: true,
+		DefaultBranch: rp.defaultBranch, Visibility: "public", HasIssues: true, DeleteBranchOnMerge: rp.deleteBranchOnMerge,
 		CreatedAt: ts(rp.created), UpdatedAt: ts(rp.pushed), PushedAt: ts(rp.pushed),
 	}
 }
 
 func (p *Part) getRepo(c *call) (int, any) { return 200, c.repoJSON(p, c.repo) }
+
+// editRepo is PATCH /repos/{o}/{r}; of its settings only delete_branch_on_merge is simulated.
+func (p *Part) editRepo(c *call) (int, any) {
+	var req struct {
+		DeleteBranchOnMerge *bool `json:"delete_branch_on_merge"`
+	}
+	if !c.decode(&req) {
+		return badJSON()
+	}
+	if req.DeleteBranchOnMerge != nil {
+		c.repo.deleteBranchOnMerge = *req.DeleteBranchOnMerge
+	}
+	return 200, c.repoJSON(p, c.repo)
+}
 
 func (p *Part) listBranches(c *call) (int, any) {
 	type branchJSON struct {
