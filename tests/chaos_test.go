@@ -200,31 +200,7 @@ func TestChaosFaultRate(t *testing.T) {
 func TestChaosTemporalRestart(t *testing.T) {
 	rng := chaosSeed(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	ring, err := os.ReadFile(stack.CodecKeysFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dir+"/codec.keys", ring, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	opts := stack.Opts
-	opts.Dir, opts.InMemory = dir, false
-	if err := opts.UseFreePorts(); err != nil {
-		t.Fatal(err)
-	}
-	s2, err := devstack.Up(ctx, opts)
-	if s2 != nil {
-		defer s2.Stop()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc2, err := s2.Dial(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc2.Close()
+	s2, tc2 := persistentStack(t)
 	const slug = "ch-restart"
 	if _, err := s2.FileNewInstance(ctx, slug); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/sourcegraph/lifecycle/dev/devstack"
 )
 
@@ -111,4 +113,37 @@ func temporalCLI(root string) (string, error) {
 func fail(err error) int {
 	fmt.Fprintln(os.Stderr, "tests:", err)
 	return 1
+}
+
+// persistentStack starts a second stack whose dev server keeps its history in a file database, so a
+// test can stop and restart Temporal with its history without disturbing the shared stack; it has
+// the shared stack's key ring and is stopped when the test ends.
+func persistentStack(t *testing.T) (*devstack.Stack, client.Client) {
+	t.Helper()
+	dir := t.TempDir()
+	ring, err := os.ReadFile(stack.CodecKeysFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/codec.keys", ring, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts := stack.Opts
+	opts.Dir, opts.InMemory = dir, false
+	if err := opts.UseFreePorts(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := devstack.Up(context.Background(), opts)
+	if s != nil {
+		t.Cleanup(func() { _ = s.Stop() })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := s.Dial(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	return s, tc
 }

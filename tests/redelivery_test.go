@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -67,31 +66,7 @@ func createRuns(t *testing.T, tc client.Client, number int) int {
 // refused) and restarted with its history, and the shared stack's tests are not disturbed.
 func TestWebhookRedeliveryAfterTemporalOutage(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	ring, err := os.ReadFile(stack.CodecKeysFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dir+"/codec.keys", ring, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	opts := stack.Opts
-	opts.Dir, opts.InMemory = dir, false
-	if err := opts.UseFreePorts(); err != nil {
-		t.Fatal(err)
-	}
-	s2, err := devstack.Up(ctx, opts)
-	if s2 != nil {
-		defer s2.Stop()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc, err := s2.Dial(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
+	s2, tc := persistentStack(t)
 	// The worker made the sweeper's Schedule at start.
 	if _, err := tc.ScheduleClient().GetHandle(ctx, workflows.RedeliveryScheduleID).Describe(ctx); err != nil {
 		t.Fatalf("the worker did not create the redelivery schedule: %v", err)
@@ -106,6 +81,7 @@ func TestWebhookRedeliveryAfterTemporalOutage(t *testing.T) {
 	slugs := make([]string, n)
 	for i := range issues {
 		slugs[i] = fmt.Sprintf("redeliver-%d", i)
+		var err error
 		if issues[i], err = s2.FileNewInstance(ctx, slugs[i]); err != nil {
 			t.Fatal(err)
 		}
