@@ -119,11 +119,34 @@ func reconcile(t *testing.T, api *cloudflare.API, n int, host string) {
 	}
 }
 
+// deleteInDashboard deletes host's allowlist rule through the Cloudflare API, as someone in the
+// dashboard would: the instance is open to everyone.
+func deleteInDashboard(t *testing.T, api *cloudflare.API, host, outside string) {
+	t.Helper()
+	ctx := context.Background()
+	zoneID, rulesetID, rule := allowlistRule(t, api, host)
+	// Raw HTTP: the API answers the delete with the updated ruleset, which cloudflare-go's
+	// DeleteRulesetRule (expecting an empty 204) takes for an error; the activities call it raw too.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, stack.Cloud().CloudflareAPIURL+"/zones/"+zoneID+"/rulesets/"+rulesetID+"/rules/"+rule.ID, nil)
+	req.Header.Set("Authorization", "Bearer dashboard-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("deleting the rule in the dashboard: %s", resp.Status)
+	}
+	if code, _ := visitFrom(t, host, "/sign-in", outside); code == http.StatusForbidden {
+		t.Fatal("the rule is deleted, but the simulator still blocks")
+	}
+}
+
 // TestAllowlistDriftReportedAndReconciled: an instance whose config.yaml has an allowlist but
 // Cloudflare no rule is reported on the drift issue by one check of the Schedule; a /reconcile
 // from outside the approver team is refused, and one from the team makes the rule and closes the
 // issue. Then the rule is deleted in the dashboard: the next check reports it again, and
-// /reconcile restores it.
+// /reconcile restores it; deleted once more, `mi reconcile` restores it.
 func TestAllowlistDriftReportedAndReconciled(t *testing.T) {
 	tc := temporalClient(t)
 	ctx := context.Background()
@@ -148,26 +171,32 @@ func TestAllowlistDriftReportedAndReconciled(t *testing.T) {
 		t.Fatalf("after the reconcile, from %s outside the allowlist: %d, want 403", outside, code)
 	}
 
-	// Someone deletes the rule in the dashboard: the instance is open to everyone.
-	zoneID, rulesetID, rule := allowlistRule(t, api, host)
-	// Raw HTTP: the API answers the delete with the updated ruleset, which cloudflare-go's
-	// DeleteRulesetRule (expecting an empty 204) takes for an error; the activities call it raw too.
-	req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, stack.Cloud().CloudflareAPIURL+"/zones/"+zoneID+"/rulesets/"+rulesetID+"/rules/"+rule.ID, nil)
-	req.Header.Set("Authorization", "Bearer dashboard-token")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("deleting the rule in the dashboard: %s", resp.Status)
-	}
-	if code, _ := visitFrom(t, host, "/sign-in", outside); code == http.StatusForbidden {
-		t.Fatal("the rule is deleted, but the simulator still blocks")
-	}
+	deleteInDashboard(t, api, host, outside)
 	again := checkDrift(t, tc, host, "allowlist rule missing")
 	reconcile(t, api, again.GetNumber(), host)
 	if code, _ := visitFrom(t, host, "/sign-in", outside); code != http.StatusForbidden {
 		t.Fatalf("after the second reconcile, from %s outside the allowlist: %d, want 403", outside, code)
+	}
+
+	// On-call, without the issue: mi reconcile.
+	deleteInDashboard(t, api, host, outside)
+	third := checkDrift(t, tc, host, "allowlist rule missing")
+	out := miOK(t, "reconcile")
+	if !strings.Contains(out, "Repaired 1 hostname(s): "+host) || !strings.Contains(out, "0 still drift; drift issue closed") {
+		t.Fatalf("mi reconcile:\n%s", out)
+	}
+	if _, _, r := allowlistRule(t, api, host); r == nil {
+		t.Fatal("mi reconcile did not put the rule back")
+	}
+	is, _, err := stack.GitHubAs("bob").Issues.Get(ctx, devstack.SampleOwner, devstack.SampleRepo, third.GetNumber())
+	if err != nil || is.GetState() != "closed" {
+		t.Fatalf("after mi reconcile the drift issue is %q (%v)", is.GetState(), err)
+	}
+	var said bool
+	for _, c := range botComments(t, third.GetNumber()) {
+		said = said || strings.Contains(c.GetBody(), "Reconcile asked by @carol (`mi reconcile`)")
+	}
+	if !said {
+		t.Error("the closing comment must say who reconciled with mi")
 	}
 }

@@ -271,6 +271,7 @@ func ReconcileAllowlists(ctx workflow.Context, in ReconcileInput) (ReconcileResu
 		}
 		text = ""
 	}
+	// Without an issue (mi reconcile) the result opens the closing comment, if the check closes it.
 	res.After, err = checkAndReport(ctx, in.Repo, text)
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Repaired %d, failed %d, skipped %d; drift after: %d", len(res.Repaired), len(res.Failed), len(res.Skipped), len(res.After.Drift)))
 	return res, err
