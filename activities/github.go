@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-github/v55/github"
 
@@ -573,8 +574,8 @@ type DriftIssueResult struct {
 	Action string `json:"action"`
 }
 
-// ghIssueBodyMax is GitHub's limit on an issue's body (65,536 characters; a longer body is
-// refused with 422 "body is too long").
+// ghIssueBodyMax is GitHub's limit on an issue's body, in characters (code points; a longer body
+// is refused with 422 "body is too long", docs/fidelity.md).
 const ghIssueBodyMax = 65536
 
 // EnsureDriftIssue opens the drift issue, or edits the body of the open one (the oldest open issue
@@ -586,8 +587,8 @@ func (g *GitHub) EnsureDriftIssue(ctx context.Context, in DriftIssueInput) (Drif
 	if in.Owner == "" || in.Repo == "" || in.Label == "" {
 		return DriftIssueResult{}, Permanent(ErrInvalidArgument, what+": owner, repo and label are required", "set LIFECYCLE_DRIFT_REPO to owner/name", nil)
 	}
-	if len(in.Body) > ghIssueBodyMax {
-		return DriftIssueResult{}, Permanent(ErrInvalidArgument, fmt.Sprintf("%s: body of %d characters is over GitHub's %d", what, len(in.Body), ghIssueBodyMax),
+	if n := utf8.RuneCountInString(in.Body); n > ghIssueBodyMax {
+		return DriftIssueResult{}, Permanent(ErrInvalidArgument, fmt.Sprintf("%s: body of %d characters is over GitHub's %d", what, n, ghIssueBodyMax),
 			"list fewer instances in detail", nil)
 	}
 	var open *github.Issue
