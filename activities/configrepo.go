@@ -145,8 +145,11 @@ type FleetEntry struct {
 	// never by name. A label that is not such a link is left out, so a customer
 	// name put there by hand never reaches an issue.
 	Account string `json:"account,omitempty"`
-	SHA     string `json:"sha"`
-	Error   string `json:"error,omitempty"`
+	// IPAllowlist is spec.ipAllowlist, the customer's ranges (empty: open to everyone): the
+	// allowlist drift check compares it with Cloudflare. Read-only like MaintenanceWindow.
+	IPAllowlist []string `json:"ipAllowlist,omitempty"`
+	SHA         string   `json:"sha"`
+	Error       string   `json:"error,omitempty"`
 }
 
 // AccountLabel is the metadata label holding the customer's sourcegraph/accounts link.
@@ -159,6 +162,7 @@ func (e FleetEntry) clone() FleetEntry {
 		w.Days = slices.Clone(w.Days)
 		e.MaintenanceWindow = &w
 	}
+	e.IPAllowlist = slices.Clone(e.IPAllowlist)
 	return e
 }
 
@@ -330,6 +334,7 @@ func (r *ConfigRepo) readFleetEntry(ctx context.Context, slug, sha string) (Flee
 		e.Domain, e.Region, e.Size = c.Spec.Domain.PrimaryDNSName, c.Spec.Infrastructure.GCP.Region, string(c.Spec.Size)
 		e.Suspended, e.Alerting = c.Spec.Suspended, c.Spec.Debug.EnableAlerting
 		e.MaintenanceWindow = c.Spec.MaintenanceWindow
+		e.IPAllowlist = slices.Clone(c.Spec.IPAllowlist)
 		if a := strings.TrimSpace(c.Metadata.Labels[AccountLabel]); spec.ValidateAccountLink("", a) == nil {
 			e.Account = a
 		}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-github/v55/github"
 
@@ -550,4 +551,109 @@ func ghMessage(err error) string {
 		return er.Message
 	}
 	return ""
+}
+
+// DriftIssueInput is the one issue that reports allowlist drift (docs/operating.md "Allowlist
+// drift"): found by its label among the repository's open issues.
+type DriftIssueInput struct {
+	Owner string `json:"owner"`
+	Repo  string `json:"repo"`
+	Label string `json:"label"`
+	Title string `json:"title"`
+	// Body is the report; empty means no drift: the open issue, if any, gets CloseComment and is
+	// closed.
+	Body         string `json:"body,omitempty"`
+	CloseComment string `json:"closeComment,omitempty"`
+}
+
+// DriftIssueResult says what EnsureDriftIssue did: "created", "edited", "unchanged", "closed" or
+// "none" (no drift and no open issue). Number is the issue's (0 for "none").
+type DriftIssueResult struct {
+	Number int    `json:"number,omitempty"`
+	URL    string `json:"url,omitempty"`
+	Action string `json:"action"`
+}
+
+// ghIssueBodyMax is GitHub's limit on an issue's body, in characters (code points; a longer body
+// is refused with 422 "body is too long", docs/fidelity.md).
+const ghIssueBodyMax = 65536
+
+// EnsureDriftIssue opens the drift issue, or edits the body of the open one (the oldest open issue
+// with the label), so repeated checks keep one issue; with no drift it closes that issue with a
+// comment. A retry after a lost response finds the issue it created by its label, so it never opens
+// a second.
+func (g *GitHub) EnsureDriftIssue(ctx context.Context, in DriftIssueInput) (DriftIssueResult, error) {
+	what := fmt.Sprintf("drift issue in %s/%s", in.Owner, in.Repo)
+	if in.Owner == "" || in.Repo == "" || in.Label == "" {
+		return DriftIssueResult{}, Permanent(ErrInvalidArgument, what+": owner, repo and label are required", "set LIFECYCLE_DRIFT_REPO to owner/name", nil)
+	}
+	if n := utf8.RuneCountInString(in.Body); n > ghIssueBodyMax {
+		return DriftIssueResult{}, Permanent(ErrInvalidArgument, fmt.Sprintf("%s: body of %d characters is over GitHub's %d", what, n, ghIssueBodyMax),
+			"list fewer instances in detail", nil)
+	}
+	var open *github.Issue
+	opts := &github.IssueListByRepoOptions{State: "open", Labels: []string{in.Label}, Sort: "created", Direction: "asc", ListOptions: github.ListOptions{PerPage: 100}}
+	for open == nil {
+		var page []*github.Issue
+		var resp *github.Response
+		err := ghDo(ctx, func() (err error) {
+			page, resp, err = g.client.Issues.ListByRepo(ctx, in.Owner, in.Repo, opts)
+			return err
+		})
+		if err != nil {
+			return DriftIssueResult{}, classify("list "+what, err)
+		}
+		for _, is := range page {
+			if !is.IsPullRequest() { // the issues API lists pull requests too
+				open = is
+				break
+			}
+		}
+		if resp == nil || resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	switch {
+	case in.Body == "" && open == nil:
+		return DriftIssueResult{Action: "none"}, nil
+	case in.Body == "":
+		n := open.GetNumber()
+		if in.CloseComment != "" {
+			if err := ghDo(ctx, func() error {
+				_, _, err := g.client.Issues.CreateComment(ctx, in.Owner, in.Repo, n, &github.IssueComment{Body: github.String(in.CloseComment)})
+				return err
+			}); err != nil {
+				return DriftIssueResult{}, classify("comment on "+what, err)
+			}
+		}
+		closed, reason := "closed", "completed"
+		if err := ghDo(ctx, func() error {
+			_, _, err := g.client.Issues.Edit(ctx, in.Owner, in.Repo, n, &github.IssueRequest{State: &closed, StateReason: &reason})
+			return err
+		}); err != nil {
+			return DriftIssueResult{}, classify("close "+what, err)
+		}
+		return DriftIssueResult{Number: n, URL: open.GetHTMLURL(), Action: "closed"}, nil
+	case open == nil:
+		var is *github.Issue
+		err := ghDo(ctx, func() (err error) {
+			is, _, err = g.client.Issues.Create(ctx, in.Owner, in.Repo, &github.IssueRequest{Title: &in.Title, Body: &in.Body, Labels: &[]string{in.Label}})
+			return err
+		})
+		if err != nil {
+			return DriftIssueResult{}, classify("open "+what, err)
+		}
+		return DriftIssueResult{Number: is.GetNumber(), URL: is.GetHTMLURL(), Action: "created"}, nil
+	case open.GetBody() == in.Body:
+		return DriftIssueResult{Number: open.GetNumber(), URL: open.GetHTMLURL(), Action: "unchanged"}, nil
+	}
+	n := open.GetNumber()
+	if err := ghDo(ctx, func() error {
+		_, _, err := g.client.Issues.Edit(ctx, in.Owner, in.Repo, n, &github.IssueRequest{Body: &in.Body})
+		return err
+	}); err != nil {
+		return DriftIssueResult{}, classify("edit "+what, err)
+	}
+	return DriftIssueResult{Number: n, URL: open.GetHTMLURL(), Action: "edited"}, nil
 }

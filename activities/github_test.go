@@ -446,3 +446,55 @@ func TestGitHubSecondaryRateLimitIsRateLimited(t *testing.T) {
 		})
 	}
 }
+
+// The drift issue: opened once (a second call, as a retry would, finds it by label and leaves it),
+// its body edited, closed with a comment when clean; a body over GitHub's 65,536 characters is
+// refused before any call.
+func TestGitHubEnsureDriftIssue(t *testing.T) {
+	f := ghNewFixture(t)
+	env := activityEnv(f.gh)
+	run := func(in DriftIssueInput) DriftIssueResult {
+		t.Helper()
+		v, err := env.ExecuteActivity(f.gh.EnsureDriftIssue, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r DriftIssueResult
+		_ = v.Get(&r)
+		return r
+	}
+	in := DriftIssueInput{Owner: ghTestOwner, Repo: ghTestRepo, Label: "allowlist-drift", Title: "Allowlist drift in Cloudflare"}
+	if r := run(in); r.Action != "none" {
+		t.Fatalf("no drift, no issue: %+v", r)
+	}
+	f.issue(t, "unrelated", "")
+	in.Body = "acme: allowlist rule missing"
+	first := run(in)
+	again := run(in)
+	if first.Action != "created" || again.Action != "unchanged" || again.Number != first.Number {
+		t.Fatalf("first %+v, again %+v: want one issue", first, again)
+	}
+	if c := ledger(f.s, ghIssueKey(first.Number)); c.Created != 1 || c.Mutated != 0 {
+		t.Fatalf("ledger %+v", c)
+	}
+	in.Body = "acme and globex"
+	if r := run(in); r.Action != "edited" || r.Number != first.Number {
+		t.Fatalf("edit: %+v", r)
+	}
+	in.Body, in.CloseComment = "", "No drift any more."
+	if r := run(in); r.Action != "closed" || r.Number != first.Number {
+		t.Fatalf("close: %+v", r)
+	}
+	if cs := f.comments(t, first.Number); len(cs) != 1 || cs[0].GetBody() != "No drift any more." {
+		t.Fatalf("closing comments: %d", len(cs))
+	}
+	if r := run(in); r.Action != "none" {
+		t.Fatalf("closed issue is not reused: %+v", r)
+	}
+
+	in.Body = strings.Repeat("x", 65537)
+	_, err := env.ExecuteActivity(f.gh.EnsureDriftIssue, in)
+	if ae := appError(t, err, ErrInvalidArgument, true); !strings.Contains(ae.Error(), "65536") {
+		t.Fatalf("long body: %v", ae)
+	}
+}

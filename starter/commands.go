@@ -42,6 +42,7 @@ const (
 var knownCommands = map[string]bool{
 	"/retry": true, "/skip": true, "/abort": true, "/rollback": true, "/restore": true, "/approve": true,
 	"/cancel": true, "/pause": true, "/resume": true, "/status": true, "/extend": true, "/convert": true,
+	"/reconcile": true,
 }
 
 // commandIssue is the issue a command was left on, as far as its commands need it.
@@ -234,6 +235,9 @@ func (h *webhook) onComment(ctx context.Context, log *slog.Logger, e *github.Iss
 	}
 	if !knownCommands[cmd] {
 		return answer{http.StatusAccepted, outcomeIgnored, "unknown command"}
+	}
+	if slices.Contains(labelNames(is.Labels), workflows.DriftLabel) || cmd == "/reconcile" {
+		return h.onReconcile(ctx, log, e, cmd, reply)
 	}
 	if op, ok := forms.ByLabel(labelNames(is.Labels)); ok && !h.repos.servesOp(repoName(e.GetRepo()), op) {
 		return h.otherRepository(log, e.GetRepo(), is)

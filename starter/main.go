@@ -19,6 +19,7 @@ import (
 
 	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/internal/metrics"
+	"github.com/sourcegraph/lifecycle/workflows"
 )
 
 func main() {
@@ -74,9 +75,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	driftRepo, err := workflows.DriftRepoFromEnv()
+	if err != nil {
+		return err
+	}
 
 	hook := &webhook{self: self, secret: []byte(gcfg.WebhookSecret), temporal: boundedTemporal{tc, temporalBudget}, gh: gh, settings: settings,
-		repos: served, auth: authz, members: newMemberships(gh, membershipTTL), metrics: metricsReg.SDKHandler(), log: log}
+		repos: served, auth: authz, members: newMemberships(gh, membershipTTL), metrics: metricsReg.SDKHandler(), log: log, driftRepo: driftRepo}
 	srv := &http.Server{Addr: *listen, Handler: routes(hook, tc, metricsReg), ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -102,6 +102,9 @@ type webhook struct {
 	// budget is deliveryBudget (0), or a test's.
 	budget time.Duration
 	log    *slog.Logger
+	// driftRepo is where the allowlist drift issue lives (LIFECYCLE_DRIFT_REPO; "" is
+	// workflows.DefaultDriftRepo): `/reconcile` is served on its drift issue only.
+	driftRepo string
 }
 
 // answer is how a delivery was handled: the HTTP status and text GitHub records, and the outcome

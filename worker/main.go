@@ -152,6 +152,9 @@ func run() error {
 	if err := redeliverySchedule(context.Background(), tc, log); err != nil {
 		return err
 	}
+	if err := driftSchedule(context.Background(), tc, log); err != nil {
+		return err
+	}
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting worker on task queue %s: %w", workflows.TaskQueue, err)
 	}
@@ -199,5 +202,24 @@ func redeliverySchedule(ctx context.Context, tc client.Client, log *slog.Logger)
 		return fmt.Errorf("creating the webhook redelivery schedule %s: %w", workflows.RedeliveryScheduleID, err)
 	}
 	log.Info("webhook redelivery sweeper scheduled", "schedule", workflows.RedeliveryScheduleID, "hooks", v, "every", every, "window", window)
+	return nil
+}
+
+// driftSchedule creates (or updates) the allowlist drift check's Schedule: every
+// LIFECYCLE_DRIFT_INTERVAL it compares config.yaml's allowlists with Cloudflare and keeps one issue
+// in LIFECYCLE_DRIFT_REPO. The worker owns it: the check runs here, with Cloudflare's token.
+func driftSchedule(ctx context.Context, tc client.Client, log *slog.Logger) error {
+	every, err := config.DurationEnv("LIFECYCLE_DRIFT_INTERVAL", workflows.DefaultDriftInterval)
+	if err != nil || every < time.Second {
+		return fmt.Errorf("LIFECYCLE_DRIFT_INTERVAL=%q: want a Go duration of at least 1s, e.g. 1h", os.Getenv("LIFECYCLE_DRIFT_INTERVAL"))
+	}
+	repo, err := workflows.DriftRepoFromEnv()
+	if err != nil {
+		return err
+	}
+	if err := workflows.EnsureDriftSchedule(ctx, tc, repo, every); err != nil {
+		return fmt.Errorf("creating the allowlist drift schedule %s: %w", workflows.DriftScheduleID, err)
+	}
+	log.Info("allowlist drift check scheduled", "schedule", workflows.DriftScheduleID, "repo", repo, "every", every)
 	return nil
 }

@@ -25,19 +25,21 @@ import (
 // Workflow type names. The entity starts operations by name and clients start workflows by name,
 // so a renamed function must not change them; Workflows() registers exactly these.
 const (
-	WorkflowInstance          = "InstanceLifecycle"
-	WorkflowCreate            = "Create"
-	WorkflowSuspend           = "Suspend"
-	WorkflowResume            = "Resume"
-	WorkflowTeardown          = "Teardown"
-	WorkflowConvertTrial      = "ConvertTrial"
-	WorkflowUpdateAllowlist   = "UpdateAllowlist"
-	WorkflowReloadFrontend    = "ReloadFrontend"
-	WorkflowSetTelemetry      = "SetTelemetry"
-	WorkflowUpgrade           = "Upgrade"
-	WorkflowFleetUpgrade      = "FleetUpgrade"
-	WorkflowAdoptFleet        = "AdoptFleet"
-	WorkflowRedeliverWebhooks = "RedeliverWebhooks"
+	WorkflowInstance            = "InstanceLifecycle"
+	WorkflowCreate              = "Create"
+	WorkflowSuspend             = "Suspend"
+	WorkflowResume              = "Resume"
+	WorkflowTeardown            = "Teardown"
+	WorkflowConvertTrial        = "ConvertTrial"
+	WorkflowUpdateAllowlist     = "UpdateAllowlist"
+	WorkflowReloadFrontend      = "ReloadFrontend"
+	WorkflowSetTelemetry        = "SetTelemetry"
+	WorkflowUpgrade             = "Upgrade"
+	WorkflowFleetUpgrade        = "FleetUpgrade"
+	WorkflowAdoptFleet          = "AdoptFleet"
+	WorkflowRedeliverWebhooks   = "RedeliverWebhooks"
+	WorkflowCheckAllowlistDrift = "CheckAllowlistDrift"
+	WorkflowReconcileAllowlists = "ReconcileAllowlists"
 )
 
 // ErrTypeDuplicateRequest is the ApplicationError type of the refusal of a request that was

@@ -26,5 +26,7 @@ func Workflows() []Registration {
 		{Name: WorkflowFleetUpgrade, Func: FleetUpgrade},
 		{Name: WorkflowAdoptFleet, Func: AdoptFleet, Since: RevisionCorrectness},
 		{Name: WorkflowRedeliverWebhooks, Func: RedeliverWebhooks, Since: RevisionCorrectness},
+		{Name: WorkflowCheckAllowlistDrift, Func: CheckAllowlistDrift, Since: RevisionCorrectness},
+		{Name: WorkflowReconcileAllowlists, Func: ReconcileAllowlists, Since: RevisionCorrectness},
 	}
 }

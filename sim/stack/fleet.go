@@ -31,6 +31,9 @@ type FleetInstance struct {
 	MaintenanceWindow *spec.MaintenanceWindow `json:"maintenanceWindow,omitempty"`
 	Alerting          *bool                   `json:"alerting,omitempty"` // default true
 	Labels            map[string]string       `json:"labels,omitempty"`   // more metadata.labels, e.g. account
+	// IPAllowlist is written to config.yaml only: no WAF rule is made, as if it had been deleted in
+	// the dashboard (the allowlist drift check reports it missing; /reconcile makes it).
+	IPAllowlist []string `json:"ipAllowlist,omitempty"`
 }
 
 // seededAge is how long ago seeded instances were created and their version merged: far enough

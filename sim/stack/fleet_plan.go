@@ -68,6 +68,7 @@ func planInstance(i int, f FleetInstance, env string) (*fleetPlan, error) {
 	p := &fleetPlan{FleetInstance: f, index: i, alerting: f.Alerting == nil || *f.Alerting}
 	p.Alerting = nil
 	p.Labels = maps.Clone(f.Labels)
+	p.IPAllowlist = slices.Clone(f.IPAllowlist)
 	if f.MaintenanceWindow != nil {
 		w := *f.MaintenanceWindow
 		w.Days = append([]string(nil), w.Days...)
@@ -103,6 +104,7 @@ func planInstance(i int, f FleetInstance, env string) (*fleetPlan, error) {
 		spec.ValidateRegion(field("region"), p.Region),
 		spec.ValidateSize(field("size"), p.Size),
 		spec.ValidateMaintenanceWindow(field("maintenanceWindow"), p.MaintenanceWindow),
+		spec.ValidateAllowlist(field("ipAllowlist"), p.IPAllowlist),
 	} {
 		if err != nil {
 			return nil, err

@@ -60,6 +60,7 @@ func instanceConfig(p *fleetPlan) *spec.Config {
 			Infrastructure:     spec.Infrastructure{GCP: spec.GCP{Region: p.Region}},
 			Size:               p.Size,
 			MaintenanceWindow:  p.MaintenanceWindow,
+			IPAllowlist:        p.IPAllowlist,
 			Debug:              spec.Debug{EnableAlerting: p.alerting, EnableDeletionProtection: true},
 		},
 		Status: spec.StatusFor(p.Slug, p.Region),

@@ -131,6 +131,7 @@ func commands() []command {
 		{"start", "break-glass: request an operation without an issue form", startUsage, (*app).start},
 		{"rollout", "a fleet rollout's state, and its controls", rolloutUsage, (*app).rollout},
 		{"adopt", "take instances made before this service under management", adoptUsage, (*app).adopt},
+		{"reconcile", "put config.yaml's IP allowlists back in Cloudflare (allowlist drift)", reconcileUsage, (*app).reconcile},
 		{"help", "this text, or a command's help", helpUsage, nil},
 	}
 }
@@ -153,6 +154,7 @@ Usage:
   mi start <operation> <slug> -issue owner/repo#N [operation flags]
   mi rollout <issue-number|workflow-id> status|pause|resume|abort|approve|retry <slug>|skip <slug> [-reason R]
   mi adopt <slug>...|-all [-by LOGIN]
+  mi reconcile [-by LOGIN]
   mi help [command]
 
 Commands:
@@ -177,7 +179,7 @@ Run "mi help <command>" for a command's flags and examples.
 
 const helpUsage = `Usage: mi help [command]
 
-Prints the overview, or the help of one command (list, status, decide, start, rollout, adopt).
+Prints the overview, or the help of one command (list, status, decide, start, rollout, adopt, reconcile).
 `
 
 // rootShortUsage is printed after a mistake in the command name: the lines to choose from.
@@ -190,7 +192,7 @@ func rootShortUsage() string {
 func rootUsageText() string {
 	var b strings.Builder
 	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
 	}
 	return fmt.Sprintf(rootUsage, b.String())
 }
