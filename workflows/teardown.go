@@ -121,8 +121,9 @@ func (g *teardownGate) cancelled(o *operation) error {
 
 // Teardown deletes an instance and all its data. Nothing is touched until a second
 // authorised person approved it and a grace period passed in which anyone can cancel it. Then, in
-// this order: alerting and deletion protection off first, Cloud SQL deletion protection lifted, the Backup for GKE backups and plan removed (they
-// block the project's deletion), the cluster, database, DNS and allowlist deleted, the project
+// this order: alerting and deletion protection off first, Cloud SQL deletion protection lifted, the
+// Backup for GKE backups and plan removed (they block the project's deletion), the cluster,
+// database, DNS and allowlist deleted, the project
 // deleted (recoverable for 30 days), config.yaml removed through a pull request that links the
 // issue, and the issue closed directly after (SOC2/CI-41).
 //
