@@ -19,7 +19,6 @@ import (
 
 	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/internal/metrics"
-	"github.com/sourcegraph/lifecycle/workflows"
 )
 
 func main() {
@@ -75,7 +74,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	driftRepo, err := workflows.DriftRepoFromEnv()
+	driftRepo, err := config.DriftRepo()
 	if err != nil {
 		return err
 	}

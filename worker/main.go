@@ -213,7 +213,7 @@ func driftSchedule(ctx context.Context, tc client.Client, log *slog.Logger) erro
 	if err != nil || every < time.Second {
 		return fmt.Errorf("LIFECYCLE_DRIFT_INTERVAL=%q: want a Go duration of at least 1s, e.g. 1h", os.Getenv("LIFECYCLE_DRIFT_INTERVAL"))
 	}
-	repo, err := workflows.DriftRepoFromEnv()
+	repo, err := config.DriftRepo()
 	if err != nil {
 		return err
 	}

@@ -2,19 +2,17 @@ package workflows
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sourcegraph/lifecycle/activities"
+	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/internal/spec"
 )
 
@@ -36,10 +34,11 @@ const DriftLabel = "allowlist-drift"
 // DriftIssueTitle is the drift issue's title.
 const DriftIssueTitle = "Allowlist drift in Cloudflare"
 
-// DefaultDriftInterval is how often the check runs; DefaultDriftRepo where its issue lives.
+// DefaultDriftInterval is how often the check runs; DefaultDriftRepo where its issue lives
+// (config.DriftRepo reads LIFECYCLE_DRIFT_REPO).
 const (
 	DefaultDriftInterval = time.Hour
-	DefaultDriftRepo     = "sourcegraph/customer"
+	DefaultDriftRepo     = config.DefaultDriftRepo
 	// driftDetailMax is how many hostnames the issue lists in detail; the rest are counted. With
 	// the cells' range lists cut short, the body stays well under GitHub's 65,536 characters.
 	driftDetailMax = 100
@@ -294,20 +293,6 @@ func reconcileText(by string, drift []activities.AllowlistDrift, res ReconcileRe
 	return b.String()
 }
 
-// DriftRepoFromEnv is LIFECYCLE_DRIFT_REPO (owner/name, lower case), DefaultDriftRepo when unset:
-// the worker opens the drift issue there and the starter serves `/reconcile` there only.
-func DriftRepoFromEnv() (string, error) {
-	v := strings.ToLower(strings.TrimSpace(os.Getenv("LIFECYCLE_DRIFT_REPO")))
-	if v == "" {
-		return DefaultDriftRepo, nil
-	}
-	owner, name, ok := strings.Cut(v, "/")
-	if !ok || owner == "" || name == "" || strings.ContainsAny(name, "/ ") {
-		return "", fmt.Errorf("LIFECYCLE_DRIFT_REPO=%q: want one repository as owner/name, e.g. sourcegraph/customer", os.Getenv("LIFECYCLE_DRIFT_REPO"))
-	}
-	return v, nil
-}
-
 // EnsureDriftSchedule creates the drift check's Schedule, or brings an existing one to this
 // configuration: every worker calls it at start, so it is idempotent.
 func EnsureDriftSchedule(ctx context.Context, c client.Client, repo string, every time.Duration) error {
@@ -321,22 +306,5 @@ func EnsureDriftSchedule(ctx context.Context, c client.Client, repo string, ever
 		StaticDetails: fmt.Sprintf("Compares every active instance's allowlist in config.yaml with Cloudflare's WAF rules and keeps one issue labelled %s in %s (docs/operating.md).",
 			DriftLabel, repo),
 	}
-	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID: DriftScheduleID, Spec: spec, Action: action, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-		CatchupWindow: every, Note: "created by the worker at start (LIFECYCLE_DRIFT_INTERVAL, LIFECYCLE_DRIFT_REPO)",
-	})
-	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return err
-	}
-	return c.ScheduleClient().GetHandle(ctx, DriftScheduleID).Update(ctx, client.ScheduleUpdateOptions{
-		DoUpdate: func(u client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			s := u.Description.Schedule
-			s.Spec, s.Action = &spec, action
-			if s.Policy == nil {
-				s.Policy = &client.SchedulePolicies{}
-			}
-			s.Policy.Overlap, s.Policy.CatchupWindow = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, every
-			return &client.ScheduleUpdate{Schedule: &s}, nil
-		},
-	})
+	return ensureSchedule(ctx, c, DriftScheduleID, spec, action, "created by the worker at start (LIFECYCLE_DRIFT_INTERVAL, LIFECYCLE_DRIFT_REPO)")
 }

@@ -7,9 +7,7 @@ import (
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sourcegraph/lifecycle/activities"
@@ -97,22 +95,5 @@ func EnsureRedeliverySchedule(ctx context.Context, c client.Client, hooks []acti
 		StaticDetails: fmt.Sprintf("Reads the last %s of deliveries of %s and asks GitHub to redeliver each event whose latest delivery failed (docs/operating.md).",
 			window, strings.Join(names, ", ")),
 	}
-	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID: RedeliveryScheduleID, Spec: spec, Action: action, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-		CatchupWindow: every, Note: "created by the worker at start (LIFECYCLE_REDELIVERY_HOOKS)",
-	})
-	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return err
-	}
-	return c.ScheduleClient().GetHandle(ctx, RedeliveryScheduleID).Update(ctx, client.ScheduleUpdateOptions{
-		DoUpdate: func(u client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			s := u.Description.Schedule
-			s.Spec, s.Action = &spec, action
-			if s.Policy == nil {
-				s.Policy = &client.SchedulePolicies{}
-			}
-			s.Policy.Overlap, s.Policy.CatchupWindow = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, every
-			return &client.ScheduleUpdate{Schedule: &s}, nil
-		},
-	})
+	return ensureSchedule(ctx, c, RedeliveryScheduleID, spec, action, "created by the worker at start (LIFECYCLE_REDELIVERY_HOOKS)")
 }

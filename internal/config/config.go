@@ -353,3 +353,20 @@ func HealthRoutes(mux *http.ServeMux, tc client.Client) {
 		fmt.Fprintln(w, "ready")
 	})
 }
+
+// DefaultDriftRepo is where the allowlist drift issue lives when LIFECYCLE_DRIFT_REPO is unset.
+const DefaultDriftRepo = "sourcegraph/customer"
+
+// DriftRepo is LIFECYCLE_DRIFT_REPO (owner/name, lower case), DefaultDriftRepo when unset:
+// the worker opens the drift issue there and the starter serves `/reconcile` there only.
+func DriftRepo() (string, error) {
+	v := strings.ToLower(strings.TrimSpace(os.Getenv("LIFECYCLE_DRIFT_REPO")))
+	if v == "" {
+		return DefaultDriftRepo, nil
+	}
+	owner, name, ok := strings.Cut(v, "/")
+	if !ok || owner == "" || name == "" || strings.ContainsAny(name, "/ ") {
+		return "", fmt.Errorf("LIFECYCLE_DRIFT_REPO=%q: want one repository as owner/name, e.g. sourcegraph/customer", os.Getenv("LIFECYCLE_DRIFT_REPO"))
+	}
+	return v, nil
+}

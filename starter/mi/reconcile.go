@@ -9,6 +9,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/workflows"
 )
 
@@ -44,7 +45,7 @@ func (a *app) reconcile(ctx context.Context, args []string) error {
 	if who == "" {
 		return usagef("reconcile", "say who asks: add -by <your GitHub login>, or set MI_USER")
 	}
-	repo, err := workflows.DriftRepoFromEnv()
+	repo, err := config.DriftRepo()
 	if err != nil {
 		return err
 	}
