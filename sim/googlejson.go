@@ -40,6 +40,24 @@ func ErrorInfo(reason, domain string, metadata map[string]string) map[string]any
 	return map[string]any{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": domain, "metadata": metadata}
 }
 
+// ActivationURL is the console page the SERVICE_DISABLED answers point to.
+func ActivationURL(service, number string) string {
+	return "https://console.developers.google.com/apis/api/" + service + "/overview?project=" + number
+}
+
+// ServiceDisabled asks the serviceusage part, when the simulator has one, whether service is not
+// enabled in project (or was enabled too recently to have propagated); message and the project's
+// number are for the answer. Lock held.
+func (s *Sim) ServiceDisabled(service, project string) (message, number string, disabled bool) {
+	c, ok := s.Part("serviceusage").(interface {
+		ServiceDisabled(service, project string) (message, number string, disabled bool)
+	})
+	if !ok {
+		return "", "", false
+	}
+	return c.ServiceDisabled(service, project)
+}
+
 // WriteServiceDisabled answers as Google's REST front end does when service is not enabled in the
 // consumer project (number): 403 PERMISSION_DENIED, the legacy reason accessNotConfigured (domain
 // usageLimits), a Help link to the API's console page and an ErrorInfo SERVICE_DISABLED.
@@ -47,7 +65,7 @@ func WriteServiceDisabled(w http.ResponseWriter, service, message, number string
 	WriteGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED", message, "usageLimits", "accessNotConfigured",
 		map[string]any{"@type": "type.googleapis.com/google.rpc.Help", "links": []map[string]string{{
 			"description": "Google developers console API activation",
-			"url":         "https://console.developers.google.com/apis/api/" + service + "/overview?project=" + number,
+			"url":         ActivationURL(service, number),
 		}}},
 		ErrorInfo("SERVICE_DISABLED", "googleapis.com", map[string]string{"consumer": "projects/" + number, "service": service}))
 }

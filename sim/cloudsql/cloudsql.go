@@ -228,20 +228,11 @@ func (p *Part) checkProject(w http.ResponseWriter, project string) bool {
 	return p.checkService(w, project)
 }
 
-// serviceChecker is implemented by the serviceusage part.
-type serviceChecker interface {
-	ServiceDisabled(service, project string) (message, number string, disabled bool)
-}
-
 // checkService answers as Google's front end does when the Cloud SQL Admin API is not enabled in
 // the project (or not yet propagated): 403 PERMISSION_DENIED, legacy reason accessNotConfigured
 // (domain usageLimits), a Help link and an ErrorInfo SERVICE_DISABLED. Lock held.
 func (p *Part) checkService(w http.ResponseWriter, project string) bool {
-	c, ok := p.s.Part("serviceusage").(serviceChecker)
-	if !ok {
-		return true
-	}
-	msg, number, disabled := c.ServiceDisabled(service, project)
+	msg, number, disabled := p.s.ServiceDisabled(service, project)
 	if !disabled {
 		return true
 	}

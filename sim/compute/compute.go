@@ -159,21 +159,12 @@ func (p *Part) projectMissing(w http.ResponseWriter, project string) bool {
 	return true
 }
 
-// serviceChecker is implemented by the serviceusage part.
-type serviceChecker interface {
-	ServiceDisabled(service, project string) (message, number string, disabled bool)
-}
-
 // serviceDisabled answers as Google's front end does when the Compute Engine API is not enabled
 // in the project (or not yet propagated): 403 PERMISSION_DENIED, legacy reason
 // accessNotConfigured, a Help link and an ErrorInfo SERVICE_DISABLED, as Cloud SQL's REST API does.
 // Lock held.
 func (p *Part) serviceDisabled(w http.ResponseWriter, project string) bool {
-	c, ok := p.s.Part("serviceusage").(serviceChecker)
-	if !ok {
-		return false
-	}
-	msg, number, disabled := c.ServiceDisabled(service, project)
+	msg, number, disabled := p.s.ServiceDisabled(service, project)
 	if !disabled {
 		return false
 	}

@@ -158,40 +158,25 @@ func (p *Part) ProjectIdentity(idOrNumber string) (id, number string, ok bool) {
 	return pr.pb.ProjectId, pr.number, true
 }
 
-// serviceChecker is implemented by the serviceusage part; asserting on it keeps this package
-// independent of that one (which imports nothing of this one either).
-type serviceChecker interface {
-	ServiceDisabled(service, project string) (message, number string, disabled bool)
-}
-
 // checkService answers like Google's API front end when the API is not enabled in the consumer
 // project (or was enabled too recently to have propagated): PERMISSION_DENIED "<API title> has not
 // been used in project N before or it is disabled. ...", with a Help link and an ErrorInfo of
 // reason SERVICE_DISABLED, domain googleapis.com, metadata service and consumer. nil when no
 // serviceusage part is present. Lock held.
 func checkService(s *sim.Sim, service, project string) error {
-	c, ok := s.Part("serviceusage").(serviceChecker)
-	if !ok {
-		return nil
-	}
-	msg, number, disabled := c.ServiceDisabled(service, project)
+	msg, number, disabled := s.ServiceDisabled(service, project)
 	if !disabled {
 		return nil
 	}
 	st := status.New(codes.PermissionDenied, msg)
 	if d, err := st.WithDetails(
-		&errdetails.Help{Links: []*errdetails.Help_Link{{Description: "Google developers console API activation", Url: ActivationURL(service, number)}}},
+		&errdetails.Help{Links: []*errdetails.Help_Link{{Description: "Google developers console API activation", Url: sim.ActivationURL(service, number)}}},
 		&errdetails.ErrorInfo{Reason: "SERVICE_DISABLED", Domain: "googleapis.com",
 			Metadata: map[string]string{"consumer": "projects/" + number, "service": service}},
 	); err == nil {
 		st = d
 	}
 	return st.Err()
-}
-
-// ActivationURL is the console page the SERVICE_DISABLED answers point to.
-func ActivationURL(service, number string) string {
-	return "https://console.developers.google.com/apis/api/" + service + "/overview?project=" + number
 }
 
 // clone returns a copy safe to hand to gRPC (handlers must never return stored messages: the server

@@ -147,7 +147,7 @@ func Title(service string) string {
 func DisabledMessage(service, number string) string {
 	return fmt.Sprintf("%s has not been used in project %s before or it is disabled. Enable it by visiting %s then retry. "+
 		"If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.",
-		Title(service), number, "https://console.developers.google.com/apis/api/"+service+"/overview?project="+number)
+		Title(service), number, sim.ActivationURL(service, number))
 }
 
 // ServiceDisabled reports whether a call to service in project (ID or number) is refused because
