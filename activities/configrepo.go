@@ -44,6 +44,9 @@ type ConfigRepo struct {
 	autoDeleteMu   sync.Mutex
 	autoDelete     bool
 	autoDeleteRead bool
+	// batch coalesces concurrent changes into one pull request (configbatch.go); nil or a zero
+	// wait: one pull request per change.
+	batch *crBatcher
 	// noRecursiveTree makes ListFleet use its fallback for truncated trees (tests only).
 	noRecursiveTree bool
 }
@@ -58,7 +61,8 @@ func NewConfigRepo(gh *GitHub, c config.Cloud) (*ConfigRepo, error) {
 	if c.ConfigEnv == "" || strings.ContainsAny(c.ConfigEnv, "/ ") {
 		return nil, fmt.Errorf("config environment %q (CONFIG_ENV) must be a folder name such as prod or dev", c.ConfigEnv)
 	}
-	return &ConfigRepo{client: gh.client, Owner: owner, Repo: repo, Env: c.ConfigEnv, Base: "main", blobs: &crFleetCache{m: map[string]FleetEntry{}}}, nil
+	return &ConfigRepo{client: gh.client, Owner: owner, Repo: repo, Env: c.ConfigEnv, Base: "main", blobs: &crFleetCache{m: map[string]FleetEntry{}},
+		batch: &crBatcher{wait: c.ConfigBatchWait}}, nil
 }
 
 func (r *ConfigRepo) full() string { return r.Owner + "/" + r.Repo }
@@ -502,8 +506,15 @@ func (r *ConfigRepo) ChangeInstanceConfig(ctx context.Context, in ChangeConfigIn
 	if err != nil {
 		return ChangeResult{}, err
 	}
-	return r.apply(ctx, crChange{slug: in.Slug, want: want, changeID: in.ChangeID, baseSHA: in.BaseSHA, create: in.Create,
-		title: in.Title, body: in.Body, labels: in.Labels, mergeMethod: in.MergeMethod, verb: "update config.yaml"})
+	q := crChange{slug: in.Slug, want: want, changeID: in.ChangeID, baseSHA: in.BaseSHA, create: in.Create,
+		title: in.Title, body: in.Body, labels: in.Labels, mergeMethod: in.MergeMethod, verb: "update config.yaml"}
+	if r.batch == nil || r.batch.wait <= 0 || (in.MergeMethod != "" && in.MergeMethod != "squash") {
+		return r.apply(ctx, q)
+	}
+	if q, err = r.prepare(q); err != nil {
+		return ChangeResult{}, err
+	}
+	return r.submit(ctx, q)
 }
 
 // DeleteInstanceConfig removes the instance's config.yaml through a pull request (teardown, after
@@ -565,10 +576,23 @@ type crChange struct {
 const crMaxRebases = 3
 
 func (r *ConfigRepo) apply(ctx context.Context, q crChange) (ChangeResult, error) {
+	q, err := r.prepare(q)
+	if err != nil {
+		return ChangeResult{}, err
+	}
+	res, err := r.applyRaw(ctx, q)
+	if err != nil {
+		return ChangeResult{}, classify(q.what, err)
+	}
+	return res, nil
+}
+
+// prepare names the change's path, branch and merge method, or says what is wrong with them.
+func (r *ConfigRepo) prepare(q crChange) (crChange, error) {
 	q.path = spec.ConfigPath(r.Env, q.slug)
 	id, err := crBranchSafe(q.changeID)
 	if err != nil {
-		return ChangeResult{}, Permanent(ErrInvalidArgument, fmt.Sprintf("%s of %s: %v", q.verb, q.slug, err),
+		return q, Permanent(ErrInvalidArgument, fmt.Sprintf("%s of %s: %v", q.verb, q.slug, err),
 			"pass a deterministic change ID such as upgrade-5.10.0-<workflowID>", nil)
 	}
 	q.branch = q.slug + "/" + id
@@ -579,16 +603,12 @@ func (r *ConfigRepo) apply(ctx context.Context, q crChange) (ChangeResult, error
 	case "squash", "merge", "rebase":
 		q.merge = q.mergeMethod
 	default:
-		return ChangeResult{}, Permanent(ErrInvalidArgument, q.what+": merge method "+q.mergeMethod, "use squash, merge or rebase", nil)
+		return q, Permanent(ErrInvalidArgument, q.what+": merge method "+q.mergeMethod, "use squash, merge or rebase", nil)
 	}
 	if q.title == "" {
 		q.title = q.slug + ": " + q.verb
 	}
-	res, err := r.applyRaw(ctx, q)
-	if err != nil {
-		return ChangeResult{}, classify(q.what, err)
-	}
-	return res, nil
+	return q, nil
 }
 
 // applyRaw returns client errors unclassified, typed errors (Permanent) as they are.
@@ -895,29 +915,36 @@ func (r *ConfigRepo) writeBranch(ctx context.Context, q crChange, base string, r
 			return nil
 		}
 	}
+	entry := &github.TreeEntry{Path: github.String(q.path), Mode: github.String("100644"), Type: github.String("blob")}
+	if q.want != nil {
+		entry.Content = github.String(string(q.want))
+	}
+	msg := q.title
+	if q.body != "" {
+		msg += "\n\n" + q.body
+	}
+	return r.commitToBranch(ctx, q.branch, head != "", base, []*github.TreeEntry{entry}, msg)
+}
+
+// commitToBranch points the branch at one new commit on top of base with the entries (git data
+// API: tree + commit), creating the branch or moving it there with force (exists: it is known to
+// be there already).
+func (r *ConfigRepo) commitToBranch(ctx context.Context, branch string, exists bool, base string, entries []*github.TreeEntry, msg string) error {
 	var bc *github.Commit
-	err = ghDo(ctx, func() (err error) {
+	err := ghDo(ctx, func() (err error) {
 		bc, _, err = r.client.Git.GetCommit(ctx, r.Owner, r.Repo, base)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	entry := &github.TreeEntry{Path: github.String(q.path), Mode: github.String("100644"), Type: github.String("blob")}
-	if q.want != nil {
-		entry.Content = github.String(string(q.want))
-	}
 	var tree *github.Tree
 	err = ghDo(ctx, func() (err error) {
-		tree, _, err = r.client.Git.CreateTree(ctx, r.Owner, r.Repo, bc.GetTree().GetSHA(), []*github.TreeEntry{entry})
+		tree, _, err = r.client.Git.CreateTree(ctx, r.Owner, r.Repo, bc.GetTree().GetSHA(), entries)
 		return err
 	})
 	if err != nil {
 		return err
-	}
-	msg := q.title
-	if q.body != "" {
-		msg += "\n\n" + q.body
 	}
 	var c *github.Commit
 	err = ghDo(ctx, func() (err error) {
@@ -927,8 +954,8 @@ func (r *ConfigRepo) writeBranch(ctx context.Context, q crChange, base string, r
 	if err != nil {
 		return err
 	}
-	ref := &github.Reference{Ref: github.String("refs/heads/" + q.branch), Object: &github.GitObject{SHA: c.SHA}}
-	if head == "" {
+	ref := &github.Reference{Ref: github.String("refs/heads/" + branch), Object: &github.GitObject{SHA: c.SHA}}
+	if !exists {
 		err = ghDo(ctx, func() (err error) {
 			_, _, err = r.client.Git.CreateRef(ctx, r.Owner, r.Repo, ref)
 			return err
@@ -936,8 +963,8 @@ func (r *ConfigRepo) writeBranch(ctx context.Context, q crChange, base string, r
 		if !(ghStatus(err) == http.StatusUnprocessableEntity && strings.Contains(ghMessage(err), "already exists")) {
 			return err
 		}
-		// Created by an attempt whose answer was lost: move it to this commit instead.
 	}
+	// The branch exists (a rebase, or an attempt whose answer was lost): move it to this commit.
 	return ghDo(ctx, func() (err error) {
 		_, _, err = r.client.Git.UpdateRef(ctx, r.Owner, r.Repo, ref, true)
 		return err

@@ -121,6 +121,14 @@ func TestChaosWorkerKills(t *testing.T) {
 			t.Errorf("branch %s has %d pull requests", br, n)
 		}
 	}
+	// Batched changes (one pull request for several instances) leave none open behind: a batch
+	// whose worker was killed is merged by its changes' retries, not opened again.
+	for _, pr := range prs {
+		if pr.GetState() == "open" && strings.Contains(pr.GetBody(), "`ch-") {
+			duplicates++
+			t.Errorf("pull request #%d (%s) is still open: %s", pr.GetNumber(), pr.GetHead().GetRef(), pr.GetTitle())
+		}
+	}
 	// One comment per marker on each issue.
 	for _, is := range []*github.Issue{createIssue, tracking} {
 		seen := map[string]int{}

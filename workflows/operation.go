@@ -36,10 +36,13 @@ const (
 	DefaultUpgradeEstimate = 30 * time.Minute
 	DefaultVersionTimeout  = 30 * time.Minute
 	// DefaultGitHubWritesPerHour and DefaultGitHubWritesPerChange are the config changes' GitHub
-	// write budget (the worker's github-writes queue) and what one change spends: GitHub allows a
-	// token 500 content-creating requests an hour, 100 are left to comments and issue edits.
+	// write budget (the worker's github-writes queue) and what one change spends on average: GitHub
+	// allows a token 500 content-creating requests an hour, 100 are left to comments and issue
+	// edits. A pull request costs 6 writes; changes that reach a worker together share one
+	// (activities/configbatch.go), so a rollout's batch of 5 costs 6 / 5 writes a change, and a
+	// change alone 6, which the 100 writes of headroom absorb.
 	DefaultGitHubWritesPerHour   = 400
-	DefaultGitHubWritesPerChange = 7
+	DefaultGitHubWritesPerChange = 2
 )
 
 // DefaultRolloutWaves are the cumulative percentages of each group's rollout waves ("Follow

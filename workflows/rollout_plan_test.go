@@ -349,8 +349,8 @@ func TestRolloutNamesCustomersByAccount(t *testing.T) {
 	}
 }
 
-// The GitHub write budget bounds a large wave: 1,000 upgrades at 7 writes each within 400 writes
-// an hour take 17.5 h, however many run at once; without a budget (runs started before it) the
+// The GitHub write budget bounds a large wave: 1,000 upgrades at 2 writes each (batched pull
+// requests) within 400 writes an hour take 5 h, however many run at once; without a budget (runs started before it) the
 // batches decide.
 func TestEstimateWavesCountsTheGitHubWriteBudget(t *testing.T) {
 	s := Settings{}.WithDefaults()
@@ -363,10 +363,10 @@ func TestEstimateWavesCountsTheGitHubWriteBudget(t *testing.T) {
 		t.Fatalf("without a budget: end %s, want 10 batches of 30 min", formatTime(end))
 	}
 	s.GitHubWritesPerHour, s.GitHubWritesPerChange = DefaultGitHubWritesPerHour, DefaultGitHubWritesPerChange
-	if end := estimateWaves(waves, srStart, s, 100); !end.Equal(srStart.Add(17*time.Hour + 30*time.Minute)) {
-		t.Fatalf("with the budget: end %s, want 17.5 h after the start", formatTime(end))
+	if end := estimateWaves(waves, srStart, s, 100); !end.Equal(srStart.Add(5 * time.Hour)) {
+		t.Fatalf("with the budget: end %s, want 5 h after the start", formatTime(end))
 	}
-	// A small wave is not held up by it: 10 upgrades, 70 writes, 10.5 min < one 30-min batch.
+	// A small wave is not held up by it: 10 upgrades, 20 writes, 3 min < one 30-min batch.
 	small := []Wave{{Name: "canary", Instances: in[:10]}}
 	if end := estimateWaves(small, srStart, s, 100); !end.Equal(srStart.Add(30 * time.Minute)) {
 		t.Fatalf("a small wave: end %s", formatTime(end))

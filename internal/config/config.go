@@ -175,7 +175,13 @@ type Cloud struct {
 	// Cloud SQL) are polled; zero keeps the activities' default (2 s). Test stacks and the
 	// benchmarks, whose operations take milliseconds, poll faster.
 	PollInterval time.Duration
+	// ConfigBatchWait (LIFECYCLE_CONFIG_BATCH_WAIT) is how long a config change waits for others
+	// to share its pull request; 0 opens one pull request per change.
+	ConfigBatchWait time.Duration
 }
+
+// DefaultConfigBatchWait is LIFECYCLE_CONFIG_BATCH_WAIT's default.
+const DefaultConfigBatchWait = 300 * time.Millisecond
 
 // CloudFromEnv reads the cloud settings; a malformed value is an error naming its variable.
 func CloudFromEnv() (Cloud, error) {
@@ -186,6 +192,12 @@ func CloudFromEnv() (Cloud, error) {
 	egress, err := CIDRsEnv("LIFECYCLE_PROBE_EGRESS")
 	if err != nil {
 		return Cloud{}, err
+	}
+	batchWait := time.Duration(0)
+	if os.Getenv("LIFECYCLE_CONFIG_BATCH_WAIT") != "0" {
+		if batchWait, err = DurationEnv("LIFECYCLE_CONFIG_BATCH_WAIT", DefaultConfigBatchWait); err != nil {
+			return Cloud{}, fmt.Errorf("%w (or 0 for one pull request per config change)", err)
+		}
 	}
 	parent := os.Getenv(EnvProjectParent)
 	if parent != "" && !projectParentPattern.MatchString(parent) {
@@ -211,6 +223,7 @@ func CloudFromEnv() (Cloud, error) {
 		ConfigRepo:           Getenv("CONFIG_REPO", "sourcegraph/cloud"),
 		ConfigEnv:            Getenv("CONFIG_ENV", "prod"),
 		PollInterval:         poll,
+		ConfigBatchWait:      batchWait,
 	}, nil
 }
 
