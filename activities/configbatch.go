@@ -45,7 +45,8 @@ const (
 )
 
 // crBatcher collects the changes waiting for their batch: a change waits until none has joined
-// for one wait (config.Cloud.ConfigBatchWait), at most crBatchMaxWaits waits. Wait 0 turns
+// for one wait (config.Cloud.ConfigBatchWait), at most crBatchMaxWaits waits, or until every
+// change of its group (a rollout's batch, ChangeConfigInput.Batch) is there. Wait 0 turns
 // batching off.
 type crBatcher struct {
 	wait    time.Duration
@@ -122,7 +123,7 @@ func (r *ConfigRepo) submit(ctx context.Context, q crChange) (ChangeResult, erro
 	if b.timer != nil {
 		b.timer.Stop()
 	}
-	if len(b.pending) >= crBatchMax {
+	if len(b.pending) >= crBatchMax || b.complete(q.batch, q.batchSize) {
 		r.flushLocked()
 	} else {
 		// Wait for company until the batch is quiet for one wait, or has waited its longest.
@@ -144,6 +145,20 @@ func (r *ConfigRepo) submit(ctx context.Context, q crChange) (ChangeResult, erro
 			return ChangeResult{}, ctx.Err()
 		}
 	}
+}
+
+// complete reports whether every change of the named group has arrived.
+func (b *crBatcher) complete(group string, size int) bool {
+	if group == "" || size <= 1 {
+		return false
+	}
+	n := 0
+	for _, m := range b.pending {
+		if m.q.batch == group {
+			n++
+		}
+	}
+	return n >= size
 }
 
 func (r *ConfigRepo) flush() {

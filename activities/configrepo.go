@@ -461,6 +461,10 @@ type ChangeConfigInput struct {
 	Labels []string `json:"labels,omitempty"` // e.g. mi-upgrade
 	// MergeMethod: squash (default), merge or rebase.
 	MergeMethod string `json:"mergeMethod,omitempty"`
+	// Batch and BatchSize name a group of changes asked together (a rollout's batch): the group's
+	// pull request does not wait for more once BatchSize of them have arrived (configbatch.go).
+	Batch     string `json:"batch,omitempty"`
+	BatchSize int    `json:"batchSize,omitempty"`
 }
 
 // DeleteConfigInput removes an instance's config (teardown), also through a pull request.
@@ -507,7 +511,8 @@ func (r *ConfigRepo) ChangeInstanceConfig(ctx context.Context, in ChangeConfigIn
 		return ChangeResult{}, err
 	}
 	q := crChange{slug: in.Slug, want: want, changeID: in.ChangeID, baseSHA: in.BaseSHA, create: in.Create,
-		title: in.Title, body: in.Body, labels: in.Labels, mergeMethod: in.MergeMethod, verb: "update config.yaml"}
+		title: in.Title, body: in.Body, labels: in.Labels, mergeMethod: in.MergeMethod, verb: "update config.yaml",
+		batch: in.Batch, batchSize: in.BatchSize}
 	if r.batch == nil || r.batch.wait <= 0 || (in.MergeMethod != "" && in.MergeMethod != "squash") {
 		return r.apply(ctx, q)
 	}
@@ -570,6 +575,8 @@ type crChange struct {
 	labels                    []string
 	verb                      string
 	path, branch, what, merge string
+	batch                     string // ChangeConfigInput.Batch
+	batchSize                 int
 }
 
 // crMaxRebases bounds how often a change is re-applied on a moved default branch before it gives up.

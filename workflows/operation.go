@@ -67,6 +67,10 @@ type operation struct {
 	cancelReason string
 	// prLabels label the operation's config pull requests (default mi-lifecycle).
 	prLabels []string
+	// batch and batchSize, while set, put the next config change in a rollout's batch
+	// (UpgradeRequest.Batch): its pull request is shared with the batch's others.
+	batch     string
+	batchSize int
 	// pr is the upgrade's version bump; reportedPark the parked step last reported to the rollout.
 	pr           activities.ChangeResult
 	reportedPark string
@@ -206,7 +210,7 @@ func (o *operation) changeConfig(ctx workflow.Context, name, title string, mutat
 	}
 	res, err := execute[activities.ChangeResult](ctx, ConfigChange, title, (*activities.ConfigRepo).ChangeInstanceConfig, activities.ChangeConfigInput{
 		Slug: slug, Config: rc.Config, ChangeID: o.id + "/" + name, BaseSHA: rc.SHA,
-		Title: slug + ": " + title, Body: o.prBody(), Labels: labels,
+		Title: slug + ": " + title, Body: o.prBody(), Labels: labels, Batch: o.batch, BatchSize: o.batchSize,
 	})
 	if err == nil && res.PRURL != "" {
 		o.runner.SetFact("PR: "+title, res.PRURL)

@@ -57,6 +57,8 @@ func FleetUpgrade(ctx workflow.Context, in RolloutInput) (RolloutState, error) {
 		return r.st, err
 	}
 	r.reports = workflow.GetSignalChannel(ctx, SignalUpgradeReport)
+	// Versioned: runs from before batches keep refilling each free slot at once.
+	r.batches = workflow.GetVersion(ctx, "batch-fill", workflow.DefaultVersion, 1) == 1
 	if fresh {
 		if done := r.plan(ctx); done {
 			return r.st, nil
@@ -97,6 +99,9 @@ type rollout struct {
 	woken   bool
 	// carriedBytes is the state's size as last measured, at history size carriedAt.
 	carriedBytes, carriedAt int
+	// batches: upgrades are asked in batches, the next once the last has settled, so their
+	// version bumps share one config pull request (GitHub's write budget).
+	batches bool
 }
 
 func (r *rollout) index() {
@@ -316,9 +321,13 @@ func (r *rollout) step(ctx workflow.Context) time.Time {
 }
 
 // fill asks for upgrades of the wave's pending instances while fewer than the concurrency are in
-// flight. It returns the earliest maintenance window opening among the instances that must wait.
+// flight; in batches (r.batches), only once none is. It returns the earliest maintenance window
+// opening among the instances that must wait.
 func (r *rollout) fill(ctx workflow.Context, w *Wave) time.Time {
 	var wake time.Time
+	if r.batches && r.running() > 0 {
+		return wake // a report wakes the loop
+	}
 	// Earlier waves come first: an instance there is pending again only after a /retry.
 	var queue []*RolloutInstance
 	for i := 0; i <= r.st.Wave && i < len(r.st.Waves); i++ {
@@ -353,14 +362,18 @@ func (r *rollout) fill(ctx workflow.Context, w *Wave) time.Time {
 func (r *rollout) requestAll(ctx workflow.Context, ask []*RolloutInstance) {
 	if revision(ctx) < RevisionLocalActivities {
 		for _, in := range ask {
-			res, err := r.request(ctx, in)(ctx)
+			res, err := r.request(ctx, in, "", 0)(ctx)
 			r.settle(ctx, in, res, err)
 		}
 		return
 	}
 	waits := make([]func(workflow.Context) (AskResult, error), len(ask))
+	batch, size := "", 0
+	if r.batches && len(ask) > 1 {
+		batch, size = fmt.Sprintf("%s/%s/%d", r.id, ask[0].Slug, max(ask[0].Attempt, 1)), len(ask)
+	}
 	for i, in := range ask {
-		waits[i] = r.request(ctx, in)
+		waits[i] = r.request(ctx, in, batch, size)
 	}
 	for i, in := range ask {
 		res, err := waits[i](ctx)
@@ -370,11 +383,13 @@ func (r *rollout) requestAll(ctx workflow.Context, ask []*RolloutInstance) {
 
 // request asks the instance's entity workflow for the upgrade (AskInstance, as the starter and mi
 // do); an instance with no entity yet (made before this service) is adopted from its config.yaml,
-// a torn-down one is not. The returned function waits for the answer.
-func (r *rollout) request(ctx workflow.Context, in *RolloutInstance) func(workflow.Context) (AskResult, error) {
+// a torn-down one is not. batch and size name the batch it is asked in ("": none). The returned
+// function waits for the answer.
+func (r *rollout) request(ctx workflow.Context, in *RolloutInstance, batch string, size int) func(workflow.Context) (AskResult, error) {
 	issue := r.req.Issue
 	req := OperationRequest{Operation: forms.OpUpgrade, Slug: in.Slug, Issue: &issue, Requester: r.req.Requester,
-		RequestedAt: r.req.RequestedAt, Settings: r.req.Settings, Upgrade: &UpgradeRequest{Version: r.st.Version, Rollout: r.id}}
+		RequestedAt: r.req.RequestedAt, Settings: r.req.Settings,
+		Upgrade: &UpgradeRequest{Version: r.st.Version, Rollout: r.id, Batch: batch, BatchSize: size}}
 	in.Attempt = max(in.Attempt, 1)
 	req.Attempt = in.Attempt
 	wait := executeLocalAsync[AskResult](ctx, CloudCall, "Ask "+in.Slug+" for the upgrade to "+r.st.Version, localLifecycle.Request,

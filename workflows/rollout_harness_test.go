@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"context"
 	"slices"
 	"strings"
@@ -31,7 +32,11 @@ type rolloutHarness struct {
 	requested []string
 	// requestedAt is the test clock at each request (the same index as requested).
 	requestedAt []time.Time
-	askedAt     map[string]time.Time
+	// batchOf and busyAt, the same index as requested: the request's batch ("key|size") and how
+	// many upgrades were running when it was made.
+	batchOf []string
+	busyAt  []int
+	askedAt map[string]time.Time
 	// outcome: slug → the report sequence its upgrade sends (default: succeeded).
 	outcome map[string][]UpgradeReport
 	// refuse: slug → the entity's rejection; gone: slug → the tombstone's answer (torn down).
@@ -67,6 +72,8 @@ func newRolloutHarness(t testing.TB) *rolloutHarness {
 		}
 		h.requested = append(h.requested, req.Slug)
 		h.requestedAt = append(h.requestedAt, h.env.Now())
+		h.batchOf = append(h.batchOf, fmt.Sprintf("%s|%d", req.Upgrade.Batch, req.Upgrade.BatchSize))
+		h.busyAt = append(h.busyAt, h.running)
 		h.attempts[req.Slug] = append(h.attempts[req.Slug], req.Attempt)
 		h.updateIDs = append(h.updateIDs, in.UpdateID)
 		if req.Attempt > 1 {

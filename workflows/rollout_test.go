@@ -201,6 +201,51 @@ func customerFleet() map[string]spec.InstanceType {
 
 // ---- tests ----
 
+// Upgrades are asked in batches: the next batch once every upgrade of the last has settled (a
+// slow one holds its batch-mates' slots), and each request names its batch and its size, so the
+// batch's version bumps share one config pull request.
+func TestRolloutAsksInBatches(t *testing.T) {
+	h := newRolloutHarness(t)
+	h.fleet("5.9.0", mixedFleet())
+	// c1 takes twice as long as the others.
+	h.outcome["c1"] = []UpgradeReport{{Status: UpgradeRunning}, {Status: UpgradeSucceeded, PR: 7}}
+	h.run(h.input(nil), 72*time.Hour)
+	if st := h.result(); st.Phase != PhaseDone {
+		t.Fatalf("phase %s (%s)", st.Phase, st.Reason)
+	}
+	groups := map[time.Time][]int{}
+	for i := range h.requested {
+		groups[h.requestedAt[i]] = append(groups[h.requestedAt[i]], i)
+	}
+	pairs := 0
+	for at, g := range groups {
+		busy := h.busyAt[g[0]]
+		for _, i := range g {
+			busy = min(busy, h.busyAt[i])
+			if h.batchOf[i] != h.batchOf[g[0]] {
+				t.Errorf("at %s: %s asked in batch %q, %s in %q", at, h.requested[i], h.batchOf[i], h.requested[g[0]], h.batchOf[g[0]])
+			}
+		}
+		if busy != 0 {
+			t.Errorf("at %s: %v asked while %d upgrade(s) of the last batch still ran", at, g, busy)
+		}
+		want := "|0"
+		if len(g) > 1 {
+			pairs++
+			want = fmt.Sprintf("|%d", len(g))
+			if strings.HasPrefix(h.batchOf[g[0]], "|") {
+				t.Errorf("at %s: a batch of %d has no name: %q", at, len(g), h.batchOf[g[0]])
+			}
+		}
+		if !strings.HasSuffix(h.batchOf[g[0]], want) {
+			t.Errorf("at %s: batch %q, want size %s", at, h.batchOf[g[0]], want)
+		}
+	}
+	if pairs == 0 {
+		t.Fatalf("no batch of more than one upgrade: %v", h.batchOf)
+	}
+}
+
 func TestRolloutCanaryFailureHaltsBeforeAnyoneElse(t *testing.T) {
 	h := newRolloutHarness(t)
 	h.fleet("5.9.0", mixedFleet())
@@ -609,14 +654,14 @@ func TestRolloutContinuesAsNewCarryingItsState(t *testing.T) {
 	// The test environment does not count history events: play the history's growth.
 	h.env.RegisterDelayedCallback(func() { h.env.SetCurrentHistoryLength(199) }, time.Hour)
 	var before RolloutState
-	h.at(5*time.Hour+50*time.Minute, func(st RolloutState) { before = st })
-	h.env.RegisterDelayedCallback(func() { h.env.SetCurrentHistoryLength(200) }, 5*time.Hour+55*time.Minute)
+	h.at(5*time.Hour+40*time.Minute, func(st RolloutState) { before = st })
+	h.env.RegisterDelayedCallback(func() { h.env.SetCurrentHistoryLength(200) }, 5*time.Hour+45*time.Minute)
 	h.run(in, 72*time.Hour)
 	if !h.env.IsWorkflowCompleted() {
 		t.Fatal("the first run did not end")
 	}
 	// One event short of the limit, the rollout went on; at the limit it continued as new.
-	if before.Phase == "" || !before.EndedAt.IsZero() || before.Runs != 1 || h.env.Now().Before(srStart.Add(5*time.Hour+55*time.Minute)) {
+	if before.Phase == "" || !before.EndedAt.IsZero() || before.Runs != 1 || h.env.Now().Before(srStart.Add(5*time.Hour+45*time.Minute)) {
 		t.Fatalf("continued as new at %v; state before the limit: %s, runs %d", h.env.Now(), before.Phase, before.Runs)
 	}
 	var can *workflow.ContinueAsNewError
@@ -676,7 +721,7 @@ func TestRolloutContinuesAsNewCarryingItsState(t *testing.T) {
 	h2.env.SetStartTime(h.env.Now())
 	for _, slug := range inFlight {
 		at, _ := h.asked(slug)
-		h2.requested, h2.askedAt[slug] = append(h2.requested, slug), at
+		h2.requested, h2.requestedAt, h2.askedAt[slug] = append(h2.requested, slug), append(h2.requestedAt, at), at
 		h2.running++
 	}
 	h2.run(next, 72*time.Hour)

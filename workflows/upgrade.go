@@ -50,6 +50,8 @@ func Upgrade(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		{
 			Name: "bump", Title: "Bump the version to " + target + " in config.yaml (pull request linked to the issue)",
 			Run: func(ctx workflow.Context) error {
+				o.batch, o.batchSize = up.Batch, up.BatchSize
+				defer func() { o.batch, o.batchSize = "", 0 }()
 				res, err := o.changeConfig(ctx, "upgrade", "upgrade to "+target, func(c *spec.Config) error {
 					c.Spec.SourcegraphVersion = target
 					return nil

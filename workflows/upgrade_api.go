@@ -49,6 +49,11 @@ type UpgradeRequest struct {
 	// Rollout is the fleet rollout's workflow ID ("" for an upgrade asked for alone). The upgrade
 	// reports to it, and leaves the tracking issue to it rather than commenting there itself.
 	Rollout string `json:"rollout,omitempty"`
+	// Batch names the rollout's batch this upgrade was asked in, BatchSize how many were asked
+	// together: the version bump tells the config repo, which merges the batch's bumps as one pull
+	// request as soon as all of them have arrived (activities.ChangeConfigInput.Batch).
+	Batch     string `json:"batch,omitempty"`
+	BatchSize int    `json:"batchSize,omitempty"`
 }
 
 // UpgradeStatus is where one instance's upgrade stands, as its rollout sees it.

@@ -35,10 +35,12 @@ type Config struct {
 	Webhooks []WebhookLoad
 	// SkipBaseline leaves the goroutine-pool runs out (a quicker before/after comparison).
 	SkipBaseline bool
-	// GitHubTimeScale, when more than 0, turns the simulator's GitHub secondary limits on
-	// (-github-secondary-limits) with every rate-limit window shrunk by this factor
-	// (-github-time-scale), and sizes the worker's github-writes queue to the same scaled budget,
-	// so a rollout runs hours of GitHub time in minutes. 0 leaves the limits off, as before.
+	// GitHubLimits is the fleet rolled out with GitHub's limits on (0 skips): the simulator's
+	// secondary limits (-github-secondary-limits) with every rate-limit window shrunk by
+	// GitHubTimeScale (-github-time-scale, DefaultGitHubTimeScale when 0), and the worker's
+	// github-writes queue sized to the same scaled budget, so the rollout runs hours of GitHub time
+	// in minutes. The other runs leave the limits off.
+	GitHubLimits    int
 	GitHubTimeScale float64
 	// Env is extra environment for every process of the stack (tuning experiments), e.g.
 	// LIFECYCLE_WORKER_POLLERS=2.
@@ -88,6 +90,10 @@ var DefaultLatencies = Latencies{SQLBackup: 600 * time.Millisecond, GKEBackup: 6
 // NearZero are the history run's latencies: the rollout's own work is all that takes time.
 var NearZero = Latencies{SoakProbes: 1, SoakInterval: 10 * time.Millisecond, Bake: 10 * time.Millisecond, Poll: 10 * time.Millisecond}
 
+// DefaultGitHubTimeScale shrinks GitHub's rate-limit windows a hundredfold in the limits run: an
+// hour of GitHub's budget passes in 36 s.
+const DefaultGitHubTimeScale = 100
+
 // Results is everything one run measured (the JSON written by make bench).
 type Results struct {
 	Started     time.Time       `json:"started"`
@@ -97,6 +103,8 @@ type Results struct {
 	Latencies   Latencies       `json:"latencies"`
 	Rollouts    []RolloutRun    `json:"rollouts"`
 	History     *RolloutRun     `json:"history,omitempty"`
+	// Limits is the rollout with GitHub's limits on (Config.GitHubLimits).
+	Limits *RolloutRun `json:"githubLimits,omitempty"`
 	Webhooks    []WebhookResult `json:"webhooks,omitempty"`
 	// Create is the production-like topology's end-to-end create, on the first fleet's stack.
 	Create *CreateRun `json:"create,omitempty"`
@@ -108,6 +116,11 @@ func Run(ctx context.Context, c Config) (*Results, error) {
 		c.Topology = TopologyDev
 	}
 	res := &Results{Started: time.Now().UTC(), Topology: c.Topology, Machine: machine(), Concurrency: c.Concurrency, Latencies: c.Latencies}
+	limited := c
+	if limited.GitHubTimeScale <= 0 {
+		limited.GitHubTimeScale = DefaultGitHubTimeScale
+	}
+	c.GitHubTimeScale = 0
 	for _, n := range c.Sizes {
 		var load *WebhookLoad
 		for i := range c.Webhooks {
@@ -137,6 +150,13 @@ func Run(ctx context.Context, c Config) (*Results, error) {
 		r.Overhead = ratio(r.Makespan.D(), b.Makespan.D())
 		r.SameCalls = slices.Equal(r.UpgradeCalls, b.Calls)
 		res.Rollouts = append(res.Rollouts, *r)
+	}
+	if c.GitHubLimits > 0 {
+		r, _, err := runRollout(ctx, limited, c.GitHubLimits, c.Latencies, nil)
+		if err != nil {
+			return res, fmt.Errorf("rollout of %d instances with GitHub's limits: %w", c.GitHubLimits, err)
+		}
+		res.Limits = r
 	}
 	if c.HistorySize > 0 {
 		r, _, err := runRollout(ctx, c, c.HistorySize, NearZero, nil)

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -37,43 +38,50 @@ func (r *Results) Print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", metric, measured, target, mark)
 	}
 	secs := func(d Duration) string { return fmt.Sprintf("%.1f s", d.D().Seconds()) }
-	for _, ro := range r.Rollouts {
-		n := ro.Instances
-		row(fmt.Sprintf("N=%d makespan ÷ ideal", n), fmt.Sprintf("%.3f (%s ÷ %s; waves %v; planning %s)", ro.Efficiency, secs(ro.Makespan), secs(ro.Ideal), ro.Waves, secs(ro.Planning)),
+	runs := r.Rollouts
+	if r.Limits != nil {
+		runs = append(slices.Clone(runs), *r.Limits)
+	}
+	for _, ro := range runs {
+		n := fmt.Sprint(ro.Instances)
+		if ro.GitHubTimeScale > 0 {
+			n += fmt.Sprintf(" GitHub-limited (×%g)", ro.GitHubTimeScale)
+		}
+		row(fmt.Sprintf("N=%s makespan ÷ ideal", n), fmt.Sprintf("%.3f (%s ÷ %s; waves %v; planning %s)", ro.Efficiency, secs(ro.Makespan), secs(ro.Ideal), ro.Waves, secs(ro.Planning)),
 			fmt.Sprintf("≤ %.2f", TargetEfficiency), ro.Efficiency <= TargetEfficiency)
 		if b := ro.Baseline; b != nil {
 			same := "same calls"
 			if !ro.SameCalls {
 				same = "CALLS DIFFER: " + callList(ro.UpgradeCalls) + " vs " + callList(b.Calls)
 			}
-			row(fmt.Sprintf("N=%d Temporal ÷ goroutine pool", n), fmt.Sprintf("%.3f (%s ÷ %s; %s)", ro.Overhead, secs(ro.Makespan), secs(b.Makespan), same),
+			row(fmt.Sprintf("N=%s Temporal ÷ goroutine pool", n), fmt.Sprintf("%.3f (%s ÷ %s; %s)", ro.Overhead, secs(ro.Makespan), secs(b.Makespan), same),
 				fmt.Sprintf("≤ %.2f", TargetOverhead), ro.Overhead <= TargetOverhead && ro.SameCalls)
 		}
 		h := ro.History
-		row(fmt.Sprintf("N=%d history events per upgrade", n), fmt.Sprintf("%.1f (upgrade %.1f + instance %.1f + rollout %.1f)", h.PerUpgrade, h.Upgrade, h.Instance, h.Rollout),
+		row(fmt.Sprintf("N=%s history events per upgrade", n), fmt.Sprintf("%.1f (upgrade %.1f + instance %.1f + rollout %.1f)", h.PerUpgrade, h.Upgrade, h.Instance, h.Rollout),
 			fmt.Sprintf("≤ %d", TargetEvents), h.PerUpgrade <= TargetEvents)
 		gh := fmt.Sprintf("%.1f", ro.GitHubPerUpgrade)
 		if ro.Baseline != nil {
 			gh += fmt.Sprintf(" (goroutine pool %.1f)", ro.Baseline.GitHubPerUpgrade)
 		}
-		row(fmt.Sprintf("N=%d GitHub API calls per upgrade", n), gh, "(information)", true)
-		row(fmt.Sprintf("N=%d GitHub writes per upgrade", n), fmt.Sprintf("%.1f", ro.WritesPerUpgrade), fmt.Sprintf("≤ %d", TargetWritesPerUpgrade), ro.WritesPerUpgrade <= TargetWritesPerUpgrade)
+		row(fmt.Sprintf("N=%s GitHub API calls per upgrade", n), gh, "(information)", true)
+		row(fmt.Sprintf("N=%s GitHub writes per upgrade", n), fmt.Sprintf("%.1f", ro.WritesPerUpgrade), fmt.Sprintf("≤ %d", TargetWritesPerUpgrade), ro.WritesPerUpgrade <= TargetWritesPerUpgrade)
 		if ro.GitHubTimeScale > 0 {
-			row(fmt.Sprintf("N=%d secondary-limit answers", n), fmt.Sprint(ro.SecondaryRefused), "0", ro.SecondaryRefused == 0)
+			row(fmt.Sprintf("N=%s secondary-limit answers", n), fmt.Sprint(ro.SecondaryRefused), "0", ro.SecondaryRefused == 0)
 			within := ro.SLAWindow > 0 && ro.GitHubMakespan <= ro.SLAWindow
-			row(fmt.Sprintf("N=%d completion in GitHub time", n), fmt.Sprintf("%s (×%g; upgrade SLA %s)", ro.GitHubMakespan.D().Round(time.Minute), ro.GitHubTimeScale, slaText(ro.SLAWindow)),
+			row(fmt.Sprintf("N=%s completion in GitHub time", n), fmt.Sprintf("%s (upgrade SLA %s)", ro.GitHubMakespan.D().Round(time.Minute), slaText(ro.SLAWindow)),
 				"within the upgrade SLA", within)
 			plan := workflows.EstimateFleetRollout(10_000, workflows.Settings{GitHubWritesPerHour: workflows.DefaultGitHubWritesPerHour,
 				GitHubWritesPerChange: workflows.DefaultGitHubWritesPerChange}, r.Concurrency)
 			row("N=10000 plan's expected completion", fmt.Sprintf("%s (upgrade SLA %s)", plan.Round(time.Minute), slaText(ro.SLAWindow)),
 				"within the upgrade SLA", ro.SLAWindow > 0 && Duration(plan) <= ro.SLAWindow)
 		}
-		row(fmt.Sprintf("N=%d CPU per upgrade", n), cpuLine(ro.CPUPerUpgrade), "(information)", true)
+		row(fmt.Sprintf("N=%s CPU per upgrade", n), cpuLine(ro.CPUPerUpgrade), "(information)", true)
 		if m, ok := ro.Memory["worker"]; ok {
-			row(fmt.Sprintf("N=%d worker peak RSS", n), fmt.Sprintf("%.0f MB (%s)", m.PeakMB, otherMemory(ro.Memory)), fmt.Sprintf("≤ %d MB", TargetWorkerMB), m.PeakMB <= TargetWorkerMB)
+			row(fmt.Sprintf("N=%s worker peak RSS", n), fmt.Sprintf("%.0f MB (%s)", m.PeakMB, otherMemory(ro.Memory)), fmt.Sprintf("≤ %d MB", TargetWorkerMB), m.PeakMB <= TargetWorkerMB)
 		}
 		if ro.Killed != "" {
-			row(fmt.Sprintf("N=%d worker killed mid-rollout", n), ro.Killed+"; every instance upgraded", "(information)", true)
+			row(fmt.Sprintf("N=%s worker killed mid-rollout", n), ro.Killed+"; every instance upgraded", "(information)", true)
 		}
 	}
 	if ro := r.History; ro != nil {

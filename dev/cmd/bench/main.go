@@ -29,7 +29,8 @@ func main() {
 	noBaseline := flag.Bool("no-baseline", false, "skip the goroutine-pool baseline runs")
 	var env envList
 	flag.Var(&env, "env", "KEY=VALUE added to every process of the stacks (repeatable), e.g. LIFECYCLE_WORKER_POLLERS=2")
-	ghScale := flag.Float64("github-time-scale", 0, "turn the simulated GitHub's secondary limits on with every window shrunk by this factor (and the worker's write budget scaled to match); 0 leaves them off")
+	ghLimits := flag.Int("github-limits", 1000, "fleet size rolled out once more with GitHub's secondary limits on, time-scaled (0 skips)")
+	ghScale := flag.Float64("github-time-scale", bench.DefaultGitHubTimeScale, "for the -github-limits run: every GitHub rate-limit window shrunk by this factor, and the worker's write budget scaled to match")
 	out := flag.String("out", "", "where the JSON goes (default .local/bench.json, .local/bench-prod.json with -topology prod)")
 	topology := flag.String("topology", bench.TopologyDev, "where Temporal runs: dev (the CLI's dev server, in memory) or prod (the Temporal server on PostgreSQL, two workers, one SIGKILLed mid-rollout; make bench-prod)")
 	docsPlot := flag.Bool("docs-plot", false, "also copy the plot to docs/bench.png (for docs/benchmarks.md)")
@@ -42,7 +43,7 @@ func main() {
 	}
 
 	cfg := bench.Config{Root: root, HistorySize: *history, Concurrency: *conc, Latencies: bench.DefaultLatencies,
-		Webhooks: hooks.loads, Log: os.Stderr, SkipBaseline: *noBaseline, Env: env, Topology: *topology, GitHubTimeScale: *ghScale}
+		Webhooks: hooks.loads, Log: os.Stderr, SkipBaseline: *noBaseline, Env: env, Topology: *topology, GitHubTimeScale: *ghScale, GitHubLimits: *ghLimits}
 	if !hooks.set {
 		cfg.Webhooks = []bench.WebhookLoad{{Fleet: 100, Rate: 10, Duration: 10 * time.Second}, {Fleet: 1000, Rate: 50, Duration: 20 * time.Second}}
 	}
