@@ -149,7 +149,7 @@ func (r *ConfigRepo) submit(ctx context.Context, q crChange) (ChangeResult, erro
 
 // complete reports whether every change of the named group has arrived.
 func (b *crBatcher) complete(group string, size int) bool {
-	if group == "" || size <= 1 {
+	if group == "" || size < 1 {
 		return false
 	}
 	n := 0

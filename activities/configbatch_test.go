@@ -168,3 +168,25 @@ func TestConfigBatchWaitingForAReviewIsMergedByARerun(t *testing.T) {
 		t.Fatalf("%d pull requests, want the one batch", n)
 	}
 }
+
+// A rollout's batch goes the moment its last change arrives: no wait for more.
+func TestConfigBatchGoesOnceTheWholeGroupArrived(t *testing.T) {
+	f := crNewFixture(t)
+	slugs := []string{"dune-1", "dune-2", "dune-3"}
+	crSeed(t, f, slugs...)
+	f.cr.batch = &crBatcher{wait: 5 * time.Second}
+	ins := crUpgrades(slugs, "5.10.0")
+	for i := range ins {
+		ins[i].Batch, ins[i].BatchSize = "upgrade-fleet/sourcegraph/customer/1/dune-1/1", len(ins)
+	}
+	began := time.Now()
+	out := crConcurrently(f.cr, ins)
+	for i, o := range out {
+		if o.err != nil || o.res.PRNumber != out[0].res.PRNumber {
+			t.Fatalf("%s: %+v %v", slugs[i], o.res, o.err)
+		}
+	}
+	if took := time.Since(began); took > 4*time.Second {
+		t.Fatalf("the complete batch took %s: it waited for more", took)
+	}
+}

@@ -369,7 +369,7 @@ func (r *rollout) requestAll(ctx workflow.Context, ask []*RolloutInstance) {
 	}
 	waits := make([]func(workflow.Context) (AskResult, error), len(ask))
 	batch, size := "", 0
-	if r.batches && len(ask) > 1 {
+	if r.batches && len(ask) > 0 {
 		batch, size = fmt.Sprintf("%s/%s/%d", r.id, ask[0].Slug, max(ask[0].Attempt, 1)), len(ask)
 	}
 	for i, in := range ask {

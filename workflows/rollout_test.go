@@ -229,15 +229,13 @@ func TestRolloutAsksInBatches(t *testing.T) {
 		if busy != 0 {
 			t.Errorf("at %s: %v asked while %d upgrade(s) of the last batch still ran", at, g, busy)
 		}
-		want := "|0"
 		if len(g) > 1 {
 			pairs++
-			want = fmt.Sprintf("|%d", len(g))
-			if strings.HasPrefix(h.batchOf[g[0]], "|") {
-				t.Errorf("at %s: a batch of %d has no name: %q", at, len(g), h.batchOf[g[0]])
-			}
 		}
-		if !strings.HasSuffix(h.batchOf[g[0]], want) {
+		if strings.HasPrefix(h.batchOf[g[0]], "|") {
+			t.Errorf("at %s: a batch of %d has no name: %q", at, len(g), h.batchOf[g[0]])
+		}
+		if want := fmt.Sprintf("|%d", len(g)); !strings.HasSuffix(h.batchOf[g[0]], want) {
 			t.Errorf("at %s: batch %q, want size %s", at, h.batchOf[g[0]], want)
 		}
 	}

@@ -181,7 +181,7 @@ type Cloud struct {
 }
 
 // DefaultConfigBatchWait is LIFECYCLE_CONFIG_BATCH_WAIT's default.
-const DefaultConfigBatchWait = 300 * time.Millisecond
+const DefaultConfigBatchWait = time.Second
 
 // CloudFromEnv reads the cloud settings; a malformed value is an error naming its variable.
 func CloudFromEnv() (Cloud, error) {
