@@ -1,8 +1,8 @@
 package workflows
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"

@@ -96,16 +96,16 @@ const DefaultGitHubTimeScale = 100
 
 // Results is everything one run measured (the JSON written by make bench).
 type Results struct {
-	Started     time.Time       `json:"started"`
-	Topology    string          `json:"topology"`
-	Machine     string          `json:"machine"`
-	Concurrency int             `json:"concurrency"`
-	Latencies   Latencies       `json:"latencies"`
-	Rollouts    []RolloutRun    `json:"rollouts"`
-	History     *RolloutRun     `json:"history,omitempty"`
+	Started     time.Time    `json:"started"`
+	Topology    string       `json:"topology"`
+	Machine     string       `json:"machine"`
+	Concurrency int          `json:"concurrency"`
+	Latencies   Latencies    `json:"latencies"`
+	Rollouts    []RolloutRun `json:"rollouts"`
+	History     *RolloutRun  `json:"history,omitempty"`
 	// Limits is the rollout with GitHub's limits on (Config.GitHubLimits).
-	Limits *RolloutRun `json:"githubLimits,omitempty"`
-	Webhooks    []WebhookResult `json:"webhooks,omitempty"`
+	Limits   *RolloutRun     `json:"githubLimits,omitempty"`
+	Webhooks []WebhookResult `json:"webhooks,omitempty"`
 	// Create is the production-like topology's end-to-end create, on the first fleet's stack.
 	Create *CreateRun `json:"create,omitempty"`
 }
