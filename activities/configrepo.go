@@ -35,8 +35,9 @@ type ConfigRepo struct {
 
 	blobs *crFleetCache
 	// CheckPoll and CheckWait pace the wait for a protected default branch's required status
-	// checks: the head's combined status is read every CheckPoll, for at most CheckWait per
-	// attempt, after which the attempt ends Busy and Temporal retries it (defaults 10 s and 4 min).
+	// checks: the head's combined status and check runs are read every CheckPoll, for at most
+	// CheckWait per attempt, after which the attempt ends Busy and Temporal retries it (defaults
+	// 10 s and 4 min).
 	CheckPoll, CheckWait time.Duration
 
 	// autoDelete caches the repository's delete_branch_on_merge (read once, when a change first
@@ -784,21 +785,14 @@ func (r *ConfigRepo) checkWait() time.Duration {
 	return 4 * time.Minute
 }
 
-// waitChecks reads the head's combined status until no check is pending, so a merge is not spent
-// on checks still running. Failures are left to the merge: only GitHub knows which are required.
-// Past the deadline the attempt ends Busy and Temporal retries it.
+// waitChecks reads the head's checks until none is pending, so a merge is not spent on checks
+// still running. Failures are left to the merge: only GitHub knows which are required. Past the
+// deadline the attempt ends Busy and Temporal retries it.
 func (r *ConfigRepo) waitChecks(ctx context.Context, q crChange, pr *github.PullRequest, head string, deadline time.Time, prog *crChangeProgress) error {
 	for {
-		var cs *github.CombinedStatus
-		err := ghDo(ctx, func() (err error) {
-			cs, _, err = r.client.Repositories.GetCombinedStatus(ctx, r.Owner, r.Repo, head, nil)
+		pending, _, err := r.headChecks(ctx, head)
+		if err != nil || !pending {
 			return err
-		})
-		if err != nil {
-			return err
-		}
-		if cs.GetTotalCount() == 0 || cs.GetState() != "pending" {
-			return nil
 		}
 		prog.Step = "wait for status checks"
 		if err := r.sleepUntilChecks(ctx, q, pr, deadline); err != nil {
@@ -807,26 +801,57 @@ func (r *ConfigRepo) waitChecks(ctx context.Context, q crChange, pr *github.Pull
 	}
 }
 
-// waitReported reads the head's combined status until some check reported and none is pending.
-// A required check GitHub reports as a check run, not a commit status, never shows here: the
-// attempt then ends Busy at the deadline and the next attempt's first merge finds out.
+// waitReported reads the head's checks until some check reported and none is pending: the merge
+// said a required check is expected, which CI has not started or not finished.
 func (r *ConfigRepo) waitReported(ctx context.Context, q crChange, pr *github.PullRequest, head string, deadline time.Time) error {
 	for {
 		if err := r.sleepUntilChecks(ctx, q, pr, deadline); err != nil {
 			return err
 		}
-		var cs *github.CombinedStatus
-		err := ghDo(ctx, func() (err error) {
-			cs, _, err = r.client.Repositories.GetCombinedStatus(ctx, r.Owner, r.Repo, head, nil)
-			return err
-		})
+		pending, reported, err := r.headChecks(ctx, head)
 		if err != nil {
 			return err
 		}
-		if cs.GetTotalCount() > 0 && cs.GetState() != "pending" {
+		if reported && !pending {
 			return nil
 		}
 	}
+}
+
+// headChecks reads what CI reported on head, in two reads: the combined commit status and the
+// check runs (GitHub Actions reports check runs, not statuses, and a required check may be
+// either). pending: a status pending or a check run not completed; reported: some status, or
+// some completed check run. The first 100 check runs (the newest per name) are enough for a
+// config repo's CI.
+func (r *ConfigRepo) headChecks(ctx context.Context, head string) (pending, reported bool, err error) {
+	var cs *github.CombinedStatus
+	err = ghDo(ctx, func() (err error) {
+		cs, _, err = r.client.Repositories.GetCombinedStatus(ctx, r.Owner, r.Repo, head, nil)
+		return err
+	})
+	if err != nil {
+		return false, false, err
+	}
+	var runs *github.ListCheckRunsResults
+	err = ghDo(ctx, func() (err error) {
+		runs, _, err = r.client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Repo, head,
+			&github.ListCheckRunsOptions{ListOptions: github.ListOptions{PerPage: 100}})
+		return err
+	})
+	if err != nil {
+		return false, false, err
+	}
+	// With no statuses the combined state is "pending" too: that is nothing reported, not running.
+	reported = cs.GetTotalCount() > 0
+	pending = reported && cs.GetState() == "pending"
+	for _, cr := range runs.CheckRuns {
+		if cr.GetStatus() == "completed" {
+			reported = true
+		} else {
+			pending = true
+		}
+	}
+	return pending, reported, nil
 }
 
 // sleepUntilChecks waits one poll, heartbeating, or ends the attempt Busy past the deadline.

@@ -495,6 +495,79 @@ func TestConfigRepoWaitsForRequiredChecks(t *testing.T) {
 	}
 }
 
+// A required check that GitHub Actions reports (a check run, not a commit status: the check is
+// pinned to the Actions app) is waited for too, reading the head's check runs: one merge, the
+// branch written once (before, the combined status never showed it and the attempt ended Busy).
+func TestConfigRepoWaitsForRequiredCheckRuns(t *testing.T) {
+	f := crProtectedFixture(t, 400*time.Millisecond, &github.ProtectionRequest{RequiredStatusChecks: &github.RequiredStatusChecks{
+		Checks: []*github.RequiredStatusCheck{{Context: "build", AppID: github.Int64(simgithub.GitHubActionsAppID)}}}})
+	f.cr.CheckWait = 5 * time.Second // well past CI's 400ms: running out of it is the failure
+	merges := countCalls(t, f.s, "github", "pulls.merge", "")
+	reads := countCalls(t, f.s, "github", "checks.list-for-ref", "")
+	env := activityEnv(f.cr)
+	r := crRunChange(t, env, f.cr, ChangeConfigInput{Slug: "acme", Config: crConfig("acme", "production", "5.9.0"), ChangeID: "create", Create: true})
+	if !r.Changed || merges() != 1 || crPulls(f.s) != 1 {
+		t.Fatalf("want one pull request merged at the first try once the check run passed: %+v, %d merges, %d PRs", r, merges(), crPulls(f.s))
+	}
+	if n := ledger(f.s, crKey("branches/acme/create")).Mutated; n != 0 {
+		t.Fatalf("the branch was rewritten %d times: a running check must not be rebased over", n)
+	}
+	if reads() < 2 {
+		t.Fatalf("the running check run must have been polled, read %d times", reads())
+	}
+}
+
+// A check run that starts only after the first merge was refused ("is expected") is waited for
+// until it completes: the second merge goes through, nothing rebased.
+func TestConfigRepoWaitsForACheckRunThatStartsLate(t *testing.T) {
+	f := crProtectedFixture(t, -1, &github.ProtectionRequest{RequiredStatusChecks: &github.RequiredStatusChecks{
+		Checks: []*github.RequiredStatusCheck{{Context: "build", AppID: github.Int64(simgithub.GitHubActionsAppID)}}}})
+	f.cr.CheckWait = 10 * time.Second
+	merges := countCalls(t, f.s, "github", "pulls.merge", "")
+	reads := countCalls(t, f.s, "github", "checks.list-for-ref", "")
+	gh := f.s.Part("github").(*simgithub.Part)
+	ci := make(chan error, 1)
+	go func() { // GitHub Actions, late: queued after the first merge was refused, then done
+		ci <- func() error {
+			until := func(cond func() bool) error {
+				for deadline := time.Now().Add(8 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						return fmt.Errorf("timed out: %d merges, %d check-run reads", merges(), reads())
+					}
+				}
+				return nil
+			}
+			if err := until(func() bool { return merges() >= 1 }); err != nil {
+				return err
+			}
+			prs, _, err := f.raw.PullRequests.List(context.Background(), "sourcegraph", "cloud", nil)
+			if err != nil || len(prs) != 1 {
+				return fmt.Errorf("pulls: %v, %v", prs, err)
+			}
+			head := prs[0].GetHead().GetSHA()
+			if err := gh.ReportCheckRun("sourcegraph/cloud", head, simgithub.CheckRun{Name: "build", Status: "queued"}); err != nil {
+				return err
+			}
+			seen := reads()
+			if err := until(func() bool { return reads() >= seen+2 }); err != nil {
+				return err
+			}
+			return gh.ReportCheckRun("sourcegraph/cloud", head, simgithub.CheckRun{Name: "build", Status: "completed", Conclusion: "success"})
+		}()
+	}()
+	env := activityEnv(f.cr)
+	r := crRunChange(t, env, f.cr, ChangeConfigInput{Slug: "acme", Config: crConfig("acme", "production", "5.9.0"), ChangeID: "create", Create: true})
+	if err := <-ci; err != nil {
+		t.Fatal(err)
+	}
+	if !r.Changed || merges() != 2 || crPulls(f.s) != 1 {
+		t.Fatalf("want the refused merge, then one that went through: %+v, %d merges, %d PRs", r, merges(), crPulls(f.s))
+	}
+	if n := ledger(f.s, crKey("branches/acme/create")).Mutated; n != 0 {
+		t.Fatalf("the branch was rewritten %d times: a check not yet reported must not be rebased over", n)
+	}
+}
+
 // A failed required check is not rebased over either: the step parks with the check named.
 func TestConfigRepoStopsOnAFailedRequiredCheck(t *testing.T) {
 	f := crProtectedFixture(t, -1, &github.ProtectionRequest{

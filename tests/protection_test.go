@@ -15,16 +15,18 @@ import (
 )
 
 // TestProtectedConfigRepoWaitsForAReview protects the config repo's main as a real one would be
-// (the simulated CI's required check and one approving review): the create waits for the check
-// without rebasing, parks with "needs a review" and the pull request's link, and goes on by
-// itself once bob approves the pull request through GitHub's reviews API.
+// (two required checks of the simulated CI, ci/validate reported as a commit status and build as
+// a GitHub Actions check run, and one approving review): the create waits for the checks without
+// rebasing, parks with "needs a review" and the pull request's link, and goes on by itself once
+// bob approves the pull request through GitHub's reviews API.
 func TestProtectedConfigRepoWaitsForAReview(t *testing.T) {
 	tc := temporalClient(t)
 	const slug = "e2e-review"
 	ctx := context.Background()
 	bob := stack.GitHubAs("bob")
 	if _, _, err := bob.Repositories.UpdateBranchProtection(ctx, "sourcegraph", "cloud", "main", &github.ProtectionRequest{
-		RequiredStatusChecks:       &github.RequiredStatusChecks{Contexts: []string{"ci/validate"}},
+		RequiredStatusChecks: &github.RequiredStatusChecks{Checks: []*github.RequiredStatusCheck{
+			{Context: "ci/validate"}, {Context: "build", AppID: github.Int64(15368)}}}, // 15368: GitHub Actions
 		RequiredPullRequestReviews: &github.PullRequestReviewsEnforcementRequest{RequiredApprovingReviewCount: 1},
 	}); err != nil {
 		t.Fatal(err)
@@ -81,6 +83,14 @@ func TestProtectedConfigRepoWaitsForAReview(t *testing.T) {
 		n, _ := strconv.Atoi(link[strings.LastIndex(link, "/")+1:])
 		if merged, _, err := bob.PullRequests.IsMerged(ctx, "sourcegraph", "cloud", n); err != nil || !merged {
 			t.Errorf("pull request #%d merged %v, %v", n, merged, err)
+		}
+		pr, _, err := bob.PullRequests.Get(ctx, "sourcegraph", "cloud", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs, _, err := bob.Checks.ListCheckRunsForRef(ctx, "sourcegraph", "cloud", pr.GetHead().GetSHA(), &github.ListCheckRunsOptions{CheckName: github.String("build")})
+		if err != nil || runs.GetTotal() != 1 || runs.CheckRuns[0].GetConclusion() != "success" {
+			t.Errorf("pull request #%d: the build check run: %+v, %v", n, runs, err)
 		}
 	}
 }

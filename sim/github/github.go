@@ -43,6 +43,7 @@
 //	protection.get|put|delete GET|PUT|DELETE /repos/{o}/{r}/branches/{b}/protection  required checks and reviews
 //	statuses.create       POST   /repos/{o}/{r}/statuses/{sha}
 //	statuses.combined     GET    /repos/{o}/{r}/commits/{ref}/status
+//	checks.list-for-ref   GET    /repos/{o}/{r}/commits/{ref}/check-runs  check_name, status, app_id, filter latest|all, page, per_page
 //	releases.create|list  POST|GET /repos/{o}/{r}/releases
 //	releases.get|latest|get-by-tag GET /repos/{o}/{r}/releases/{id}|latest|tags/{tag}
 //	hooks.create|list|delete POST|GET|DELETE /repos/{o}/{r}/hooks[/{id}]
@@ -164,7 +165,8 @@ type Options struct {
 	TimeScale float64
 	// CIDelay is how long the simulated CI takes to report the required status checks of a
 	// protected branch on a pull request's head (pending at once, success after the delay, scaled
-	// by TimeScale); 0 reports success at once, a negative delay never reports.
+	// by TimeScale); 0 reports success at once, a negative delay never reports. A required check
+	// pinned to an app (app_id) is reported as that app's check run, any other as a commit status.
 	CIDelay time.Duration
 }
 
@@ -348,6 +350,7 @@ func (p *Part) Routes(rt *sim.Routes) {
 		{"protection.delete", "DELETE " + R + "/branches/{branch}/protection", p.deleteProtection},
 		{"statuses.create", "POST " + R + "/statuses/{sha}", p.createStatus},
 		{"statuses.combined", "GET " + R + "/commits/{ref}/status", p.combinedStatus},
+		{"checks.list-for-ref", "GET " + R + "/commits/{ref}/check-runs", p.listCheckRuns},
 
 		{"releases.create", "POST " + R + "/releases", p.createRelease},
 		{"releases.list", "GET " + R + "/releases", p.listReleases},

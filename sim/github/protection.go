@@ -8,21 +8,31 @@ import (
 	"time"
 )
 
-// Branch protection, commit statuses and pull request reviews: what stands between an open pull
-// request and its merge on a protected branch
+// Branch protection, commit statuses (and check runs, checks.go) and pull request reviews: what
+// stands between an open pull request and its merge on a protected branch
 // (https://docs.github.com/en/rest/branches/branch-protection,
 // https://docs.github.com/en/rest/commits/statuses, https://docs.github.com/en/rest/pulls/reviews).
 
 // protection is a branch's protection: the status checks and approving reviews a pull request
 // into it needs before it merges.
 type protection struct {
-	contexts     []string // required status check contexts
+	checks       []requiredCheck // required status checks
 	strict       bool
 	approvals    int // required approving reviews; 0: none
 	reviews      bool
 	dismissStale bool
 	enforceAdmin bool
 }
+
+// requiredCheck is one required status check: a context (a commit status's context or a check
+// run's name) and the app that must report it.
+type requiredCheck struct {
+	context string
+	appID   *int64 // nil or -1: any source, commit statuses and check runs alike
+}
+
+// pinned reports whether only a check run of one app satisfies the check.
+func (rc requiredCheck) pinned() bool { return rc.appID != nil && *rc.appID != -1 }
 
 // status is one commit status a CI system reported.
 type status struct {
@@ -78,6 +88,7 @@ func (p *Part) putProtection(c *call) (int, any) {
 			Contexts []string `json:"contexts"`
 			Checks   []struct {
 				Context string `json:"context"`
+				AppID   *int64 `json:"app_id"`
 			} `json:"checks"`
 		} `json:"required_status_checks"`
 		EnforceAdmins *bool `json:"enforce_admins"`
@@ -95,11 +106,14 @@ func (p *Part) putProtection(c *call) (int, any) {
 	}
 	if req.Checks != nil {
 		pr.strict = req.Checks.Strict
-		pr.contexts = req.Checks.Contexts
+		pr.checks = []requiredCheck{}
+		for _, ctx := range req.Checks.Contexts {
+			pr.checks = append(pr.checks, requiredCheck{context: ctx})
+		}
 		if len(req.Checks.Checks) > 0 { // GitHub uses checks when both are given
-			pr.contexts = nil
+			pr.checks = nil
 			for _, ch := range req.Checks.Checks {
-				pr.contexts = append(pr.contexts, ch.Context)
+				pr.checks = append(pr.checks, requiredCheck{context: ch.Context, appID: ch.AppID})
 			}
 		}
 	}
@@ -152,13 +166,14 @@ func (c *call) protectionJSON(rp *repo, branch string, pr *protection) map[strin
 		"url":            url,
 		"enforce_admins": map[string]any{"url": url + "/enforce_admins", "enabled": pr.enforceAdmin},
 	}
-	if pr.contexts != nil {
-		checks := []map[string]any{}
-		for _, ctx := range pr.contexts {
-			checks = append(checks, map[string]any{"context": ctx, "app_id": nil})
+	if pr.checks != nil {
+		contexts, checks := []string{}, []map[string]any{}
+		for _, rc := range pr.checks {
+			contexts = append(contexts, rc.context)
+			checks = append(checks, map[string]any{"context": rc.context, "app_id": rc.appID})
 		}
 		out["required_status_checks"] = map[string]any{"url": url + "/required_status_checks", "strict": pr.strict,
-			"contexts": pr.contexts, "checks": checks, "contexts_url": url + "/required_status_checks/contexts"}
+			"contexts": contexts, "checks": checks, "contexts_url": url + "/required_status_checks/contexts"}
 	}
 	if pr.reviews {
 		out["required_pull_request_reviews"] = map[string]any{"url": url + "/required_pull_request_reviews",
@@ -275,23 +290,36 @@ func (p *Part) combinedStatus(c *call) (int, any) {
 	}
 }
 
-// runCI is the simulated CI of a pull request's head: the required contexts of the base's
-// protection report pending at once and success after Options.CIDelay (scaled by TimeScale);
-// a negative delay never reports, so a test reports through the statuses API itself. Lock held.
+// runCI is the simulated CI of a pull request's head: the required checks of the base's
+// protection report pending at once and success after Options.CIDelay (scaled by TimeScale); a
+// negative delay never reports, so a test reports through the statuses API (or ReportCheckRun)
+// itself. A check pinned to an app (app_id, e.g. GitHubActionsAppID) is reported as that app's
+// check run, in_progress then completed, as GitHub Actions reports a job; any other as a commit
+// status. Lock held.
 func (p *Part) runCI(rp *repo, is *issue) {
 	pr := rp.protection[is.pull.base]
-	if pr == nil || len(pr.contexts) == 0 || p.opts.CIDelay < 0 {
+	if pr == nil || len(pr.checks) == 0 || p.opts.CIDelay < 0 {
 		return
 	}
 	sha := is.pull.headSHA
 	ci := p.ciUser()
+	var runs []*checkRun
 	done := func() {
-		for _, ctx := range pr.contexts {
-			p.addStatus(rp, sha, "success", ctx, "simulated CI passed", "", ci)
+		for _, rc := range pr.checks {
+			if !rc.pinned() {
+				p.addStatus(rp, sha, "success", rc.context, "simulated CI passed", "", ci)
+			}
+		}
+		for _, cr := range runs {
+			p.complete(cr, "success", "simulated CI passed")
 		}
 	}
-	for _, ctx := range pr.contexts {
-		p.addStatus(rp, sha, "pending", ctx, "simulated CI running", "", ci)
+	for _, rc := range pr.checks {
+		if rc.pinned() {
+			runs = append(runs, p.addCheckRun(rp, sha, rc.context, "in_progress", "", "simulated CI running", appFor(*rc.appID)))
+		} else {
+			p.addStatus(rp, sha, "pending", rc.context, "simulated CI running", "", ci)
+		}
 	}
 	if p.opts.CIDelay == 0 {
 		done()
@@ -427,16 +455,32 @@ func (rp *repo) protectionBlocks(is *issue) string {
 		}
 		return fmt.Sprintf("At least %d approving reviews are required by reviewers with write access.", pr.approvals)
 	}
-	latest := map[string]*status{}
-	for _, st := range rp.latestStatuses(is.pull.headSHA) {
-		latest[st.context] = st
+	sha := is.pull.headSHA
+	statuses := map[string]*status{}
+	for _, st := range rp.latestStatuses(sha) {
+		statuses[st.context] = st
 	}
-	for _, ctx := range pr.contexts {
-		switch st := latest[ctx]; {
-		case st == nil || st.state == "pending":
-			return fmt.Sprintf("Required status check %q is expected.", ctx)
-		case st.state != "success":
-			return fmt.Sprintf("Required status check %q is failing.", ctx)
+	runs := rp.latestCheckRuns(sha)
+	for _, rc := range pr.checks {
+		// The newest commit status and check run of that name (the pinned app's run only, when
+		// the check names one): both must pass when both exist.
+		var st *status
+		if !rc.pinned() {
+			st = statuses[rc.context]
+		}
+		var run *checkRun
+		for _, cr := range runs {
+			if cr.name == rc.context && (!rc.pinned() || cr.app.id == *rc.appID) && (run == nil || cr.id > run.id) {
+				run = cr
+			}
+		}
+		failing := (st != nil && st.state != "success" && st.state != "pending") || (run != nil && run.status == "completed" && !run.passes())
+		expected := (st == nil && run == nil) || (st != nil && st.state == "pending") || (run != nil && run.status != "completed")
+		switch {
+		case failing:
+			return fmt.Sprintf("Required status check %q is failing.", rc.context)
+		case expected:
+			return fmt.Sprintf("Required status check %q is expected.", rc.context)
 		}
 	}
 	return "" // strict (up to date with the base) is recorded but not enforced

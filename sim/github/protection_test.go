@@ -14,11 +14,17 @@ import (
 // request as the bot changing one file. It returns the pull request's number and head.
 func protectedPull(t *testing.T, bot, admin *gh.Client) (int, string) {
 	t.Helper()
-	_, _, err := admin.Repositories.UpdateBranchProtection(ctx, "o", "r", "main", &gh.ProtectionRequest{
+	return protectedPullWith(t, bot, admin, &gh.ProtectionRequest{
 		RequiredStatusChecks:       &gh.RequiredStatusChecks{Contexts: []string{"ci/validate"}},
 		RequiredPullRequestReviews: &gh.PullRequestReviewsEnforcementRequest{RequiredApprovingReviewCount: 1},
 	})
-	if err != nil {
+}
+
+// protectedPullWith protects main of o/r as asked and opens a pull request as the bot changing
+// one file. It returns the pull request's number and head.
+func protectedPullWith(t *testing.T, bot, admin *gh.Client, prot *gh.ProtectionRequest) (int, string) {
+	t.Helper()
+	if _, _, err := admin.Repositories.UpdateBranchProtection(ctx, "o", "r", "main", prot); err != nil {
 		t.Fatal(err)
 	}
 	b, _, err := bot.Repositories.GetBranch(ctx, "o", "r", "main", false)
@@ -137,6 +143,113 @@ func TestSimulatedCIReportsRequiredChecks(t *testing.T) {
 	})
 	if _, _, err := bob.PullRequests.CreateReview(ctx, "o", "r", n, &gh.PullRequestReviewRequest{Event: gh.String("APPROVE")}); err != nil {
 		t.Fatal(err)
+	}
+	if _, _, err := bot.PullRequests.Merge(ctx, "o", "r", n, "", nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRequiredCheckReportedAsCheckRun: a required check pinned to GitHub Actions (app_id 15368) is
+// reported by the simulated CI as a check run, not a commit status, as Actions does. go-github's
+// ListCheckRunsForRef sees it in_progress then completed; the merge waits for it with the same
+// 405, and the combined status never shows it.
+func TestRequiredCheckReportedAsCheckRun(t *testing.T) {
+	e := startWith(t, func(o *github.Options) { o.CIDelay = 300 * time.Millisecond })
+	bot, bob := e.client(t, "bot-token"), e.client(t, "bob-token")
+	n, head := protectedPullWith(t, bot, bob, &gh.ProtectionRequest{RequiredStatusChecks: &gh.RequiredStatusChecks{
+		Checks: []*gh.RequiredStatusCheck{{Context: "build", AppID: gh.Int64(github.GitHubActionsAppID)}}}})
+	p, _, err := bot.Repositories.GetBranchProtection(ctx, "o", "r", "main")
+	if err != nil || len(p.GetRequiredStatusChecks().Checks) != 1 || p.GetRequiredStatusChecks().Checks[0].GetAppID() != 15368 {
+		t.Fatalf("protection: %+v, %v", p.GetRequiredStatusChecks(), err)
+	}
+
+	runs, _, err := bot.Checks.ListCheckRunsForRef(ctx, "o", "r", head, nil)
+	if err != nil || runs.GetTotal() != 1 || len(runs.CheckRuns) != 1 {
+		t.Fatalf("check runs while CI runs: %+v, %v", runs, err)
+	}
+	cr := runs.CheckRuns[0]
+	if cr.GetName() != "build" || cr.GetStatus() != "in_progress" || cr.Conclusion != nil || cr.CompletedAt != nil ||
+		cr.GetHeadSHA() != head || cr.GetApp().GetID() != 15368 || cr.GetApp().GetSlug() != "github-actions" || cr.StartedAt == nil {
+		t.Fatalf("check run while CI runs: %+v", cr)
+	}
+	_, _, err = bot.PullRequests.Merge(ctx, "o", "r", n, "", nil)
+	merge405(t, err, `Required status check "build" is expected.`)
+	if cs, _, err := bot.Repositories.GetCombinedStatus(ctx, "o", "r", head, nil); err != nil || cs.GetTotalCount() != 0 {
+		t.Fatalf("a check run is no commit status: %+v, %v", cs, err)
+	}
+
+	eventually(t, "the check run to complete", func() bool {
+		runs, _, err := bot.Checks.ListCheckRunsForRef(ctx, "o", "r", "change", &gh.ListCheckRunsOptions{CheckName: gh.String("build")})
+		return err == nil && runs.GetTotal() == 1 && runs.CheckRuns[0].GetStatus() == "completed"
+	})
+	runs, _, err = bot.Checks.ListCheckRunsForRef(ctx, "o", "r", head, &gh.ListCheckRunsOptions{Status: gh.String("completed")})
+	if err != nil || runs.GetTotal() != 1 || runs.CheckRuns[0].GetConclusion() != "success" || runs.CheckRuns[0].CompletedAt == nil {
+		t.Fatalf("check run after CI: %+v, %v", runs, err)
+	}
+	if runs, _, err := bot.Checks.ListCheckRunsForRef(ctx, "o", "r", head, &gh.ListCheckRunsOptions{Status: gh.String("queued")}); err != nil || runs.GetTotal() != 0 || runs.CheckRuns == nil {
+		t.Fatalf("filtered by status: %+v, %v", runs, err)
+	}
+	if _, _, err := bot.Checks.ListCheckRunsForRef(ctx, "o", "r", "no-such-ref", nil); status(err) != 422 {
+		t.Fatalf("an unknown ref: want 422, got %v", err)
+	}
+	if _, _, err := bot.PullRequests.Merge(ctx, "o", "r", n, "", nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRequiredChecksCountStatusesAndCheckRuns: a required context no app is pinned to is
+// satisfied by a commit status or a check run of that name; when both exist both must pass, and
+// a check run completed without success, neutral or skipped fails it. A check pinned to an app
+// counts that app's check runs only.
+func TestRequiredChecksCountStatusesAndCheckRuns(t *testing.T) {
+	e := startWith(t, func(o *github.Options) { o.CIDelay = -1 }) // the test reports CI itself
+	bot, bob := e.client(t, "bot-token"), e.client(t, "bob-token")
+	n, head := protectedPullWith(t, bot, bob, &gh.ProtectionRequest{RequiredStatusChecks: &gh.RequiredStatusChecks{
+		Checks: []*gh.RequiredStatusCheck{{Context: "test"}, {Context: "build", AppID: gh.Int64(github.GitHubActionsAppID)}}}})
+	report := func(run github.CheckRun) {
+		t.Helper()
+		if err := e.part.ReportCheckRun("o/r", head, run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setStatus := func(ctxName, state string) {
+		t.Helper()
+		if _, _, err := bot.Repositories.CreateStatus(ctx, "o", "r", head, &gh.RepoStatus{State: gh.String(state), Context: gh.String(ctxName)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	merge := func(want string) {
+		t.Helper()
+		_, _, err := bot.PullRequests.Merge(ctx, "o", "r", n, "", nil)
+		merge405(t, err, want)
+	}
+
+	// "test": a check run alone satisfies it; a status of the same name must pass too.
+	report(github.CheckRun{Name: "test", Status: "queued", AppID: 42})
+	merge(`Required status check "test" is expected.`)
+	report(github.CheckRun{Name: "test", Status: "completed", Conclusion: "failure", AppID: 42})
+	merge(`Required status check "test" is failing.`)
+	report(github.CheckRun{Name: "test", Status: "completed", Conclusion: "neutral", AppID: 42})
+	merge(`Required status check "build" is expected.`)
+	setStatus("test", "failure")
+	merge(`Required status check "test" is failing.`)
+	setStatus("test", "success")
+
+	// "build" is pinned to GitHub Actions: neither a status nor another app's run counts.
+	setStatus("build", "success")
+	report(github.CheckRun{Name: "build", Status: "completed", Conclusion: "success", AppID: 42})
+	merge(`Required status check "build" is expected.`)
+	report(github.CheckRun{Name: "build", Status: "completed", Conclusion: "timed_out"})
+	merge(`Required status check "build" is failing.`)
+	report(github.CheckRun{Name: "build", Status: "completed", Conclusion: "skipped"})
+
+	all, _, err := bot.Checks.ListCheckRunsForRef(ctx, "o", "r", head, &gh.ListCheckRunsOptions{Filter: gh.String("all")})
+	latest, _, err2 := bot.Checks.ListCheckRunsForRef(ctx, "o", "r", head, &gh.ListCheckRunsOptions{AppID: gh.Int64(42)})
+	if err != nil || err2 != nil || all.GetTotal() != 6 || latest.GetTotal() != 2 {
+		t.Fatalf("filter=all: %d runs (%v); latest of app 42: %d runs (%v)", all.GetTotal(), err, latest.GetTotal(), err2)
+	}
+	if err := e.part.ReportCheckRun("o/r", head, github.CheckRun{Name: "x", Status: "done"}); err == nil {
+		t.Fatal("a bad status must be refused")
 	}
 	if _, _, err := bot.PullRequests.Merge(ctx, "o", "r", n, "", nil); err != nil {
 		t.Fatal(err)

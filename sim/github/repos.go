@@ -34,6 +34,7 @@ type repo struct {
 	deleteBranchOnMerge bool
 	protection          map[string]*protection // by branch name
 	statuses            map[string][]*status   // by commit sha, oldest first
+	checkRuns           map[string][]*checkRun // by commit sha, oldest first
 }
 
 func (rp *repo) fullName() string { return rp.owner + "/" + rp.name }

@@ -49,7 +49,7 @@ func main() {
 	secondaryRetryAfter := flag.String("github-secondary-retry-after", "never", "when a secondary-limit refusal carries Retry-After: never, always or alternate (two without, two with)")
 	webhookTimeout := flag.Duration("github-webhook-timeout", simgithub.DefaultWebhookTimeout, "how long simulated GitHub waits for a webhook answer before it records the delivery as failed (GitHub: 10s); each delivery is tried once")
 	timeScale := flag.Float64("github-time-scale", 1, "shrink GitHub's rate-limit windows (the primary hour, the secondary minute and hour) by this factor")
-	ciDelay := flag.Duration("github-ci-delay", 2*time.Second, "how long the simulated CI takes to report a protected branch's required status checks on a pull request (pending at once, success after this; scaled by -github-time-scale; negative: never)")
+	ciDelay := flag.Duration("github-ci-delay", 2*time.Second, "how long the simulated CI takes to report a protected branch's required status checks on a pull request (pending at once, success after this; a check pinned to an app as a check run; scaled by -github-time-scale; negative: never)")
 	rollout := flag.Duration("rollout", 2*time.Second, "delay between a version merging in the config repo and the instance serving it")
 	flag.Parse()
 	if _, err := netip.ParseAddr(cfg.ClientIP); err != nil {
