@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-github/v55/github"
+
 	"github.com/sourcegraph/lifecycle/dev/devstack"
 	"github.com/sourcegraph/lifecycle/workflows"
 )
@@ -72,6 +74,10 @@ func startStack(ctx context.Context, c Config, l Latencies) (*devstack.Stack, fu
 			stop()
 			return nil, nil, err
 		}
+	}
+	if err := deleteMergedBranches(ctx, s.GitHubAs("carol")); err != nil {
+		stop()
+		return nil, nil, err
 	}
 	return s, stop, nil
 }
@@ -265,4 +271,13 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%d CPUs%s, %s/%s, %s", runtime.NumCPU(), mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+// deleteMergedBranches sets the config repo as docs/operating.md asks: GitHub deletes a merged
+// pull request's branch (delete_branch_on_merge), one write fewer per pull request for the bot.
+func deleteMergedBranches(ctx context.Context, gh *github.Client) error {
+	if _, _, err := gh.Repositories.Edit(ctx, "sourcegraph", "cloud", &github.Repository{DeleteBranchOnMerge: github.Bool(true)}); err != nil {
+		return fmt.Errorf("turning delete_branch_on_merge on in the config repo: %w", err)
+	}
+	return nil
 }
