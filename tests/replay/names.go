@@ -126,6 +126,7 @@ var versionTags = map[string]string{
 	"random-project-id": "projectid",
 	"honest-teardown":   "honestteardown",
 	"github-writes":     "ghwrites",
+	"async-publish":     "asyncpub",
 }
 
 // fromFirst decodes the first of payloads.
