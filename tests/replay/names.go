@@ -127,6 +127,7 @@ var versionTags = map[string]string{
 	"honest-teardown":   "honestteardown",
 	"github-writes":     "ghwrites",
 	"async-publish":     "asyncpub",
+	"async-comments":    "asynccomments",
 }
 
 // fromFirst decodes the first of payloads.
