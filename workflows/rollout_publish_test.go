@@ -1,12 +1,15 @@
 package workflows
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/sourcegraph/lifecycle/activities"
 )
@@ -121,5 +124,58 @@ func TestRolloutGoesOnWhileGitHubRateLimitsItsEdits(t *testing.T) {
 	}
 	if !strings.Contains(h.f.comment("<!-- lifecycle:summary:"), "all 13 instance(s) upgraded to 5.10.0") {
 		t.Fatalf("no summary comment:\n%s", h.f.allComments())
+	}
+}
+
+// slowGitHub makes every edit of the tracking issue take 50 s of the test clock (and succeed),
+// counting the edits begun and ended.
+func (h *rolloutHarness) slowGitHub() (begun, ended *int) {
+	begun, ended = new(int), new(int)
+	for _, name := range []string{"EditIssueBody", "UpsertComment"} {
+		h.env.OnActivity(name, mock.Anything, mock.Anything).AfterFn(func() time.Duration {
+			h.mu.Lock()
+			*begun++
+			h.mu.Unlock()
+			return 50 * time.Second
+		}).Return(h.f.fns[name])
+	}
+	h.f.onCall = func(name string, _ any) {
+		if name == "EditIssueBody" || name == "UpsertComment" {
+			h.mu.Lock()
+			*ended++
+			h.mu.Unlock()
+		}
+	}
+	return begun, ended
+}
+
+// A continue-as-new waits for the edits in flight: none is cut off with the run, and the status
+// comment's ID the publisher learnt is carried to the next run.
+func TestRolloutContinuesAsNewAfterItsEditsInFlight(t *testing.T) {
+	h := newRolloutHarness(t)
+	h.fleet("5.9.0", mixedFleet())
+	begun, ended := h.slowGitHub()
+	in := h.input(func(r *RolloutRequest) { r.Settings.RolloutHistory = 200 })
+	// Continue as new while the canary's report is being published (it arrives at 20 min, and
+	// its edits take until 21:40): a report for no instance of the rollout wakes the loop at 20:20.
+	h.env.RegisterDelayedCallback(func() { h.env.SetCurrentHistoryLength(200) }, 20*time.Minute+10*time.Second)
+	h.report(20*time.Minute+20*time.Second, UpgradeReport{Slug: "not-in-this-rollout", Status: UpgradeRunning})
+	h.run(in, 72*time.Hour)
+	var can *workflow.ContinueAsNewError
+	if err := h.env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("want a continue-as-new, got %v", err)
+	}
+	var next RolloutInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	if *begun == 0 || *begun != *ended {
+		t.Fatalf("%d edits of the tracking issue begun, %d ended: the run continued as new with edits in flight", *begun, *ended)
+	}
+	if at := h.env.Now().Sub(srStart); at < 21*time.Minute+40*time.Second {
+		t.Fatalf("continued as new at %s, before the edits begun at 20 min ended", at)
+	}
+	if next.State == nil || next.State.CommentID == 0 {
+		t.Fatalf("the status comment's ID was not carried: %+v", next.State)
 	}
 }
