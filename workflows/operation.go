@@ -172,7 +172,10 @@ func (o *operation) notify(ctx workflow.Context, p Progress) {
 		return // the coroutine posts the latest progress once its post in flight ends
 	}
 	o.posting = true
-	workflow.Go(ctx, func(ctx workflow.Context) {
+	// Disconnected: a step that cancels the context it published with (a grace period's timer)
+	// does not cut the post short.
+	bg, _ := workflow.NewDisconnectedContext(ctx)
+	workflow.Go(bg, func(ctx workflow.Context) {
 		for o.statusDirty {
 			o.statusDirty = false
 			o.postStatus(ctx, o.runner.Progress()) // rendered now: the states in between are skipped
