@@ -52,6 +52,8 @@ type fakeCloud struct {
 	// onCall, when set, runs after every recorded call of a fake, outside the lock, on the
 	// activity's goroutine (while the workflow waits for that activity).
 	onCall func(name string, in any)
+	// fns: activity name → the registered fake, for a test that wraps one in a mock.
+	fns map[string]any
 }
 
 type call struct {
@@ -215,7 +217,11 @@ type registrar interface {
 }
 
 func (f *fakeCloud) register(env registrar) {
-	reg := func(name string, fn any) { env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
+	f.fns = map[string]any{}
+	reg := func(name string, fn any) {
+		f.fns[name] = fn
+		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
 	// Projects
 	reg("EnsureProject", fake(f, "EnsureProject", func(in activities.EnsureProjectInput) activities.ProjectResult {
 		return activities.ProjectResult{ProjectID: in.ProjectID, Name: "projects/1", State: "ACTIVE"}

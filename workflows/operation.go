@@ -74,7 +74,18 @@ type operation struct {
 	// pr is the upgrade's version bump; reportedPark the parked step last reported to the rollout.
 	pr           activities.ChangeResult
 	reportedPark string
+	// asyncComments: the status comment is posted by a coroutine (asyncCommentsChange), so a slow
+	// or rate-limited GitHub does not hold up the next step. posting: the coroutine is posting;
+	// statusDirty: the progress moved since the last body was rendered; statusFailed: the last
+	// post failed.
+	asyncComments, posting, statusDirty, statusFailed bool
 }
+
+// asyncCommentsChange is the workflow.GetVersion change ID of the background status comments of
+// operations (issue 17); runs from before it post the comment inline, between steps. Only an
+// operation that comments on an issue reads it: a rollout's upgrades report to the rollout and
+// pay no marker.
+const asyncCommentsChange = "async-comments"
 
 // beginOperation sets up an operation workflow: the runner over steps, the first status comment
 // (the SLA's response), and the SLA timers.
@@ -97,6 +108,9 @@ func beginOperation(ctx workflow.Context, in OperationInput, steps []Step) (*ope
 	if in.Request.Requester == systemActor && in.Request.Suspend != nil {
 		// Nobody asked on the issue: say why the instance started it (a trial's expiry).
 		r.SetFact("Started automatically", in.Request.Suspend.Reason)
+	}
+	if in.Request.Issue != nil && !in.Request.inRollout() {
+		o.asyncComments = workflow.GetVersion(ctx, asyncCommentsChange, workflow.DefaultVersion, 1) == 1
 	}
 	r.publish(ctx) // the first status comment: the response
 	return o, nil
@@ -141,6 +155,7 @@ func (o *operation) end(ctx workflow.Context, outcome Outcome, reason string) Op
 	}
 	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"operation": string(o.in.Request.Operation), "outcome": string(outcome)}).
 		Counter(metrics.OperationsCompleted).Inc(1)
+	o.settleComments(ctx)
 	return OperationResult{Outcome: outcome, Reason: reason, Instance: o.in.Instance, Progress: o.runner.Progress()}
 }
 
@@ -152,13 +167,53 @@ func (o *operation) notify(ctx workflow.Context, p Progress) {
 		o.reportProgress(ctx, p)
 		return
 	}
-	is := o.in.Request.Issue
-	if is == nil {
+	if o.in.Request.Issue == nil {
 		return
 	}
+	if !o.asyncComments {
+		o.postStatus(ctx, p)
+		return
+	}
+	o.statusDirty = true
+	if o.posting {
+		return // the coroutine posts the latest progress once its post in flight ends
+	}
+	o.posting = true
+	// Disconnected: a step that cancels the context it published with (a grace period's timer)
+	// does not cut the post short.
+	bg, _ := workflow.NewDisconnectedContext(ctx)
+	workflow.Go(bg, func(ctx workflow.Context) {
+		for o.statusDirty {
+			o.statusDirty = false
+			o.postStatus(ctx, o.runner.Progress()) // rendered now: the states in between are skipped
+		}
+		o.posting = false
+	})
+}
+
+// settleComments, at the operation's end, waits for the status comment in flight, then posts the
+// final progress if that post did not carry it, so the last state lands on the issue.
+func (o *operation) settleComments(ctx workflow.Context) {
+	if !o.asyncComments {
+		return
+	}
+	if err := workflow.Await(ctx, func() bool { return !o.posting }); err != nil {
+		return
+	}
+	if o.statusDirty || o.statusFailed {
+		o.statusDirty = false
+		o.postStatus(ctx, o.runner.Progress())
+	}
+}
+
+// postStatus creates or edits the status comment. A failure is logged: the next publish, or the
+// operation's end, tries again.
+func (o *operation) postStatus(ctx workflow.Context, p Progress) {
+	is := o.in.Request.Issue
 	body := RenderProgress(p, o.settings.RunURL(o.id))
 	c, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the issue", localGitHub.UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: o.marker("status"), Body: body, CommentID: o.commentID})
+	o.statusFailed = err != nil
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("could not update the status comment", "issue", is.String(), "error", err)
 		return

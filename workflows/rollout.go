@@ -59,6 +59,13 @@ func FleetUpgrade(ctx workflow.Context, in RolloutInput) (RolloutState, error) {
 	r.reports = workflow.GetSignalChannel(ctx, SignalUpgradeReport)
 	// Versioned: runs from before batches keep refilling each free slot at once.
 	r.batches = workflow.GetVersion(ctx, "batch-fill", workflow.DefaultVersion, 1) == 1
+	// Read once per run: a run continued as new reads it again, so it takes the background path
+	// even if its first run did not.
+	r.async = workflow.GetVersion(ctx, asyncPublishChange, workflow.DefaultVersion, 1) == 1
+	if r.async && !fresh {
+		// Reports drained at the last run's end may not have reached the issue yet.
+		r.dirty = true
+	}
 	if fresh {
 		if done := r.plan(ctx); done {
 			return r.st, nil
@@ -102,7 +109,24 @@ type rollout struct {
 	// batches: upgrades are asked in batches, the next once the last has settled, so their
 	// version bumps share one config pull request (GitHub's write budget).
 	batches bool
+	// async: the tracking issue's edits and comments run in coroutines (asyncPublishChange), so a
+	// slow or rate-limited GitHub never holds up the main loop. publishing: the publisher (the
+	// checklist and status comment) is editing; writes counts the background GitHub writes in
+	// flight (the publisher and one-off comments), which the run's end and continue-as-new wait
+	// for; markedAt and marked are when the Web UI's details were last set, and the search
+	// attributes last upserted.
+	async      bool
+	publishing bool
+	writes     int
+	markedAt   time.Time
+	marked     string
+	// backoff spaces the edits while GitHub keeps failing them (zero once one lands).
+	backoff time.Duration
 }
+
+// asyncPublishChange is the workflow.GetVersion change ID of the background edits of the tracking
+// issue (issue 17); runs from before it edit the issue inline, between the rollout's steps.
+const asyncPublishChange = "async-publish"
 
 func (r *rollout) index() {
 	r.where = map[string][2]int{}
@@ -153,7 +177,7 @@ func (r *rollout) compact() {
 // plan checks the release, plans the waves and posts them. It reports whether the rollout has
 // already ended (rejected, nothing to do, or a dry run).
 func (r *rollout) plan(ctx workflow.Context) bool {
-	r.publishNow(ctx) // the response: the request is being planned
+	r.publish(ctx) // the response: the request is being planned
 	target := r.st.Version
 	if err := spec.ValidateVersion("version", target); err != nil {
 		return r.reject(ctx, err.Error())
@@ -184,22 +208,22 @@ func (r *rollout) plan(ctx workflow.Context) bool {
 	if len(r.st.Waves) == 0 {
 		r.st.Phase, r.st.Reason, r.st.EndedAt = PhaseDone, "nothing to upgrade: every instance is at "+target+" or left out", now
 		r.finishSLA(ctx)
-		r.publishNow(ctx)
+		r.publishFinal(ctx)
 		return true
 	}
 	if r.req.Upgrade.DryRun {
 		r.st.Phase, r.st.Reason, r.st.EndedAt = PhasePlanned, "dry run: nothing was upgraded", now
-		r.publishNow(ctx)
+		r.publishFinal(ctx)
 		return true
 	}
 	r.st.Phase = PhaseRunning
-	r.publishNow(ctx)
+	r.publish(ctx)
 	return false
 }
 
 func (r *rollout) reject(ctx workflow.Context, why string) bool {
 	r.st.Phase, r.st.Reason, r.st.EndedAt = PhaseRejected, why, workflow.Now(ctx)
-	r.publishNow(ctx)
+	r.publishFinal(ctx)
 	return true
 }
 
@@ -242,6 +266,11 @@ func (r *rollout) run(ctx workflow.Context) (RolloutState, error) {
 			wake = next
 		}
 		if r.continueAsNew(ctx) {
+			// The edits in flight land before the state is carried (with the status comment's
+			// ID they may set); the next run publishes what they missed.
+			if err := r.settleWrites(ctx); err != nil {
+				return r.st, err
+			}
 			r.drain(ctx)
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return r.st, err
@@ -581,8 +610,8 @@ func (r *rollout) end(ctx workflow.Context, p RolloutPhase, why string) (Rollout
 	if r.stopSLA != nil {
 		r.stopSLA()
 	}
-	r.publishNow(ctx)
-	r.comment(ctx, "summary", r.renderSummary())
+	r.publishFinal(ctx)
+	r.commentNow(ctx, "summary", r.renderSummary())
 	return r.st, nil
 }
 
@@ -704,35 +733,135 @@ func (r *rollout) refresh(ctx workflow.Context) time.Time {
 	if !r.dirty {
 		return time.Time{}
 	}
-	if due := r.published.Add(r.s.RolloutRefresh); workflow.Now(ctx).Before(due) {
+	now := workflow.Now(ctx)
+	if r.publishing {
+		// GitHub is slow: the Web UI and the search attributes go on without it, and the
+		// publisher's end wakes the loop for the next edit.
+		if !now.Before(r.markedAt.Add(r.s.RolloutRefresh)) {
+			r.mark(ctx)
+		}
+		return time.Time{}
+	}
+	if due := r.published.Add(max(r.s.RolloutRefresh, r.backoff)); now.Before(due) {
 		return due
 	}
-	r.publishNow(ctx)
+	r.publish(ctx)
 	return time.Time{}
+}
+
+// publish brings the tracking issue up to the state: inline (runs from before
+// asyncPublishChange), or by the background publisher, which a publish in flight leaves to render
+// the latest state once it ends.
+func (r *rollout) publish(ctx workflow.Context) {
+	if !r.async {
+		r.publishNow(ctx)
+		return
+	}
+	r.dirty = true
+	r.mark(ctx)
+	if r.publishing {
+		return
+	}
+	r.publishing = true
+	r.background(ctx, func(ctx workflow.Context) {
+		r.edit(ctx)
+		// The next edit is due RolloutRefresh after this one ended, not began: a rate-limited
+		// GitHub is not asked again at once.
+		r.publishing, r.published = false, workflow.Now(ctx)
+		if r.dirty {
+			r.changed = true // the state moved during the edit: wake the main loop
+		}
+	})
+}
+
+// edited: after a failure a refresh edits again, a minute later and doubling up to
+// maxEditBackoff while GitHub keeps failing (a secondary rate limit asks for a minute at least),
+// so an outage costs a few events an hour. Runs from before asyncPublishChange edited again only
+// once the state moved, and replay so.
+func (r *rollout) edited(failed bool) {
+	switch {
+	case !r.async:
+	case failed:
+		r.dirty = true
+		r.backoff = min(max(2*r.backoff, time.Minute), maxEditBackoff)
+	default:
+		r.backoff = 0
+	}
+}
+
+// maxEditBackoff bounds how long the issue can lag behind the state once GitHub answers again.
+const maxEditBackoff = 10 * time.Minute
+
+// publishFinal publishes the state a run ends with, after the background writes in flight, so
+// none of them lands over it.
+func (r *rollout) publishFinal(ctx workflow.Context) {
+	_ = r.settleWrites(ctx)
+	r.publishNow(ctx)
+}
+
+// settleWrites waits for the background GitHub writes in flight.
+func (r *rollout) settleWrites(ctx workflow.Context) error {
+	if !r.async {
+		return nil
+	}
+	return workflow.Await(ctx, func() bool { return r.writes == 0 })
+}
+
+// background runs a GitHub write in a coroutine, counted in writes.
+func (r *rollout) background(ctx workflow.Context, write func(workflow.Context)) {
+	r.writes++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { r.writes-- }()
+		write(ctx)
+	})
 }
 
 // publishNow edits the checklist in the issue body and the status comment, and the Web UI's
 // details. Failures to reach GitHub are logged: the next refresh tries again.
 func (r *rollout) publishNow(ctx workflow.Context) {
 	r.dirty, r.published = false, workflow.Now(ctx)
+	r.mark(ctx)
+	r.edit(ctx)
+}
+
+// mark sets the Web UI's details and the search attributes, which need no GitHub. Background runs
+// upsert the attributes only when they change: no history event per refresh.
+func (r *rollout) mark(ctx workflow.Context) {
+	r.markedAt = workflow.Now(ctx)
 	workflow.SetCurrentDetails(ctx, r.renderStatus("")+causeDetails(r.cause))
 	is := r.req.Issue
 	attention := r.st.Phase == PhaseHalted || r.st.Phase == PhaseApproval
 	sas := []temporal.SearchAttributeUpdate{SAOperation.ValueSet(string(forms.OpUpgradeFleet)), SAIssue.ValueSet(is.String()),
 		SANeedsAttention.ValueSet(attention), SARevision.ValueSet(int64(revision(ctx)))}
+	reason := ""
 	// Versioned: runs from before this change replay without the reason in their upserts.
 	if workflow.GetVersion(ctx, "attention-reason", workflow.DefaultVersion, 1) == 1 {
-		reason := ""
 		if attention {
 			reason = clip(fmt.Sprintf("%s %s: %s", forms.OpUpgradeFleet, r.st.Phase, r.st.Reason), attentionReasonMax)
 		}
 		sas = append(sas, SAAttentionReason.ValueSet(reason))
 	}
+	if r.async {
+		key := fmt.Sprintf("%t|%s", attention, reason)
+		if key == r.marked {
+			return
+		}
+		r.marked = key
+	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, sas...)
+}
+
+// edit writes the checklist and the status comment, each rendered when it is sent: a background
+// edit that waited for GitHub sends the latest state, never the one it was asked for.
+func (r *rollout) edit(ctx workflow.Context) {
+	r.dirty = false
+	is := r.req.Issue
+	failed := false
 	if len(r.st.Waves) > 0 {
 		if _, err := executeLocal[activities.EditIssueBodyResult](ctx, GitHubCall, "Tick the checklist on the tracking issue", localGitHub.EditIssueBody,
 			activities.EditIssueBodyInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Section: rolloutSection, Body: r.renderChecklist()}); err != nil {
 			workflow.GetLogger(ctx).Warn("could not edit the tracking issue's checklist", "error", err)
+			failed = true
 		}
 	}
 	c, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Update the status comment on the tracking issue", localGitHub.UpsertComment,
@@ -740,17 +869,28 @@ func (r *rollout) publishNow(ctx workflow.Context) {
 			Body: r.renderStatus(r.s.RunURL(r.id)), CommentID: r.st.CommentID})
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("could not update the status comment", "error", err)
-		return
+		failed = true
+	} else {
+		r.st.CommentID = c.ID
 	}
-	r.st.CommentID = c.ID
+	r.edited(failed)
 }
 
 func (r *rollout) marker(kind string) string {
 	return fmt.Sprintf("<!-- lifecycle:%s:%s -->", kind, r.id)
 }
 
-// comment posts a one-off comment (the plan, a halt, the summary), once per kind and run.
+// comment posts a one-off comment (the plan, a halt, an SLA notice), once per kind and run: in
+// the background when async.
 func (r *rollout) comment(ctx workflow.Context, kind, body string) {
+	if r.async {
+		r.background(ctx, func(ctx workflow.Context) { r.commentNow(ctx, kind, body) })
+		return
+	}
+	r.commentNow(ctx, kind, body)
+}
+
+func (r *rollout) commentNow(ctx workflow.Context, kind, body string) {
 	is := r.req.Issue
 	if _, err := executeLocal[activities.CommentResult](ctx, GitHubCall, "Comment on the tracking issue: "+kind, localGitHub.UpsertComment,
 		activities.UpsertCommentInput{Owner: is.Owner, Repo: is.Repo, Number: is.Number, Marker: r.marker(kind), Body: body}); err != nil {

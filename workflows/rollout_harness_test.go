@@ -50,6 +50,8 @@ type rolloutHarness struct {
 	running, maxRunning int
 	upgradeTime         time.Duration
 	stopTicks           bool
+	// edits, maxEdits: the checklist edits in flight, and the most at once (rateLimitGitHub).
+	edits, maxEdits int
 }
 
 var rolloutIssue = IssueRef{Owner: "sourcegraph", Repo: "customer", Number: 500}

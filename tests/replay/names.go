@@ -127,6 +127,8 @@ var versionTags = map[string]string{
 	"honest-teardown":   "honestteardown",
 	"github-writes":     "ghwrites",
 	"batch-fill":        "batchfill",
+	"async-publish":     "asyncpub",
+	"async-comments":    "asynccomments",
 }
 
 // fromFirst decodes the first of payloads.
