@@ -56,10 +56,12 @@ type crBatcher struct {
 	timer   *time.Timer
 }
 
-// crMember is one change in a batch; done receives its outcome once.
+// crMember is one change in a batch; done receives its outcome once. gone is closed when its
+// activity stopped waiting (timed out, cancelled): a batch all of whose members are gone stops.
 type crMember struct {
 	q    crChange
 	done chan crOutcome
+	gone chan struct{}
 	// step is the batch's progress, for the member's heartbeat.
 	mu   sync.Mutex
 	step crChangeProgress
@@ -112,7 +114,7 @@ func gitBlobSHA(content []byte) string {
 
 // submit queues a prepared change for the next batch and waits for its outcome, heartbeating.
 func (r *ConfigRepo) submit(ctx context.Context, q crChange) (ChangeResult, error) {
-	m := &crMember{q: q, done: make(chan crOutcome, 1), step: crChangeProgress{Step: "wait for a batch", Branch: q.branch}}
+	m := &crMember{q: q, done: make(chan crOutcome, 1), gone: make(chan struct{}), step: crChangeProgress{Step: "wait for a batch", Branch: q.branch}}
 	b := r.batch
 	b.mu.Lock()
 	now := time.Now()
@@ -141,7 +143,9 @@ func (r *ConfigRepo) submit(ctx context.Context, q crChange) (ChangeResult, erro
 		case <-beat.C:
 			heartbeat(ctx, m.progress())
 		case <-ctx.Done():
-			// The batch goes on without this activity; its retry finds the outcome on GitHub.
+			// The batch goes on for the others (its retry finds the outcome on GitHub); with no
+			// one left waiting it stops, as the activity's own work would have.
+			close(m.gone)
 			return ChangeResult{}, ctx.Err()
 		}
 	}
@@ -181,6 +185,16 @@ func (r *ConfigRepo) flushLocked() {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), crBatchTimeout)
 		defer cancel()
+		go func() {
+			for _, m := range ms {
+				select {
+				case <-m.gone:
+				case <-ctx.Done():
+					return
+				}
+			}
+			cancel() // every member gave up: their retries make the change again
+		}()
 		r.applyBatch(ctx, ms)
 	}()
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-github/v55/github"
 
+	"github.com/sourcegraph/lifecycle/sim"
 	simgithub "github.com/sourcegraph/lifecycle/sim/github"
 )
 
@@ -188,5 +189,24 @@ func TestConfigBatchGoesOnceTheWholeGroupArrived(t *testing.T) {
 	}
 	if took := time.Since(began); took > 4*time.Second {
 		t.Fatalf("the complete batch took %s: it waited for more", took)
+	}
+}
+
+// A batch whose every change stopped waiting (the activities timed out: Temporal retries them)
+// stops too, as an activity's own work would; otherwise it would race their retries.
+func TestConfigBatchStopsWhenAllItsChangesGaveUp(t *testing.T) {
+	f := crNewFixture(t)
+	crSeed(t, f, "echo-1")
+	f.cr.batch = &crBatcher{wait: 50 * time.Millisecond}
+	lists := addFault(t, f.s, sim.Fault{API: "github", Method: "pulls.list", Latency: sim.Duration(time.Second)})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := f.cr.ChangeInstanceConfig(ctx, crUpgrades([]string{"echo-1"}, "5.10.0")[0]); err == nil {
+		t.Fatal("the change returned before its deadline although GitHub was slower")
+	}
+	// The slow listing has answered by now; a batch still going on would have asked for the next.
+	time.Sleep(1500 * time.Millisecond)
+	if n := lists(); n != 1 {
+		t.Fatalf("the batch went on after its only change gave up: %d pull request listings", n)
 	}
 }
