@@ -203,8 +203,9 @@ func TestConfigRepoCreateUpdateDeleteThroughPullRequests(t *testing.T) {
 
 func TestConfigRepoResumesAfterCrashBetweenOpenAndMerge(t *testing.T) {
 	f := crNewFixture(t)
-	// The worker "crashes" (the attempt fails, no retries here) after opening the PR.
-	if _, err := f.s.AddFault(sim.Fault{API: "github", Method: "pulls.merge", Status: 502, Count: 1}); err != nil {
+	// The worker "crashes" (the attempt fails, no retries here) after opening the PR: the merge
+	// fails more often than the activity retries a passing failure itself.
+	if _, err := f.s.AddFault(sim.Fault{API: "github", Method: "pulls.merge", Status: 502, Count: 4}); err != nil {
 		t.Fatal(err)
 	}
 	in := ChangeConfigInput{Slug: "acme", Config: crConfig("acme", "trial", "5.9.0"), ChangeID: "create-acme", Create: true, Title: "acme: create instance"}
@@ -253,13 +254,26 @@ func TestConfigRepoRetriesInjectedFaults(t *testing.T) {
 	}
 }
 
+// A passing failure of one call (a 503, a 429 asking for a second) is retried in the attempt: a
+// change makes about fifteen calls, and starting over on each failure would rarely get through
+// a GitHub that fails one call in ten.
+func TestConfigRepoRetriesAPassingFailureInTheAttempt(t *testing.T) {
+	f := crNewFixture(t)
+	fired503 := addFault(t, f.s, sim.Fault{API: "github", Method: "pulls.create", Status: 503, Count: 2})
+	fired429 := addFault(t, f.s, sim.Fault{API: "github", Method: "git.create-tree", Status: 429, RetryAfter: sim.Duration(time.Second), Count: 1, Message: "slow down"})
+	r := crRunChange(t, activityEnv(f.cr), f.cr, ChangeConfigInput{Slug: "acme", Config: crConfig("acme", "internal", "5.9.0"), ChangeID: "create", Create: true})
+	if !r.Changed || fired503() != 2 || fired429() != 1 || crPulls(f.s) != 1 {
+		t.Fatalf("%+v; 503s %d, 429s %d, PRs %d: want one attempt through both", r, fired503(), fired429(), crPulls(f.s))
+	}
+}
+
 func TestConfigRepoRebasesWhenMainMoved(t *testing.T) {
 	f := crNewFixture(t)
 	env := activityEnv(f.cr)
 	crRunChange(t, env, f.cr, ChangeConfigInput{Slug: "acme", Config: crConfig("acme", "production", "5.9.0"), ChangeID: "create", Create: true})
 
 	// The upgrade opens its PR, then the attempt dies before merging.
-	if _, err := f.s.AddFault(sim.Fault{API: "github", Method: "pulls.merge", Status: 502, Count: 1}); err != nil {
+	if _, err := f.s.AddFault(sim.Fault{API: "github", Method: "pulls.merge", Status: 502, Count: 4}); err != nil {
 		t.Fatal(err)
 	}
 	up := ChangeConfigInput{Slug: "acme", Config: crConfig("acme", "production", "5.10.0"), ChangeID: "upgrade-5.10.0", Title: "acme: upgrade to 5.10.0"}

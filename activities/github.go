@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -507,10 +508,22 @@ const ghLocalWaitMax = 10 * time.Second
 // rounded to whole seconds, and the test server skips time), which would burn attempts on requests
 // never sent. So a short local refusal is waited out here, and a long one goes back classified
 // (RateLimited, NextRetryDelay = the reset) for Temporal to wait.
+//
+// A passing failure of one request (a 5xx, or a 429 asking for at most ghQuickRetryMax) is also
+// retried here, a few times: a config change makes about fifteen calls, and failing the whole
+// attempt on any one of them would make it start over from its first read every time. Every call
+// made through ghDo is safe to repeat (creations find what an earlier try made), as an activity's
+// retry already requires.
 func ghDo(ctx context.Context, call func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := call()
 		wait, local := ghLocalRefusal(err)
+		if !local {
+			wait, local = ghPassing(err, attempt)
+			if wait > ghQuickRetryMax {
+				local = false
+			}
+		}
 		if !local || wait > ghLocalWaitMax || attempt >= 3 {
 			return err
 		}
@@ -522,6 +535,35 @@ func ghDo(ctx context.Context, call func() error) error {
 		case <-t.C:
 		}
 	}
+}
+
+// ghQuickRetryMax is the longest Retry-After ghDo waits out itself; a longer one is Temporal's.
+const ghQuickRetryMax = 2 * time.Second
+
+// ghPassing reports whether err is a failure worth one more try at once (5xx, a 429 with a short
+// Retry-After) and how long to wait before it.
+func ghPassing(err error, attempt int) (time.Duration, bool) {
+	backoff := time.Duration(250<<attempt) * time.Millisecond
+	if ab := new(github.AbuseRateLimitError); errors.As(err, &ab) {
+		if ra := ab.GetRetryAfter(); ra > 0 {
+			return ra, true
+		}
+		return 0, false // no Retry-After: GitHub wants a minute or more (classify)
+	}
+	er := new(github.ErrorResponse)
+	if !errors.As(err, &er) || er.Response == nil {
+		return 0, false
+	}
+	switch st := er.Response.StatusCode; {
+	case st == http.StatusTooManyRequests:
+		if secs, perr := strconv.Atoi(er.Response.Header.Get("Retry-After")); perr == nil && secs >= 0 {
+			return time.Duration(secs) * time.Second, true
+		}
+		return 0, false
+	case st == http.StatusInternalServerError, st == http.StatusBadGateway, st == http.StatusServiceUnavailable, st == http.StatusGatewayTimeout:
+		return backoff, true
+	}
+	return 0, false
 }
 
 // ghLocalRefusal reports whether err is go-github declining to send a request because of a rate
