@@ -126,13 +126,9 @@ func (rp *repo) latestCheckRuns(sha string) []*checkRun {
 // {total_count, check_runs}, filtered by check_name, status, app_id and filter (latest, the
 // default, or all), paginated.
 func (p *Part) listCheckRuns(c *call) (int, any) {
-	ref := c.r.PathValue("ref")
-	sha := ref
-	if s, ok := c.repo.refs["refs/heads/"+ref]; ok {
-		sha = s
-	}
-	if c.repo.commits[sha] == nil {
-		return invalid(fieldError{Resource: "CheckRun", Code: "custom", Message: "No commit found for SHA: " + ref})
+	sha, bad := c.commitOfRef("CheckRun")
+	if bad != nil {
+		return 422, bad
 	}
 	q := c.r.URL.Query()
 	runs := c.repo.latestCheckRuns(sha)

@@ -268,15 +268,26 @@ func combinedState(sts []*status) string {
 	return state
 }
 
-// combinedStatus is GET /repos/{o}/{r}/commits/{ref}/status (a SHA or a branch name).
-func (p *Part) combinedStatus(c *call) (int, any) {
+// commitOfRef resolves the route's {ref} (a SHA or a branch name) to a commit, or is GitHub's
+// 422 answer naming resource when there is none.
+func (c *call) commitOfRef(resource string) (string, any) {
 	ref := c.r.PathValue("ref")
 	sha := ref
 	if s, ok := c.repo.refs["refs/heads/"+ref]; ok {
 		sha = s
 	}
 	if c.repo.commits[sha] == nil {
-		return invalid(fieldError{Resource: "Status", Code: "custom", Message: "No commit found for SHA: " + ref})
+		_, body := invalid(fieldError{Resource: resource, Code: "custom", Message: "No commit found for SHA: " + ref})
+		return "", body
+	}
+	return sha, nil
+}
+
+// combinedStatus is GET /repos/{o}/{r}/commits/{ref}/status (a SHA or a branch name).
+func (p *Part) combinedStatus(c *call) (int, any) {
+	sha, bad := c.commitOfRef("Status")
+	if bad != nil {
+		return 422, bad
 	}
 	sts := c.repo.latestStatuses(sha)
 	list := []map[string]any{}
