@@ -276,12 +276,12 @@ func (r *ConfigRepo) remerge(ctx context.Context, pr *github.PullRequest, ms []*
 	for _, m := range ms {
 		m.setStep(prog)
 	}
-	res, err := r.mergeOnce(ctx, q, pr)
+	res, err := r.mergeOnce(ctx, q, pr, time.Now().Add(r.checkWait()), &prog)
 	switch {
 	case err == nil:
 		r.settleMerged(ctx, ms, q.branch, pr, res)
 		return nil
-	case errors.Is(err, errCRMoved):
+	case errors.As(err, new(crMoved)):
 		if err := r.abandon(ctx, q, pr); err != nil {
 			r.failAll(ms, q.what, err)
 			return nil
@@ -293,20 +293,24 @@ func (r *ConfigRepo) remerge(ctx context.Context, pr *github.PullRequest, ms []*
 	}
 }
 
-// errCRMoved: the default branch moved under the pull request (405 not mergeable, 409).
-var errCRMoved = errors.New("the default branch moved")
+// crMoved is a merge refused because the default branch moved under the pull request (405 not
+// mergeable, 409): the change must be re-applied on top of it. Error is GitHub's message.
+type crMoved struct{ cause error }
 
-// mergeOnce waits for the head's checks and merges; a refusal for review or failing checks is
-// the typed error the single path gives, a moved default branch is errCRMoved.
-func (r *ConfigRepo) mergeOnce(ctx context.Context, q crChange, pr *github.PullRequest) (string, error) {
-	head, err := r.branchHead(ctx, q.branch)
-	if err != nil {
-		return "", err
-	}
-	deadline := time.Now().Add(r.checkWait())
-	var prog crChangeProgress
-	for {
-		if err := r.waitChecks(ctx, q, pr, head, deadline, &prog); err != nil {
+func (e crMoved) Error() string { return ghMessage(e.cause) }
+
+// mergeOnce waits for the head's required checks (reading, never rebasing) and merges it, trying
+// again once CI has reported. A refusal for a review or a failing check is the typed error the
+// step parks on; a moved default branch is crMoved, unless an earlier attempt merged after all.
+func (r *ConfigRepo) mergeOnce(ctx context.Context, q crChange, pr *github.PullRequest, deadline time.Time, prog *crChangeProgress) (string, error) {
+	for try := 1; ; try++ {
+		prog.Step, prog.PRNumber = fmt.Sprintf("merge (try %d)", try), pr.GetNumber()
+		heartbeat(ctx, *prog)
+		head, err := r.branchHead(ctx, q.branch)
+		if err != nil {
+			return "", err
+		}
+		if err := r.waitChecks(ctx, q, pr, head, deadline, prog); err != nil {
 			return "", err
 		}
 		var mr *github.PullRequestMergeResult
@@ -319,6 +323,9 @@ func (r *ConfigRepo) mergeOnce(ctx context.Context, q crChange, pr *github.PullR
 			return mr.GetSHA(), nil
 		}
 		st := ghStatus(err)
+		if st != http.StatusMethodNotAllowed && st != http.StatusConflict {
+			return "", err
+		}
 		if st == http.StatusMethodNotAllowed {
 			switch msg := ghMessage(err); {
 			case crNeedsReview(msg):
@@ -327,24 +334,24 @@ func (r *ConfigRepo) mergeOnce(ctx context.Context, q crChange, pr *github.PullR
 				return "", Permanent(ErrPrecondition, fmt.Sprintf("%s: pull request %s: %s", q.what, pr.GetHTMLURL(), msg),
 					"look at the failed check on the pull request; fix what it found (or re-run it), then retry this step", err)
 			case strings.HasPrefix(msg, "Required status check"):
+				// CI has not reported on the head yet: wait (reading) until it has, do not rebase.
 				if err := r.waitReported(ctx, q, pr, head, deadline); err != nil {
 					return "", err
 				}
 				continue
 			}
 		}
-		if st == http.StatusMethodNotAllowed || st == http.StatusConflict {
-			// Maybe an earlier attempt merged it after all.
-			var got *github.PullRequest
-			if gerr := ghDo(ctx, func() (err error) {
-				got, _, err = r.client.PullRequests.Get(ctx, r.Owner, r.Repo, pr.GetNumber())
-				return err
-			}); gerr == nil && got.GetMerged() {
-				return got.GetMergeCommitSHA(), nil
-			}
-			return "", errCRMoved
+		// Not mergeable or the head moved: maybe an earlier attempt merged after all.
+		var got *github.PullRequest
+		if gerr := ghDo(ctx, func() (err error) {
+			got, _, err = r.client.PullRequests.Get(ctx, r.Owner, r.Repo, pr.GetNumber())
+			return err
+		}); gerr != nil {
+			return "", gerr
+		} else if got.GetMerged() {
+			return got.GetMergeCommitSHA(), nil
 		}
-		return "", err
+		return "", crMoved{err}
 	}
 }
 
@@ -429,12 +436,12 @@ func (r *ConfigRepo) applyMany(ctx context.Context, ms []*crMember) {
 		for _, m := range ms {
 			m.setStep(prog)
 		}
-		sha, err := r.mergeOnce(ctx, q, pr)
+		sha, err := r.mergeOnce(ctx, q, pr, time.Now().Add(r.checkWait()), &prog)
 		switch {
 		case err == nil:
 			r.settleMerged(ctx, ms, q.branch, pr, sha)
 			return
-		case !errors.Is(err, errCRMoved):
+		case !errors.As(err, new(crMoved)):
 			r.failAll(ms, q.what, err)
 			return
 		case attempt+1 >= crMaxRebases:

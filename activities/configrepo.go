@@ -679,54 +679,19 @@ func (r *ConfigRepo) applyRaw(ctx context.Context, q crChange) (ChangeResult, er
 	// protection is waited for, never rebased over: required status checks are polled (reads),
 	// and a missing approval ends the attempt NeedsReview, which the step parks on.
 	deadline := time.Now().Add(r.checkWait())
-	for attempt, merges := 0, 0; ; merges++ {
-		prog.Step = fmt.Sprintf("merge (attempt %d)", merges+1)
-		heartbeat(ctx, prog)
-		head, err := r.branchHead(ctx, q.branch)
-		if err != nil {
-			return ChangeResult{}, err
-		}
-		if err := r.waitChecks(ctx, q, pr, head, deadline, &prog); err != nil {
-			return ChangeResult{}, err
-		}
-		var mr *github.PullRequestMergeResult
-		err = ghDo(ctx, func() (err error) {
-			mr, _, err = r.client.PullRequests.Merge(ctx, r.Owner, r.Repo, pr.GetNumber(), "",
-				&github.PullRequestOptions{CommitTitle: fmt.Sprintf("%s (#%d)", q.title, pr.GetNumber()), SHA: head, MergeMethod: q.merge})
-			return err
-		})
+	for attempt := 0; ; attempt++ {
+		sha, err := r.mergeOnce(ctx, q, pr, deadline, &prog)
 		if err == nil {
-			return r.mergedResult(ctx, q, pr, mr.GetSHA())
+			return r.mergedResult(ctx, q, pr, sha)
 		}
-		st := ghStatus(err)
-		if st != http.StatusMethodNotAllowed && st != http.StatusConflict {
+		var moved crMoved
+		if !errors.As(err, &moved) {
 			return ChangeResult{}, err
 		}
-		if st == http.StatusMethodNotAllowed {
-			switch msg := ghMessage(err); {
-			case crNeedsReview(msg):
-				return ChangeResult{}, NeedsReview(q.what, pr.GetHTMLURL(), msg, err)
-			case strings.HasPrefix(msg, "Required status check") && strings.Contains(msg, "is failing"):
-				return ChangeResult{}, Permanent(ErrPrecondition, fmt.Sprintf("%s: pull request %s: %s", q.what, pr.GetHTMLURL(), msg),
-					"look at the failed check on the pull request; fix what it found (or re-run it), then retry this step", err)
-			case strings.HasPrefix(msg, "Required status check"):
-				// CI has not reported on the head yet: wait (reading) until it has, do not rebase.
-				if err := r.waitReported(ctx, q, pr, head, deadline); err != nil {
-					return ChangeResult{}, err
-				}
-				continue
-			}
-		}
-		// 405 not mergeable or 409 head moved: maybe an earlier attempt merged after all.
-		if _, m, ferr := r.findPulls(ctx, q.branch); ferr != nil {
-			return ChangeResult{}, ferr
-		} else if m != nil {
-			return r.mergedResult(ctx, q, m, m.GetMergeCommitSHA())
-		}
-		if attempt++; attempt >= crMaxRebases {
+		if attempt+1 >= crMaxRebases {
 			return ChangeResult{}, Permanent(ErrConflict,
-				fmt.Sprintf("%s: pull request %s cannot be merged after %d attempts: %s", q.what, pr.GetHTMLURL(), crMaxRebases, ghMessage(err)),
-				"open the pull request, resolve what blocks the merge (conflict, branch protection) and merge it; then retry this step, which finds the merged pull request", err)
+				fmt.Sprintf("%s: pull request %s cannot be merged after %d attempts: %s", q.what, pr.GetHTMLURL(), crMaxRebases, moved.Error()),
+				"open the pull request, resolve what blocks the merge (conflict, branch protection) and merge it; then retry this step, which finds the merged pull request", moved.cause)
 		}
 		// Rebase: recreate the branch from the new default branch and write the change again.
 		mainSHA, cur, curSHA, found, err := r.mainFile(ctx, q.path)
