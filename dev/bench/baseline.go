@@ -13,13 +13,16 @@ import (
 
 	"github.com/sourcegraph/lifecycle/activities"
 	"github.com/sourcegraph/lifecycle/dev/devstack"
+	"github.com/sourcegraph/lifecycle/internal/config"
 	"github.com/sourcegraph/lifecycle/internal/spec"
 	"github.com/sourcegraph/lifecycle/workflows"
 )
 
 // BaselineRun is the same rollout without Temporal: the same plan (workflows.PlanRollout), the
-// same per-instance activity calls with the same inputs, called directly by a goroutine pool of the
-// same concurrency, the same bake between waves, against a fresh simulator with the same latencies.
+// same per-instance activity calls with the same inputs, called directly by goroutines, the same
+// bake between waves, against a fresh simulator with the same latencies. Like the rollout, it asks
+// for a batch of `concurrency` upgrades once the last batch is done, and the batch's version bumps
+// share one pull request (ChangeConfigInput.Batch, the worker's default batch wait).
 type BaselineRun struct {
 	Makespan Duration `json:"makespan"`
 	Planning Duration `json:"planning"`
@@ -60,6 +63,7 @@ func runBaseline(ctx context.Context, c Config, n int, l Latencies) (*BaselineRu
 	}
 	cloud := s.Cloud()
 	cloud.PollInterval = l.Poll
+	cloud.ConfigBatchWait = config.DefaultConfigBatchWait
 	acts, err := activities.NewSet(ctx, s.GitHub(), cloud)
 	if err != nil {
 		return nil, err
@@ -84,28 +88,24 @@ func runBaseline(ctx context.Context, c Config, n int, l Latencies) (*BaselineRu
 			time.Sleep(settings.RolloutBake)
 		}
 		res.Waves = append(res.Waves, len(w.Instances))
-		work := make(chan activities.FleetEntry)
-		errs := make(chan error, len(w.Instances))
-		var wg sync.WaitGroup
-		for range c.Concurrency {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for e := range work {
-					if err := b.upgrade(ctx, e); err != nil {
-						errs <- fmt.Errorf("%s: %w", e.Slug, err)
+		for batch := range slices.Chunk(w.Instances, c.Concurrency) {
+			group := fmt.Sprintf("baseline/%s/1", batch[0].Slug)
+			errs := make(chan error, len(batch))
+			var wg sync.WaitGroup
+			for _, in := range batch {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := b.upgrade(ctx, byslug[in.Slug], group, len(batch)); err != nil {
+						errs <- fmt.Errorf("%s: %w", in.Slug, err)
 					}
-				}
-			}()
-		}
-		for _, in := range w.Instances {
-			work <- byslug[in.Slug]
-		}
-		close(work)
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
-			return nil, err
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			if err := <-errs; err != nil {
+				return nil, err
+			}
 		}
 	}
 	res.Makespan = Duration(time.Since(start))
@@ -127,7 +127,8 @@ type baseline struct {
 }
 
 // upgrade makes the calls the Upgrade workflow makes for a rollout, with the same inputs.
-func (b *baseline) upgrade(ctx context.Context, e activities.FleetEntry) error {
+// The batch's bumps share one pull request, as a rollout's batch does.
+func (b *baseline) upgrade(ctx context.Context, e activities.FleetEntry, batch string, size int) error {
 	var calls []string
 	call := func(name string, err error) error {
 		calls = append(calls, name)
@@ -173,7 +174,7 @@ func (b *baseline) upgrade(ctx context.Context, e activities.FleetEntry) error {
 	}
 	rc.Config.Spec.SourcegraphVersion = b.target
 	_, err = b.acts.ConfigRepo.ChangeInstanceConfig(ctx, activities.ChangeConfigInput{Slug: e.Slug, Config: rc.Config, ChangeID: id + "/upgrade", BaseSHA: rc.SHA,
-		Title: e.Slug + ": upgrade to " + b.target, Body: "upgrade of `" + e.Slug + "` (baseline)\n", Labels: []string{workflows.UpgradeLabel}})
+		Title: e.Slug + ": upgrade to " + b.target, Body: "upgrade of `" + e.Slug + "` (baseline)\n", Labels: []string{workflows.UpgradeLabel}, Batch: batch, BatchSize: size})
 	if err := call("ChangeInstanceConfig", err); err != nil {
 		return err
 	}

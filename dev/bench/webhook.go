@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-github/v55/github"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/sourcegraph/lifecycle/dev/devstack"
@@ -38,8 +39,11 @@ type WebhookResult struct {
 	Accepted int         `json:"accepted"`
 	Other    []string    `json:"other,omitempty"` // answers other than 202 Accepted, counted
 	// Failed counts deliveries that got no 202 within 30 s (GitHub gives up after 10 s).
-	Failed  int      `json:"failed"`
-	SendLag Duration `json:"sendLagMax"` // how late the sender was against its schedule
+	Failed int `json:"failed"`
+	// Workflows counts the teardown workflow runs in Temporal after the deliveries: each
+	// delivery's operation started exactly once when it equals Sent and none failed.
+	Workflows int      `json:"workflows"`
+	SendLag   Duration `json:"sendLagMax"` // how late the sender was against its schedule
 	// CPU is each process's CPU seconds from the first delivery to the last answer.
 	CPU  map[string]float64 `json:"cpuSeconds"`
 	Wall Duration           `json:"wall"`
@@ -144,6 +148,12 @@ func runWebhook(ctx context.Context, c Config, s *devstack.Stack, tc client.Clie
 	}
 	// Deliveries that failed are counted, not fatal: an overloaded starter is a figure.
 	res.Failed = total - res.Accepted
+	// Exactly once, verified: every run of the teardown type, whatever its ID, counted.
+	n, err := countStarted(ctx, tc, res.Accepted)
+	if err != nil {
+		return nil, err
+	}
+	res.Workflows = n
 	res.Started, res.Responded = percentiles(started), percentiles(responded)
 	if len(res.Other) > 10 {
 		res.Other = append(res.Other[:10], fmt.Sprintf("... and %d more", len(res.Other)-10))
@@ -170,4 +180,21 @@ func sign(payload []byte, secret string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(payload)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// countStarted counts the teardown workflow runs (visibility, which may lag the starts by a
+// moment: it counts again for up to 10 s while fewer than want show).
+func countStarted(ctx context.Context, tc client.Client, want int) (int, error) {
+	q := fmt.Sprintf("WorkflowType = '%s'", workflows.WorkflowTeardown)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: q})
+		if err != nil {
+			return 0, fmt.Errorf("counting the teardown workflows: %w", err)
+		}
+		if n := int(r.GetCount()); n >= want || time.Now().After(deadline) {
+			return n, nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
