@@ -177,6 +177,10 @@ type SoakInput struct {
 	// VersionOnly counts a probe that reports ExpectedVersion on /__version even if the instance
 	// is unhealthy: "the new version is deployed", which an upgrade waits for before it soaks.
 	VersionOnly bool `json:"versionOnly,omitempty"`
+	// VersionTimeout, when set, makes one call of an upgrade's two waits: first up to
+	// VersionTimeout until /__version reports ExpectedVersion, then the soak, whose Timeout
+	// counts from the first probe at that version (a healthy one counts toward the streak).
+	VersionTimeout time.Duration `json:"versionTimeout,omitempty"`
 }
 
 // SoakProgress is Soak's heartbeat (visible in the Web UI) and what a retry resumes from.
@@ -186,7 +190,10 @@ type SoakProgress struct {
 	LastVersion string      `json:"lastVersion,omitempty"`
 	Last        ProbeResult `json:"last"`
 	StartedAt   time.Time   `json:"startedAt"` // first attempt: the Timeout counts from here
-	At          time.Time   `json:"at"`        // when the last probe ran
+	// VersionAt is the first probe at ExpectedVersion (SoakInput.VersionTimeout): the soak's
+	// Timeout counts from here.
+	VersionAt time.Time `json:"versionAt,omitzero"`
+	At        time.Time `json:"at"` // when the last probe ran
 }
 
 // SoakResult is the streak that ended the soak.
@@ -232,6 +239,12 @@ func (u *Uptime) Soak(ctx context.Context, in SoakInput) (SoakResult, error) {
 		p.Consecutive = 0
 	}
 	deadline := p.StartedAt.Add(in.Timeout)
+	if in.VersionTimeout > 0 {
+		deadline = p.StartedAt.Add(in.VersionTimeout)
+		if !p.VersionAt.IsZero() {
+			deadline = p.VersionAt.Add(in.Timeout)
+		}
+	}
 	for {
 		r := u.probe(ctx, in.Host)
 		if err := ctx.Err(); err != nil {
@@ -240,6 +253,10 @@ func (u *Uptime) Soak(ctx context.Context, in SoakInput) (SoakResult, error) {
 		p.Probes++
 		p.Last, p.LastVersion, p.At = r, r.Version, time.Now()
 		atVersion := want == "" || strings.TrimPrefix(r.Version, "v") == want
+		if in.VersionTimeout > 0 && atVersion && p.VersionAt.IsZero() {
+			p.VersionAt = p.At
+			deadline = p.VersionAt.Add(in.Timeout)
+		}
 		if atVersion && (r.Healthy || (in.VersionOnly && want != "")) {
 			p.Consecutive++
 		} else {
@@ -250,6 +267,10 @@ func (u *Uptime) Soak(ctx context.Context, in SoakInput) (SoakResult, error) {
 			return SoakResult{Version: r.Version, Consecutive: p.Consecutive, Probes: p.Probes, Resumed: resumed}, nil
 		}
 		if !time.Now().Add(in.Interval).Before(deadline) {
+			if in.VersionTimeout > 0 && p.VersionAt.IsZero() {
+				// Never at the version: the wait's failure, not the soak's.
+				in.VersionOnly, in.Consecutive, in.Timeout = true, 1, in.VersionTimeout
+			}
 			return SoakResult{}, upSoakFailed(in, want, p)
 		}
 		t := time.NewTimer(in.Interval)

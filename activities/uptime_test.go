@@ -259,3 +259,47 @@ func TestUptimeSoakResumesFromHeartbeat(t *testing.T) {
 		t.Fatalf("deadline message: %v", ae)
 	}
 }
+
+// An upgrade's wait for its version and its soak as one call (SoakInput.VersionTimeout): each
+// phase has its own bound and its own message.
+func TestUptimeSoakWaitsForVersionThenSoaks(t *testing.T) {
+	f := upServingInstance(t, "5.9.0")
+	// Never at the version: the wait's failure, after the wait's bound, not the soak's.
+	start := time.Now()
+	_, err := f.soak(t, SoakInput{Host: f.host, ExpectedVersion: "5.10.0", Consecutive: 2, Interval: 20 * time.Millisecond,
+		Timeout: time.Hour, VersionTimeout: 300 * time.Millisecond})
+	ae := appError(t, err, ErrOperationFailed, true)
+	for _, want := range []string{"did not become reporting version 5.10.0 (1 probes in a row) within 300ms", "still serves 5.9.0"} {
+		if !strings.Contains(ae.Error(), want) {
+			t.Fatalf("version-wait message must contain %q: %s", want, ae.Error())
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the wait gave up after %s, want about its 300ms", d)
+	}
+
+	// Deployed and healthy: the probe that first sees the version starts the streak.
+	f.setVersion(t, "5.10.0")
+	r, err := f.soak(t, SoakInput{Host: f.host, ExpectedVersion: "5.10.0", Consecutive: 3, Interval: 20 * time.Millisecond,
+		Timeout: 10 * time.Second, VersionTimeout: 10 * time.Second})
+	if err != nil || r.Version != "5.10.0" || r.Consecutive != 3 {
+		t.Fatalf("wait then soak: %+v %v", r, err)
+	}
+
+	// Deployed but unhealthy: the soak's bound counts from the first probe at the version, and
+	// the message is the soak's.
+	resp, err := http.Post(f.s.URL()+"/_sim/releases/5.11.0", "application/json", strings.NewReader(`{"bad":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	f.setVersion(t, "5.11.0")
+	_, err = f.soak(t, SoakInput{Host: f.host, ExpectedVersion: "5.11.0", Consecutive: 2, Interval: 20 * time.Millisecond,
+		Timeout: 300 * time.Millisecond, VersionTimeout: time.Hour})
+	ae = appError(t, err, ErrOperationFailed, true)
+	for _, want := range []string{"healthy on 5.11.0", "within 300ms", "roll back"} {
+		if !strings.Contains(ae.Error(), want) {
+			t.Fatalf("soak message must contain %q: %s", want, ae.Error())
+		}
+	}
+}

@@ -32,8 +32,9 @@ func takeBackups(ctx workflow.Context, o *operation, ref instanceRef, prefix, ta
 	sqlIn := activities.BackupSQLInput{Project: ref.Project, Instance: spec.SQLInstanceName, Key: key}
 	gkeIn := activities.BackupGKEInput{Project: ref.Project, Region: ref.Region, Plan: spec.BackupPlanName, Name: BackupName(prefix, tag, o.id)}
 	// The two backups are independent, and each takes minutes in a real cloud: from this version on
-	// they run at once. Runs recorded before replay them one after the other.
-	if workflow.GetVersion(ctx, "parallel-backups", workflow.DefaultVersion, 1) == 1 {
+	// they run at once. Runs recorded before replay them one after the other; from
+	// RevisionLeanHistory the revision says so without the version marker's two events.
+	if revision(ctx) >= RevisionLeanHistory || workflow.GetVersion(ctx, "parallel-backups", workflow.DefaultVersion, 1) == 1 {
 		sqlF := workflow.ExecuteActivity(withActivity(ctx, Backup, "On-demand Cloud SQL backup"), (*activities.CloudSQL).BackupSQL, sqlIn)
 		gkeF := workflow.ExecuteActivity(withActivity(ctx, Backup, "On-demand Backup for GKE backup"), (*activities.GKEBackup).BackupGKE, gkeIn)
 		var sql activities.BackupSQLOutput

@@ -104,8 +104,12 @@ const (
 	// done half its work); the instance workflow says on the issue why it suspends an expired
 	// trial; a run's decisions and a rollout's controls keep only their last entries.
 	RevisionCorrectness = 3
+	// RevisionLeanHistory (issue 21): an upgrade waits for its new version and soaks in one
+	// activity, and takes its two backups at once without a version marker; the instance
+	// workflow upserts its search attributes once per workflow task.
+	RevisionLeanHistory = 4
 	// CurrentRevision is what new workflows are started with.
-	CurrentRevision = RevisionCorrectness
+	CurrentRevision = RevisionLeanHistory
 	// OldestRevision is the oldest revision whose code is kept: runs started with it may still
 	// be open. The replay test needs a recorded history of every revision from here to
 	// CurrentRevision; raise it to N (and delete the code paths below N) once no open run has
@@ -164,7 +168,7 @@ func activityOptions(ctx workflow.Context, kind ActivityKind) workflow.ActivityO
 func soak(ctx workflow.Context, s Settings, summary string, in activities.SoakInput) error {
 	opts := ActivityOptions(Soak)
 	opts.Summary = summary
-	if d := s.SoakTimeout + 5*time.Minute; d > opts.StartToCloseTimeout {
+	if d := in.VersionTimeout + s.SoakTimeout + 5*time.Minute; d > opts.StartToCloseTimeout {
 		opts.StartToCloseTimeout = d
 	}
 	if d := s.SoakInterval + 30*time.Second; d > opts.HeartbeatTimeout {
@@ -175,6 +179,13 @@ func soak(ctx workflow.Context, s Settings, summary string, in activities.SoakIn
 		opts.HeartbeatTimeout = min(opts.HeartbeatTimeout, max(d, s.SoakInterval+5*time.Second))
 	}
 	return withAttempts(workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), (*activities.Uptime).Soak, in).Get(ctx, nil), opts)
+}
+
+// versionThenSoak waits up to VersionTimeout until host reports version, then soaks: one
+// activity for what were two, from RevisionLeanHistory.
+func versionThenSoak(ctx workflow.Context, s Settings, host, version string) error {
+	return soak(ctx, s, fmt.Sprintf("Wait until %s reports %s (up to %s), then %d healthy probes %s apart", host, version, s.VersionTimeout, s.SoakProbes, s.SoakInterval),
+		activities.SoakInput{Host: host, ExpectedVersion: version, Consecutive: s.SoakProbes, Interval: s.SoakInterval, Timeout: s.SoakTimeout, VersionTimeout: s.VersionTimeout})
 }
 
 // soakFor is the uptime soak of the settings: SoakProbes healthy probes at version.

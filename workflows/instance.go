@@ -66,6 +66,15 @@ func InstanceLifecycle(ctx workflow.Context, in InstanceInput) (InstanceRecord, 
 		workflow.UpdateHandlerOptions{Validator: validateAdopt}); err != nil {
 		return e.rec, err
 	}
+	if e.rev >= RevisionLeanHistory {
+		// One upsert per workflow task, whatever a transition changed: this coroutine runs once
+		// the others are blocked, within the same task. An adoption's reads come first.
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			for workflow.Await(ctx, func() bool { return e.dirty && !e.adopting }) == nil {
+				e.flush(ctx)
+			}
+		})
+	}
 	e.publish(ctx)
 	started := workflow.Now(ctx)
 	if e.adopting {
@@ -81,6 +90,7 @@ func InstanceLifecycle(ctx workflow.Context, in InstanceInput) (InstanceRecord, 
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return e.rec, err
 			}
+			e.flush(ctx)
 			return e.rec, workflow.NewContinueAsNewError(ctx, InstanceLifecycle, InstanceInput{Record: e.rec, Revision: CurrentRevision})
 		}
 		wake := e.nextEvent()
@@ -115,6 +125,9 @@ type entity struct {
 	adoptFailed string
 	// adoptedHere: this run adopted the instance; adoptAnswered once an adopt Update was told.
 	adoptedHere, adoptAnswered bool
+	// dirty: the record changed since its search attributes were last upserted
+	// (RevisionLeanHistory).
+	dirty bool
 }
 
 func validateAdopt(_ workflow.Context, req AdoptRequest) error {
@@ -621,30 +634,61 @@ func (e *entity) notify(ctx workflow.Context, is *IssueRef, kind, body string) b
 	return true
 }
 
-// publish mirrors the record into search attributes and the Web UI's current details.
+// publish mirrors the record into the Web UI's current details and its search attributes: at
+// once before RevisionLeanHistory, from it at the end of the workflow task.
 func (e *entity) publish(ctx workflow.Context) {
+	workflow.SetCurrentDetails(ctx, RenderInstance(e.rec))
+	e.dirty = true
+	if e.rev < RevisionLeanHistory {
+		e.flush(ctx)
+	}
+}
+
+// flush upserts the record's search attributes if it changed since the last upsert; from
+// RevisionLeanHistory only the attributes whose values changed, and nothing if none did.
+func (e *entity) flush(ctx workflow.Context) {
+	if !e.dirty {
+		return
+	}
+	e.dirty = false
 	r := e.rec
 	op := ""
 	if r.Current != nil {
 		op = string(r.Current.Operation)
 	}
-	sas := []temporal.SearchAttributeUpdate{SAInstanceSlug.ValueSet(r.Instance.Slug), SAInstanceState.ValueSet(string(r.State)),
-		SAOperation.ValueSet(op), SANeedsAttention.ValueSet(r.NeedsAttention), SARevision.ValueSet(int64(e.rev))}
+	cur := workflow.GetTypedSearchAttributes(ctx)
+	lean := e.rev >= RevisionLeanHistory
+	var sas []temporal.SearchAttributeUpdate
+	keyword := func(k temporal.SearchAttributeKeyKeyword, v string) {
+		if old, ok := cur.GetKeyword(k); !lean || !ok || old != v {
+			sas = append(sas, k.ValueSet(v))
+		}
+	}
+	keyword(SAInstanceSlug, r.Instance.Slug)
+	keyword(SAInstanceState, string(r.State))
+	keyword(SAOperation, op)
+	if old, ok := cur.GetBool(SANeedsAttention); !lean || !ok || old != r.NeedsAttention {
+		sas = append(sas, SANeedsAttention.ValueSet(r.NeedsAttention))
+	}
+	if old, ok := cur.GetInt64(SARevision); !lean || !ok || old != int64(e.rev) {
+		sas = append(sas, SARevision.ValueSet(int64(e.rev)))
+	}
 	if r.Instance.Type != "" {
-		sas = append(sas, SAInstanceType.ValueSet(string(r.Instance.Type)))
+		keyword(SAInstanceType, string(r.Instance.Type))
 	}
 	if r.Instance.Issue != nil {
-		sas = append(sas, SAIssue.ValueSet(r.Instance.Issue.String()))
+		keyword(SAIssue, r.Instance.Issue.String())
 	}
 	// Asked only while there is a reason to set or clear, so runs that never need attention get
 	// no version marker; runs from before the change replay without the reason.
-	if cur, _ := workflow.GetTypedSearchAttributes(ctx).GetKeyword(SAAttentionReason); r.NeedsAttention || cur != "" {
+	if reason, _ := cur.GetKeyword(SAAttentionReason); r.NeedsAttention || reason != "" {
 		if workflow.GetVersion(ctx, "attention-reason", workflow.DefaultVersion, 1) == 1 {
-			sas = append(sas, SAAttentionReason.ValueSet(instanceAttentionReason(r)))
+			keyword(SAAttentionReason, instanceAttentionReason(r))
 		}
 	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, sas...)
-	workflow.SetCurrentDetails(ctx, RenderInstance(r))
+	if len(sas) > 0 {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, sas...)
+	}
 }
 
 // instanceAttentionReason is the instance's AttentionReason: which operation failed outright.
@@ -668,6 +712,7 @@ func (e *entity) end(ctx workflow.Context) (InstanceRecord, error) {
 		return e.rec, err
 	}
 	e.publish(ctx)
+	e.flush(ctx) // the run ends in this task: no coroutine runs after it
 	return e.rec, nil
 }
 

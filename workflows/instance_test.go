@@ -702,3 +702,47 @@ func TestTrialExpiryBeforeRevision3PostsNoComment(t *testing.T) {
 		t.Fatalf("a revision-2 run posted %q", got)
 	}
 }
+
+// From RevisionLeanHistory the entity upserts its search attributes once per workflow task: an
+// adoption, its request and the operation's start make one upsert, the operation's end another.
+func TestInstanceUpsertsOncePerWorkflowTask(t *testing.T) {
+	for _, tc := range []struct {
+		rev  int
+		want string // InstanceState of each upsert
+	}{
+		{RevisionCorrectness, "none active upgrading active"},
+		{RevisionLeanHistory, "upgrading active"},
+	} {
+		t.Run(fmt.Sprint("revision ", tc.rev), func(t *testing.T) {
+			h := newEntityTest(t)
+			h.rev = tc.rev
+			h.f.putConfig(activeConfig("acme", spec.Production, "5.9.0"))
+			h.env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in OperationInput) (OperationResult, error) {
+				if err := workflow.Sleep(ctx, time.Hour); err != nil {
+					return OperationResult{}, err
+				}
+				res := OperationResult{Outcome: OutcomeSucceeded, Instance: in.Instance}
+				res.Instance.Version = in.Request.Upgrade.Version
+				return res, nil
+			}, workflow.RegisterOptions{Name: "Upgrade"})
+			var states []string
+			h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+				v, _ := args.Get(0).(temporal.SearchAttributes).GetKeyword(SAInstanceState)
+				if v == "" {
+					v = "none"
+				}
+				states = append(states, v)
+			}).Return(nil)
+			req := opReq(forms.OpUpgrade, 2)
+			req.Upgrade = &UpgradeRequest{Version: "5.10.0"}
+			id := h.request(0, req)
+			r := h.adopt(3 * time.Hour)
+			if _, ok := h.accepted[id]; !ok {
+				t.Fatalf("upgrade not accepted: %v", h.rejected[id])
+			}
+			if got := strings.Join(states, " "); got != tc.want {
+				t.Errorf("upserts with InstanceState %q, want %q (record %+v)", got, tc.want, r)
+			}
+		})
+	}
+}

@@ -458,3 +458,34 @@ func TestUpgradeTakesBothBackupsAtOnce(t *testing.T) {
 		t.Fatal("the GKE backup did not start while the SQL backup ran: the backups were taken one after the other")
 	}
 }
+
+// From RevisionLeanHistory one Soak call waits for /__version and soaks; a failure there parks
+// the "soak" step, and a retry runs the call again.
+func TestUpgradeAtLeanRevisionWaitsAndSoaksInOneCall(t *testing.T) {
+	env, f, _ := upEnv(t)
+	reports := captureReports(env)
+	f.fail("Soak")
+	env.RegisterDelayedCallback(func() { f.heal("Soak") }, time.Hour)
+	var rejected error
+	decide(env, 2*time.Hour, Decision{Step: "soak", Action: ActionRetry, By: "bob"}, &rejected)
+	in := upInput(Settings{}, func(u *UpgradeRequest) { u.Rollout = testRollout })
+	in.Revision = RevisionLeanHistory
+	env.ExecuteWorkflow(Upgrade, in)
+	res := srResult(t, env)
+	if rejected != nil || res.Outcome != OutcomeSucceeded || res.Instance.Version != "5.10.0" {
+		t.Fatalf("result %s %q, retry %v", res.Outcome, res.Reason, rejected)
+	}
+	srExpectNames(t, f,
+		"ReadInstanceConfig", "Probe",
+		"BackupSQL", "BackupGKE",
+		"ReadInstanceConfig", "ChangeInstanceConfig",
+		"Soak", "Soak") // the combined wait and soak: failed once, then retried
+	for _, s := range inputsOf[activities.SoakInput](f, "Soak") {
+		if s.VersionOnly || s.VersionTimeout != DefaultVersionTimeout || s.Timeout != DefaultSoakTimeout || s.Consecutive != DefaultSoakProbes || s.ExpectedVersion != "5.10.0" {
+			t.Fatalf("combined soak %+v", s)
+		}
+	}
+	if p := reports.all()[0]; p.Status != UpgradeParked || p.Step != "soak" {
+		t.Fatalf("parked report %+v", p)
+	}
+}

@@ -178,11 +178,9 @@ func (b *baseline) upgrade(ctx context.Context, e activities.FleetEntry, batch s
 	if err := call("ChangeInstanceConfig", err); err != nil {
 		return err
 	}
-	_, err = b.acts.Uptime.Soak(ctx, activities.SoakInput{Host: host, ExpectedVersion: b.target, Consecutive: 1, Interval: b.s.SoakInterval, Timeout: b.s.VersionTimeout, VersionOnly: true})
-	if err := call("Soak", err); err != nil {
-		return err
-	}
-	_, err = b.acts.Uptime.Soak(ctx, activities.SoakInput{Host: host, ExpectedVersion: b.target, Consecutive: b.s.SoakProbes, Interval: b.s.SoakInterval, Timeout: b.s.SoakTimeout})
+	// The wait for the version and the soak, one call (workflows.RevisionLeanHistory).
+	_, err = b.acts.Uptime.Soak(ctx, activities.SoakInput{Host: host, ExpectedVersion: b.target, Consecutive: b.s.SoakProbes, Interval: b.s.SoakInterval,
+		Timeout: b.s.SoakTimeout, VersionTimeout: b.s.VersionTimeout})
 	if err := call("Soak", err); err != nil {
 		return err
 	}
