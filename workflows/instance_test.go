@@ -405,20 +405,13 @@ func TestSuspensionWarnsBeforeBackupsExpire(t *testing.T) {
 
 func TestInstanceLifecycleUpgradesOnlyAnActiveInstance(t *testing.T) {
 	h := newEntityTest(t)
-	// The upgrade stand-in takes an hour and ends at the version it was asked for.
 	var asked []UpgradeRequest
-	h.env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in OperationInput) (OperationResult, error) {
+	h.hourUpgrade(func(ctx workflow.Context, in OperationInput) {
 		h.started = append(h.started, workflow.GetInfo(ctx).WorkflowExecution.ID)
 		sa, _ := workflow.GetTypedSearchAttributes(ctx).GetInt64(SARevision)
 		h.revisions, h.revisionSAs = append(h.revisions, int64(in.Revision)), append(h.revisionSAs, sa)
 		asked = append(asked, *in.Request.Upgrade)
-		if err := workflow.Sleep(ctx, time.Hour); err != nil {
-			return OperationResult{}, err
-		}
-		res := OperationResult{Outcome: OutcomeSucceeded, Instance: in.Instance}
-		res.Instance.Version = in.Request.Upgrade.Version
-		return res, nil
-	}, workflow.RegisterOptions{Name: "Upgrade"})
+	})
 	upgrade := func(n int, version string) OperationRequest {
 		r := opReq(forms.OpUpgrade, n)
 		r.Upgrade = &UpgradeRequest{Version: version}
@@ -469,6 +462,22 @@ func TestInstanceLifecycleUpgradesOnlyAnActiveInstance(t *testing.T) {
 	if want := []string{"create/acme/sourcegraph/customer/1", "upgrade/acme/sourcegraph/customer/2", "suspend/acme/sourcegraph/customer/4"}; strings.Join(h.started, " ") != strings.Join(want, " ") {
 		t.Errorf("operations %v, want %v", h.started, want)
 	}
+}
+
+// hourUpgrade registers an Upgrade stand-in that takes an hour and ends at the version it was
+// asked for; seen, if set, sees each start.
+func (h *entityTest) hourUpgrade(seen func(workflow.Context, OperationInput)) {
+	h.env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in OperationInput) (OperationResult, error) {
+		if seen != nil {
+			seen(ctx, in)
+		}
+		if err := workflow.Sleep(ctx, time.Hour); err != nil {
+			return OperationResult{}, err
+		}
+		res := OperationResult{Outcome: OutcomeSucceeded, Instance: in.Instance}
+		res.Instance.Version = in.Request.Upgrade.Version
+		return res, nil
+	}, workflow.RegisterOptions{Name: "Upgrade"})
 }
 
 // adopt runs an entity started by a first request for an instance made before this service.
@@ -717,14 +726,7 @@ func TestInstanceUpsertsOncePerWorkflowTask(t *testing.T) {
 			h := newEntityTest(t)
 			h.rev = tc.rev
 			h.f.putConfig(activeConfig("acme", spec.Production, "5.9.0"))
-			h.env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in OperationInput) (OperationResult, error) {
-				if err := workflow.Sleep(ctx, time.Hour); err != nil {
-					return OperationResult{}, err
-				}
-				res := OperationResult{Outcome: OutcomeSucceeded, Instance: in.Instance}
-				res.Instance.Version = in.Request.Upgrade.Version
-				return res, nil
-			}, workflow.RegisterOptions{Name: "Upgrade"})
+			h.hourUpgrade(nil)
 			var states []string
 			h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 				v, _ := args.Get(0).(temporal.SearchAttributes).GetKeyword(SAInstanceState)

@@ -89,11 +89,16 @@ type workerKiller struct {
 	s      *devstack.Stack
 	n      int
 	killed string
+	// cpu is worker2's CPU seconds just before the kill: what it used stays in the figures.
+	cpu float64
 }
 
 func (k *workerKiller) progress(done int) {
 	if k.c.Topology != TopologyProd || k.killed != "" || done < k.n/2 {
 		return
+	}
+	if pid, ok := k.s.PID("worker2"); ok {
+		k.cpu = treeCPU(pid)
 	}
 	if err := k.s.Kill("worker2", syscall.SIGKILL); err != nil {
 		k.killed = "kill failed: " + err.Error()

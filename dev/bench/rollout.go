@@ -132,9 +132,12 @@ func runRollout(ctx context.Context, c Config, n int, l Latencies, load *Webhook
 		return nil, nil, err
 	}
 	r.WritesPerUpgrade, r.SecondaryRefused = float64(writes)/float64(n), refused
+	if kill.killed != "" && kill.cpu > 0 {
+		r.CPUPerUpgrade["worker2"] = kill.cpu // the killed worker's CPU up to its kill
+	}
 	for k, v := range cpu0 {
 		if _, ok := r.CPUPerUpgrade[k]; !ok {
-			delete(r.CPUPerUpgrade, k) // a process killed mid-rollout (worker2): its CPU is gone with it
+			delete(r.CPUPerUpgrade, k) // a process that could not be read
 			continue
 		}
 		r.CPUPerUpgrade[k] = math.Round((r.CPUPerUpgrade[k]-v)*1000/float64(n)*10) / 10
