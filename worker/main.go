@@ -48,10 +48,11 @@ func workerOptions() (worker.Options, error) {
 
 // DefaultStickyCacheSize is how many workflow executions the worker keeps in memory between their
 // tasks (LIFECYCLE_STICKY_CACHE_SIZE). The SDK's default, 10,000, holds a whole large fleet's
-// instance workflows open (817 MB at 10,000, docs/benchmarks.md); an evicted workflow's next task
-// replays its history instead, which costs CPU but bounds memory. A rollout touches at most a wave
-// at a time, so 2,000 keeps the workflows that are busy.
-const DefaultStickyCacheSize = 2000
+// instance workflows open (817 MB with 10,000 open, docs/benchmarks.md; 331 MB at 2,000, 265 MB
+// at 1,000); an evicted workflow's next task replays its history instead, which costs CPU but
+// bounds memory. A rollout has at most 5 upgrades in flight, and a 10,000-instance rollout took no
+// longer at 1,000 than at 2,000.
+const DefaultStickyCacheSize = 1000
 
 func stickyCacheSize() (int, error) {
 	return config.IntEnv("LIFECYCLE_STICKY_CACHE_SIZE", DefaultStickyCacheSize)
