@@ -80,7 +80,7 @@ func Upgrade(ctx workflow.Context, in OperationInput) (OperationResult, error) {
 		},
 	}
 	if revision(ctx) >= RevisionLeanHistory {
-		// One activity waits for the version and soaks: one round trip and three events fewer.
+		// One activity waits for the version and soaks: one round trip and six events fewer.
 		s := in.Request.Settings.WithDefaults()
 		steps = append(steps, Step{
 			Name: "soak", Title: fmt.Sprintf("Wait until %s reports %s on /__version (up to %s), then %d healthy probes", host, target, s.VersionTimeout, s.SoakProbes),
