@@ -238,12 +238,16 @@ func (u *Uptime) Soak(ctx context.Context, in SoakInput) (SoakResult, error) {
 	} else if now.Sub(p.At) > max(2*in.Interval, upSoakMaxBlindSpot) {
 		p.Consecutive = 0
 	}
-	deadline := p.StartedAt.Add(in.Timeout)
-	if in.VersionTimeout > 0 {
-		deadline = p.StartedAt.Add(in.VersionTimeout)
-		if !p.VersionAt.IsZero() {
-			deadline = p.VersionAt.Add(in.Timeout)
+	// The soak's bound counts from the first attempt, or with VersionTimeout from the first probe
+	// at the version; until then the wait's bound holds.
+	deadline := func() time.Time {
+		switch {
+		case in.VersionTimeout <= 0:
+			return p.StartedAt.Add(in.Timeout)
+		case p.VersionAt.IsZero():
+			return p.StartedAt.Add(in.VersionTimeout)
 		}
+		return p.VersionAt.Add(in.Timeout)
 	}
 	for {
 		r := u.probe(ctx, in.Host)
@@ -255,7 +259,6 @@ func (u *Uptime) Soak(ctx context.Context, in SoakInput) (SoakResult, error) {
 		atVersion := want == "" || strings.TrimPrefix(r.Version, "v") == want
 		if in.VersionTimeout > 0 && atVersion && p.VersionAt.IsZero() {
 			p.VersionAt = p.At
-			deadline = p.VersionAt.Add(in.Timeout)
 		}
 		if atVersion && (r.Healthy || (in.VersionOnly && want != "")) {
 			p.Consecutive++
@@ -266,7 +269,7 @@ func (u *Uptime) Soak(ctx context.Context, in SoakInput) (SoakResult, error) {
 		if p.Consecutive >= in.Consecutive {
 			return SoakResult{Version: r.Version, Consecutive: p.Consecutive, Probes: p.Probes, Resumed: resumed}, nil
 		}
-		if !time.Now().Add(in.Interval).Before(deadline) {
+		if !time.Now().Add(in.Interval).Before(deadline()) {
 			if in.VersionTimeout > 0 && p.VersionAt.IsZero() {
 				// Never at the version: the wait's failure, not the soak's.
 				in.VersionOnly, in.Consecutive, in.Timeout = true, 1, in.VersionTimeout

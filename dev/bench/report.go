@@ -144,16 +144,13 @@ func cpuTotal(ms map[string]float64) float64 {
 
 // cpuLine is the CPU milliseconds per upgrade of each process of the stack.
 func cpuLine(ms map[string]float64) string {
-	total, parts := 0.0, ""
+	parts := ""
 	for _, name := range devstack.Processes {
-		v, ok := ms[name]
-		if !ok {
-			continue
+		if v, ok := ms[name]; ok {
+			parts += fmt.Sprintf(", %s %.1f", processLabel(name), v)
 		}
-		total += v
-		parts += fmt.Sprintf(", %s %.1f", processLabel(name), v)
 	}
-	return fmt.Sprintf("%.1f ms (%s)", total, strings.TrimPrefix(parts, ", "))
+	return fmt.Sprintf("%.1f ms (%s)", cpuTotal(ms), strings.TrimPrefix(parts, ", "))
 }
 
 // otherMemory is the peak RSS of every process but the worker.

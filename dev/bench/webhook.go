@@ -142,15 +142,16 @@ func runWebhook(ctx context.Context, c Config, s *devstack.Stack, tc client.Clie
 		if o.err == nil {
 			responded = append(responded, o.answered.Sub(o.at))
 		}
-		if o.err != nil || o.status != http.StatusAccepted {
-			res.Other = append(res.Other, fmt.Sprintf("%s: %d %s %v", slugs[i], o.status, o.body, o.err))
-		} else {
+		accepted := o.err == nil && o.status == http.StatusAccepted
+		if accepted {
 			res.Accepted++
+		} else {
+			res.Other = append(res.Other, fmt.Sprintf("%s: %d %s %v", slugs[i], o.status, o.body, o.err))
 		}
 		ref := workflows.IssueRef{Owner: devstack.SampleOwner, Repo: devstack.SampleRepo, Number: issues[i].GetNumber()}
 		d, err := tc.DescribeWorkflowExecution(ctx, workflows.OperationWorkflowID(forms.OpTeardown, slugs[i], workflows.IssueKey(ref)), "")
 		if err != nil {
-			if o.err == nil && o.status == http.StatusAccepted {
+			if accepted {
 				acceptedNotStarted = append(acceptedNotStarted, slugs[i])
 			}
 			continue
